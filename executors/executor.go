@@ -1,0 +1,170 @@
+// Package executors defines the contract between the runner agent and the
+// container engines that run jobs: one isolated environment per job, commands
+// executed inside it, and cleanup of everything the fleet created, found by
+// label. Engine implementations live in sub-packages (docker, containerd) and
+// are all checked by the conformance suite in executortest.
+package executors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Labels put on every container, network and volume an executor creates, so
+// cleanup is one exact query.
+const (
+	// LabelManaged marks an object as created by runfleet ("true").
+	LabelManaged = "dev.runfleet.managed"
+	// LabelJob holds the job's unique ID (see Spec.JobID).
+	LabelJob = "dev.runfleet.job"
+	// LabelNode holds the node (agent) name that created the object.
+	LabelNode = "dev.runfleet.node"
+	// LabelRole says what the object is: "job", "service", "network", "volume".
+	LabelRole = "dev.runfleet.role"
+)
+
+// PullPolicy decides when an image is pulled from its registry.
+type PullPolicy string
+
+// Pull policies, with gitlab-runner's names.
+const (
+	PullAlways       PullPolicy = "always"
+	PullIfNotPresent PullPolicy = "if-not-present"
+	PullNever        PullPolicy = "never"
+)
+
+// Image names an image and how to get it.
+type Image struct {
+	Name       string
+	PullPolicy PullPolicy // empty means PullIfNotPresent
+	// Entrypoint overrides the image's entrypoint when non-nil.
+	Entrypoint []string
+	// Command overrides the image's command when non-nil (services only).
+	Command []string
+	// Auth holds registry credentials, if any, for the image's registry.
+	Auth *RegistryAuth
+}
+
+// RegistryAuth is a username/password pair for one registry.
+type RegistryAuth struct {
+	ServerAddress string
+	Username      string
+	Password      string
+}
+
+// Service is a sidecar container reachable from the job by its aliases on
+// the job's private network.
+type Service struct {
+	Image   Image
+	Aliases []string
+	Env     []string // KEY=VALUE
+}
+
+// Mount binds a host path (or, with Volume set, a named volume that the
+// executor creates and removes with the job) into the job container.
+type Mount struct {
+	Source   string // host path; ignored for Volume mounts
+	Target   string // path inside the container
+	ReadOnly bool
+	// Volume makes this a per-job engine volume, removed on Close.
+	Volume bool
+}
+
+// Resources are the limits enforced by the engine. Zero means unlimited.
+type Resources struct {
+	NanoCPUs   int64 // CPU quota in units of 1e-9 CPUs
+	Memory     int64 // bytes
+	MemorySwap int64 // bytes of memory+swap; -1 unlimited swap; 0 = same as Memory
+	PidsLimit  int64
+	ShmSize    int64 // bytes
+}
+
+// NetworkMode selects the job's network.
+type NetworkMode string
+
+const (
+	// NetworkPerJob gives each job its own bridge network, shared only with
+	// its services (the default).
+	NetworkPerJob NetworkMode = ""
+	// NetworkNone gives the job a loopback interface only.
+	NetworkNone NetworkMode = "none"
+)
+
+// Spec describes one job's environment.
+type Spec struct {
+	// JobID is unique on this node and becomes part of object names and the
+	// LabelJob label.
+	JobID string
+	// Node is this agent's node name (LabelNode).
+	Node   string
+	Image  Image
+	Env    []string // KEY=VALUE, visible to every Exec
+	Labels map[string]string
+	// WorkDir is the default working directory for Exec.
+	WorkDir  string
+	Mounts   []Mount
+	Services []Service
+	Network  NetworkMode
+	// ExtraHosts are "name:ip" entries added to /etc/hosts.
+	ExtraHosts []string
+	Resources  Resources
+	Privileged bool
+	// ReadOnlyRootfs mounts the container's root filesystem read-only.
+	ReadOnlyRootfs bool
+	// Runtime names an alternative OCI runtime (e.g. "runsc"); empty = default.
+	Runtime string
+	// User runs every Exec as this user unless the Step says otherwise.
+	User string
+}
+
+// Step is one command run inside an Env: a shell script given to sh/bash.
+type Step struct {
+	// Script is passed to the shell with -c (or on stdin) as one string.
+	Script string
+	// Shell is the argv prefix; defaults to ["sh", "-c"].
+	Shell   []string
+	Env     []string // KEY=VALUE, added to the Spec's Env
+	WorkDir string   // defaults to Spec.WorkDir
+	User    string
+}
+
+// Result is how a Step ended. A non-zero exit is a Result, not an error.
+type Result struct {
+	ExitCode int
+	// OOMKilled is true when the kernel killed the job for memory.
+	OOMKilled bool
+	Duration  time.Duration
+}
+
+// Env is one job's running environment.
+type Env interface {
+	// Exec runs the step and streams its stdout and stderr, in order, to out.
+	// When ctx is cancelled, the step's processes are killed and Exec returns
+	// ctx.Err() (wrapped); the Env stays usable for further steps.
+	Exec(ctx context.Context, step Step, out io.Writer) (Result, error)
+	// Close removes the job's containers, networks and volumes. Idempotent.
+	Close(ctx context.Context) error
+}
+
+// Executor creates job environments on one container engine.
+type Executor interface {
+	// Create pulls images per policy, creates the job's network, starts its
+	// services and the job container. On error nothing is left behind.
+	Create(ctx context.Context, spec Spec) (Env, error)
+	// Reap removes every object labelled for this node (LabelNode) that is
+	// not owned by a live Env of this Executor: what a killed agent left.
+	Reap(ctx context.Context) error
+}
+
+// Typed errors that drive decisions (failure reasons) in the agent.
+var (
+	// ErrImagePull means the image could not be pulled or was not present
+	// under PullNever; the job fails with image_pull_failure.
+	ErrImagePull = errors.New("image pull failed")
+	// ErrImageNotAllowed means the image is outside allowed_images.
+	ErrImageNotAllowed = errors.New("image not allowed")
+	// ErrEngine means the container engine failed (not the job).
+	ErrEngine = errors.New("container engine error")
+)
