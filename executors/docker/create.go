@@ -1,0 +1,189 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+// Create pulls the images, creates the job's network, volumes and services
+// and starts the job container. On error it removes whatever it created.
+func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.Env, error) {
+	if err := e.validate(spec); err != nil {
+		return nil, err
+	}
+	if err := e.claim(spec.JobID); err != nil {
+		return nil, err
+	}
+	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User}
+	if err := e.create(ctx, env, spec); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
+		defer cancel()
+		if rerr := env.remove(cctx); rerr != nil {
+			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
+		}
+		e.release(spec.JobID)
+		return nil, err
+	}
+	return env, nil
+}
+
+// validate rejects specs this executor cannot run, before any I/O.
+func (e *Executor) validate(spec executors.Spec) error {
+	if err := validName(spec.JobID); err != nil {
+		return fmt.Errorf("docker: job ID: %w", err)
+	}
+	if spec.Node != "" && spec.Node != e.node {
+		return fmt.Errorf("docker: spec is for node %q but this executor serves %q", spec.Node, e.node)
+	}
+	if spec.Network == executors.NetworkNone && len(spec.Services) > 0 {
+		return errors.New("docker: services need a network, but the spec asks for none")
+	}
+	if spec.Network != executors.NetworkPerJob && spec.Network != executors.NetworkNone {
+		return fmt.Errorf("docker: unknown network mode %q", spec.Network)
+	}
+	if err := checkAllowed(e.allowed, spec.Image.Name); err != nil {
+		return err
+	}
+	for _, s := range spec.Services {
+		if err := checkAllowed(e.allowed, s.Image.Name); err != nil {
+			return fmt.Errorf("service: %w", err)
+		}
+	}
+	return nil
+}
+
+// create does Create's work, recording every object in env as it goes.
+func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) error {
+	if err := e.ensureImage(ctx, spec.Image); err != nil {
+		return err
+	}
+	for _, s := range spec.Services {
+		if err := e.ensureImage(ctx, s.Image); err != nil {
+			return fmt.Errorf("service: %w", err)
+		}
+	}
+	if spec.Privileged {
+		e.log.WarnContext(ctx, "PRIVILEGED job container: the job has full control of this host",
+			"job", spec.JobID, "image", spec.Image.Name)
+	}
+	base := "runfleet-" + spec.JobID
+	netMode := "none"
+	if spec.Network == executors.NetworkPerJob {
+		resp, err := e.api.NetworkCreate(ctx, base, network.CreateOptions{
+			Driver: "bridge",
+			Labels: objectLabels(spec.Labels, e.node, spec.JobID, roleNetwork),
+		})
+		if err != nil {
+			return engineErr("create network", err)
+		}
+		env.networkID, netMode = resp.ID, base
+	}
+	volumes := make([]string, len(spec.Mounts))
+	for i, m := range spec.Mounts {
+		if !m.Volume {
+			continue
+		}
+		v, err := e.api.VolumeCreate(ctx, volume.CreateOptions{
+			Name:   fmt.Sprintf("%s-vol%d", base, i),
+			Labels: objectLabels(spec.Labels, e.node, spec.JobID, roleVolume),
+		})
+		if err != nil {
+			return engineErr("create volume", err)
+		}
+		volumes[i] = v.Name
+		env.volumes = append(env.volumes, v.Name)
+	}
+	for i, s := range spec.Services {
+		if err := e.startService(ctx, env, spec, s, fmt.Sprintf("%s-svc%d", base, i), netMode); err != nil {
+			return err
+		}
+	}
+	return e.startJob(ctx, env, spec, base, netMode, volumes)
+}
+
+// startService creates and starts one service container on the job network.
+func (e *Executor) startService(ctx context.Context, env *Env, spec executors.Spec, s executors.Service, name, netMode string) error {
+	cfg := &container.Config{
+		Image:  s.Image.Name,
+		Env:    s.Env,
+		Cmd:    s.Image.Command,
+		Labels: objectLabels(spec.Labels, e.node, spec.JobID, roleService),
+	}
+	if s.Image.Entrypoint != nil {
+		cfg.Entrypoint = s.Image.Entrypoint
+	}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(netMode), Init: ptr(true)}
+	e.securityConfig(hc, spec.Privileged)
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		netMode: {Aliases: s.Aliases},
+	}}
+	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, name)
+	if err != nil {
+		return engineErr("create service "+s.Image.Name, err)
+	}
+	env.serviceIDs = append(env.serviceIDs, resp.ID)
+	if err := e.api.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		return engineErr("start service "+s.Image.Name, err)
+	}
+	return nil
+}
+
+// startJob creates and starts the job container and records what Exec
+// needs to find its processes.
+func (e *Executor) startJob(ctx context.Context, env *Env, spec executors.Spec, name, netMode string, volumes []string) error {
+	entrypoint, cmd := jobEntrypoint(spec.Image)
+	cfg := &container.Config{
+		Image:      spec.Image.Name,
+		Entrypoint: entrypoint,
+		Cmd:        cmd,
+		Env:        spec.Env,
+		WorkingDir: spec.WorkDir,
+		Labels:     objectLabels(spec.Labels, e.node, spec.JobID, roleJob),
+	}
+	hc := &container.HostConfig{
+		NetworkMode:    container.NetworkMode(netMode),
+		Init:           ptr(true),
+		Mounts:         jobMounts(spec.Mounts, volumes),
+		ExtraHosts:     spec.ExtraHosts,
+		Resources:      resources(spec.Resources),
+		ShmSize:        spec.Resources.ShmSize,
+		ReadonlyRootfs: spec.ReadOnlyRootfs,
+		Runtime:        spec.Runtime,
+	}
+	e.securityConfig(hc, spec.Privileged)
+	var nc *network.NetworkingConfig
+	if env.networkID != "" {
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{netMode: {}}}
+	}
+	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, name)
+	if err != nil {
+		return engineErr("create job container", err)
+	}
+	env.containerID = resp.ID
+	if err := e.api.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		return engineErr("start job container", err)
+	}
+	ins, err := e.api.ContainerInspect(ctx, resp.ID)
+	if err != nil {
+		return engineErr("inspect job container", err)
+	}
+	if ins.State == nil || !ins.State.Running {
+		return fmt.Errorf("docker: job container exited right after start: %w", executors.ErrEngine)
+	}
+	env.procs = newContainerProcs(ins.State.Pid)
+	return nil
+}
+
+// engineErr wraps an engine failure in executors.ErrEngine.
+func engineErr(op string, err error) error {
+	return fmt.Errorf("docker: %s: %w: %w", op, executors.ErrEngine, err)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,135 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Agent runs jobs from its sources in slots: at most Concurrent jobs in
+// total and each source's Limit per source. A slot asks its source for a job
+// only while it holds a free global slot.
+type Agent struct {
+	sources         []Source
+	concurrent      int
+	shutdownTimeout time.Duration
+	errorPause      time.Duration
+	logger          *slog.Logger
+	metrics         *Metrics
+}
+
+// AgentOptions configures an Agent.
+type AgentOptions struct {
+	Sources         []Source
+	Concurrent      int
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Metrics         *Metrics // nil disables metrics
+	// ErrorPause is the pause after an unexpected Acquire error (sources
+	// do their own backoff; this only guards against a hot loop).
+	ErrorPause time.Duration
+}
+
+// NewAgent returns an agent ready to Run.
+func NewAgent(o AgentOptions) *Agent {
+	if o.Concurrent <= 0 {
+		o.Concurrent = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ErrorPause <= 0 {
+		o.ErrorPause = time.Second
+	}
+	return &Agent{
+		sources:         o.Sources,
+		concurrent:      o.Concurrent,
+		shutdownTimeout: o.ShutdownTimeout,
+		errorPause:      o.ErrorPause,
+		logger:          o.Logger,
+		metrics:         o.Metrics,
+	}
+}
+
+// Run polls and runs jobs until ctx is cancelled (SIGTERM): then it stops
+// asking for work at once, lets running jobs finish for up to the shutdown
+// timeout, then aborts them (they report runner_system_failure) and
+// returns when every job has reported.
+func (a *Agent) Run(ctx context.Context) error {
+	if len(a.sources) == 0 {
+		return errors.New("no runners configured: run 'runner register' first")
+	}
+	global := make(chan struct{}, a.concurrent)
+	// Jobs outlive the polling context by up to the shutdown timeout.
+	jobCtx, abortJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortJobs()
+	stopTimer := context.AfterFunc(ctx, func() {
+		a.logger.Info("shutting down: no new jobs; waiting for running jobs", "timeout", a.shutdownTimeout)
+		t := time.AfterFunc(a.shutdownTimeout, func() {
+			a.logger.Warn("shutdown timeout reached: aborting running jobs")
+			abortJobs()
+		})
+		context.AfterFunc(jobCtx, func() { t.Stop() })
+	})
+	defer stopTimer()
+
+	a.metrics.setConcurrent(a.concurrent)
+	var wg sync.WaitGroup
+	for _, src := range a.sources {
+		n := src.Limit()
+		if n <= 0 || n > a.concurrent {
+			n = a.concurrent
+		}
+		a.metrics.setLimit(src.Name(), n)
+		for i := range n {
+			wg.Go(func() {
+				a.slotLoop(ctx, jobCtx, src, Slot{Source: src.Name(), Index: i}, global)
+			})
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot, global chan struct{}) {
+	log := a.logger.With("runner", slot.Source, "slot", slot.Index)
+	for {
+		select {
+		case global <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		job, err := src.Acquire(ctx, slot)
+		switch {
+		case err == nil:
+			a.run(jobCtx, log, src, job)
+		case errors.Is(err, ErrNoJob):
+		case ctx.Err() != nil:
+			<-global
+			return
+		default:
+			log.Warn("acquiring a job failed", "err", err)
+			<-global
+			select {
+			case <-time.After(a.errorPause):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		<-global
+	}
+}
+
+func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job) {
+	log = log.With("job", job.ID())
+	log.Info("job started")
+	a.metrics.jobStarted(src.Name())
+	start := time.Now()
+	out := job.Run(ctx)
+	d := time.Since(start)
+	a.metrics.jobFinished(src.Name(), out, d)
+	log.Info("job finished", "state", out.State, "failure_reason", out.FailureReason, "duration", d.Round(time.Millisecond))
+}

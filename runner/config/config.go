@@ -1,0 +1,359 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	units "github.com/docker/go-units"
+)
+
+// Defaults applied when the file leaves a value out.
+const (
+	DefaultConcurrent      = 1
+	DefaultCheckInterval   = 3 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultOutputLimit     = 4 << 20
+	DefaultBuildsDir       = "/var/lib/runfleet/builds"
+	DefaultCacheDir        = "/var/lib/runfleet/cache"
+	DefaultCacheMaxSize    = 10 << 30
+	DefaultImage           = "runfleet/busybox:latest"
+)
+
+// ErrInvalid marks a configuration the agent refuses to run with.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is the typed runtime configuration.
+type Config struct {
+	Path            string
+	Concurrent      int
+	CheckInterval   time.Duration
+	ListenAddress   string
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+	Node            string
+	Runners         []Runner
+}
+
+// Runner is one registered runner with everything parsed.
+type Runner struct {
+	Name        string
+	URL         *url.URL
+	ID          int64
+	Token       string
+	Executor    string
+	Limit       int // 0 = bounded only by Concurrent
+	BuildsDir   string
+	OutputLimit int64 // bytes
+	Environment []string
+	Docker      Docker
+	Cache       Cache
+}
+
+// Docker holds the typed [runners.docker] settings.
+type Docker struct {
+	Host          string
+	Image         string
+	PullPolicy    string // always | if-not-present | never
+	NanoCPUs      int64
+	Memory        int64
+	MemorySwap    int64
+	PidsLimit     int64
+	ShmSize       int64
+	Privileged    bool
+	ReadOnly      bool
+	Runtime       string
+	User          string
+	Volumes       []string
+	NetworkMode   string
+	ExtraHosts    []string
+	AllowedImages []string
+}
+
+// Cache holds the typed [runners.cache] settings.
+type Cache struct {
+	Type    string
+	Dir     string
+	MaxSize int64
+	Shared  bool
+}
+
+// ShortToken is the token prefix used in names and paths (never the whole
+// secret), as gitlab-runner does.
+func (r Runner) ShortToken() string {
+	t := strings.TrimPrefix(r.Token, "glrt-")
+	if len(t) > 8 {
+		t = t[:8]
+	}
+	return t
+}
+
+// Read decodes the file at path without applying defaults or environment.
+func Read(path string) (File, error) {
+	var f File
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return f, fmt.Errorf("read config: %w", err)
+	}
+	md, err := toml.Decode(string(b), &f)
+	if err != nil {
+		return f, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return f, fmt.Errorf("%w: %s: unknown keys: %s", ErrInvalid, path, strings.Join(keys, ", "))
+	}
+	return f, nil
+}
+
+// Load reads the file, applies environment overrides (see Env) and
+// defaults, and validates the result.
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	f, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyEnv(&f, env); err != nil {
+		return nil, err
+	}
+	c, err := FromFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// FromFile turns a File into a validated Config.
+func FromFile(f File) (*Config, error) {
+	c := &Config{
+		Concurrent:      f.Concurrent,
+		CheckInterval:   time.Duration(f.CheckInterval) * time.Second,
+		ListenAddress:   f.ListenAddress,
+		ShutdownTimeout: time.Duration(f.ShutdownTimeout) * time.Second,
+		LogLevel:        f.LogLevel,
+		LogFormat:       f.LogFormat,
+		Node:            f.Node,
+	}
+	if c.Concurrent <= 0 {
+		c.Concurrent = DefaultConcurrent
+	}
+	if c.CheckInterval <= 0 {
+		c.CheckInterval = DefaultCheckInterval
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Node == "" {
+		h, _ := os.Hostname()
+		c.Node = h
+	}
+	if c.Node == "" {
+		c.Node = "runfleet"
+	}
+	var errs []error
+	for i, rf := range f.Runners {
+		r, err := runnerFromFile(rf)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("runners[%d] (%s): %w", i, rf.Name, err))
+			continue
+		}
+		c.Runners = append(c.Runners, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return c, nil
+}
+
+func runnerFromFile(rf RunnerFile) (Runner, error) {
+	r := Runner{
+		Name:        rf.Name,
+		ID:          rf.ID,
+		Token:       rf.Token,
+		Executor:    rf.Executor,
+		Limit:       rf.Limit,
+		BuildsDir:   rf.BuildsDir,
+		OutputLimit: int64(rf.OutputLimit) << 10,
+		Environment: rf.Environment,
+	}
+	u, err := url.Parse(rf.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return r, fmt.Errorf("url %q: want http(s)://host", rf.URL)
+	}
+	r.URL = u
+	if r.Token == "" {
+		return r, errors.New("token is empty")
+	}
+	if r.Executor == "" {
+		r.Executor = "docker"
+	}
+	if r.Executor != "docker" {
+		return r, fmt.Errorf("executor %q is not supported (supported: docker)", r.Executor)
+	}
+	if r.Limit < 0 {
+		return r, fmt.Errorf("limit %d is negative", r.Limit)
+	}
+	if r.BuildsDir == "" {
+		r.BuildsDir = DefaultBuildsDir
+	}
+	if !filepath.IsAbs(r.BuildsDir) {
+		return r, fmt.Errorf("builds_dir %q must be absolute", r.BuildsDir)
+	}
+	if r.OutputLimit <= 0 {
+		r.OutputLimit = DefaultOutputLimit
+	}
+	for _, e := range r.Environment {
+		if !strings.Contains(e, "=") {
+			return r, fmt.Errorf("environment entry %q: want KEY=VALUE", e)
+		}
+	}
+	d, err := dockerFromFile(rf.Docker)
+	if err != nil {
+		return r, fmt.Errorf("[runners.docker]: %w", err)
+	}
+	r.Docker = d
+	c, err := cacheFromFile(rf.Cache)
+	if err != nil {
+		return r, fmt.Errorf("[runners.cache]: %w", err)
+	}
+	r.Cache = c
+	return r, nil
+}
+
+func dockerFromFile(df *DockerFile) (Docker, error) {
+	if df == nil {
+		df = &DockerFile{}
+	}
+	d := Docker{
+		Host:          df.Host,
+		Image:         df.Image,
+		PidsLimit:     df.PidsLimit,
+		Privileged:    df.Privileged,
+		ReadOnly:      df.ReadOnly,
+		Runtime:       df.Runtime,
+		User:          df.User,
+		Volumes:       df.Volumes,
+		NetworkMode:   df.NetworkMode,
+		ExtraHosts:    df.ExtraHosts,
+		AllowedImages: df.AllowedImages,
+	}
+	if d.Image == "" {
+		d.Image = DefaultImage
+	}
+	switch len(df.PullPolicy) {
+	case 0:
+		d.PullPolicy = "if-not-present"
+	default:
+		d.PullPolicy = df.PullPolicy[0]
+	}
+	switch d.PullPolicy {
+	case "always", "if-not-present", "never":
+	default:
+		return d, fmt.Errorf("pull_policy %q: want always, if-not-present or never", d.PullPolicy)
+	}
+	switch d.NetworkMode {
+	case "", "none":
+	default:
+		return d, fmt.Errorf("network_mode %q: want \"\" (a private network per job) or \"none\"", d.NetworkMode)
+	}
+	if df.CPUs != "" {
+		f, err := strconv.ParseFloat(df.CPUs, 64)
+		if err != nil || f <= 0 {
+			return d, fmt.Errorf("cpus %q: want a positive number such as \"1.5\"", df.CPUs)
+		}
+		d.NanoCPUs = int64(f * 1e9)
+	}
+	var err error
+	if d.Memory, err = size("memory", df.Memory); err != nil {
+		return d, err
+	}
+	if df.MemorySwap == "-1" {
+		d.MemorySwap = -1
+	} else if d.MemorySwap, err = size("memory_swap", df.MemorySwap); err != nil {
+		return d, err
+	}
+	if d.MemorySwap > 0 && d.MemorySwap < d.Memory {
+		return d, fmt.Errorf("memory_swap (%d) must be at least memory (%d)", d.MemorySwap, d.Memory)
+	}
+	if d.ShmSize, err = size("shm_size", df.ShmSize); err != nil {
+		return d, err
+	}
+	if d.PidsLimit < 0 {
+		return d, fmt.Errorf("pids_limit %d is negative", d.PidsLimit)
+	}
+	for _, v := range d.Volumes {
+		if err := checkVolume(v); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// checkVolume accepts "/container/path" (a per-job volume) and
+// "/host:/container[:ro|rw]" (a bind mount).
+func checkVolume(v string) error {
+	parts := strings.Split(v, ":")
+	switch {
+	case len(parts) == 1 && filepath.IsAbs(parts[0]):
+		return nil
+	case (len(parts) == 2 || len(parts) == 3) && filepath.IsAbs(parts[0]) && filepath.IsAbs(parts[1]):
+		if len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw" {
+			return fmt.Errorf("volume %q: mode must be ro or rw", v)
+		}
+		return nil
+	}
+	return fmt.Errorf("volume %q: want /container/path or /host/path:/container/path[:ro]", v)
+}
+
+func cacheFromFile(cf *CacheFile) (Cache, error) {
+	if cf == nil {
+		cf = &CacheFile{}
+	}
+	c := Cache{Type: cf.Type, Dir: cf.Dir, Shared: cf.Shared}
+	if c.Type == "" {
+		c.Type = "local"
+	}
+	if c.Type != "local" {
+		return c, fmt.Errorf("type %q is not supported yet (supported: local)", c.Type)
+	}
+	if c.Dir == "" {
+		c.Dir = DefaultCacheDir
+	}
+	if !filepath.IsAbs(c.Dir) {
+		return c, fmt.Errorf("dir %q must be absolute", c.Dir)
+	}
+	var err error
+	if c.MaxSize, err = size("max_size", cf.MaxSize); err != nil {
+		return c, err
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = DefaultCacheMaxSize
+	}
+	return c, nil
+}
+
+// size parses "512m", "2g", "1GiB" or a plain byte count.
+func size(name, s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := units.RAMInBytes(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s %q: want a size such as 512m or 2g", name, s)
+	}
+	return n, nil
+}

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// envOverride is one environment variable that overrides a file setting.
+type envOverride struct {
+	name  string
+	apply func(f *File, v string) error
+}
+
+// EnvVars lists the environment variables that override the file, in the
+// order they are applied. Per-runner variables apply to every runner.
+func EnvVars() []string {
+	out := make([]string, len(overrides))
+	for i, o := range overrides {
+		out[i] = o.name
+	}
+	return out
+}
+
+var overrides = []envOverride{
+	{"RUNFLEET_CONCURRENT", intSetter(func(f *File, n int) { f.Concurrent = n })},
+	{"RUNFLEET_CHECK_INTERVAL", intSetter(func(f *File, n int) { f.CheckInterval = n })},
+	{"RUNFLEET_SHUTDOWN_TIMEOUT", intSetter(func(f *File, n int) { f.ShutdownTimeout = n })},
+	{"RUNFLEET_LISTEN_ADDRESS", func(f *File, v string) error { f.ListenAddress = v; return nil }},
+	{"RUNFLEET_LOG_LEVEL", func(f *File, v string) error { f.LogLevel = v; return nil }},
+	{"RUNFLEET_LOG_FORMAT", func(f *File, v string) error { f.LogFormat = v; return nil }},
+	{"RUNFLEET_NODE_NAME", func(f *File, v string) error { f.Node = v; return nil }},
+	{"RUNFLEET_BUILDS_DIR", eachRunner(func(r *RunnerFile, v string) error { r.BuildsDir = v; return nil })},
+	{"RUNFLEET_LIMIT", eachRunner(func(r *RunnerFile, v string) error {
+		n, err := strconv.Atoi(v)
+		r.Limit = n
+		return err
+	})},
+	{"RUNFLEET_CACHE_DIR", eachRunner(func(r *RunnerFile, v string) error { cache(r).Dir = v; return nil })},
+	{"RUNFLEET_CACHE_MAX_SIZE", eachRunner(func(r *RunnerFile, v string) error { cache(r).MaxSize = v; return nil })},
+	{"RUNFLEET_DOCKER_HOST", eachRunner(func(r *RunnerFile, v string) error { docker(r).Host = v; return nil })},
+	{"RUNFLEET_DOCKER_IMAGE", eachRunner(func(r *RunnerFile, v string) error { docker(r).Image = v; return nil })},
+	{"RUNFLEET_DOCKER_PULL_POLICY", eachRunner(func(r *RunnerFile, v string) error {
+		docker(r).PullPolicy = strings.Split(v, ",")
+		return nil
+	})},
+	{"RUNFLEET_DOCKER_CPUS", eachRunner(func(r *RunnerFile, v string) error { docker(r).CPUs = v; return nil })},
+	{"RUNFLEET_DOCKER_MEMORY", eachRunner(func(r *RunnerFile, v string) error { docker(r).Memory = v; return nil })},
+	{"RUNFLEET_DOCKER_MEMORY_SWAP", eachRunner(func(r *RunnerFile, v string) error { docker(r).MemorySwap = v; return nil })},
+	{"RUNFLEET_DOCKER_PIDS_LIMIT", eachRunner(func(r *RunnerFile, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		docker(r).PidsLimit = n
+		return err
+	})},
+	{"RUNFLEET_DOCKER_SHM_SIZE", eachRunner(func(r *RunnerFile, v string) error { docker(r).ShmSize = v; return nil })},
+	{"RUNFLEET_DOCKER_PRIVILEGED", eachRunner(func(r *RunnerFile, v string) error {
+		b, err := strconv.ParseBool(v)
+		docker(r).Privileged = b
+		return err
+	})},
+}
+
+func intSetter(set func(*File, int)) func(*File, string) error {
+	return func(f *File, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		set(f, n)
+		return nil
+	}
+}
+
+func eachRunner(set func(*RunnerFile, string) error) func(*File, string) error {
+	return func(f *File, v string) error {
+		for i := range f.Runners {
+			if err := set(&f.Runners[i], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func docker(r *RunnerFile) *DockerFile {
+	if r.Docker == nil {
+		r.Docker = &DockerFile{}
+	}
+	return r.Docker
+}
+
+func cache(r *RunnerFile) *CacheFile {
+	if r.Cache == nil {
+		r.Cache = &CacheFile{}
+	}
+	return r.Cache
+}
+
+func applyEnv(f *File, env func(string) (string, bool)) error {
+	if env == nil {
+		return nil
+	}
+	for _, o := range overrides {
+		v, ok := env(o.name)
+		if !ok {
+			continue
+		}
+		if err := o.apply(f, v); err != nil {
+			return fmt.Errorf("%w: environment %s=%q: %w", ErrInvalid, o.name, v, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package config
+
+// File is the on-disk TOML document. Quantities stay as the operator wrote
+// them here; Load turns them into a typed Config.
+type File struct {
+	Concurrent      int          `toml:"concurrent"`
+	CheckInterval   int          `toml:"check_interval,omitempty"`   // seconds
+	ListenAddress   string       `toml:"listen_address,omitempty"`   // host:port for /metrics and /healthz
+	ShutdownTimeout int          `toml:"shutdown_timeout,omitempty"` // seconds
+	LogLevel        string       `toml:"log_level,omitempty"`
+	LogFormat       string       `toml:"log_format,omitempty"` // text | json
+	Node            string       `toml:"node_name,omitempty"`
+	Runners         []RunnerFile `toml:"runners"`
+}
+
+// RunnerFile is one [[runners]] entry.
+type RunnerFile struct {
+	Name               string      `toml:"name"`
+	URL                string      `toml:"url"`
+	ID                 int64       `toml:"id,omitempty"`
+	Token              string      `toml:"token"`
+	TokenExpiresAt     string      `toml:"token_expires_at,omitempty"`
+	Executor           string      `toml:"executor"`
+	Limit              int         `toml:"limit,omitempty"`
+	BuildsDir          string      `toml:"builds_dir,omitempty"`
+	OutputLimit        int         `toml:"output_limit,omitempty"` // KiB, as gitlab-runner
+	RequestConcurrency int         `toml:"request_concurrency,omitempty"`
+	TagList            []string    `toml:"tag_list,omitempty"` // informational; tags live on the server
+	Environment        []string    `toml:"environment,omitempty"`
+	Docker             *DockerFile `toml:"docker,omitempty"`
+	Cache              *CacheFile  `toml:"cache,omitempty"`
+}
+
+// DockerFile is [runners.docker].
+type DockerFile struct {
+	Host          string   `toml:"host,omitempty"`
+	Image         string   `toml:"image"`
+	PullPolicy    []string `toml:"pull_policy,omitempty"`
+	CPUs          string   `toml:"cpus,omitempty"`
+	Memory        string   `toml:"memory,omitempty"`
+	MemorySwap    string   `toml:"memory_swap,omitempty"`
+	PidsLimit     int64    `toml:"pids_limit,omitempty"`
+	ShmSize       string   `toml:"shm_size,omitempty"`
+	Privileged    bool     `toml:"privileged"`
+	ReadOnly      bool     `toml:"read_only,omitempty"`
+	Runtime       string   `toml:"runtime,omitempty"`
+	User          string   `toml:"user,omitempty"`
+	Volumes       []string `toml:"volumes,omitempty"`
+	NetworkMode   string   `toml:"network_mode,omitempty"` // "" (per-job network) | "none"
+	ExtraHosts    []string `toml:"extra_hosts,omitempty"`
+	AllowedImages []string `toml:"allowed_images,omitempty"`
+}
+
+// CacheFile is [runners.cache].
+type CacheFile struct {
+	Type    string `toml:"type,omitempty"` // "local" (default)
+	Dir     string `toml:"dir,omitempty"`
+	MaxSize string `toml:"max_size,omitempty"`
+	Shared  bool   `toml:"shared,omitempty"`
+}

@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNoJob is returned by Source.Acquire when the platform had no job for
+// this request; the slot asks again at once (the source paces itself with
+// long polling and backoff).
+var ErrNoJob = errors.New("no job")
+
+// Source hands out jobs for one registered runner.
+type Source interface {
+	// Name identifies the runner in logs and metric labels.
+	Name() string
+	// Limit is the most jobs this source may run at once (0 = no own limit).
+	Limit() int
+	// Acquire blocks until the platform hands out a job, returning ErrNoJob
+	// when a request ended without one. It is called only by a free slot.
+	Acquire(ctx context.Context, slot Slot) (Job, error)
+}
+
+// Slot identifies where a job runs; Index is stable per source so build
+// directories can be reused between jobs of the same slot.
+type Slot struct {
+	Source string
+	Index  int
+}
+
+// Job is one accepted job. Run drives it to a final state on its platform
+// and reports that state exactly once. Cancelling ctx aborts the job
+// (shutdown timeout): Run must still report the final state, using a
+// context detached from ctx for that last call.
+type Job interface {
+	ID() string
+	Run(ctx context.Context) Outcome
+}
+
+// Outcome is how a job ended, for metrics and logs.
+type Outcome struct {
+	State         string // success | failed | canceled
+	FailureReason string
+	// Queued is how long the job waited on the platform before this agent
+	// took it (0 when unknown).
+	Queued float64 // seconds
+}
