@@ -33,6 +33,8 @@ type Options struct {
 	// CleanupTimeout bounds removal on Close, on a failed Create and in
 	// Reap; zero means 30s.
 	CleanupTimeout time.Duration
+	// Now is the clock used for step durations; nil means time.Now.
+	Now func() time.Time
 }
 
 // Executor runs jobs on one Docker engine. It is safe for concurrent use.
@@ -44,6 +46,7 @@ type Executor struct {
 	allowed        []imagePattern
 	extraCaps      []string
 	cleanupTimeout time.Duration
+	now            func() time.Time
 
 	mu   sync.Mutex
 	live map[string]struct{} // job IDs of Envs that are not closed yet
@@ -66,12 +69,16 @@ func New(opts Options) (*Executor, error) {
 		allowed:        pats,
 		extraCaps:      opts.ExtraCapAdd,
 		cleanupTimeout: opts.CleanupTimeout,
+		now:            opts.Now,
 		live:           map[string]struct{}{},
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	e.log = e.log.With("executor", "docker", "node", opts.Node)
+	if e.now == nil {
+		e.now = time.Now
+	}
 	if e.cleanupTimeout <= 0 {
 		e.cleanupTimeout = 30 * time.Second
 	}

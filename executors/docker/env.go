@@ -1,0 +1,104 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+// Env is one job's environment on the engine: the job container, its
+// services, network and volumes.
+type Env struct {
+	ex      *Executor
+	jobID   string
+	env     []string
+	workDir string
+	user    string
+
+	// Set during Create, read-only afterwards.
+	containerID string
+	serviceIDs  []string
+	networkID   string
+	volumes     []string
+	procs       containerProcs
+
+	mu     sync.Mutex
+	closed bool
+	dead   error // why the job container can no longer run steps
+}
+
+var _ executors.Env = (*Env)(nil)
+
+// ContainerID returns the job container's engine ID.
+func (v *Env) ContainerID() string { return v.containerID }
+
+// Close removes the job's containers, network and volumes. It is
+// idempotent and runs under context.WithoutCancel(ctx) with a timeout, so
+// a cancelled job still cleans up.
+func (v *Env) Close(ctx context.Context) error {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil
+	}
+	v.closed = true
+	v.mu.Unlock()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
+	defer cancel()
+	err := v.remove(cctx)
+	v.ex.release(v.jobID)
+	return err
+}
+
+// remove deletes every object recorded in v; objects already gone are fine.
+func (v *Env) remove(ctx context.Context) error {
+	var errs []error
+	ids := append([]string{}, v.serviceIDs...)
+	if v.containerID != "" {
+		ids = append([]string{v.containerID}, ids...)
+	}
+	for _, id := range ids {
+		err := v.ex.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
+		}
+	}
+	if v.networkID != "" {
+		if err := v.ex.api.NetworkRemove(ctx, v.networkID); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %.12s: %w", v.networkID, err))
+		}
+	}
+	for _, name := range v.volumes {
+		if err := v.ex.api.VolumeRemove(ctx, name, true); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("docker: cleanup of job %s: %w: %w", v.jobID, executors.ErrEngine, err)
+	}
+	return nil
+}
+
+// usable returns why Exec cannot run, or nil.
+func (v *Env) usable() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return ErrEnvClosed
+	}
+	return v.dead
+}
+
+// markDead records that the job container can no longer run steps.
+func (v *Env) markDead(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.dead == nil {
+		v.dead = err
+	}
+}
