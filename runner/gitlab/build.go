@@ -1,0 +1,359 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/config"
+)
+
+// afterScriptTimeout bounds after_script, which runs even after a timeout
+// or a graceful cancel.
+const afterScriptTimeout = 5 * time.Minute
+
+// containerBuildsDir is where the slot's build directory appears in the job
+// container (CI_BUILDS_DIR).
+const containerBuildsDir = "/builds"
+
+// jobReporter is the platform side of one running job: the log, the
+// platform's cancel signals, and the single final report.
+type jobReporter interface {
+	io.Writer
+	// Canceling is closed when the platform asks for a graceful cancel.
+	Canceling() <-chan struct{}
+	// Aborted is closed when the job is gone on the platform: stop now.
+	Aborted() <-chan struct{}
+	// Finish flushes the log and reports the final state until the
+	// platform acknowledges it.
+	Finish(ctx context.Context, r FinalResult) error
+}
+
+// FinalResult is the final state reported for a job.
+type FinalResult struct {
+	State         string // success | failed
+	FailureReason string
+	ExitCode      int
+}
+
+// artifactTransport moves artifact archives to and from the platform.
+type artifactTransport interface {
+	UploadArtifacts(ctx context.Context, jobID int64, jobToken string, a ArtifactUpload) error
+	DownloadArtifacts(ctx context.Context, jobID int64, token string, w io.Writer) error
+}
+
+// BuildSettings is what a build takes from the runner's configuration.
+type BuildSettings struct {
+	Node       string
+	Runner     config.Runner
+	Executor   executors.Executor
+	Cache      cacheStore // nil disables caching
+	Artifacts  artifactTransport
+	Logger     *slog.Logger
+	Now        func() time.Time
+	VersionTag string
+}
+
+// build runs one job payload through an executor.
+type build struct {
+	s       BuildSettings
+	job     *JobResponse
+	rep     jobReporter
+	slot    int
+	vars    []jobVariable
+	project string // project path, e.g. group/project
+	hostDir string // host directory mounted at /builds
+	env     executors.Env
+
+	exitCode int
+}
+
+// stageError is a failed build stage with the reason GitLab should see.
+type stageError struct {
+	reason   string
+	exitCode int
+	err      error
+}
+
+func (e *stageError) Error() string { return e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+func failWith(reason string, err error) error { return &stageError{reason: reason, err: err} }
+
+// run executes the job and reports its final state exactly once. Cancelling
+// ctx aborts it (agent shutdown) with runner_system_failure.
+func (b *build) run(ctx context.Context) FinalResult {
+	now := b.s.Now
+	if now == nil {
+		now = time.Now
+	}
+	b.vars = expandVariables(b.job.Variables)
+	b.project = b.job.JobInfo.ProjectFullPath
+	if b.project == "" {
+		b.project = lookup(b.vars, "CI_PROJECT_PATH")
+	}
+	if b.project == "" {
+		b.project = "project-" + strconv.FormatInt(b.job.JobInfo.ProjectID, 10)
+	}
+	fmt.Fprintf(b.rep, "\x1b[1mRunning with runfleet %s on %s (runner %s)\x1b[0;m\n", b.s.VersionTag, b.s.Node, b.s.Runner.Name)
+
+	timeout := time.Duration(b.job.RunnerInfo.Timeout) * time.Second
+	if timeout <= 0 {
+		timeout = time.Hour
+	}
+	// jobCtx ends on timeout, graceful cancel, abort or shutdown.
+	jobCtx, cancelJob := context.WithTimeoutCause(ctx, timeout, errJobTimeout)
+	defer cancelJob()
+	var canceling, aborted bool
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() {
+		select {
+		case <-b.rep.Canceling():
+			canceling = true
+			fmt.Fprintln(b.rep, "\n\x1b[33;1mJob cancel requested: stopping the script, then running after_script\x1b[0;m")
+			cancelJob()
+		case <-b.rep.Aborted():
+			aborted = true
+			cancelJob()
+		case <-stopWatch:
+		}
+	}()
+
+	err := b.execute(jobCtx, ctx, now)
+	// Which of the cancel causes fired decides the outcome.
+	res := FinalResult{State: "success"}
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(jobCtx), errJobTimeout):
+		fmt.Fprintf(b.rep, "\x1b[31;1mERROR: Job failed: execution took longer than %s seconds\x1b[0;m\n", strconv.Itoa(int(timeout.Seconds())))
+		res = FinalResult{State: "failed", FailureReason: FailureJobExecutionTimeout}
+	case ctx.Err() != nil:
+		fmt.Fprintln(b.rep, "\x1b[31;1mERROR: Job failed: the runner is shutting down and the job was aborted\x1b[0;m")
+		res = FinalResult{State: "failed", FailureReason: FailureRunnerSystem}
+	case canceling || aborted:
+		fmt.Fprintln(b.rep, "\x1b[31;1mERROR: Job failed: canceled\x1b[0;m")
+		res = FinalResult{State: "failed", FailureReason: FailureScript}
+	default:
+		res = FinalResult{State: "failed", FailureReason: FailureUnknown}
+		var se *stageError
+		if errors.As(err, &se) {
+			res.FailureReason = se.reason
+			res.ExitCode = se.exitCode
+		}
+		if res.ExitCode != 0 {
+			fmt.Fprintf(b.rep, "\x1b[31;1mERROR: Job failed: exit code %d\x1b[0;m\n", res.ExitCode)
+		} else {
+			fmt.Fprintf(b.rep, "\x1b[31;1mERROR: Job failed: %v\x1b[0;m\n", err)
+		}
+	}
+	if res.State == "success" {
+		fmt.Fprintln(b.rep, "\x1b[32;1mJob succeeded\x1b[0;m")
+	}
+	res.FailureReason = b.job.Features.FailureReason(res.FailureReason)
+	if aborted {
+		// The platform already ended the job; a final update would be
+		// refused. The reporter still flushes what it can.
+		res.State = "canceled"
+	}
+	return res
+}
+
+var errJobTimeout = errors.New("job execution timeout")
+
+// execute runs the stages. jobCtx bounds the script; shutdownCtx (the
+// agent's) bounds after_script and the uploads, which still run after a
+// timeout or a graceful cancel.
+func (b *build) execute(jobCtx, shutdownCtx context.Context, now func() time.Time) (err error) {
+	defer func() {
+		b.section(now, "cleanup_file_variables", "Cleaning up project directory and file based variables", func() error {
+			return b.cleanup(shutdownCtx)
+		})
+	}()
+	if err := b.section(now, "prepare_executor", "Preparing the Docker executor", func() error { return b.prepare(jobCtx) }); err != nil {
+		return err
+	}
+	scriptErr := b.runMain(jobCtx, now)
+	select {
+	case <-b.rep.Aborted():
+		return scriptErr // the job is gone on GitLab: nothing more to do
+	default:
+	}
+	if shutdownCtx.Err() != nil {
+		return scriptErr
+	}
+	b.afterScript(shutdownCtx, now)
+	if jobCtx.Err() != nil && !errors.Is(context.Cause(jobCtx), errJobTimeout) {
+		return scriptErr // graceful cancel: no cache or artifacts
+	}
+	ok := scriptErr == nil
+	if err := b.section(now, "archive_cache", "Saving cache", func() error { return b.saveCache(shutdownCtx, ok) }); err != nil {
+		fmt.Fprintf(b.rep, "WARNING: saving cache failed: %v\n", err)
+	}
+	name := "upload_artifacts_on_success"
+	if !ok {
+		name = "upload_artifacts_on_failure"
+	}
+	if err := b.section(now, name, "Uploading artifacts", func() error { return b.uploadArtifacts(shutdownCtx, ok) }); err != nil && scriptErr == nil {
+		return failWith(FailureRunnerSystem, err)
+	}
+	return scriptErr
+}
+
+// runMain fetches sources, restores caches and artifacts, and runs the
+// script steps.
+func (b *build) runMain(ctx context.Context, now func() time.Time) error {
+	if err := b.section(now, "get_sources", "Getting source from Git repository", func() error { return b.getSources(ctx) }); err != nil {
+		return err
+	}
+	if err := b.section(now, "restore_cache", "Restoring cache", func() error { return b.restoreCache(ctx) }); err != nil {
+		fmt.Fprintf(b.rep, "WARNING: restoring cache failed: %v\n", err)
+	}
+	if err := b.section(now, "download_artifacts", "Downloading artifacts", func() error { return b.downloadArtifacts(ctx) }); err != nil {
+		return failWith(FailureRunnerSystem, err)
+	}
+	failed := false
+	var firstErr error
+	for _, st := range b.job.Steps {
+		if st.Name == "after_script" {
+			continue
+		}
+		if !whenMatches(st.When, failed) {
+			continue
+		}
+		name := "step_" + st.Name
+		err := b.section(now, name, "Executing \""+name+"\" stage of the job script", func() error {
+			return b.runStep(ctx, st)
+		})
+		if err != nil {
+			if st.AllowFailure && ctx.Err() == nil {
+				fmt.Fprintf(b.rep, "WARNING: step %s failed but is allowed to fail: %v\n", st.Name, err)
+				continue
+			}
+			failed = true
+			if firstErr == nil {
+				firstErr = err
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return firstErr
+}
+
+func whenMatches(when string, failed bool) bool {
+	switch when {
+	case "always":
+		return true
+	case "on_failure":
+		return failed
+	default:
+		return !failed
+	}
+}
+
+// runStep runs one step's script in the job container.
+func (b *build) runStep(ctx context.Context, st Step) error {
+	ctx, cancel := stepContext(ctx, st.Timeout)
+	defer cancel()
+	res, err := b.env.Exec(ctx, executors.Step{Script: stepScript(st.Script), WorkDir: b.projectDir()}, b.rep)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return failWith(FailureRunnerSystem, err)
+	}
+	b.exitCode = res.ExitCode
+	if res.OOMKilled {
+		fmt.Fprintln(b.rep, "\x1b[31;1mERROR: the job ran out of memory and was killed (OOM); raise [runners.docker] memory or reduce the job's footprint\x1b[0;m")
+	}
+	if res.ExitCode != 0 {
+		return &stageError{reason: FailureScript, exitCode: res.ExitCode, err: fmt.Errorf("script exited with %d", res.ExitCode)}
+	}
+	return nil
+}
+
+func stepContext(ctx context.Context, seconds int) (context.Context, context.CancelFunc) {
+	if seconds > 0 {
+		return context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
+	}
+	return context.WithCancel(ctx)
+}
+
+// afterScript runs the after_script step; its failure never fails the job.
+func (b *build) afterScript(ctx context.Context, now func() time.Time) {
+	for _, st := range b.job.Steps {
+		if st.Name != "after_script" || len(st.Script) == 0 {
+			continue
+		}
+		_ = b.section(now, "after_script", "Running after_script", func() error {
+			actx, cancel := context.WithTimeout(ctx, afterScriptTimeout)
+			defer cancel()
+			res, err := b.env.Exec(actx, executors.Step{Script: stepScript(st.Script), WorkDir: b.projectDir()}, b.rep)
+			if err != nil {
+				fmt.Fprintf(b.rep, "WARNING: after_script failed: %v\n", err)
+			} else if res.ExitCode != 0 {
+				fmt.Fprintf(b.rep, "WARNING: after_script failed with exit code %d\n", res.ExitCode)
+			}
+			return nil
+		})
+	}
+}
+
+// section wraps fn in GitLab's collapsible log section markers.
+func (b *build) section(now func() time.Time, name, header string, fn func() error) error {
+	io.WriteString(b.rep, sectionStart(now().Unix(), name, header))
+	err := fn()
+	io.WriteString(b.rep, sectionEnd(now().Unix(), name))
+	return err
+}
+
+// projectDir is CI_PROJECT_DIR inside the container.
+func (b *build) projectDir() string {
+	return path.Join(containerBuildsDir, b.project)
+}
+
+// hostProjectDir is the project directory on the host.
+func (b *build) hostProjectDir() string {
+	return filepath.Join(b.hostDir, filepath.FromSlash(b.project))
+}
+
+func (b *build) cleanup(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	var errs []error
+	if b.env != nil {
+		if err := b.env.Close(cctx); err != nil {
+			errs = append(errs, fmt.Errorf("remove job containers: %w", err))
+		}
+	}
+	if b.hostDir != "" {
+		if err := os.RemoveAll(b.hostProjectDir() + ".tmp"); err != nil {
+			errs = append(errs, err)
+		}
+		if strategy(b.vars) != gitFetch {
+			if err := os.RemoveAll(b.hostProjectDir()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func strategy(vars []jobVariable) gitStrategy {
+	switch s := gitStrategy(strings.ToLower(lookup(vars, "GIT_STRATEGY"))); s {
+	case gitClone, gitNone:
+		return s
+	}
+	return gitFetch
+}

@@ -1,0 +1,212 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+// prepare creates the build directory, writes file variables and starts the
+// job's containers.
+func (b *build) prepare(ctx context.Context) error {
+	r := b.s.Runner
+	b.hostDir = filepath.Join(r.BuildsDir, r.ShortToken(), strconv.Itoa(b.slot))
+	if err := os.MkdirAll(r.BuildsDir, 0o700); err != nil {
+		return failWith(FailureRunnerConfiguration, fmt.Errorf("builds_dir: %w", err))
+	}
+	if err := os.MkdirAll(b.hostDir, 0o755); err != nil {
+		return failWith(FailureRunnerSystem, fmt.Errorf("create build directory: %w", err))
+	}
+	if err := os.MkdirAll(b.hostProjectDir(), 0o755); err != nil {
+		return failWith(FailureRunnerSystem, fmt.Errorf("create project directory: %w", err))
+	}
+	env, err := b.environment()
+	if err != nil {
+		return failWith(FailureRunnerSystem, err)
+	}
+	img := executors.Image{Name: r.Docker.Image, PullPolicy: executors.PullPolicy(r.Docker.PullPolicy)}
+	if b.job.Image != nil && b.job.Image.Name != "" {
+		img.Name = b.job.Image.Name
+		img.Entrypoint = b.job.Image.Entrypoint
+		if len(b.job.Image.PullPolicy) > 0 {
+			img.PullPolicy = executors.PullPolicy(b.job.Image.PullPolicy[0])
+		}
+	}
+	img.Auth = b.registryAuth(img.Name)
+	fmt.Fprintf(b.rep, "Using Docker executor with image %s ...\n", img.Name)
+	spec := executors.Spec{
+		JobID:   fmt.Sprintf("%d-%s", b.job.ID, r.ShortToken()),
+		Node:    b.s.Node,
+		Image:   img,
+		Env:     env,
+		WorkDir: b.projectDir(),
+		Labels: map[string]string{
+			"dev.runfleet.platform":   "gitlab",
+			"dev.runfleet.runner":     r.Name,
+			"dev.runfleet.gitlab.job": strconv.FormatInt(b.job.ID, 10),
+			"dev.runfleet.project":    strconv.FormatInt(b.job.JobInfo.ProjectID, 10),
+		},
+		Mounts:         []executors.Mount{{Source: b.hostDir, Target: containerBuildsDir}},
+		Network:        executors.NetworkMode(r.Docker.NetworkMode),
+		ExtraHosts:     r.Docker.ExtraHosts,
+		Privileged:     r.Docker.Privileged,
+		ReadOnlyRootfs: r.Docker.ReadOnly,
+		Runtime:        r.Docker.Runtime,
+		User:           r.Docker.User,
+		Resources: executors.Resources{
+			NanoCPUs:   r.Docker.NanoCPUs,
+			Memory:     r.Docker.Memory,
+			MemorySwap: r.Docker.MemorySwap,
+			PidsLimit:  r.Docker.PidsLimit,
+			ShmSize:    r.Docker.ShmSize,
+		},
+	}
+	if r.Docker.Privileged {
+		fmt.Fprintln(b.rep, "\x1b[33;1mWARNING: this runner runs jobs PRIVILEGED: a job can take over the node\x1b[0;m")
+	}
+	for _, v := range r.Docker.Volumes {
+		spec.Mounts = append(spec.Mounts, volumeMount(v))
+	}
+	for _, svc := range b.job.Services {
+		s := executors.Service{
+			Image:   executors.Image{Name: svc.Name, Entrypoint: svc.Entrypoint, Command: svc.Command, PullPolicy: img.PullPolicy},
+			Aliases: serviceAliases(svc),
+			Env:     env,
+		}
+		s.Image.Auth = b.registryAuth(svc.Name)
+		fmt.Fprintf(b.rep, "Starting service %s as %s ...\n", svc.Name, strings.Join(s.Aliases, ", "))
+		spec.Services = append(spec.Services, s)
+	}
+	e, err := b.s.Executor.Create(ctx, spec)
+	switch {
+	case err == nil:
+		b.env = e
+		return nil
+	case errors.Is(err, executors.ErrImagePull):
+		return failWith(FailureImagePull, err)
+	case errors.Is(err, executors.ErrImageNotAllowed):
+		return failWith(FailureRunnerConfiguration, err)
+	}
+	return failWith(FailureRunnerSystem, err)
+}
+
+// volumeMount turns a [runners.docker] volumes entry into a mount.
+func volumeMount(v string) executors.Mount {
+	parts := strings.Split(v, ":")
+	if len(parts) == 1 {
+		return executors.Mount{Target: parts[0], Volume: true}
+	}
+	return executors.Mount{Source: parts[0], Target: parts[1], ReadOnly: len(parts) == 3 && parts[2] == "ro"}
+}
+
+// serviceAliases are the names a service answers to: its alias list, or
+// names derived from the image as GitLab does (registry/group/img:tag →
+// registry__group__img and registry-group-img).
+func serviceAliases(svc Image) []string {
+	if out := svc.Aliases(); len(out) > 0 {
+		return out
+	}
+	name := svc.Name
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	if i := strings.Index(name, "@"); i >= 0 {
+		name = name[:i]
+	}
+	return []string{strings.ReplaceAll(name, "/", "__"), strings.ReplaceAll(name, "/", "-")}
+}
+
+// registryAuth finds the job's registry credentials for an image.
+func (b *build) registryAuth(image string) *executors.RegistryAuth {
+	host := "docker.io"
+	if i := strings.IndexByte(image, '/'); i > 0 && strings.ContainsAny(image[:i], ".:") {
+		host = image[:i]
+	}
+	for _, c := range b.job.Credentials {
+		if c.Type == "registry" && (c.URL == host || strings.TrimPrefix(strings.TrimPrefix(c.URL, "https://"), "http://") == host) {
+			return &executors.RegistryAuth{ServerAddress: c.URL, Username: c.Username, Password: c.Password}
+		}
+	}
+	return nil
+}
+
+// environment builds the job's environment: the runner's environment
+// entries, the job's variables (file variables written to files), and the
+// directories the runner decides.
+func (b *build) environment() ([]string, error) {
+	tmp := b.hostProjectDir() + ".tmp"
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("create file variable directory: %w", err)
+	}
+	env := append([]string{}, b.s.Runner.Environment...)
+	for _, v := range b.vars {
+		val := v.Value
+		if v.File {
+			name := path.Base(v.Key)
+			if err := os.WriteFile(filepath.Join(tmp, name), []byte(v.Value), 0o644); err != nil {
+				return nil, fmt.Errorf("write file variable %s: %w", v.Key, err)
+			}
+			val = b.projectDir() + ".tmp/" + name
+		}
+		env = append(env, v.Key+"="+val)
+	}
+	return append(env,
+		"CI_BUILDS_DIR="+containerBuildsDir,
+		"CI_PROJECT_DIR="+b.projectDir(),
+		"CI_SERVER=yes",
+		"CI_RUNNER_SHORT_TOKEN="+b.s.Runner.ShortToken(),
+		"CI_RUNNER_EXECUTABLE_ARCH=linux/amd64",
+		"CI_CONCURRENT_ID="+strconv.Itoa(b.slot),
+		"CI_NODE_NAME="+b.s.Node,
+	), nil
+}
+
+// getSources runs the pre/post hooks around fetching the sources on the
+// host (the job token never enters the job container through git).
+func (b *build) getSources(ctx context.Context) error {
+	if err := b.hook(ctx, "pre_get_sources_script"); err != nil {
+		return err
+	}
+	depth := b.job.GitInfo.Depth
+	if d, err := strconv.Atoi(lookup(b.vars, "GIT_DEPTH")); err == nil {
+		depth = d
+	}
+	var clean []string
+	if f := lookup(b.vars, "GIT_CLEAN_FLAGS"); f != "" {
+		clean = strings.Fields(f)
+	}
+	err := fetchSources(ctx, sourcesRequest{
+		Dir:        b.hostProjectDir(),
+		Info:       b.job.GitInfo,
+		Strategy:   strategy(b.vars),
+		Depth:      depth,
+		Checkout:   lookup(b.vars, "GIT_CHECKOUT") != "false",
+		CleanFlags: clean,
+		Out:        b.rep,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return failWith(FailureRunnerExternalDependency, fmt.Errorf("fetching sources: %w", err))
+	}
+	return b.hook(ctx, "post_get_sources_script")
+}
+
+func (b *build) hook(ctx context.Context, name string) error {
+	for _, h := range b.job.Hooks {
+		if h.Name != name || len(h.Script) == 0 {
+			continue
+		}
+		fmt.Fprintf(b.rep, "Running %s\n", name)
+		return b.runStep(ctx, Step{Name: name, Script: h.Script})
+	}
+	return nil
+}
