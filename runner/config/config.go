@@ -123,7 +123,7 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := applyEnv(&f, env); err != nil {
+	if err := ApplyEnv(&f, env); err != nil {
 		return nil, err
 	}
 	c, err := FromFile(f)

@@ -96,7 +96,8 @@ func cache(r *RunnerFile) *CacheFile {
 	return r.Cache
 }
 
-func applyEnv(f *File, env func(string) (string, bool)) error {
+// ApplyEnv applies the RUNFLEET_* environment overrides (see EnvVars) to f.
+func ApplyEnv(f *File, env func(string) (string, bool)) error {
 	if env == nil {
 		return nil
 	}

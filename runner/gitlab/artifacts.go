@@ -12,7 +12,7 @@ import (
 // matches the job's outcome.
 func (b *build) uploadArtifacts(ctx context.Context, ok bool) error {
 	for _, a := range b.job.Artifacts {
-		if !whenArtifact(a.When, ok) {
+		if !whenOutcome(a.When, ok) {
 			continue
 		}
 		if a.ArtifactFormat != "" && a.ArtifactFormat != "zip" {
@@ -66,7 +66,9 @@ func (b *build) uploadOne(ctx context.Context, a Artifact) error {
 	return nil
 }
 
-func whenArtifact(when string, ok bool) bool {
+// whenOutcome says whether a cache or artifacts entry with this `when`
+// applies to a job that ended ok or not (default on_success).
+func whenOutcome(when string, ok bool) bool {
 	switch when {
 	case "always":
 		return true

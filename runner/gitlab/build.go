@@ -61,6 +61,9 @@ type BuildSettings struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	VersionTag string
+	// LocalSources, when set, is a directory copied in as the job's sources
+	// instead of fetching them with git (runner exec).
+	LocalSources string
 }
 
 // build runs one job payload through an executor.

@@ -182,6 +182,15 @@ func (b *build) getSources(ctx context.Context) error {
 	if f := lookup(b.vars, "GIT_CLEAN_FLAGS"); f != "" {
 		clean = strings.Fields(f)
 	}
+	if b.s.LocalSources != "" {
+		if err := os.RemoveAll(b.hostProjectDir()); err != nil {
+			return failWith(FailureRunnerSystem, err)
+		}
+		if err := copySources(ctx, b.s.LocalSources, b.hostProjectDir(), b.rep); err != nil {
+			return failWith(FailureRunnerSystem, err)
+		}
+		return b.hook(ctx, "post_get_sources_script")
+	}
 	err := fetchSources(ctx, sourcesRequest{
 		Dir:        b.hostProjectDir(),
 		Info:       b.job.GitInfo,

@@ -1,0 +1,42 @@
+# runfleet — one Makefile; CI (.ci/run) calls these targets.
+SHELL := bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin
+BUSYBOX_IMAGE ?= runfleet/busybox:latest
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build test unit e2e bench demo lint images clean fuzz
+
+all: build
+
+build: ## binaries into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runner ./cmd/runner
+
+images: ## offline images the tests and the demo need (no registry)
+	images/busybox/build.sh $(BUSYBOX_IMAGE)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: lint images ## unit + integration + end-to-end (needs a Docker engine)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+unit: ## tests that need no daemon
+	$(GO) test -count=1 ./runner/... ./cmd/...
+
+fuzz: ## a short fuzz run of the cache key sanitiser
+	$(GO) test -run='^$$' -fuzz=FuzzSanitizeKey -fuzztime=30s ./runner/cache/
+
+bench: images build ## speed and memory figures, printed as ratios against baselines measured in the same run
+	$(GO) test -run='^$$' -bench=. -benchtime=20x -count=1 ./executors/docker/ ./runner/cache/
+	$(GO) run ./tests/bench
+
+demo: images build ## run the example project's job on the embedded default (busybox image, local cache)
+	cd examples/demo && ../../$(BIN)/runner exec --config /nonexistent/runfleet-demo.toml build
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/gitlab"
+)
+
+type registerFlags struct {
+	nonInteractive bool
+	url, token     string
+	executor       string
+	dockerImage    string
+	name           string
+	tagList        string
+	limit          int
+	runUntagged    bool
+	locked         bool
+}
+
+func newRegisterCmd(g *globalFlags) *cobra.Command {
+	f := &registerFlags{}
+	cmd := &cobra.Command{
+		Use:   "register",
+		Short: "Verify a runner token with GitLab and add the runner to the config file",
+		Long: `Verifies a runner authentication token (glrt-…) with POST /api/v4/runners/verify,
+or registers with a legacy registration token through POST /api/v4/runners, then
+appends a [[runners]] entry to the config file (created with mode 0600 if missing).
+A wrong token leaves the config untouched.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return register(cmd, g, f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&f.nonInteractive, "non-interactive", "n", false, "never prompt (required: registration takes flags only)")
+	fl.StringVarP(&f.url, "url", "u", "", "GitLab URL, e.g. https://gitlab.com")
+	fl.StringVarP(&f.token, "token", "t", "", "runner authentication token (glrt-…), or a legacy registration token")
+	fl.StringVar(&f.token, "registration-token", "", "alias of --token")
+	fl.StringVar(&f.executor, "executor", "docker", "executor: docker")
+	fl.StringVar(&f.dockerImage, "docker-image", config.DefaultImage, "default job image")
+	fl.StringVar(&f.name, "name", "", "runner name (default: host name)")
+	fl.StringVar(&f.tagList, "tag-list", "", "comma-separated tags (legacy registration only; glrt- runners get tags in GitLab)")
+	fl.IntVar(&f.limit, "limit", 0, "most jobs this runner runs at once (0 = bounded by concurrent)")
+	fl.BoolVar(&f.runUntagged, "run-untagged", false, "take untagged jobs (legacy registration only)")
+	fl.BoolVar(&f.locked, "locked", true, "lock the runner to its project (legacy registration only)")
+	return cmd
+}
+
+func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
+	if !f.nonInteractive {
+		return errors.New("interactive registration is not supported: pass --non-interactive with --url and --token")
+	}
+	if f.url == "" || f.token == "" {
+		return errors.New("--url and --token are required")
+	}
+	if f.executor != "docker" {
+		return fmt.Errorf("--executor %q is not supported (supported: docker)", f.executor)
+	}
+	if f.limit < 0 {
+		return errors.New("--limit must not be negative")
+	}
+	if _, err := config.Read(g.config); err != nil && !isNotExist(err) {
+		return fmt.Errorf("the existing config is broken, fix it first: %w", err)
+	}
+	ctx := cmd.Context()
+	logger := newLogger(g.logLevel, g.logJSON)
+	name := f.name
+	if name == "" {
+		name = hostname()
+	}
+	client, err := gitlab.NewClient(gitlab.ClientOptions{BaseURL: f.url, UserAgent: "runfleet/" + version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(g.config))
+	if err != nil {
+		return fmt.Errorf("system id: %w", err)
+	}
+	info := versionInfo(name)
+	var res gitlab.VerifyResult
+	if strings.HasPrefix(f.token, "glrt-") {
+		res, err = client.Verify(ctx, f.token, systemID, info)
+	} else {
+		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: registering with a legacy registration token; GitLab 17+ disables these — create a runner in GitLab and use its glrt- token")
+		res, err = client.Register(ctx, f.token, gitlab.RegisterRequest{
+			Description: name, TagList: splitList(f.tagList), RunUntagged: f.runUntagged, Locked: f.locked, Info: info,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("registering with %s failed (config untouched): %w", f.url, err)
+	}
+	token := res.Token
+	if token == "" {
+		token = f.token
+	}
+	rf := config.RunnerFile{
+		Name: name, URL: f.url, ID: res.ID, Token: token, Executor: f.executor, Limit: f.limit,
+		TagList: splitList(f.tagList), Docker: &config.DockerFile{Image: f.dockerImage},
+	}
+	if !res.TokenExpiresAt.IsZero() {
+		rf.TokenExpiresAt = res.TokenExpiresAt.Format("2006-01-02T15:04:05Z07:00")
+	}
+	if err := config.AppendRunner(g.config, rf); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Runner %q registered (id %d, system id %s); config: %s\n", name, res.ID, systemID, g.config)
+	return nil
+}
+
+func versionInfo(name string) gitlab.VersionInfo {
+	return gitlab.VersionInfo{
+		Name: "runfleet", Version: version, Revision: version, Platform: runtime.GOOS,
+		Architecture: runtime.GOARCH, Executor: "docker", Shell: "sh", Features: gitlab.ImplementedFeatures(),
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/runfleet/runfleet/executors/docker"
+	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/cache"
+	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/gitlab"
+)
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the agent in the foreground: poll GitLab and run jobs until SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), g) },
+	}
+}
+
+func loadConfig(g *globalFlags) (*config.Config, error) {
+	return config.Load(g.config, os.LookupEnv)
+}
+
+func run(ctx context.Context, g *globalFlags) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	level := g.logLevel
+	if level == "" {
+		level = cfg.LogLevel
+	}
+	logger := newLogger(level, g.logJSON || cfg.LogFormat == "json")
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := runner.NewMetrics(reg)
+	systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(cfg.Path))
+	if err != nil {
+		return fmt.Errorf("system id: %w", err)
+	}
+	if len(cfg.Runners) == 0 {
+		return fmt.Errorf("no runners in %s: run 'runner register' first", cfg.Path)
+	}
+
+	var sources []runner.Source
+	executorsByHost := map[string]*docker.Executor{}
+	for _, r := range cfg.Runners {
+		ex, ok := executorsByHost[r.Docker.Host]
+		if !ok {
+			ex, err = docker.New(docker.Options{Host: r.Docker.Host, Node: cfg.Node, Logger: logger, AllowedImages: r.Docker.AllowedImages})
+			if err != nil {
+				return fmt.Errorf("runner %s: docker: %w", r.Name, err)
+			}
+			// Whatever a previous agent on this node left behind goes first.
+			if err := ex.Reap(ctx); err != nil {
+				return fmt.Errorf("runner %s: reaping leftovers: %w", r.Name, err)
+			}
+			executorsByHost[r.Docker.Host] = ex
+		}
+		store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger)
+		if err != nil {
+			return fmt.Errorf("runner %s: cache: %w", r.Name, err)
+		}
+		client, err := gitlab.NewClient(gitlab.ClientOptions{
+			BaseURL: r.URL.String(), UserAgent: "runfleet/" + version, Logger: logger, Observer: metrics,
+		})
+		if err != nil {
+			return fmt.Errorf("runner %s: %w", r.Name, err)
+		}
+		sources = append(sources, gitlab.NewSource(gitlab.SourceOptions{
+			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
+			Build: gitlab.BuildSettings{
+				Node: cfg.Node, Runner: r, Executor: ex, Cache: store, Artifacts: client, Logger: logger, VersionTag: version,
+			},
+			Logger: logger,
+		}))
+	}
+
+	agent := runner.NewAgent(runner.AgentOptions{
+		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics,
+	})
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServer()
+	var wg sync.WaitGroup
+	var srvErr error
+	if cfg.ListenAddress != "" {
+		wg.Go(func() {
+			srvErr = runner.Serve(srvCtx, cfg.ListenAddress, reg, func() error {
+				if ctx.Err() != nil {
+					return errors.New("shutting down")
+				}
+				return nil
+			}, logger)
+			if srvErr != nil {
+				logger.Error("metrics server stopped", "err", srvErr)
+			}
+		})
+	}
+	logger.Info("runfleet agent started", "version", version, "node", cfg.Node, "runners", len(sources),
+		"concurrent", cfg.Concurrent, "system_id", systemID)
+	start := time.Now()
+	err = agent.Run(ctx)
+	stopServer()
+	wg.Wait()
+	logger.Info("runfleet agent stopped", "uptime", time.Since(start).Round(time.Second))
+	return err
+}

@@ -1,0 +1,236 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/config"
+)
+
+// SourceOptions configures a GitLab job source for one registered runner.
+type SourceOptions struct {
+	Runner   config.Runner
+	Client   *Client
+	SystemID string
+	Info     VersionInfo
+	Build    BuildSettings
+	Logger   *slog.Logger
+	// CheckInterval is the pause between polls when the server answers at
+	// once without long polling (default 3 s).
+	CheckInterval time.Duration
+	// Backoff paces polling after errors (default 1 s doubling to 30 s,
+	// with jitter).
+	Backoff *Backoff
+	// Trace tunes job logs (zero value = defaults).
+	Trace TraceOptions
+}
+
+// Source polls POST jobs/request for one runner. Its slots share one
+// long-poll cursor and one backoff: when GitLab fails, every slot backs
+// off; the first answer from GitLab wakes them all.
+type Source struct {
+	o   SourceOptions
+	log *slog.Logger
+
+	mu         sync.Mutex
+	lastUpdate string
+	backoff    *Backoff
+	retryAt    time.Time
+	recovered  chan struct{} // closed when GitLab answers after errors
+}
+
+// NewSource returns a source for the runner.
+func NewSource(o SourceOptions) *Source {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = 3 * time.Second
+	}
+	if o.Backoff == nil {
+		o.Backoff = &Backoff{Min: time.Second, Max: 30 * time.Second, Jitter: EqualJitter}
+	}
+	if o.Info.Features == (FeaturesInfo{}) {
+		o.Info.Features = ImplementedFeatures()
+	}
+	return &Source{
+		o:         o,
+		log:       o.Logger.With("runner", o.Runner.Name),
+		backoff:   o.Backoff,
+		recovered: make(chan struct{}),
+	}
+}
+
+// Name is the runner's name.
+func (s *Source) Name() string { return s.o.Runner.Name }
+
+// Limit is the runner's limit (0 = only the global concurrency).
+func (s *Source) Limit() int { return s.o.Runner.Limit }
+
+// Acquire asks GitLab for one job. It waits out a shared backoff first, and
+// returns runner.ErrNoJob when GitLab had nothing.
+func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, error) {
+	if err := s.waitBackoff(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	last := s.lastUpdate
+	s.mu.Unlock()
+	start := time.Now()
+	res, err := s.o.Client.RequestJob(ctx, RequestJobBody{
+		Token: s.o.Runner.Token, SystemID: s.o.SystemID, LastUpdate: last, Info: s.o.Info,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, s.failed(err)
+	}
+	s.succeeded(res.LastUpdate)
+	if res.Job == nil {
+		// Without long polling (the answer came at once and nothing
+		// changed) pace ourselves with check_interval.
+		if res.LastUpdate == "" || res.LastUpdate == last {
+			if wait := s.o.CheckInterval - time.Since(start); wait > 0 {
+				if err := sleep(ctx, wait); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return nil, runner.ErrNoJob
+	}
+	return s.accept(ctx, res.Job, slot)
+}
+
+// accept commits to the job (two-phase commit: the job stays pending until
+// this PUT) and wraps it for the slot.
+func (s *Source) accept(ctx context.Context, job *JobResponse, slot runner.Slot) (runner.Job, error) {
+	log := s.log.With("job", job.ID, "project", job.JobInfo.ProjectFullPath)
+	_, err := s.o.Client.UpdateJob(ctx, job.ID, UpdateJobBody{Token: job.Token, State: "running"})
+	if err != nil {
+		// Someone else has it, or GitLab dropped it: it is not ours.
+		log.Warn("could not accept job; leaving it to GitLab", "err", err)
+		return nil, runner.ErrNoJob
+	}
+	return &remoteJob{src: s, job: job, slot: slot, log: log}, nil
+}
+
+// failed records an error and decides the next pause.
+func (s *Source) failed(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var wait time.Duration
+	switch {
+	case errors.Is(err, ErrConflict):
+		return runner.ErrNoJob // lost a race: poll again at once
+	case errors.Is(err, ErrTooManyRequests):
+		wait = RetryAfter(err)
+		if wait <= 0 {
+			wait = s.backoff.Next()
+		}
+	case errors.Is(err, ErrForbidden):
+		wait = s.backoff.Next()
+		s.log.Error("GitLab refused the runner token: check it with 'runner verify'", "retry_in", wait.Round(time.Millisecond))
+	case errors.Is(err, ErrOrphaned):
+		wait = s.backoff.Next()
+		s.log.Error("GitLab says this runner no longer exists: re-register it", "retry_in", wait.Round(time.Millisecond))
+	default:
+		wait = s.backoff.Next()
+	}
+	if until := time.Now().Add(wait); until.After(s.retryAt) {
+		s.retryAt = until
+	}
+	s.log.Warn("requesting a job failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+	return runner.ErrNoJob
+}
+
+// succeeded resets the backoff and wakes slots waiting it out.
+func (s *Source) succeeded(lastUpdate string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lastUpdate != "" {
+		s.lastUpdate = lastUpdate
+	}
+	if !s.retryAt.IsZero() {
+		s.retryAt = time.Time{}
+		s.backoff.Reset()
+		close(s.recovered)
+		s.recovered = make(chan struct{})
+	}
+}
+
+// waitBackoff sleeps until the shared retry time, or until another slot saw
+// GitLab answer again. Only one slot probes while the others wait.
+func (s *Source) waitBackoff(ctx context.Context) error {
+	s.mu.Lock()
+	wait := time.Until(s.retryAt)
+	woke := s.recovered
+	s.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-woke:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// remoteJob is one accepted GitLab job.
+type remoteJob struct {
+	src  *Source
+	job  *JobResponse
+	slot runner.Slot
+	log  *slog.Logger
+}
+
+func (j *remoteJob) ID() string { return strconv.FormatInt(j.job.ID, 10) }
+
+// Run runs the build, streaming the log, and reports the final state
+// exactly once.
+func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
+	tr := NewTrace(j.src.o.Client, j.job, j.src.o.Trace, j.log)
+	var wg sync.WaitGroup
+	// The sender outlives ctx: the final log must reach GitLab even when the
+	// agent aborts the job.
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { tr.Run(senderCtx) })
+	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index}
+	res := b.run(ctx)
+	out := runner.Outcome{State: res.State, FailureReason: res.FailureReason, Queued: j.job.JobInfo.TimeInQueueSeconds}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	if res.State != "canceled" {
+		if err := tr.Finish(fctx, res); err != nil {
+			j.log.Error("reporting the final state failed", "err", err)
+			out.State = "unreported"
+		}
+	}
+	stopSender()
+	wg.Wait()
+	return out
+}
+
+// String helps logs.
+func (j *remoteJob) String() string { return fmt.Sprintf("gitlab job %d", j.job.ID) }
