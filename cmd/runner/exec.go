@@ -43,7 +43,7 @@ log and exits non-zero when the job fails.`,
 			if err != nil {
 				return fmt.Errorf("docker: %w", err)
 			}
-			store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger)
+			store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, cache.SystemClock{})
 			if err != nil {
 				return fmt.Errorf("cache: %w", err)
 			}

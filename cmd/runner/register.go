@@ -88,7 +88,7 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
 	} else {
 		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: registering with a legacy registration token; GitLab 17+ disables these — create a runner in GitLab and use its glrt- token")
 		res, err = client.Register(ctx, f.token, gitlab.RegisterRequest{
-			Description: name, TagList: splitList(f.tagList), RunUntagged: f.runUntagged, Locked: f.locked, Info: info,
+			Description: name, Tags: splitList(f.tagList), RunUntagged: f.runUntagged, Locked: f.locked, Info: info,
 		})
 	}
 	if err != nil {

@@ -68,7 +68,7 @@ func run(ctx context.Context, g *globalFlags) error {
 			}
 			executorsByHost[r.Docker.Host] = ex
 		}
-		store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger)
+		store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, cache.SystemClock{})
 		if err != nil {
 			return fmt.Errorf("runner %s: cache: %w", r.Name, err)
 		}

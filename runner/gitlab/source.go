@@ -210,22 +210,34 @@ func (j *remoteJob) ID() string { return strconv.FormatInt(j.job.ID, 10) }
 // Run runs the build, streaming the log, and reports the final state
 // exactly once.
 func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
-	tr := NewTrace(j.src.o.Client, j.job, j.src.o.Trace, j.log)
+	opts := j.src.o.Trace
+	opts.Client, opts.JobID, opts.JobToken = j.src.o.Client, j.job.ID, j.job.Token
+	opts.Info = &j.src.o.Info
+	opts.Secrets = append(j.job.Variables.Masked(), j.job.Token)
+	opts.TokenPrefixes = j.job.Features.TokenMaskPrefixes
+	if opts.Limit == 0 {
+		opts.Limit = j.src.o.Runner.OutputLimit
+	}
+	opts.Logger = j.log
+	tr, err := NewTrace(opts)
+	if err != nil {
+		// Cannot happen with a client and a job; report it loudly anyway.
+		j.log.Error("creating the job log failed", "err", err)
+		return runner.Outcome{State: "unreported", FailureReason: FailureRunnerSystem}
+	}
 	var wg sync.WaitGroup
 	// The sender outlives ctx: the final log must reach GitLab even when the
 	// agent aborts the job.
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Go(func() { tr.Run(senderCtx) })
+	wg.Go(func() { _ = tr.Run(senderCtx) })
 	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index}
 	res := b.run(ctx)
 	out := runner.Outcome{State: res.State, FailureReason: res.FailureReason, Queued: j.job.JobInfo.TimeInQueueSeconds}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	if res.State != "canceled" {
-		if err := tr.Finish(fctx, res); err != nil {
-			j.log.Error("reporting the final state failed", "err", err)
-			out.State = "unreported"
-		}
+	if err := tr.Finish(fctx, res); err != nil {
+		j.log.Error("reporting the final state failed", "err", err)
+		out.State = "unreported"
 	}
 	stopSender()
 	wg.Wait()
