@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
+)
+
+// testImage is built offline by `make images`.
+const testImage = "runfleet/busybox:latest"
+
+var runnerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "runfleet-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	runnerBin = filepath.Join(dir, "runner")
+	build := exec.Command("go", "build", "-o", runnerBin, "../../cmd/runner")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the runner:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// dockerClient returns a client for the engine the tests use; it fails the
+// test (never skips) when the engine does not answer or the image is missing.
+func dockerClient(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatalf("docker client: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Ping(ctx); err != nil {
+		t.Fatalf("the Docker engine does not answer (DOCKER_HOST=%q): %v — end-to-end tests need it; .ci/run starts one", os.Getenv("DOCKER_HOST"), err)
+	}
+	if _, err := c.ImageInspect(ctx, testImage); err != nil {
+		t.Fatalf("image %s is missing: run 'make images' (%v)", testImage, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// agentConfig is what a test varies in the agent's config.
+type agentConfig struct {
+	Concurrent      int
+	Limit           int
+	ShutdownTimeout int
+	Extra           string // appended to [runners.docker]
+	OutputLimitKiB  int
+}
+
+// agent is one running `runner run` process.
+type agent struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	node    string
+	dir     string
+	metrics string
+	out     *syncBuffer
+	done    chan struct{}
+	err     error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// nodeName is unique per test so parallel tests never reap each other.
+func nodeName(t *testing.T) string {
+	n := strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+	return fmt.Sprintf("e2e-%s-%d", n, time.Now().UnixNano()%1e6)
+}
+
+// writeConfig writes a config for one runner with token tok against srv.
+func writeConfig(t *testing.T, dir, node string, srv *gitlabtest.Server, tok string, c agentConfig) (path, metrics string) {
+	t.Helper()
+	if c.Concurrent == 0 {
+		c.Concurrent = 2
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30
+	}
+	metrics = freePort(t)
+	cfg := fmt.Sprintf(`concurrent = %d
+check_interval = 1
+listen_address = %q
+shutdown_timeout = %d
+node_name = %q
+log_level = "debug"
+
+[[runners]]
+name = "e2e"
+url = %q
+token = %q
+executor = "docker"
+limit = %d
+builds_dir = %q
+output_limit = %d
+[runners.docker]
+image = %q
+pull_policy = ["never"]
+memory = "256m"
+pids_limit = 512
+%s
+[runners.cache]
+dir = %q
+`, c.Concurrent, metrics, c.ShutdownTimeout, node, srv.URL(), tok, c.Limit,
+		filepath.Join(dir, "builds"), max(c.OutputLimitKiB, 8192), testImage, c.Extra, filepath.Join(dir, "cache"))
+	path = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, metrics
+}
+
+// startAgent starts `runner run` against srv with a fresh runner token.
+func startAgent(t *testing.T, srv *gitlabtest.Server, c agentConfig) *agent {
+	t.Helper()
+	tok := fmt.Sprintf("glrt-e2e%020d", time.Now().UnixNano())
+	srv.AddRunner(tok)
+	dir := t.TempDir()
+	node := nodeName(t)
+	cfg, metrics := writeConfig(t, dir, node, srv, tok, c)
+	return startAgentWith(t, cfg, node, dir, metrics)
+}
+
+func startAgentWith(t *testing.T, cfg, node, dir, metrics string) *agent {
+	t.Helper()
+	a := &agent{t: t, node: node, dir: dir, metrics: metrics, out: &syncBuffer{}, done: make(chan struct{})}
+	a.cmd = exec.Command(runnerBin, "run", "--config", cfg)
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	a.cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=")
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		a.err = a.cmd.Wait()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		a.signal(syscall.SIGKILL)
+		<-a.done
+		if t.Failed() {
+			t.Logf("agent log:\n%s", tail(a.out.String(), 6000))
+		}
+		reapNode(t, node)
+	})
+	return a
+}
+
+func (a *agent) signal(sig syscall.Signal) {
+	if a.cmd.Process != nil {
+		_ = a.cmd.Process.Signal(sig)
+	}
+}
+
+// stop sends SIGTERM and waits for the agent to exit.
+func (a *agent) stop(timeout time.Duration) error {
+	a.signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(timeout):
+		a.t.Fatalf("agent did not exit within %s after SIGTERM", timeout)
+		return nil
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// leftovers lists containers, networks and volumes labelled for node.
+func leftovers(t *testing.T, node string) []string {
+	t.Helper()
+	c := dockerClient(t)
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))
+	var out []string
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range cs {
+		out = append(out, "container "+x.ID[:12]+" "+x.State)
+	}
+	ns, err := c.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ns {
+		out = append(out, "network "+x.Name)
+	}
+	vs, err := c.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range vs.Volumes {
+		out = append(out, "volume "+x.Name)
+	}
+	return out
+}
+
+// reapNode removes whatever a test's agent left (after a SIGKILL, say).
+func reapNode(t *testing.T, node string) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))
+	cs, _ := c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	for _, x := range cs {
+		_ = c.ContainerRemove(ctx, x.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	}
+	ns, _ := c.NetworkList(ctx, network.ListOptions{Filters: f})
+	for _, x := range ns {
+		_ = c.NetworkRemove(ctx, x.ID)
+	}
+	vs, _ := c.VolumeList(ctx, volume.ListOptions{Filters: f})
+	for _, x := range vs.Volumes {
+		_ = c.VolumeRemove(ctx, x.Name, true)
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
