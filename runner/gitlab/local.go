@@ -103,9 +103,9 @@ type localReporter struct {
 	result FinalResult
 }
 
-func (l *localReporter) Write(p []byte) (int, error)  { return l.w.Write(p) }
-func (l *localReporter) Canceling() <-chan struct{}   { return nil }
-func (l *localReporter) Aborted() <-chan struct{}     { return nil }
+func (l *localReporter) Write(p []byte) (int, error) { return l.w.Write(p) }
+func (l *localReporter) Canceling() <-chan struct{}  { return nil }
+func (l *localReporter) Aborted() <-chan struct{}    { return nil }
 func (l *localReporter) Finish(_ context.Context, r FinalResult) error {
 	l.result = r
 	return l.w.Close()

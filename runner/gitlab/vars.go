@@ -1,6 +1,5 @@
 package gitlab
 
-
 // jobVariable is one variable as the build sees it after expansion.
 type jobVariable struct {
 	Key, Value string

@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 
 // dockerClient returns a client for the engine the tests use; it fails the
 // test (never skips) when the engine does not answer or the image is missing.
-func dockerClient(t *testing.T) *client.Client {
+func dockerClient(t testing.TB) *client.Client {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -78,7 +78,7 @@ type agentConfig struct {
 
 // agent is one running `runner run` process.
 type agent struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	node    string
 	dir     string
@@ -105,7 +105,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,13 +116,13 @@ func freePort(t *testing.T) string {
 }
 
 // nodeName is unique per test so parallel tests never reap each other.
-func nodeName(t *testing.T) string {
+func nodeName(t testing.TB) string {
 	n := strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
 	return fmt.Sprintf("e2e-%s-%d", n, time.Now().UnixNano()%1e6)
 }
 
 // writeConfig writes a config for one runner with token tok against srv.
-func writeConfig(t *testing.T, dir, node string, srv *gitlabtest.Server, tok string, c agentConfig) (path, metrics string) {
+func writeConfig(t testing.TB, dir, node string, srv *gitlabtest.Server, tok string, c agentConfig) (path, metrics string) {
 	t.Helper()
 	if c.Concurrent == 0 {
 		c.Concurrent = 2
@@ -164,7 +164,7 @@ dir = %q
 }
 
 // startAgent starts `runner run` against srv with a fresh runner token.
-func startAgent(t *testing.T, srv *gitlabtest.Server, c agentConfig) *agent {
+func startAgent(t testing.TB, srv *gitlabtest.Server, c agentConfig) *agent {
 	t.Helper()
 	tok := fmt.Sprintf("glrt-e2e%020d", time.Now().UnixNano())
 	srv.AddRunner(tok)
@@ -174,7 +174,7 @@ func startAgent(t *testing.T, srv *gitlabtest.Server, c agentConfig) *agent {
 	return startAgentWith(t, cfg, node, dir, metrics)
 }
 
-func startAgentWith(t *testing.T, cfg, node, dir, metrics string) *agent {
+func startAgentWith(t testing.TB, cfg, node, dir, metrics string) *agent {
 	t.Helper()
 	a := &agent{t: t, node: node, dir: dir, metrics: metrics, out: &syncBuffer{}, done: make(chan struct{})}
 	a.cmd = exec.Command(runnerBin, "run", "--config", cfg)
@@ -224,7 +224,7 @@ func tail(s string, n int) string {
 }
 
 // leftovers lists containers, networks and volumes labelled for node.
-func leftovers(t *testing.T, node string) []string {
+func leftovers(t testing.TB, node string) []string {
 	t.Helper()
 	c := dockerClient(t)
 	ctx := context.Background()
@@ -255,7 +255,7 @@ func leftovers(t *testing.T, node string) []string {
 }
 
 // reapNode removes whatever a test's agent left (after a SIGKILL, say).
-func reapNode(t *testing.T, node string) {
+func reapNode(t testing.TB, node string) {
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return
@@ -279,7 +279,7 @@ func reapNode(t *testing.T, node string) {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {

@@ -61,7 +61,7 @@ func TestJobs(t *testing.T) {
 				Variables: []gitlabtest.Variable{{Key: "SECRET", Value: secret, Masked: true}},
 				Script: []string{
 					"echo plain $SECRET",
-					"printf '%s' \"$SECRET\" | fold -w 3",      // split over lines
+					"printf '%s' \"$SECRET\" | fold -w 3",                // split over lines
 					"printf 's3cr3t-'; sleep 0.2; printf 'Value-XYZ\\n'", // split over writes
 					"echo $CI_JOB_TOKEN",
 				},
@@ -202,4 +202,3 @@ func mustNotContain(t *testing.T, log string, subs ...string) {
 		}
 	}
 }
-
