@@ -29,6 +29,9 @@ func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.E
 			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
 		}
 		e.release(spec.JobID)
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("docker: create cancelled: %w", errors.Join(cerr, err))
+		}
 		return nil, err
 	}
 	return env, nil

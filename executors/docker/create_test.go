@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +17,19 @@ import (
 	"github.com/runfleet/runfleet/executors/docker"
 )
 
-// uniqueNode returns a node name for one test.
+var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
+
+// uniqueNode returns a node name for one test, usable in object names.
 func uniqueNode(t *testing.T) string {
-	return "rfd-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())) + "-" + time.Now().Format("150405.000000")
+	name := nonAlnum.ReplaceAllString(strings.ToLower(t.Name()), "-")
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	return "rfd-" + strings.Trim(name, "-") + "-" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 }
+
+// jobIDFor returns a job ID unique to node.
+func jobIDFor(node string) string { return "j" + node }
 
 func TestCreateErrors(t *testing.T) {
 	t.Parallel()
@@ -34,7 +45,7 @@ func TestCreateErrors(t *testing.T) {
 			{Image: executors.Image{Name: "postgres:16"}}}}, executors.ErrImageNotAllowed},
 		{"missing under pull never", nil, executors.Spec{Image: executors.Image{Name: "runfleet/absent:1", PullPolicy: executors.PullNever}}, executors.ErrImagePull},
 		{"registry unreachable", nil, executors.Spec{Image: executors.Image{Name: "127.0.0.1:1/nope:1", PullPolicy: executors.PullAlways}}, executors.ErrImagePull},
-		{"missing service image after network", nil, executors.Spec{
+		{"missing service image", nil, executors.Spec{
 			Image:    img,
 			Mounts:   []executors.Mount{{Target: "/cache", Volume: true}},
 			Services: []executors.Service{{Image: executors.Image{Name: "runfleet/absent:1", PullPolicy: executors.PullNever}}},
@@ -52,7 +63,7 @@ func TestCreateErrors(t *testing.T) {
 			t.Parallel()
 			node := uniqueNode(t)
 			ex := newExecutor(t, node, func(o *docker.Options) { o.AllowedImages = tc.allowed })
-			tc.spec.JobID, tc.spec.Node = "j"+strings.ReplaceAll(node, ".", ""), node
+			tc.spec.JobID, tc.spec.Node = jobIDFor(node), node
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			env, err := ex.Create(ctx, tc.spec)
@@ -101,7 +112,7 @@ func TestRegistryAuth(t *testing.T) {
 	ex := newExecutor(t, node)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	_, err := ex.Create(ctx, executors.Spec{JobID: "jauth" + strings.ReplaceAll(node[len(node)-13:], ".", ""), Image: executors.Image{
+	_, err := ex.Create(ctx, executors.Spec{JobID: jobIDFor(node), Image: executors.Image{
 		Name:       host + "/team/app:1",
 		PullPolicy: executors.PullAlways,
 		Auth:       &executors.RegistryAuth{ServerAddress: host, Username: "ci-user", Password: "s3cret"},

@@ -28,7 +28,7 @@ func newClient(t testing.TB) *client.Client {
 		t.Fatalf("docker client: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 10*time.Second)
 	defer cancel()
 	if _, err := c.Ping(ctx); err != nil {
 		t.Fatalf("DOCKER ENGINE UNREACHABLE (DOCKER_HOST=%q): %v", c.DaemonHost(), err)
@@ -61,7 +61,7 @@ func newExecutor(t testing.TB, node string, mod ...func(*docker.Options)) *docke
 func leftovers(t *testing.T, node string) []string {
 	t.Helper()
 	c := newClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 30*time.Second)
 	defer cancel()
 	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))
 	var out []string

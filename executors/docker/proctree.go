@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // procInfo is what killStep needs to know about one process.
@@ -57,7 +58,26 @@ func (p containerProcs) killStep(root int) (int, error) {
 	for _, pid := range stopped {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	awaitDeath(stopped, time.Second)
 	return len(stopped), nil
+}
+
+// awaitDeath waits up to limit for pids to exit (gone or zombie), so that
+// when a cancelled Exec returns its processes are no longer running.
+func awaitDeath(pids []int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for _, pid := range pids {
+		for time.Now().Before(deadline) {
+			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+			if err != nil {
+				break
+			}
+			if _, alive := parseStat(b); !alive {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // stepProcs returns root's descendants (root included) and the orphans

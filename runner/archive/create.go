@@ -64,9 +64,18 @@ func Create(ctx context.Context, w io.Writer, root string, sel Selection) (Stats
 	slices.Sort(names)
 
 	zw := zip.NewWriter(w)
-	// Caches favour speed over ratio; the compressor is per writer.
+	// Caches favour speed over ratio. Entries are written one at a time, so
+	// one compressor, reset per entry, serves them all (a flate.Writer costs
+	// about a megabyte to allocate).
+	var fw *flate.Writer
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(out, flate.BestSpeed)
+		if fw == nil {
+			var err error
+			fw, err = flate.NewWriter(out, flate.BestSpeed)
+			return fw, err
+		}
+		fw.Reset(out)
+		return fw, nil
 	})
 	buf := make([]byte, 256<<10)
 	for _, name := range names {

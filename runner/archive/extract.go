@@ -25,9 +25,9 @@ const maxLinkTarget = 4096
 // writes go through an os.Root so no symlink, whether in the archive or
 // already in root, can carry a write outside root, and symlink entries whose
 // target resolves outside root are refused with ErrUnsafePath. Existing
-// files are replaced (never written through), modes keep only the
-// permission bits (no setuid, setgid or sticky), directories stay
-// owner-writable, and file and directory mtimes are restored.
+// files are replaced, never written through a symlink or a hard link; modes
+// keep only the permission bits (no setuid, setgid or sticky), directories
+// stay owner-writable, and file and directory mtimes are restored.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats, error) {
 	var stats Stats
 	zr, err := zip.NewReader(r, size)
@@ -49,14 +49,14 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats
 	if err != nil {
 		return stats, fmt.Errorf("archive: open root: %w", err)
 	}
-	defer rt.Close()
+	x := &extractor{root: rt, dirs: map[string]*os.Root{".": rt}, buf: make([]byte, 256<<10)}
+	defer x.close()
 
 	type dirTime struct {
 		name string
 		mod  time.Time
 	}
 	var dirs []dirTime
-	buf := make([]byte, 256<<10)
 	for i, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return stats, fmt.Errorf("archive: %w", err)
@@ -68,17 +68,17 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats
 		mode := f.Mode()
 		switch mode.Type() {
 		case fs.ModeDir:
-			if err := extractDir(rt, name, mode); err != nil {
+			if err := x.dir(name, mode); err != nil {
 				return stats, fmt.Errorf("archive: %s: %w", name, err)
 			}
 			dirs = append(dirs, dirTime{name, f.Modified})
 		case fs.ModeSymlink:
-			if err := extractSymlink(rt, f, name); err != nil {
+			if err := x.symlink(f, name); err != nil {
 				return stats, fmt.Errorf("archive: %s: %w", name, err)
 			}
 			stats.Files++
 		case 0:
-			n, err := extractFile(ctx, rt, f, name, buf)
+			n, err := x.file(ctx, f, name)
 			if err != nil {
 				return stats, fmt.Errorf("archive: %s: %w", name, err)
 			}
@@ -127,43 +127,85 @@ func entryName(name string) (string, error) {
 	return path.Clean(name), nil
 }
 
-// clearFor removes whatever is at name unless it is a directory (or a
-// symlink to one, inside the root) and keepDir is set.
-func clearFor(rt *os.Root, name string, keepDir bool) error {
-	info, err := rt.Lstat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+// extractor writes entries below one root. It keeps the directories it
+// has opened (each an os.Root beneath the root, so still confined) to spare
+// a path walk per file; removing anything forgets the affected ones.
+type extractor struct {
+	root *os.Root
+	dirs map[string]*os.Root
+	buf  []byte
+}
+
+func (x *extractor) close() {
+	for _, d := range x.dirs {
+		d.Close()
 	}
+}
+
+// parent returns the opened directory that holds name, creating it.
+func (x *extractor) parent(name string) (*os.Root, string, error) {
+	dir, base := path.Split(name)
+	dir = path.Clean(dir)
+	if d, ok := x.dirs[dir]; ok {
+		return d, base, nil
+	}
+	if err := x.root.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	d, err := x.root.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	x.dirs[dir] = d
+	return d, base, nil
+}
+
+// remove deletes whatever is at base in d (name is its path from the root)
+// and forgets opened directories at or below it.
+func (x *extractor) remove(d *os.Root, base, name string) error {
+	if err := d.RemoveAll(base); err != nil {
+		return err
+	}
+	for k, sub := range x.dirs {
+		if k == name || strings.HasPrefix(k, name+"/") {
+			sub.Close()
+			delete(x.dirs, k)
+		}
+	}
+	return nil
+}
+
+func (x *extractor) dir(name string, mode fs.FileMode) error {
+	d, base, err := x.parent(name)
 	if err != nil {
 		return err
 	}
-	if keepDir {
-		if info.IsDir() {
-			return nil
-		}
-		if st, err := rt.Stat(name); err == nil && st.IsDir() {
-			return nil
-		}
-	}
-	return rt.RemoveAll(name)
-}
-
-func parentOf(name string) string {
-	return path.Dir(name)
-}
-
-func extractDir(rt *os.Root, name string, mode fs.FileMode) error {
-	if err := clearFor(rt, name, true); err != nil {
+	info, err := d.Lstat(base)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return err
+	case info.IsDir():
+	case info.Mode().Type() == fs.ModeSymlink && isDirIn(d, base):
+		// A link to a directory inside the root serves as the directory.
+	default:
+		if err := x.remove(d, base, name); err != nil {
+			return err
+		}
 	}
 	perm := mode.Perm() | 0o700
-	if err := rt.MkdirAll(name, perm); err != nil {
+	if err := d.MkdirAll(base, perm); err != nil {
 		return err
 	}
-	return rt.Chmod(name, perm)
+	return d.Chmod(base, perm)
 }
 
-func extractSymlink(rt *os.Root, f *zip.File, name string) error {
+func isDirIn(d *os.Root, base string) bool {
+	st, err := d.Stat(base)
+	return err == nil && st.IsDir()
+}
+
+func (x *extractor) symlink(f *zip.File, name string) error {
 	rc, err := f.Open()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidArchive, err)
@@ -177,50 +219,80 @@ func extractSymlink(rt *os.Root, f *zip.File, name string) error {
 		return fmt.Errorf("%w: symlink target longer than %d bytes", ErrInvalidArchive, maxLinkTarget)
 	}
 	target := string(b)
-	if err := rt.MkdirAll(parentOf(name), 0o755); err != nil {
+	d, base, err := x.parent(name)
+	if err != nil {
 		return err
 	}
-	if err := clearFor(rt, name, false); err != nil {
+	if _, err := d.Lstat(base); err == nil {
+		if err := x.remove(d, base, name); err != nil {
+			return err
+		}
+	}
+	if err := checkSymlink(x.root, name, target); err != nil {
 		return err
 	}
-	if err := checkSymlink(rt, name, target); err != nil {
-		return err
-	}
-	return rt.Symlink(target, name)
+	return d.Symlink(target, base)
 }
 
-func extractFile(ctx context.Context, rt *os.Root, f *zip.File, name string, buf []byte) (int64, error) {
-	if err := rt.MkdirAll(parentOf(name), 0o755); err != nil {
+func (x *extractor) file(ctx context.Context, f *zip.File, name string) (int64, error) {
+	d, base, err := x.parent(name)
+	if err != nil {
 		return 0, err
 	}
-	if err := clearFor(rt, name, false); err != nil {
+	out, err := x.openForWrite(d, base, name)
+	if err != nil {
 		return 0, err
 	}
 	rc, err := f.Open()
 	if err != nil {
+		out.Close()
 		return 0, fmt.Errorf("%w: %w", ErrInvalidArchive, err)
 	}
-	defer rc.Close()
-	// O_EXCL: whatever was there is gone, so a symlink planted in the
-	// meantime makes this fail rather than be written through.
-	out, err := rt.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, err
+	n, err := copyContext(ctx, out, rc, x.buf)
+	rc.Close()
+	if err == nil {
+		err = out.Chmod(f.Mode().Perm())
 	}
-	n, err := copyContext(ctx, out, rc, buf)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return n, err
 	}
-	if err := rt.Chmod(name, f.Mode().Perm()); err != nil {
-		return n, err
-	}
 	if !f.Modified.IsZero() {
-		if err := rt.Chtimes(name, f.Modified, f.Modified); err != nil {
+		if err := d.Chtimes(base, f.Modified, f.Modified); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// openForWrite returns base in d open for writing and empty. An existing
+// regular file with a single link is truncated in place (much cheaper than
+// a new inode); anything else there is removed first and the file created
+// with O_EXCL, so a symlink or hard link is never written through.
+func (x *extractor) openForWrite(d *os.Root, base, name string) (*os.File, error) {
+	info, err := d.Lstat(base)
+	if err == nil && info.Mode().IsRegular() {
+		f, err := d.OpenFile(base, os.O_WRONLY, 0)
+		if err == nil {
+			// Checked on the open file: the name may have changed since Lstat.
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && singleLink(st) && os.SameFile(st, info) {
+				if err := f.Truncate(0); err != nil {
+					f.Close()
+					return nil, err
+				}
+				return f, nil
+			}
+			f.Close()
+		}
+	}
+	if err == nil {
+		if err := x.remove(d, base, name); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return d.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }

@@ -157,23 +157,36 @@ func TestExtractOverwrites(t *testing.T) {
 	must(t, os.Chmod(filepath.Join(root, "ro"), 0o444))
 	// A link at a file's name must be replaced, not written through.
 	must(t, os.Symlink(outsideFile, filepath.Join(root, "victim")))
+	// Nor a hard link to a file outside the root.
+	hardVictim := filepath.Join(parent, "hard-victim")
+	must(t, os.WriteFile(hardVictim, []byte("keep"), 0o644))
+	must(t, os.Link(hardVictim, filepath.Join(root, "hard")))
+	// A plain existing file is rewritten (in place) with the new content.
+	writeTree(t, root, map[string]string{"plain": "a much longer old content"})
 
 	_, err := extractBytes(t, makeZip(t,
 		zent{name: "ro", body: "new"},
 		zent{name: "victim", body: "new"},
 		zent{name: "dir-becomes-file", body: "file"},
+		zent{name: "hard", body: "new"},
+		zent{name: "plain", mode: 0o600, body: "short"},
 	), root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"ro": "new", "victim": "new", "dir-becomes-file": "file"} {
+	for name, want := range map[string]string{"ro": "new", "victim": "new", "dir-becomes-file": "file", "hard": "new", "plain": "short"} {
 		got, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
 	}
-	if got, _ := os.ReadFile(outsideFile); string(got) != "keep" {
-		t.Errorf("outside file was written through a link: %q", got)
+	for _, p := range []string{outsideFile, hardVictim} {
+		if got, _ := os.ReadFile(p); string(got) != "keep" {
+			t.Errorf("%s was written through a link: %q", p, got)
+		}
+	}
+	if fi, _ := os.Stat(filepath.Join(root, "plain")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("rewritten file mode = %v, want 0600", fi.Mode())
 	}
 	if fi, _ := os.Lstat(filepath.Join(root, "victim")); !fi.Mode().IsRegular() {
 		t.Errorf("victim is %v, want a regular file", fi.Mode())
@@ -275,5 +288,31 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("%s mtime %v -> %v", p, sfi.ModTime(), dfi.ModTime())
 			}
 		}
+	}
+}
+
+func TestExtractReplacesDirectoryWithLink(t *testing.T) {
+	root := t.TempDir()
+	_, err := extractBytes(t, makeZip(t,
+		zent{name: "b/", mode: fs.ModeDir | 0o755},
+		zent{name: "a/x", body: "x"},
+		zent{name: "a", mode: fs.ModeSymlink | 0o777, body: "b"},
+		zent{name: "a/y", body: "y"},
+	), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a", "b/", "b/y"}
+	if got := listTree(t, root); !slices.Equal(got, want) {
+		t.Fatalf("tree = %q, want %q", got, want)
+	}
+}
+
+func TestExtractCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := makeZip(t, zent{name: "f", body: "x"})
+	if _, err := Extract(ctx, bytes.NewReader(b), int64(len(b)), t.TempDir()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

@@ -199,15 +199,19 @@ func (b *build) execute(jobCtx, shutdownCtx context.Context, now func() time.Tim
 		return scriptErr // graceful cancel: no cache or artifacts
 	}
 	ok := scriptErr == nil
-	if err := b.section(now, "archive_cache", "Saving cache", func() error { return b.saveCache(shutdownCtx, ok) }); err != nil {
-		fmt.Fprintf(b.rep, "WARNING: saving cache failed: %v\n", err)
+	if len(b.job.Cache) > 0 {
+		if err := b.section(now, "archive_cache", "Saving cache", func() error { return b.saveCache(shutdownCtx, ok) }); err != nil {
+			fmt.Fprintf(b.rep, "WARNING: saving cache failed: %v\n", err)
+		}
 	}
 	name := "upload_artifacts_on_success"
 	if !ok {
 		name = "upload_artifacts_on_failure"
 	}
-	if err := b.section(now, name, "Uploading artifacts", func() error { return b.uploadArtifacts(shutdownCtx, ok) }); err != nil && scriptErr == nil {
-		return failWith(FailureRunnerSystem, err)
+	if len(b.job.Artifacts) > 0 {
+		if err := b.section(now, name, "Uploading artifacts", func() error { return b.uploadArtifacts(shutdownCtx, ok) }); err != nil && scriptErr == nil {
+			return failWith(FailureRunnerSystem, err)
+		}
 	}
 	return scriptErr
 }
@@ -218,11 +222,15 @@ func (b *build) runMain(ctx context.Context, now func() time.Time) error {
 	if err := b.section(now, "get_sources", "Getting source from Git repository", func() error { return b.getSources(ctx) }); err != nil {
 		return err
 	}
-	if err := b.section(now, "restore_cache", "Restoring cache", func() error { return b.restoreCache(ctx) }); err != nil {
-		fmt.Fprintf(b.rep, "WARNING: restoring cache failed: %v\n", err)
+	if len(b.job.Cache) > 0 {
+		if err := b.section(now, "restore_cache", "Restoring cache", func() error { return b.restoreCache(ctx) }); err != nil {
+			fmt.Fprintf(b.rep, "WARNING: restoring cache failed: %v\n", err)
+		}
 	}
-	if err := b.section(now, "download_artifacts", "Downloading artifacts", func() error { return b.downloadArtifacts(ctx) }); err != nil {
-		return failWith(FailureRunnerSystem, err)
+	if len(b.job.Dependencies) > 0 {
+		if err := b.section(now, "download_artifacts", "Downloading artifacts", func() error { return b.downloadArtifacts(ctx) }); err != nil {
+			return failWith(FailureRunnerSystem, err)
+		}
 	}
 	failed := false
 	var firstErr error

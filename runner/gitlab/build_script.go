@@ -36,5 +36,5 @@ func sectionStart(unix int64, name, header string) string {
 }
 
 func sectionEnd(unix int64, name string) string {
-	return fmt.Sprintf("section_end:%d:%s\r\x1b[0K", unix, name)
+	return fmt.Sprintf("section_end:%d:%s\r\x1b[0K\n", unix, name)
 }
