@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"strings"
 )
 
 // MaskedText replaces every secret in the job log.
@@ -58,6 +59,7 @@ func NewMasker(w io.Writer, secrets []string, prefixes []string) *Masker {
 		add(&m.secrets, s)
 		add(&m.secrets, url.QueryEscape(s))
 		add(&m.secrets, url.PathEscape(s))
+		add(&m.secrets, strings.ReplaceAll(url.QueryEscape(s), "+", "%20"))
 	}
 	for _, p := range prefixes {
 		add(&m.prefixes, p)

@@ -71,36 +71,38 @@ type TraceOptions struct {
 //
 // Write is safe for concurrent use; Run and Finish are each called once.
 type Trace struct {
-	client            TraceClient
-	jobID             int64
-	token             string
-	info              *VersionInfo
-	limit             int64
-	keepAlive         time.Duration
-	maxPatch          int
-	finalTimeout      time.Duration
-	backoff           Backoff
-	log               *slog.Logger
-	clock             Clock
-	wake              chan struct{}
-	canceling         chan struct{}
-	aborted           chan struct{}
-	cancelingOnce     sync.Once
-	abortOnce         sync.Once
-	mu                sync.Mutex
-	masker            *Masker
-	buf               []byte // the log as sent: masked, capped
-	crc               uint32
-	truncated         bool
-	closed            bool // no more writes
-	woke              bool // the first output has been signalled
-	sent              int64
-	interval          time.Duration
-	lastContact       time.Time
-	running           bool
-	cancelRun         context.CancelFunc
-	runDone           chan struct{}
-	abortErr          error
+	client       TraceClient
+	jobID        int64
+	token        string
+	info         *VersionInfo
+	limit        int64
+	keepAlive    time.Duration
+	maxPatch     int
+	finalTimeout time.Duration
+	backoff      Backoff
+	log          *slog.Logger
+	clock        Clock
+
+	wake          chan struct{} // signals the first output
+	canceling     chan struct{}
+	aborted       chan struct{}
+	cancelingOnce sync.Once
+	abortOnce     sync.Once
+
+	mu          sync.Mutex // guards the fields below
+	masker      *Masker
+	buf         []byte // the log as sent: masked, capped
+	crc         uint32
+	truncated   bool
+	closed      bool // no more writes
+	woke        bool // the first output has been signalled
+	sent        int64
+	interval    time.Duration
+	lastContact time.Time
+	running     bool
+	cancelRun   context.CancelFunc
+	runDone     chan struct{}
+	abortErr    error
 }
 
 // NewTrace returns a Trace for one job.
