@@ -25,6 +25,7 @@ type job struct {
 	payload  []byte
 
 	trace          []byte
+	resetAllowed   bool // a 412 was answered: the runner may resend from 0
 	reportedState  string
 	failureReason  string
 	exitCode       *int

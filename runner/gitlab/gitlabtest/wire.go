@@ -82,8 +82,8 @@ type jobPayload struct {
 	Credentials   []payloadCred    `json:"credentials"`
 	Dependencies  []payloadDep     `json:"dependencies"`
 	Features      payloadFeatures  `json:"features"`
-	PolicyOptions map[string]any   `json:"policy_options"`   // newer GitLab field a runner must ignore
-	FutureField   json.RawMessage  `json:"x_future_field"`   // unknown field a runner must ignore
+	PolicyOptions map[string]any   `json:"policy_options"`  // newer GitLab field a runner must ignore
+	FutureField   json.RawMessage  `json:"x_future_field"`  // unknown field a runner must ignore
 	Inputs        []map[string]any `json:"x_future_inputs"` // unknown field a runner must ignore
 }
 
