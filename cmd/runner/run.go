@@ -63,6 +63,7 @@ func run(ctx context.Context, g *globalFlags) error {
 				return fmt.Errorf("runner %s: docker: %w", r.Name, err)
 			}
 			// Whatever a previous agent on this node left behind goes first.
+			logger.Info("removing what a previous agent on this node left behind", "node", cfg.Node)
 			if err := ex.Reap(ctx); err != nil {
 				return fmt.Errorf("runner %s: reaping leftovers: %w", r.Name, err)
 			}

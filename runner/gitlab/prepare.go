@@ -2,6 +2,8 @@ package gitlab
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +44,9 @@ func (b *build) prepare(ctx context.Context) error {
 	img.Auth = b.registryAuth(img.Name)
 	fmt.Fprintf(b.rep, "Using Docker executor with image %s ...\n", img.Name)
 	spec := executors.Spec{
-		JobID:   fmt.Sprintf("%d-%s", b.job.ID, r.ShortToken()),
+		// Engine object names must be unique on the engine, which several
+		// agents (and runners) may share: the GitLab job id plus a random part.
+		JobID:   fmt.Sprintf("%d-%s", b.job.ID, randomSuffix()),
 		Node:    b.s.Node,
 		Image:   img,
 		Env:     env,
@@ -95,6 +99,13 @@ func (b *build) prepare(ctx context.Context) error {
 		return failWith(FailureRunnerConfiguration, err)
 	}
 	return failWith(FailureRunnerSystem, err)
+}
+
+// randomSuffix returns 8 random hex digits.
+func randomSuffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // volumeMount turns a [runners.docker] volumes entry into a mount.

@@ -166,7 +166,7 @@ dir = %q
 // startAgent starts `runner run` against srv with a fresh runner token.
 func startAgent(t testing.TB, srv *gitlabtest.Server, c agentConfig) *agent {
 	t.Helper()
-	tok := fmt.Sprintf("glrt-e2e%020d", time.Now().UnixNano())
+	tok := fmt.Sprintf("glrt-%020d", time.Now().UnixNano()%1e12*7919)
 	srv.AddRunner(tok)
 	dir := t.TempDir()
 	node := nodeName(t)

@@ -133,10 +133,13 @@ func TestJobs(t *testing.T) {
 			name: "git strategy none",
 			spec: gitlabtest.JobSpec{
 				Variables: []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}},
-				Script:    []string{"test ! -e README.md && echo no-sources"},
+				Script:    []string{"echo no-sources"},
 			},
 			state: gitlabtest.StateSuccess,
-			check: func(t *testing.T, log string) { mustContain(t, log, "no-sources") },
+			check: func(t *testing.T, log string) {
+				mustContain(t, log, "no-sources", "GIT_STRATEGY=none")
+				mustNotContain(t, log, "fetching")
+			},
 		},
 		{
 			name:  "no engine socket and unprivileged",

@@ -245,11 +245,21 @@ func TestLeftoversReapedAfterSIGKILL(t *testing.T) {
 	dockerClient(t)
 	srv := newServer(t)
 	a := startAgent(t, srv, agentConfig{})
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range srv.Requests() {
+				t.Logf("request %s %s %d %s", r.Method, r.Path, r.Status, r.Duration)
+			}
+		}
+	})
 	id := srv.Enqueue(gitlabtest.JobSpec{
 		Services: []gitlabtest.Image{{Name: testImage, Alias: "svc", Entrypoint: []string{"sleep", "600"}}},
 		Script:   []string{"echo started", "sleep 600"},
 	})
-	waitFor(t, jobWait, "the job to start", func() bool { return strings.Contains(string(srv.Job(id).Trace), "started") })
+	waitFor(t, jobWait, "the job to start", func() bool { return strings.Contains(string(srv.Job(id).Trace), "started") || srv.Job(id).State.Final() })
+	if r := srv.Job(id); r.State.Final() {
+		t.Fatalf("job ended early: %s %s\n%s\nevents %v", r.State, r.FailureReason, r.Trace, r.Events)
+	}
 	a.signal(syscall.SIGKILL)
 	<-a.done
 	if l := leftovers(t, a.node); len(l) == 0 {
