@@ -13,6 +13,10 @@ import (
 	"github.com/runfleet/runfleet/runner/config"
 )
 
+// defaultQuietCheck is how often a job with no new output asks GitLab
+// whether it was canceled.
+const defaultQuietCheck = 10 * time.Second
+
 // SourceOptions configures a GitLab job source for one registered runner.
 type SourceOptions struct {
 	Runner   config.Runner
@@ -217,6 +221,11 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 	opts.TokenPrefixes = j.job.Features.TokenMaskPrefixes
 	if opts.Limit == 0 {
 		opts.Limit = j.src.o.Runner.OutputLimit
+	}
+	if opts.KeepAliveInterval == 0 {
+		// A quiet job still learns of a cancel within this long (GitLab
+		// only says so in answers): 10 s rather than gitlab-runner's 30 s.
+		opts.KeepAliveInterval = defaultQuietCheck
 	}
 	opts.Logger = j.log
 	tr, err := NewTrace(opts)
