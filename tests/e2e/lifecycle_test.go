@@ -256,7 +256,9 @@ func TestLeftoversReapedAfterSIGKILL(t *testing.T) {
 		Services: []gitlabtest.Image{{Name: testImage, Alias: "svc", Entrypoint: []string{"sleep", "600"}}},
 		Script:   []string{"echo started", "sleep 600"},
 	})
-	waitFor(t, jobWait, "the job to start", func() bool { return strings.Contains(string(srv.Job(id).Trace), "started") || srv.Job(id).State.Final() })
+	waitFor(t, jobWait, "the job to start", func() bool {
+		return strings.Contains(string(srv.Job(id).Trace), "started") || srv.Job(id).State.Final()
+	})
 	if r := srv.Job(id); r.State.Final() {
 		t.Fatalf("job ended early: %s %s\n%s\nevents %v", r.State, r.FailureReason, r.Trace, r.Events)
 	}
