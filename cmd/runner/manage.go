@@ -63,19 +63,14 @@ func newVerifyCmd(g *globalFlags) *cobra.Command {
 		Short: "Check every runner's token with GitLab; --delete removes runners GitLab no longer knows",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := config.Read(g.config)
-			if err != nil {
-				return err
-			}
-			logger := newLogger(g.logLevel, g.logJSON)
-			systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(g.config))
+			f, systemID, err := g.registrations()
 			if err != nil {
 				return err
 			}
 			var keep []config.RunnerFile
 			var bad int
 			for _, r := range f.Runners {
-				client, err := gitlab.NewClient(gitlab.ClientOptions{BaseURL: r.URL, UserAgent: "runfleet/" + version, Logger: logger})
+				client, err := g.client(r.URL)
 				if err != nil {
 					return err
 				}
@@ -119,12 +114,7 @@ func newUnregisterCmd(g *globalFlags) *cobra.Command {
 			if !all && name == "" && token == "" {
 				return errors.New("name a runner with --name or --token, or pass --all-runners")
 			}
-			f, err := config.Read(g.config)
-			if err != nil {
-				return err
-			}
-			logger := newLogger(g.logLevel, g.logJSON)
-			systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(g.config))
+			f, systemID, err := g.registrations()
 			if err != nil {
 				return err
 			}
@@ -135,7 +125,7 @@ func newUnregisterCmd(g *globalFlags) *cobra.Command {
 					keep = append(keep, r)
 					continue
 				}
-				client, err := gitlab.NewClient(gitlab.ClientOptions{BaseURL: r.URL, UserAgent: "runfleet/" + version, Logger: logger})
+				client, err := g.client(r.URL)
 				if err != nil {
 					return err
 				}
@@ -161,4 +151,19 @@ func newUnregisterCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringVarP(&token, "token", "t", "", "runner token")
 	cmd.Flags().BoolVar(&all, "all-runners", false, "unregister every runner in the config")
 	return cmd
+}
+
+// registrations reads the config file and this machine's system id.
+func (g *globalFlags) registrations() (config.File, string, error) {
+	f, err := config.Read(g.config)
+	if err != nil {
+		return f, "", err
+	}
+	id, err := gitlab.LoadOrCreateSystemID(systemIDPath(g.config))
+	return f, id, err
+}
+
+// client returns a GitLab API client for url.
+func (g *globalFlags) client(url string) (*gitlab.Client, error) {
+	return gitlab.NewClient(gitlab.ClientOptions{BaseURL: url, UserAgent: "runfleet/" + version, Logger: newLogger(g.logLevel, g.logJSON)})
 }

@@ -68,12 +68,11 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
 		return fmt.Errorf("the existing config is broken, fix it first: %w", err)
 	}
 	ctx := cmd.Context()
-	logger := newLogger(g.logLevel, g.logJSON)
 	name := f.name
 	if name == "" {
 		name = hostname()
 	}
-	client, err := gitlab.NewClient(gitlab.ClientOptions{BaseURL: f.url, UserAgent: "runfleet/" + version, Logger: logger})
+	client, err := g.client(f.url)
 	if err != nil {
 		return err
 	}
