@@ -176,12 +176,9 @@ var errJobTimeout = errors.New("job execution timeout")
 // execute runs the stages. jobCtx bounds the script; shutdownCtx (the
 // agent's) bounds after_script and the uploads, which still run after a
 // timeout or a graceful cancel.
+// The caller removes the job's containers with cleanup once the final state
+// is reported: GitLab need not wait for the engine.
 func (b *build) execute(jobCtx, shutdownCtx context.Context, now func() time.Time) (err error) {
-	defer func() {
-		b.section(now, "cleanup_file_variables", "Cleaning up project directory and file based variables", func() error {
-			return b.cleanup(shutdownCtx)
-		})
-	}()
 	if err := b.section(now, "prepare_executor", "Preparing the Docker executor", func() error { return b.prepare(jobCtx) }); err != nil {
 		return err
 	}
@@ -339,6 +336,10 @@ func (b *build) hostProjectDir() string {
 	return filepath.Join(b.hostDir, filepath.FromSlash(b.project))
 }
 
+// cleanup removes the job's containers, network and volumes, its file
+// variables, and the sources unless GIT_STRATEGY=fetch keeps them for the
+// next job of the slot. It runs after the final report, so it logs nothing
+// to the job log.
 func (b *build) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()

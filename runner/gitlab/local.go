@@ -118,6 +118,9 @@ func RunLocal(ctx context.Context, s BuildSettings, job *JobResponse, projectDir
 	s.LocalSources = projectDir
 	b := &build{s: s, job: job, rep: rep}
 	res := b.run(ctx)
+	if err := b.cleanup(ctx); err != nil {
+		fmt.Fprintf(rep, "WARNING: cleaning up: %v\n", err)
+	}
 	_ = rep.Finish(ctx, res)
 	return res
 }

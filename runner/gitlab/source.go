@@ -248,6 +248,10 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		j.log.Error("reporting the final state failed", "err", err)
 		out.State = "unreported"
 	}
+	// The slot stays busy until the job's containers are gone.
+	if err := b.cleanup(ctx); err != nil {
+		j.log.Warn("cleaning up after the job", "err", err)
+	}
 	stopSender()
 	wg.Wait()
 	return out
