@@ -79,6 +79,11 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 	base := "runfleet-" + spec.JobID
 	netMode := "none"
 	if spec.Network == executors.NetworkPerJob {
+		if n, ok := e.takeNetwork(ctx); ok {
+			env.networkID, env.warmKey, netMode = n.id, n.key, n.name
+		}
+	}
+	if spec.Network == executors.NetworkPerJob && env.networkID == "" {
 		resp, err := e.api.NetworkCreate(ctx, base, network.CreateOptions{
 			Driver: "bridge",
 			Labels: objectLabels(spec.Labels, e.node, spec.JobID, roleNetwork),

@@ -24,6 +24,7 @@ type Env struct {
 	containerID string
 	serviceIDs  []string
 	networkID   string
+	warmKey     string // ownership key of a warm network this Env took
 	volumes     []string
 	procs       containerProcs
 
@@ -72,6 +73,9 @@ func (v *Env) remove(ctx context.Context) error {
 		if err := v.ex.api.NetworkRemove(ctx, v.networkID); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove network %.12s: %w", v.networkID, err))
 		}
+	}
+	if v.warmKey != "" {
+		v.ex.release(v.warmKey)
 	}
 	for _, name := range v.volumes {
 		if err := v.ex.api.VolumeRemove(ctx, name, true); err != nil && !isNotFound(err) {

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,10 @@ type Options struct {
 	CleanupTimeout time.Duration
 	// Now is the clock used for step durations; nil means time.Now.
 	Now func() time.Time
+	// WarmNetworks is how many per-job networks to keep created ahead of
+	// time (0 = none). Each still serves one job only. Call Close to
+	// remove the unused ones.
+	WarmNetworks int
 }
 
 // Executor runs jobs on one Docker engine. It is safe for concurrent use.
@@ -50,6 +55,8 @@ type Executor struct {
 
 	mu   sync.Mutex
 	live map[string]struct{} // job IDs of Envs that are not closed yet
+
+	warm warmPool
 }
 
 var _ executors.Executor = (*Executor)(nil)
@@ -71,6 +78,7 @@ func New(opts Options) (*Executor, error) {
 		cleanupTimeout: opts.CleanupTimeout,
 		now:            opts.Now,
 		live:           map[string]struct{}{},
+		warm:           warmPool{want: opts.WarmNetworks},
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -98,9 +106,10 @@ func New(opts Options) (*Executor, error) {
 	return e, nil
 }
 
-// Close releases the engine client if New created it. It does not touch
-// running Envs.
+// Close removes the warm networks nobody took and releases the engine
+// client if New created it. It does not touch running Envs.
 func (e *Executor) Close() error {
+	e.drainWarm(context.Background())
 	if e.ownClient == nil {
 		return nil
 	}
