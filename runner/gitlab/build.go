@@ -76,6 +76,7 @@ type build struct {
 	project string // project path, e.g. group/project
 	hostDir string // host directory mounted at /builds
 	env     executors.Env
+	pre     *prefetch // sources being fetched while the containers start
 
 	exitCode int
 }
@@ -180,6 +181,7 @@ var errJobTimeout = errors.New("job execution timeout")
 // is reported: GitLab need not wait for the engine.
 func (b *build) execute(jobCtx, shutdownCtx context.Context, now func() time.Time) (err error) {
 	if err := b.section(now, "prepare_executor", "Preparing the Docker executor", func() error { return b.prepare(jobCtx) }); err != nil {
+		b.stopPrefetch()
 		return err
 	}
 	scriptErr := b.runMain(jobCtx, now)

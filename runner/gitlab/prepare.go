@@ -1,11 +1,13 @@
 package gitlab
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -88,6 +90,7 @@ func (b *build) prepare(ctx context.Context) error {
 		fmt.Fprintf(b.rep, "Starting service %s as %s ...\n", svc.Name, strings.Join(s.Aliases, ", "))
 		spec.Services = append(spec.Services, s)
 	}
+	b.startPrefetch(ctx)
 	e, err := b.s.Executor.Create(ctx, spec)
 	switch {
 	case err == nil:
@@ -180,10 +183,40 @@ func (b *build) environment() ([]string, error) {
 }
 
 // getSources runs the pre/post hooks around fetching the sources on the
-// host (the job token never enters the job container through git).
+// host (the job token never enters the job container through git). When
+// no pre hook needs the container first, the fetch already started while
+// the containers were being created (see startPrefetch).
 func (b *build) getSources(ctx context.Context) error {
-	if err := b.hook(ctx, "pre_get_sources_script"); err != nil {
+	var err error
+	if b.pre != nil {
+		err = b.waitPrefetch()
+		_, _ = b.rep.Write(b.pre.log.Bytes())
+	} else {
+		if err := b.hook(ctx, "pre_get_sources_script"); err != nil {
+			return err
+		}
+		err = b.fetch(ctx, b.rep)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return err
+	}
+	return b.hook(ctx, "post_get_sources_script")
+}
+
+// fetch brings the project directory to the job's sources: a copy of a
+// local directory (runner exec) or git at the job's sha.
+func (b *build) fetch(ctx context.Context, out io.Writer) error {
+	if b.s.LocalSources != "" {
+		if err := os.RemoveAll(b.hostProjectDir()); err != nil {
+			return failWith(FailureRunnerSystem, err)
+		}
+		if err := copySources(ctx, b.s.LocalSources, b.hostProjectDir(), out); err != nil {
+			return failWith(FailureRunnerSystem, err)
+		}
+		return nil
 	}
 	depth := b.job.GitInfo.Depth
 	if d, err := strconv.Atoi(lookup(b.vars, "GIT_DEPTH")); err == nil {
@@ -193,15 +226,6 @@ func (b *build) getSources(ctx context.Context) error {
 	if f := lookup(b.vars, "GIT_CLEAN_FLAGS"); f != "" {
 		clean = strings.Fields(f)
 	}
-	if b.s.LocalSources != "" {
-		if err := os.RemoveAll(b.hostProjectDir()); err != nil {
-			return failWith(FailureRunnerSystem, err)
-		}
-		if err := copySources(ctx, b.s.LocalSources, b.hostProjectDir(), b.rep); err != nil {
-			return failWith(FailureRunnerSystem, err)
-		}
-		return b.hook(ctx, "post_get_sources_script")
-	}
 	err := fetchSources(ctx, sourcesRequest{
 		Dir:        b.hostProjectDir(),
 		Info:       b.job.GitInfo,
@@ -209,15 +233,53 @@ func (b *build) getSources(ctx context.Context) error {
 		Depth:      depth,
 		Checkout:   lookup(b.vars, "GIT_CHECKOUT") != "false",
 		CleanFlags: clean,
-		Out:        b.rep,
+		Out:        out,
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	if err != nil && ctx.Err() == nil {
 		return failWith(FailureRunnerExternalDependency, fmt.Errorf("fetching sources: %w", err))
 	}
-	return b.hook(ctx, "post_get_sources_script")
+	return err
+}
+
+// prefetch is a source fetch running while the containers start.
+type prefetch struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	log    bytes.Buffer
+	err    error
+}
+
+// startPrefetch starts fetching the sources in the background unless a
+// pre_get_sources_script must run in the container first. Fetching on the
+// host overlaps with the engine creating the containers.
+func (b *build) startPrefetch(ctx context.Context) {
+	for _, h := range b.job.Hooks {
+		if h.Name == "pre_get_sources_script" && len(h.Script) > 0 {
+			return
+		}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	p := &prefetch{done: make(chan struct{}), cancel: cancel}
+	b.pre = p
+	go func() {
+		defer close(p.done)
+		p.err = b.fetch(pctx, &p.log)
+	}()
+}
+
+// waitPrefetch waits for a started prefetch and returns its error.
+func (b *build) waitPrefetch() error {
+	<-b.pre.done
+	b.pre.cancel()
+	return b.pre.err
+}
+
+// stopPrefetch cancels a started prefetch and waits for it to end.
+func (b *build) stopPrefetch() {
+	if b.pre != nil {
+		b.pre.cancel()
+		<-b.pre.done
+	}
 }
 
 func (b *build) hook(ctx context.Context, name string) error {
