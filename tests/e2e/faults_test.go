@@ -12,7 +12,7 @@ import (
 
 // TestInjectedFaults runs 30 jobs while about 20 % of GitLab's answers are
 // wrong (5xx, 429 with Retry-After, dropped connections, 416 on the log,
-// 202 and 412 on final updates) and checks that every job reaches its final
+// 202 on final updates, hangs) and checks that every job reaches its final
 // state exactly once with its whole log.
 func TestInjectedFaults(t *testing.T) {
 	t.Parallel()
@@ -29,6 +29,9 @@ func TestInjectedFaults(t *testing.T) {
 		{Endpoint: gitlabtest.EndpointPatchTrace, Status: http.StatusServiceUnavailable, RetryAfter: 1, Probability: p / 2},
 		{Endpoint: gitlabtest.EndpointPatchTrace, Status: http.StatusRequestedRangeNotSatisfiable, Probability: p / 2},
 		{Endpoint: gitlabtest.EndpointGit, Status: http.StatusBadGateway, Count: 1},
+		// A GitLab that hangs, then fails, on a few requests.
+		{Endpoint: gitlabtest.EndpointPatchTrace, Hang: 3 * time.Second, Status: http.StatusGatewayTimeout, Count: 2},
+		{Endpoint: gitlabtest.EndpointRequestJob, Hang: 2 * time.Second, Status: 0, Count: 2},
 	}})
 	startAgent(t, srv, agentConfig{Concurrent: 4})
 	const jobs = 30
