@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -101,8 +102,9 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
 		Name: name, URL: f.url, ID: res.ID, Token: token, Executor: f.executor, Limit: f.limit,
 		TagList: splitList(f.tagList), Docker: &config.DockerFile{Image: f.dockerImage},
 	}
+	rf.TokenObtainedAt = time.Now().UTC().Format(time.RFC3339)
 	if !res.TokenExpiresAt.IsZero() {
-		rf.TokenExpiresAt = res.TokenExpiresAt.Format("2006-01-02T15:04:05Z07:00")
+		rf.TokenExpiresAt = res.TokenExpiresAt.UTC().Format(time.RFC3339)
 	}
 	if err := config.AppendRunner(g.config, rf); err != nil {
 		return err

@@ -54,6 +54,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 
 	var sources []runner.Source
+	var rotators []*gitlab.Source
 	executorsByHost := map[string]*docker.Executor{}
 	for _, r := range cfg.Runners {
 		ex, ok := executorsByHost[r.Docker.Host]
@@ -84,13 +85,15 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
-		sources = append(sources, gitlab.NewSource(gitlab.SourceOptions{
+		src := gitlab.NewSource(gitlab.SourceOptions{
 			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
 			Build: gitlab.BuildSettings{
 				Node: cfg.Node, Runner: r, Executor: ex, Cache: store, Artifacts: client, Logger: logger, VersionTag: version,
 			},
 			Logger: logger,
-		}))
+		})
+		sources = append(sources, src)
+		rotators = append(rotators, src)
 	}
 
 	agent := runner.NewAgent(runner.AgentOptions{
@@ -115,10 +118,43 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	logger.Info("runfleet agent started", "version", version, "node", cfg.Node, "runners", len(sources),
 		"concurrent", cfg.Concurrent, "system_id", systemID)
+	for _, src := range rotators {
+		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
+	}
 	start := time.Now()
 	err = agent.Run(ctx)
 	stopServer()
 	wg.Wait()
 	logger.Info("runfleet agent stopped", "uptime", time.Since(start).Round(time.Second))
 	return err
+}
+
+// saveToken writes a rotated runner token into the config file (comments
+// in the file are not kept by this rewrite).
+func saveToken(path string) gitlab.TokenSaver {
+	var mu sync.Mutex
+	return func(old string, res gitlab.VerifyResult, obtained time.Time) error {
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := config.Read(path)
+		if err != nil {
+			return err
+		}
+		found := false
+		for i := range f.Runners {
+			if f.Runners[i].Token == old {
+				f.Runners[i].Token = res.Token
+				f.Runners[i].TokenObtainedAt = obtained.UTC().Format(time.RFC3339)
+				f.Runners[i].TokenExpiresAt = ""
+				if !res.TokenExpiresAt.IsZero() {
+					f.Runners[i].TokenExpiresAt = res.TokenExpiresAt.UTC().Format(time.RFC3339)
+				}
+				found = true
+			}
+		}
+		if !found {
+			return errors.New("the runner is no longer in the config file")
+		}
+		return config.Save(path, f)
+	}
 }

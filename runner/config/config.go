@@ -44,17 +44,21 @@ type Config struct {
 
 // Runner is one registered runner with everything parsed.
 type Runner struct {
-	Name        string
-	URL         *url.URL
-	ID          int64
-	Token       string
-	Executor    string
-	Limit       int // 0 = bounded only by Concurrent
-	BuildsDir   string
-	OutputLimit int64 // bytes
-	Environment []string
-	Docker      Docker
-	Cache       Cache
+	Name  string
+	URL   *url.URL
+	ID    int64
+	Token string
+	// TokenObtainedAt and TokenExpiresAt drive token rotation; a zero
+	// TokenExpiresAt means the token does not expire.
+	TokenObtainedAt time.Time
+	TokenExpiresAt  time.Time
+	Executor        string
+	Limit           int // 0 = bounded only by Concurrent
+	BuildsDir       string
+	OutputLimit     int64 // bytes
+	Environment     []string
+	Docker          Docker
+	Cache           Cache
 }
 
 // Docker holds the typed [runners.docker] settings.
@@ -195,6 +199,20 @@ func runnerFromFile(rf RunnerFile) (Runner, error) {
 		return r, fmt.Errorf("url %q: want http(s)://host", rf.URL)
 	}
 	r.URL = u
+	for _, t := range []struct {
+		name string
+		raw  string
+		dst  *time.Time
+	}{{"token_obtained_at", rf.TokenObtainedAt, &r.TokenObtainedAt}, {"token_expires_at", rf.TokenExpiresAt, &r.TokenExpiresAt}} {
+		if t.raw == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339, t.raw)
+		if err != nil {
+			return r, fmt.Errorf("%s %q: want an RFC 3339 time", t.name, t.raw)
+		}
+		*t.dst = v
+	}
 	if r.Token == "" {
 		return r, errors.New("token is empty")
 	}

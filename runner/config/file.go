@@ -19,7 +19,8 @@ type RunnerFile struct {
 	URL                string      `toml:"url"`
 	ID                 int64       `toml:"id,omitempty"`
 	Token              string      `toml:"token"`
-	TokenExpiresAt     string      `toml:"token_expires_at,omitempty"`
+	TokenObtainedAt    string      `toml:"token_obtained_at,omitempty"` // RFC 3339
+	TokenExpiresAt     string      `toml:"token_expires_at,omitempty"`  // RFC 3339; empty = never
 	Executor           string      `toml:"executor"`
 	Limit              int         `toml:"limit,omitempty"`
 	BuildsDir          string      `toml:"builds_dir,omitempty"`

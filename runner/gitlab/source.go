@@ -43,6 +43,7 @@ type Source struct {
 	log *slog.Logger
 
 	mu         sync.Mutex
+	token      string // the runner token; rotation replaces it
 	lastUpdate string
 	backoff    *Backoff
 	retryAt    time.Time
@@ -68,6 +69,7 @@ func NewSource(o SourceOptions) *Source {
 		log:       o.Logger.With("runner", o.Runner.Name),
 		backoff:   o.Backoff,
 		recovered: make(chan struct{}),
+		token:     o.Runner.Token,
 	}
 }
 
@@ -84,11 +86,11 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 		return nil, err
 	}
 	s.mu.Lock()
-	last := s.lastUpdate
+	last, token := s.lastUpdate, s.token
 	s.mu.Unlock()
 	start := time.Now()
 	res, err := s.o.Client.RequestJob(ctx, RequestJobBody{
-		Token: s.o.Runner.Token, SystemID: s.o.SystemID, LastUpdate: last, Info: s.o.Info,
+		Token: token, SystemID: s.o.SystemID, LastUpdate: last, Info: s.o.Info,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
