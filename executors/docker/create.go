@@ -85,8 +85,9 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 	}
 	if spec.Network == executors.NetworkPerJob && env.networkID == "" {
 		resp, err := e.api.NetworkCreate(ctx, base, network.CreateOptions{
-			Driver: "bridge",
-			Labels: objectLabels(spec.Labels, e.node, spec.JobID, roleNetwork),
+			Driver:  "bridge",
+			Options: map[string]string{bridgeOption: newBridgeName()},
+			Labels:  objectLabels(spec.Labels, e.node, spec.JobID, roleNetwork),
 		})
 		if err != nil {
 			return engineErr("create network", err)

@@ -36,6 +36,10 @@ type Options struct {
 	CleanupTimeout time.Duration
 	// Now is the clock used for step durations; nil means time.Now.
 	Now func() time.Time
+	// AllowMetadata lets jobs reach the cloud metadata endpoint
+	// (169.254.169.254, fd00:ec2::254). By default the executor installs a
+	// firewall rule against it and New fails when it cannot.
+	AllowMetadata bool
 	// WarmNetworks is how many per-job networks to keep created ahead of
 	// time (0 = none). Each still serves one job only. Call Close to
 	// remove the unused ones.
@@ -92,7 +96,7 @@ func New(opts Options) (*Executor, error) {
 	}
 	if opts.Client != nil {
 		e.api = opts.Client
-		return e, nil
+		return e, e.finishNew(opts)
 	}
 	copts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if opts.Host != "" {
@@ -103,7 +107,16 @@ func New(opts Options) (*Executor, error) {
 		return nil, fmt.Errorf("docker: client: %w", err)
 	}
 	e.api, e.ownClient = c, c
-	return e, nil
+	return e, e.finishNew(opts)
+}
+
+// finishNew applies the settings that need the engine's host.
+func (e *Executor) finishNew(opts Options) error {
+	if opts.AllowMetadata {
+		e.log.Warn("jobs may reach the cloud metadata endpoint (AllowMetadata)")
+		return nil
+	}
+	return e.guardMetadata()
 }
 
 // Close removes the warm networks nobody took and releases the engine

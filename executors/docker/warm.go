@@ -81,7 +81,9 @@ func (e *Executor) fillWarm(ctx context.Context) {
 		labels := objectLabels(nil, e.node, key, roleNetwork)
 		labels[labelWarm] = "true"
 		name := "runfleet-" + key
-		resp, err := e.api.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
+		resp, err := e.api.NetworkCreate(ctx, name, network.CreateOptions{
+			Driver: "bridge", Labels: labels, Options: map[string]string{bridgeOption: newBridgeName()},
+		})
 		if err != nil {
 			e.release(key)
 			e.log.WarnContext(ctx, "creating a warm network failed; jobs create their own", "err", err)

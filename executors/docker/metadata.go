@@ -1,0 +1,65 @@
+package docker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Job networks get bridge interfaces named with this prefix, so one
+// firewall rule covers every runfleet network and no other.
+const bridgePrefix = "rf-"
+
+// bridgeOption names a network's bridge interface.
+const bridgeOption = "com.docker.network.bridge.name"
+
+// metadataEndpoints are the cloud instance metadata addresses jobs must
+// never reach: they hand out the node's cloud credentials.
+var metadataEndpoints = []struct {
+	cmd, addr string
+}{
+	{"iptables", "169.254.169.254/32"},
+	{"ip6tables", "fd00:ec2::254/128"},
+}
+
+// ErrMetadataGuard means the firewall rules that keep jobs away from the
+// cloud metadata endpoint could not be installed.
+var ErrMetadataGuard = errors.New("cannot block the cloud metadata endpoint for jobs")
+
+// newBridgeName returns a fresh bridge interface name (at most 15 bytes).
+func newBridgeName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return bridgePrefix + hex.EncodeToString(b[:])
+}
+
+// guardMetadata installs, once and idempotently, a REJECT rule in Docker's
+// DOCKER-USER chain for traffic from runfleet bridges to the metadata
+// endpoints (IPv4 and IPv6). The agent itself, on the host, keeps its
+// access. An IPv6 failure is only logged when the host has no ip6tables
+// DOCKER-USER chain (Docker without IPv6), an IPv4 failure is an error.
+func (e *Executor) guardMetadata() error {
+	for _, ep := range metadataEndpoints {
+		rule := []string{"DOCKER-USER", "-i", bridgePrefix + "+", "-d", ep.addr, "-j", "REJECT",
+			"-m", "comment", "--comment", "runfleet: no cloud metadata for jobs"}
+		check := exec.Command(ep.cmd, append([]string{"-w", "-C"}, rule...)...)
+		if check.Run() == nil {
+			continue
+		}
+		out, err := exec.Command(ep.cmd, append([]string{"-w", "-I"}, rule...)...).CombinedOutput()
+		if err == nil {
+			e.log.Info("jobs cannot reach the cloud metadata endpoint", "address", ep.addr)
+			continue
+		}
+		msg := strings.TrimSpace(string(out))
+		if ep.cmd == "ip6tables" {
+			e.log.Warn("no IPv6 metadata rule (Docker without IPv6 networks needs none)", "err", err, "output", msg)
+			continue
+		}
+		return fmt.Errorf("%w: %s %v: %s (run the agent as root on a host where Docker manages iptables, or set BlockMetadata=false knowingly)", ErrMetadataGuard, ep.cmd, err, msg)
+	}
+	return nil
+}
