@@ -1,0 +1,241 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// DefaultFailureTTL is how long an offering that failed for lack of
+// capacity is skipped.
+const DefaultFailureTTL = 5 * time.Minute
+
+// Policy holds the settings that are not per pool.
+type Policy struct {
+	FailureTTL time.Duration
+}
+
+// Validate checks a pool's settings.
+func (p Pool) Validate() error {
+	var errs []error
+	if p.Name == "" {
+		errs = append(errs, errors.New("name is empty"))
+	}
+	if p.SlotsPerNode <= 0 {
+		errs = append(errs, errors.New("slots per node must be positive"))
+	}
+	if p.MinNodes < 0 || p.MaxNodes < p.MinNodes {
+		errs = append(errs, fmt.Errorf("min/max nodes %d/%d", p.MinNodes, p.MaxNodes))
+	}
+	if p.MinIdleSlots < 0 || p.ScaleFactor < 0 || p.MaxIdleSlots < 0 || p.OnDemandBase < 0 {
+		errs = append(errs, errors.New("idle settings must not be negative"))
+	}
+	if len(p.Offerings) == 0 {
+		errs = append(errs, errors.New("no offerings"))
+	}
+	for _, per := range p.Periods {
+		if _, err := cron.ParseStandard(per.Cron); err != nil {
+			errs = append(errs, fmt.Errorf("period %q: %w", per.Cron, err))
+		}
+		if per.Duration <= 0 {
+			errs = append(errs, fmt.Errorf("period %q: duration must be positive", per.Cron))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("pool %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+// Plan decides what to do about the fleet in s. It is pure: the same
+// snapshot always gives the same plan.
+func (p Policy) Plan(s Snapshot) Plan {
+	ttl := p.FailureTTL
+	if ttl <= 0 {
+		ttl = DefaultFailureTTL
+	}
+	plan := Plan{Wanted: map[string]int{}}
+	queued := make(map[string]int, len(s.Pools))
+	for _, q := range s.Queued {
+		if i := poolFor(s.Pools, q.Labels); i >= 0 {
+			queued[s.Pools[i].Name] += q.Count
+		} else {
+			plan.Unplaced += q.Count
+		}
+	}
+	for _, pool := range s.Pools {
+		p.planPool(s, pool, queued[pool.Name], ttl, &plan)
+	}
+	return plan
+}
+
+// poolFor returns the index of the first pool having every label.
+func poolFor(pools []Pool, labels []string) int {
+	for i, p := range pools {
+		ok := true
+		for _, l := range labels {
+			if !slices.Contains(p.Labels, l) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p Policy) planPool(s Snapshot, pool Pool, queued int, ttl time.Duration, plan *Plan) {
+	var usable []Node
+	busy := 0
+	for _, n := range s.Nodes {
+		if n.Pool != pool.Name {
+			continue
+		}
+		switch {
+		case n.State == NodeNotReady:
+			plan.Terminate = append(plan.Terminate, n.ID)
+		case n.State == NodeDraining:
+			if n.Busy == 0 {
+				plan.Terminate = append(plan.Terminate, n.ID)
+			}
+		case n.Interrupted:
+			// Stop using it at once; the replacement is wanted below.
+			plan.Drain = append(plan.Drain, n.ID)
+		default:
+			usable = append(usable, n)
+			busy += n.Busy
+		}
+	}
+	buffer := idleBuffer(pool, busy, s.Now)
+	wantSlots := busy + queued + buffer
+	plan.Wanted[pool.Name] = wantSlots
+	wantNodes := int(math.Ceil(float64(wantSlots) / float64(pool.SlotsPerNode)))
+	wantNodes = min(max(wantNodes, pool.MinNodes), pool.MaxNodes)
+	have := len(usable)
+	switch {
+	case wantNodes > have:
+		plan.Launch = append(plan.Launch, chooseOfferings(pool, usable, wantNodes-have, s.Failures, s.Now, ttl)...)
+	case wantNodes < have:
+		plan.Drain = append(plan.Drain, retire(pool, usable, have-wantNodes, s.Now)...)
+	}
+}
+
+// idleBuffer is the number of free slots kept for arrivals during a boot.
+func idleBuffer(pool Pool, busy int, now time.Time) int {
+	minIdle := pool.MinIdleSlots
+	for _, per := range pool.Periods {
+		if active(per, now) {
+			minIdle = per.MinIdleSlots
+		}
+	}
+	extra := int(math.Ceil(pool.ScaleFactor * float64(busy)))
+	if pool.MaxIdleSlots > 0 {
+		extra = min(extra, pool.MaxIdleSlots)
+	}
+	return minIdle + extra
+}
+
+// active reports whether a period covers now: some start lies in
+// (now-Duration, now].
+func active(per Period, now time.Time) bool {
+	sched, err := cron.ParseStandard(per.Cron)
+	if err != nil {
+		return false
+	}
+	return !sched.Next(now.Add(-per.Duration)).After(now)
+}
+
+// retire picks up to n idle nodes that stayed idle past the delay, the
+// most expensive first; busy nodes and recently busy ones are kept.
+func retire(pool Pool, usable []Node, n int, now time.Time) []string {
+	var idle []Node
+	for _, nd := range usable {
+		if nd.State == NodeReady && nd.Busy == 0 && !nd.IdleSince.IsZero() && now.Sub(nd.IdleSince) >= pool.ScaleDownDelay {
+			idle = append(idle, nd)
+		}
+	}
+	sort.SliceStable(idle, func(i, j int) bool {
+		if idle[i].Offering.PricePerHour != idle[j].Offering.PricePerHour {
+			return idle[i].Offering.PricePerHour > idle[j].Offering.PricePerHour
+		}
+		return idle[i].IdleSince.Before(idle[j].IdleSince)
+	})
+	var out []string
+	for _, nd := range idle[:min(n, len(idle))] {
+		out = append(out, nd.ID)
+	}
+	return out
+}
+
+// chooseOfferings places n new nodes: on-demand up to the pool's base,
+// then the cheapest spot offering in the least used zone, skipping
+// offerings that recently failed for lack of capacity, and falling back to
+// on-demand when no spot offering is left.
+func chooseOfferings(pool Pool, usable []Node, n int, failures []CapacityFailure, now time.Time, ttl time.Duration) []Launch {
+	var spot, onDemand []Offering
+	for _, o := range pool.Offerings {
+		if recentlyFailed(o, failures, now, ttl) {
+			continue
+		}
+		if o.Spot {
+			spot = append(spot, o)
+		} else {
+			onDemand = append(onDemand, o)
+		}
+	}
+	zoneLoad := map[string]int{}
+	onDemandNodes := 0
+	for _, nd := range usable {
+		zoneLoad[nd.Offering.Zone]++
+		if !nd.Offering.Spot {
+			onDemandNodes++
+		}
+	}
+	counts := map[Offering]int{}
+	var order []Offering
+	for range n {
+		candidates := spot
+		if onDemandNodes < pool.OnDemandBase || len(spot) == 0 {
+			candidates = onDemand
+		}
+		if len(candidates) == 0 {
+			break
+		}
+		best := candidates[0]
+		for _, o := range candidates[1:] {
+			if zoneLoad[o.Zone] < zoneLoad[best.Zone] ||
+				zoneLoad[o.Zone] == zoneLoad[best.Zone] && o.PricePerHour < best.PricePerHour {
+				best = o
+			}
+		}
+		if counts[best] == 0 {
+			order = append(order, best)
+		}
+		counts[best]++
+		zoneLoad[best.Zone]++
+		if !best.Spot {
+			onDemandNodes++
+		}
+	}
+	out := make([]Launch, 0, len(order))
+	for _, o := range order {
+		out = append(out, Launch{Pool: pool.Name, Offering: o, Count: counts[o]})
+	}
+	return out
+}
+
+func recentlyFailed(o Offering, failures []CapacityFailure, now time.Time, ttl time.Duration) bool {
+	for _, f := range failures {
+		if f.Offering == o && now.Sub(f.At) < ttl {
+			return true
+		}
+	}
+	return false
+}
