@@ -32,7 +32,7 @@ fuzz: ## a short fuzz run of the cache key sanitiser
 	$(GO) test -run='^$$' -fuzz=FuzzSanitizeKey -fuzztime=30s ./runner/cache/
 
 bench: images build ## speed and memory figures, printed as ratios against baselines measured in the same run
-	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./runner/cache/ ./tests/e2e/
+	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./runner/cache/ ./tests/e2e/ ./autoscaler/sim/
 
 demo: images build ## run the example project's job on the embedded default (busybox image, local cache)
 	cd examples/demo && ../../$(BIN)/runner exec --config /nonexistent/runfleet-demo.toml build
