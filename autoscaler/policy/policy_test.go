@@ -144,9 +144,9 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
-			name:  "max nodes caps, unknown labels are reported",
-			pool:  func(p Pool) Pool { p.MaxNodes = 2; return p },
-			snap:  Snapshot{Queued: []QueuedJobs{{Count: 50}, {Labels: []string{"gpu"}, Count: 4}}},
+			name: "max nodes caps, unknown labels are reported",
+			pool: func(p Pool) Pool { p.MaxNodes = 2; return p },
+			snap: Snapshot{Queued: []QueuedJobs{{Count: 50}, {Labels: []string{"gpu"}, Count: 4}}},
 			check: func(t *testing.T, p Plan) {
 				if launched(p) != 2 || p.Unplaced != 4 {
 					t.Errorf("plan %+v", p)
@@ -154,9 +154,9 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
-			name:  "scale factor adds idle slots in proportion to busy ones",
-			pool:  func(p Pool) Pool { p.ScaleFactor = 0.5; p.MaxIdleSlots = 2; return p },
-			snap:  Snapshot{Nodes: []Node{node("1", NodeReady, 2, spotA, 0), node("2", NodeReady, 2, spotB, 0), node("3", NodeReady, 2, spotA, 0)}},
+			name: "scale factor adds idle slots in proportion to busy ones",
+			pool: func(p Pool) Pool { p.ScaleFactor = 0.5; p.MaxIdleSlots = 2; return p },
+			snap: Snapshot{Nodes: []Node{node("1", NodeReady, 2, spotA, 0), node("2", NodeReady, 2, spotB, 0), node("3", NodeReady, 2, spotA, 0)}},
 			check: func(t *testing.T, p Plan) {
 				if p.Wanted["linux"] != 6+1+2 || launched(p) != 2 {
 					t.Errorf("wanted %v launch %+v", p.Wanted, p.Launch)
