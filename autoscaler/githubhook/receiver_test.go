@@ -1,0 +1,121 @@
+package githubhook
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var secret = []byte("It's a Secret to Everybody")
+
+// fixture reads a real GitHub payload from ../shared/fixtures.
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", "workflow_job", name+".payload.json"))
+	if err != nil {
+		t.Fatalf("fixture %s (shared/ must sit beside the repository): %v", name, err)
+	}
+	return b
+}
+
+func sign(body []byte, key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func deliver(t *testing.T, rc *Receiver, event string, body []byte, sig string) int {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", "d-1")
+	if sig != "" {
+		req.Header.Set("X-Hub-Signature-256", sig)
+	}
+	w := httptest.NewRecorder()
+	rc.ServeHTTP(w, req)
+	return w.Code
+}
+
+func total(rc *Receiver) int {
+	n := 0
+	for _, q := range rc.Queued() {
+		n += q.Count
+	}
+	return n
+}
+
+func TestReceiverSequence(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rc, err := New(Options{Secret: secret, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name     string
+		event    string
+		body     []byte
+		sig      string // "" = sign with the secret
+		wantCode int
+		wantQ    int
+	}{
+		{"queued", "workflow_job", fixture(t, "queued"), "", 202, 1},
+		{"duplicate delivery", "workflow_job", fixture(t, "queued"), "", 202, 1},
+		{"queued self-hosted", "workflow_job", fixture(t, "queued.with-deployment"), "", 202, 2},
+		{"waiting is not runnable", "workflow_job", fixture(t, "waiting"), "", 202, 1},
+		{"bad signature", "workflow_job", fixture(t, "queued.with-deployment"), sign(fixture(t, "queued.with-deployment"), []byte("wrong")), 401, 1},
+		{"no signature", "workflow_job", fixture(t, "queued.with-deployment"), "none", 401, 1},
+		{"malformed but signed", "workflow_job", []byte(`{"action": "queued", "workflow_job": `), "", 400, 1},
+		{"in progress", "workflow_job", fixture(t, "in_progress"), "", 202, 0},
+		{"late queued after start is ignored", "workflow_job", fixture(t, "queued"), "", 202, 0},
+		{"completed", "workflow_job", fixture(t, "completed.success.with-organization"), "", 202, 0},
+		{"ping", "ping", []byte(`{"zen":"Keep it logically awesome."}`), "", 200, 0},
+		{"other event ignored", "push", []byte(`{}`), "", 202, 0},
+		{"too large", "workflow_job", bytes.Repeat([]byte("x"), MaxBody+1), "", 413, 0},
+	}
+	for _, s := range steps {
+		sig := s.sig
+		switch sig {
+		case "":
+			sig = sign(s.body, secret)
+		case "none":
+			sig = ""
+		}
+		if code := deliver(t, rc, s.event, s.body, sig); code != s.wantCode {
+			t.Errorf("%s: status %d, want %d", s.name, code, s.wantCode)
+		}
+		if got := total(rc); got != s.wantQ {
+			t.Errorf("%s: queued %d, want %d (%+v)", s.name, got, s.wantQ, rc.Queued())
+		}
+	}
+	if n := testutil.ToFloat64(rc.deliveries.WithLabelValues("workflow_job", "", "bad_signature")); n != 2 {
+		t.Errorf("bad signatures counted %v, want 2", n)
+	}
+}
+
+func TestQueuedByLabelSet(t *testing.T) {
+	rc, err := New(Options{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fixture(t, "queued.with-deployment")
+	deliver(t, rc, "workflow_job", body, sign(body, secret))
+	q := rc.Queued()
+	if len(q) != 1 || q[0].Count != 1 || strings.Join(q[0].Labels, ",") != "k8s,self-hosted" {
+		t.Fatalf("queued %+v", q)
+	}
+	if _, err := New(Options{}); err == nil {
+		t.Error("a receiver without a secret was created")
+	}
+}
