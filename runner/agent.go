@@ -18,6 +18,12 @@ type Agent struct {
 	errorPause      time.Duration
 	logger          *slog.Logger
 	metrics         *Metrics
+
+	// Set while Run runs: stop polling (Cordon) and abort running jobs.
+	mu          sync.Mutex
+	stopPolling context.CancelFunc
+	abortJobs   context.CancelFunc
+	cordoned    string // the reason, once cordoned
 }
 
 // AgentOptions configures an Agent.
@@ -65,6 +71,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Jobs outlive the polling context by up to the shutdown timeout.
 	jobCtx, abortJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortJobs()
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	a.mu.Lock()
+	a.stopPolling, a.abortJobs = stopPolling, abortJobs
+	if a.cordoned != "" {
+		stopPolling()
+	}
+	a.mu.Unlock()
 	stopTimer := context.AfterFunc(ctx, func() {
 		a.logger.Info("shutting down: no new jobs; waiting for running jobs", "timeout", a.shutdownTimeout)
 		t := time.AfterFunc(a.shutdownTimeout, func() {
@@ -85,11 +99,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.metrics.setLimit(src.Name(), n)
 		for i := range n {
 			wg.Go(func() {
-				a.slotLoop(ctx, jobCtx, src, Slot{Source: src.Name(), Index: i}, global)
+				a.slotLoop(pollCtx, jobCtx, src, Slot{Source: src.Name(), Index: i}, global)
 			})
 		}
 	}
 	wg.Wait()
+	// A cordoned node stays up (metrics, health, a later drain) until
+	// told to stop; it never polls again.
+	<-ctx.Done()
 	return nil
 }
 
@@ -99,6 +116,12 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot, glo
 		select {
 		case global <- struct{}{}:
 		case <-ctx.Done():
+			return
+		}
+		// select picks at random among ready cases: never ask for a job
+		// once polling has stopped.
+		if ctx.Err() != nil {
+			<-global
 			return
 		}
 		job, err := src.Acquire(ctx, slot)
@@ -132,4 +155,34 @@ func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job) 
 	d := time.Since(start)
 	a.metrics.jobFinished(src.Name(), out, d)
 	log.Info("job finished", "state", out.State, "failure_reason", out.FailureReason, "duration", d.Round(time.Millisecond))
+}
+
+// Cordon stops taking new jobs at once (a spot notice, node pressure);
+// running jobs go on. Run keeps running until its context ends.
+func (a *Agent) Cordon(reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cordoned != "" {
+		return
+	}
+	a.cordoned = reason
+	a.logger.Warn("node cordoned: taking no new jobs", "reason", reason)
+	a.metrics.setCondition(reason, true)
+	if a.stopPolling != nil {
+		a.stopPolling()
+	}
+}
+
+// AbortJobsAt aborts the running jobs at t (they report
+// runner_system_failure), e.g. shortly before a spot instance goes.
+func (a *Agent) AbortJobsAt(t time.Time) {
+	time.AfterFunc(time.Until(t), func() {
+		a.mu.Lock()
+		abort := a.abortJobs
+		a.mu.Unlock()
+		if abort != nil {
+			a.logger.Warn("aborting running jobs before the node goes away")
+			abort()
+		}
+	})
 }

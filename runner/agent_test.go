@@ -149,3 +149,37 @@ func TestAgentNeedsSources(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestAgentCordonAndAbortAt(t *testing.T) {
+	var running, peak atomic.Int32
+	src := &countingSource{name: "a", left: 3, d: time.Hour, running: &running, peak: &peak}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := NewAgent(AgentOptions{Sources: []Source{src}, Concurrent: 1, ShutdownTimeout: time.Minute})
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	for running.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	a.Cordon("Interrupted")
+	a.AbortJobsAt(time.Now().Add(50 * time.Millisecond))
+	deadline := time.Now().Add(5 * time.Second)
+	for src.aborted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if src.aborted.Load() != 1 {
+		t.Fatalf("the running job was not aborted at the deadline (aborted %d, running %d)", src.aborted.Load(), running.Load())
+	}
+	// Cordoned: the two jobs left are never taken.
+	time.Sleep(100 * time.Millisecond)
+	src.mu.Lock()
+	left := src.left
+	src.mu.Unlock()
+	if left != 2 || running.Load() != 0 {
+		t.Errorf("cordoned agent took jobs: left %d running %d", left, running.Load())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

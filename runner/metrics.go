@@ -19,6 +19,7 @@ type Metrics struct {
 	apiRequests   *prometheus.CounterVec
 	apiDuration   *prometheus.HistogramVec
 	apiRetries    *prometheus.CounterVec
+	conditions    *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -53,9 +54,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		apiRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_api_retries_total", Help: "Platform API request retries by endpoint.",
 		}, []string{"endpoint"}),
+		conditions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "runfleet_node_condition", Help: "Node conditions in force (1), e.g. Interrupted, Rebalance.",
+		}, []string{"condition"}),
 	}
 	reg.MustRegister(m.jobsRunning, m.jobsTotal, m.jobDuration, m.queueDuration, m.concurrent, m.limit,
-		m.apiRequests, m.apiDuration, m.apiRetries)
+		m.apiRequests, m.apiDuration, m.apiRetries, m.conditions)
 	return m
 }
 
@@ -104,4 +108,15 @@ func (m *Metrics) jobFinished(runner string, o Outcome, d time.Duration) {
 	if o.Queued > 0 {
 		m.queueDuration.WithLabelValues(runner).Observe(o.Queued)
 	}
+}
+
+func (m *Metrics) setCondition(c string, on bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.conditions.WithLabelValues(c).Set(v)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/gitlab"
+	"github.com/runfleet/runfleet/runner/interrupt"
 )
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -118,6 +120,17 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	logger.Info("runfleet agent started", "version", version, "node", cfg.Node, "runners", len(sources),
 		"concurrent", cfg.Concurrent, "system_id", systemID)
+	if in := cfg.Interruption; in.Cloud != "" {
+		checker, err := interrupt.New(in.Cloud, in.Endpoint, nil)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			interrupt.Watch(srvCtx, checker, in.CheckInterval, func(n interrupt.Notice) {
+				onNotice(agent, logger, n)
+			}, func(err error) { logger.Debug("checking for interruption notices", "err", err) })
+		})
+	}
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
 	}
@@ -156,5 +169,25 @@ func saveToken(path string) gitlab.TokenSaver {
 			return errors.New("the runner is no longer in the config file")
 		}
 		return config.Save(path, f)
+	}
+}
+
+// onNotice reacts to a cloud interruption notice as the spot notes say:
+// stop taking jobs at once; on termination let running jobs go on until
+// shortly before the node goes, then end them as system failures, which
+// GitLab can retry.
+func onNotice(agent *runner.Agent, logger *slog.Logger, n interrupt.Notice) {
+	logger.Warn("cloud interruption notice", "kind", n.Kind, "cloud", n.Cloud, "at", n.At)
+	switch n.Kind {
+	case interrupt.Rebalance:
+		agent.Cordon("Rebalance")
+	case interrupt.Terminate:
+		agent.Cordon("Interrupted")
+		at := n.At
+		if at.IsZero() {
+			at = time.Now().Add(2 * time.Minute)
+		}
+		// Leave time to report the final states before the node goes.
+		agent.AbortJobsAt(at.Add(-15 * time.Second))
 	}
 }

@@ -39,7 +39,16 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	Node            string
+	Interruption    Interruption
 	Runners         []Runner
+}
+
+// Interruption says which cloud's interruption notices the agent watches
+// (Cloud empty: none).
+type Interruption struct {
+	Cloud         string
+	Endpoint      string
+	CheckInterval time.Duration
 }
 
 // Runner is one registered runner with everything parsed.
@@ -169,6 +178,17 @@ func FromFile(f File) (*Config, error) {
 		c.Node = "runfleet"
 	}
 	var errs []error
+	if in := f.Interruption; in != nil {
+		c.Interruption = Interruption{Cloud: in.Cloud, Endpoint: in.MetadataEndpoint, CheckInterval: time.Duration(in.CheckInterval) * time.Second}
+		switch in.Cloud {
+		case "", "aws", "gcp", "azure":
+		default:
+			errs = append(errs, fmt.Errorf("[interruption] cloud %q: want aws, gcp or azure", in.Cloud))
+		}
+		if c.Interruption.CheckInterval <= 0 {
+			c.Interruption.CheckInterval = 5 * time.Second
+		}
+	}
 	for i, rf := range f.Runners {
 		r, err := runnerFromFile(rf)
 		if err != nil {

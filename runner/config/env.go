@@ -30,6 +30,8 @@ var overrides = []envOverride{
 	{"RUNFLEET_LOG_LEVEL", func(f *File, v string) error { f.LogLevel = v; return nil }},
 	{"RUNFLEET_LOG_FORMAT", func(f *File, v string) error { f.LogFormat = v; return nil }},
 	{"RUNFLEET_NODE_NAME", func(f *File, v string) error { f.Node = v; return nil }},
+	{"RUNFLEET_INTERRUPTION_CLOUD", func(f *File, v string) error { interruption(f).Cloud = v; return nil }},
+	{"RUNFLEET_METADATA_ENDPOINT", func(f *File, v string) error { interruption(f).MetadataEndpoint = v; return nil }},
 	{"RUNFLEET_BUILDS_DIR", eachRunner(func(r *RunnerFile, v string) error { r.BuildsDir = v; return nil })},
 	{"RUNFLEET_LIMIT", eachRunner(func(r *RunnerFile, v string) error {
 		n, err := strconv.Atoi(v)
@@ -111,4 +113,11 @@ func ApplyEnv(f *File, env func(string) (string, bool)) error {
 		}
 	}
 	return nil
+}
+
+func interruption(f *File) *InterruptionFile {
+	if f.Interruption == nil {
+		f.Interruption = &InterruptionFile{}
+	}
+	return f.Interruption
 }

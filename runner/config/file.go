@@ -3,14 +3,22 @@ package config
 // File is the on-disk TOML document. Quantities stay as the operator wrote
 // them here; Load turns them into a typed Config.
 type File struct {
-	Concurrent      int          `toml:"concurrent"`
-	CheckInterval   int          `toml:"check_interval,omitempty"`   // seconds
-	ListenAddress   string       `toml:"listen_address,omitempty"`   // host:port for /metrics and /healthz
-	ShutdownTimeout int          `toml:"shutdown_timeout,omitempty"` // seconds
-	LogLevel        string       `toml:"log_level,omitempty"`
-	LogFormat       string       `toml:"log_format,omitempty"` // text | json
-	Node            string       `toml:"node_name,omitempty"`
-	Runners         []RunnerFile `toml:"runners"`
+	Concurrent      int               `toml:"concurrent"`
+	CheckInterval   int               `toml:"check_interval,omitempty"`   // seconds
+	ListenAddress   string            `toml:"listen_address,omitempty"`   // host:port for /metrics and /healthz
+	ShutdownTimeout int               `toml:"shutdown_timeout,omitempty"` // seconds
+	LogLevel        string            `toml:"log_level,omitempty"`
+	LogFormat       string            `toml:"log_format,omitempty"` // text | json
+	Node            string            `toml:"node_name,omitempty"`
+	Interruption    *InterruptionFile `toml:"interruption,omitempty"`
+	Runners         []RunnerFile      `toml:"runners"`
+}
+
+// InterruptionFile is [interruption]: which cloud's notices to watch.
+type InterruptionFile struct {
+	Cloud            string `toml:"cloud"`                       // aws | gcp | azure
+	MetadataEndpoint string `toml:"metadata_endpoint,omitempty"` // default per cloud
+	CheckInterval    int    `toml:"check_interval,omitempty"`    // seconds, default 5
 }
 
 // RunnerFile is one [[runners]] entry.

@@ -74,6 +74,7 @@ type agentConfig struct {
 	ShutdownTimeout int
 	Extra           string // appended to [runners.docker]
 	OutputLimitKiB  int
+	Global          string // TOML inserted before [[runners]]
 }
 
 // agent is one running `runner run` process.
@@ -137,7 +138,7 @@ listen_address = %q
 shutdown_timeout = %d
 node_name = %q
 log_level = "debug"
-
+%s
 [[runners]]
 name = "e2e"
 url = %q
@@ -154,7 +155,7 @@ pids_limit = 512
 %s
 [runners.cache]
 dir = %q
-`, c.Concurrent, metrics, c.ShutdownTimeout, node, srv.URL(), tok, c.Limit,
+`, c.Concurrent, metrics, c.ShutdownTimeout, node, c.Global, srv.URL(), tok, c.Limit,
 		filepath.Join(dir, "builds"), max(c.OutputLimitKiB, 8192), testImage, c.Extra, filepath.Join(dir, "cache"))
 	path = filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
