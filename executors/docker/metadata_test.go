@@ -46,7 +46,7 @@ func metadataHost(t *testing.T) {
 	run("ip", "netns", "exec", ns, "ip", "link", "set", peer, "up")
 	run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
 	run("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", "169.254.170.1")
-	run("ip", "route", "add", "169.254.169.254/32", "via", "169.254.170.2")
+	run("ip", "route", "replace", "169.254.169.254/32", "via", "169.254.170.2")
 	t.Cleanup(func() { _ = osexec.Command("ip", "route", "del", "169.254.169.254/32").Run() })
 	www := t.TempDir()
 	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte("instance-credentials\n"), 0o644); err != nil {
