@@ -7,7 +7,7 @@ BIN := bin
 BUSYBOX_IMAGE ?= runfleet/busybox:latest
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test unit e2e bench demo lint images clean fuzz
+.PHONY: all build test test-local unit bench bench-local demo demo-local lint images clean fuzz
 
 all: build
 
@@ -22,7 +22,10 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint images ## unit + integration + end-to-end (needs a Docker engine)
+test: ## unit + integration + end-to-end; installs and starts a Docker engine if none answers
+	tests/engine.sh $(MAKE) test-local
+
+test-local: lint images ## the same, with the engine you already have
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit: ## tests that need no daemon
@@ -31,11 +34,17 @@ unit: ## tests that need no daemon
 fuzz: ## a short fuzz run of the cache key sanitiser
 	$(GO) test -run='^$$' -fuzz=FuzzSanitizeKey -fuzztime=30s ./runner/cache/
 
-bench: images build ## speed and memory figures, printed as ratios against baselines measured in the same run
+bench: ## speed and memory figures, printed as ratios against baselines measured in the same run
+	tests/engine.sh $(MAKE) bench-local
+
+bench-local: images build
 	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./runner/cache/ ./tests/e2e/ ./autoscaler/sim/
 
-demo: images build ## run the example project's job on the embedded default (busybox image, local cache)
-	cd examples/demo && ../../$(BIN)/runner exec --config /nonexistent/runfleet-demo.toml build
+demo: ## run the demo project's job in a container on the embedded default (busybox image, local cache)
+	tests/engine.sh $(MAKE) demo-local
+
+demo-local: images build
+	cd tests/demo && ../../$(BIN)/runner exec --config /nonexistent/runfleet-demo.toml build
 
 clean:
 	rm -rf $(BIN)
