@@ -33,13 +33,8 @@ func (s *Server) handleUploadArtifacts(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j := s.jobForTokenLocked(w, r, r.Header.Get("JOB-TOKEN"))
+	j := s.runningJobLocked(w, r)
 	if j == nil {
-		return
-	}
-	if !j.onRunner() {
-		s.jobHeaders(w, j)
-		writeMessage(w, http.StatusForbidden, "403 Forbidden - job is not running")
 		return
 	}
 	if int64(len(data)) > s.cfg.maxArtifactSize {

@@ -28,6 +28,21 @@ func (s *Server) jobForTokenLocked(w http.ResponseWriter, r *http.Request, token
 	return j
 }
 
+// runningJobLocked is jobForTokenLocked with the JOB-TOKEN header, for a
+// job that must be on a runner (trace and artifact calls): 403 otherwise.
+func (s *Server) runningJobLocked(w http.ResponseWriter, r *http.Request) *job {
+	j := s.jobForTokenLocked(w, r, r.Header.Get("JOB-TOKEN"))
+	if j == nil {
+		return nil
+	}
+	if !j.onRunner() {
+		s.jobHeaders(w, j)
+		writeMessage(w, http.StatusForbidden, "403 Forbidden - job is not running")
+		return nil
+	}
+	return j
+}
+
 // handleUpdateJob is PUT jobs/:id.
 func (s *Server) handleUpdateJob(w http.ResponseWriter, r *http.Request) {
 	var body updateJobBody
@@ -132,13 +147,8 @@ func (s *Server) handlePatchTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j := s.jobForTokenLocked(w, r, r.Header.Get("JOB-TOKEN"))
+	j := s.runningJobLocked(w, r)
 	if j == nil {
-		return
-	}
-	if !j.onRunner() {
-		s.jobHeaders(w, j)
-		writeMessage(w, http.StatusForbidden, "403 Forbidden - job is not running")
 		return
 	}
 	if int64(len(data)) > s.cfg.maxTracePatch {
