@@ -80,6 +80,25 @@ max_size = "1g"
 		{name: "bad url", body: strings.Replace(base, "https://gitlab.example.com", "gitlab", 1), wantErr: "url"},
 		{name: "bad volume", body: strings.Replace(base, `"/cache"`, `"relative"`, 1), wantErr: "volume"},
 		{name: "malformed toml", body: "concurrent = [", wantErr: "parse config"},
+		{name: "interruption", body: base + "\n[interruption]\ncloud = \"aws\"\n", check: func(t *testing.T, c *Config) {
+			if c.Interruption.Cloud != "aws" || c.Interruption.CheckInterval != 5*time.Second {
+				t.Errorf("interruption: %+v", c.Interruption)
+			}
+		}},
+		{name: "interruption from env", body: base, env: map[string]string{"RUNFLEET_INTERRUPTION_CLOUD": "gcp", "RUNFLEET_METADATA_ENDPOINT": "http://127.0.0.1:1"},
+			check: func(t *testing.T, c *Config) {
+				if c.Interruption.Cloud != "gcp" || c.Interruption.Endpoint != "http://127.0.0.1:1" {
+					t.Errorf("interruption: %+v", c.Interruption)
+				}
+			}},
+		{name: "bad cloud", body: base + "\n[interruption]\ncloud = \"ibm\"\n", wantErr: "cloud"},
+		{name: "token times", body: strings.Replace(base, "executor = \"docker\"", "executor = \"docker\"\ntoken_obtained_at = \"2026-11-23T10:00:00Z\"\ntoken_expires_at = \"2026-12-23T10:00:00Z\"", 1),
+			check: func(t *testing.T, c *Config) {
+				if c.Runners[0].TokenExpiresAt.Sub(c.Runners[0].TokenObtainedAt) != 30*24*time.Hour {
+					t.Errorf("token times: %+v", c.Runners[0])
+				}
+			}},
+		{name: "bad token time", body: strings.Replace(base, "executor = \"docker\"", "executor = \"docker\"\ntoken_expires_at = \"soon\"", 1), wantErr: "token_expires_at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
