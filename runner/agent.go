@@ -23,7 +23,9 @@ type Agent struct {
 	mu          sync.Mutex
 	stopPolling context.CancelFunc
 	abortJobs   context.CancelFunc
-	cordoned    string // the reason, once cordoned
+	cordoned    string          // the reason, once cordoned
+	paused      map[string]bool // transient conditions (pressure) in force
+	resumed     chan struct{}   // closed and replaced when a condition clears
 }
 
 // AgentOptions configures an Agent.
@@ -50,6 +52,8 @@ func NewAgent(o AgentOptions) *Agent {
 		o.ErrorPause = time.Second
 	}
 	return &Agent{
+		paused:          map[string]bool{},
+		resumed:         make(chan struct{}),
 		sources:         o.Sources,
 		concurrent:      o.Concurrent,
 		shutdownTimeout: o.ShutdownTimeout,
@@ -113,6 +117,9 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot, global chan struct{}) {
 	log := a.logger.With("runner", slot.Source, "slot", slot.Index)
 	for {
+		if err := a.waitRunnable(ctx); err != nil {
+			return
+		}
 		select {
 		case global <- struct{}{}:
 		case <-ctx.Done():
@@ -185,4 +192,48 @@ func (a *Agent) AbortJobsAt(t time.Time) {
 			abort()
 		}
 	})
+}
+
+// Pause stops taking new jobs while a transient condition (DiskPressure,
+// MemoryPressure) is in force; Resume clears it. Running jobs go on.
+func (a *Agent) Pause(condition string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.paused[condition] {
+		return
+	}
+	a.paused[condition] = true
+	a.logger.Warn("node condition: taking no new jobs until it clears", "condition", condition)
+	a.metrics.setCondition(condition, true)
+}
+
+// Resume clears a condition set by Pause.
+func (a *Agent) Resume(condition string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.paused[condition] {
+		return
+	}
+	delete(a.paused, condition)
+	a.logger.Info("node condition cleared", "condition", condition)
+	a.metrics.setCondition(condition, false)
+	close(a.resumed)
+	a.resumed = make(chan struct{})
+}
+
+// waitRunnable blocks while any transient condition is in force.
+func (a *Agent) waitRunnable(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		n, wake := len(a.paused), a.resumed
+		a.mu.Unlock()
+		if n == 0 {
+			return ctx.Err()
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

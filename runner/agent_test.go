@@ -183,3 +183,39 @@ func TestAgentCordonAndAbortAt(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAgentPauseResume(t *testing.T) {
+	var running, peak atomic.Int32
+	src := &countingSource{name: "a", left: 2, d: 10 * time.Millisecond, running: &running, peak: &peak}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := NewAgent(AgentOptions{Sources: []Source{src}, Concurrent: 1, ShutdownTimeout: time.Minute})
+	a.Pause("DiskPressure")
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	src.mu.Lock()
+	left := src.left
+	src.mu.Unlock()
+	if left != 2 {
+		t.Fatalf("a paused agent took %d jobs", 2-left)
+	}
+	a.Resume("DiskPressure")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		src.mu.Lock()
+		left = src.left
+		src.mu.Unlock()
+		if left == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if left != 0 {
+		t.Errorf("after Resume %d jobs were still left", left)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/gitlab"
+	"github.com/runfleet/runfleet/runner/health"
 	"github.com/runfleet/runfleet/runner/interrupt"
 )
 
@@ -57,6 +58,8 @@ func run(ctx context.Context, g *globalFlags) error {
 
 	var sources []runner.Source
 	var rotators []*gitlab.Source
+	var stores []*cache.LocalStore
+	var watchPaths []string
 	executorsByHost := map[string]*docker.Executor{}
 	for _, r := range cfg.Runners {
 		ex, ok := executorsByHost[r.Docker.Host]
@@ -81,6 +84,11 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: cache: %w", r.Name, err)
 		}
+		if err := os.MkdirAll(r.BuildsDir, 0o700); err != nil {
+			return fmt.Errorf("runner %s: builds_dir: %w", r.Name, err)
+		}
+		stores = append(stores, store)
+		watchPaths = append(watchPaths, r.BuildsDir, r.Cache.Dir)
 		client, err := gitlab.NewClient(gitlab.ClientOptions{
 			BaseURL: r.URL.String(), UserAgent: "runfleet/" + version, Logger: logger, Observer: metrics,
 		})
@@ -120,6 +128,24 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	logger.Info("runfleet agent started", "version", version, "node", cfg.Node, "runners", len(sources),
 		"concurrent", cfg.Concurrent, "system_id", systemID)
+	wg.Go(func() {
+		health.Watch(srvCtx, watchPaths, "/proc/meminfo", health.DefaultThresholds, 10*time.Second, agent,
+			func(ctx context.Context, condition string) error {
+				if condition != health.DiskPressure {
+					return nil
+				}
+				var errs []error
+				for _, st := range stores {
+					logger.Info("disk pressure: shrinking the cache", "dir", st.Dir(), "freed_bytes", st.Shrink(ctx))
+				}
+				for _, ex := range executorsByHost {
+					if _, err := ex.PruneImages(ctx); err != nil {
+						errs = append(errs, err)
+					}
+				}
+				return errors.Join(errs...)
+			}, func(err error) { logger.Warn("node health", "err", err) })
+	})
 	if in := cfg.Interruption; in.Cloud != "" {
 		checker, err := interrupt.New(in.Cloud, in.Endpoint, nil)
 		if err != nil {

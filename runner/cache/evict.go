@@ -52,6 +52,21 @@ func (s *LocalStore) evict(ctx context.Context, keep string) {
 	if s.maxBytes <= 0 {
 		return
 	}
+	s.evictTo(ctx, func(int64) int64 { return s.maxBytes }, keep)
+}
+
+// Shrink evicts least recently used entries until the store holds at most
+// half of what it holds now: what the agent does under disk pressure. It
+// returns the bytes freed.
+func (s *LocalStore) Shrink(ctx context.Context) int64 {
+	before := s.Evictions().Bytes
+	s.evictTo(ctx, func(total int64) int64 { return total / 2 }, "")
+	return s.Evictions().Bytes - before
+}
+
+// evictTo removes entries, least recently used first and never keep,
+// until the total is at most limit(total at the start).
+func (s *LocalStore) evictTo(ctx context.Context, limit func(total int64) int64, keep string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entries, err := s.scan(ctx)
@@ -63,7 +78,8 @@ func (s *LocalStore) evict(ctx context.Context, keep string) {
 	for _, e := range entries {
 		total += e.size
 	}
-	if total <= s.maxBytes {
+	limitBytes := limit(total)
+	if total <= limitBytes {
 		return
 	}
 	slices.SortFunc(entries, func(a, b entry) int {
@@ -71,7 +87,7 @@ func (s *LocalStore) evict(ctx context.Context, keep string) {
 	})
 	var n, freed int64
 	for _, e := range entries {
-		if total <= s.maxBytes {
+		if total <= limitBytes {
 			break
 		}
 		if e.path == keep {
@@ -90,11 +106,11 @@ func (s *LocalStore) evict(ctx context.Context, keep string) {
 	s.evictions.Bytes += freed
 	if n > 0 {
 		s.logger.Info("cache: evicted least recently used entries",
-			"entries", n, "bytes", freed, "total_bytes", total, "max_bytes", s.maxBytes)
+			"entries", n, "bytes", freed, "total_bytes", total, "max_bytes", limitBytes)
 	}
-	if total > s.maxBytes {
+	if total > limitBytes {
 		s.logger.Warn("cache: store still over its limit; the newest entry alone exceeds it",
-			"path", keep, "total_bytes", total, "max_bytes", s.maxBytes)
+			"path", keep, "total_bytes", total, "max_bytes", limitBytes)
 	}
 }
 
