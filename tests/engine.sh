@@ -40,10 +40,12 @@ dockerd --data-root "$tmp/data" --exec-root "$tmp/exec" --pidfile "$tmp/dockerd.
   -H "unix://$tmp/docker.sock" >"$tmp/dockerd.log" 2>&1 &
 dockerd_pid=$!
 stop() {
+  [ -n "${dockerd_pid:-}" ] || return 0
   log "stopping the Docker engine"
   kill "$dockerd_pid" 2>/dev/null || true
   for _ in $(seq 1 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
   rm -rf "$tmp" 2>/dev/null || true
+  dockerd_pid=
 }
 trap stop EXIT
 export DOCKER_HOST="unix://$tmp/docker.sock"

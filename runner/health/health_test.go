@@ -60,8 +60,16 @@ type fakeNode struct {
 	events []string
 }
 
-func (f *fakeNode) Pause(c string)  { f.mu.Lock(); f.events = append(f.events, "pause "+c); f.mu.Unlock() }
-func (f *fakeNode) Resume(c string) { f.mu.Lock(); f.events = append(f.events, "resume "+c); f.mu.Unlock() }
+func (f *fakeNode) Pause(c string) {
+	f.mu.Lock()
+	f.events = append(f.events, "pause "+c)
+	f.mu.Unlock()
+}
+func (f *fakeNode) Resume(c string) {
+	f.mu.Lock()
+	f.events = append(f.events, "resume "+c)
+	f.mu.Unlock()
+}
 
 func TestWatchPausesReclaimsResumes(t *testing.T) {
 	dir := t.TempDir()
