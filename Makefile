@@ -7,7 +7,7 @@ BIN := bin
 BUSYBOX_IMAGE ?= runfleet/busybox:latest
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-local unit bench bench-local demo demo-local lint images clean fuzz
+.PHONY: all build test test-local race race-local unit bench bench-local demo demo-local lint images clean fuzz
 
 all: build
 
@@ -27,6 +27,13 @@ test: ## unit + integration + end-to-end; installs and starts a Docker engine if
 
 test-local: lint images ## the same, with the engine you already have
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+race: ## unit tests and the end-to-end suite with the race detector in the agent binary too
+	tests/engine.sh $(MAKE) race-local
+
+race-local: images
+	$(GO) test -race -count=1 ./runner/... ./autoscaler/...
+	RUNFLEET_E2E_RACE=1 GORACE=halt_on_error=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./tests/e2e/
 
 unit: ## tests that need no daemon
 	$(GO) test -count=1 ./runner/... ./cmd/...

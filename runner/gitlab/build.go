@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
@@ -117,17 +118,18 @@ func (b *build) run(ctx context.Context) FinalResult {
 	// jobCtx ends on timeout, graceful cancel, abort or shutdown.
 	jobCtx, cancelJob := context.WithTimeoutCause(ctx, timeout, errJobTimeout)
 	defer cancelJob()
-	var canceling, aborted bool
+	// Set by the watcher goroutine, read after execute: atomics.
+	var canceling, aborted atomic.Bool
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
 	go func() {
 		select {
 		case <-b.rep.Canceling():
-			canceling = true
+			canceling.Store(true)
 			fmt.Fprintln(b.rep, "\n\x1b[33;1mJob cancel requested: stopping the script, then running after_script\x1b[0;m")
 			cancelJob()
 		case <-b.rep.Aborted():
-			aborted = true
+			aborted.Store(true)
 			cancelJob()
 		case <-stopWatch:
 		}
@@ -144,7 +146,7 @@ func (b *build) run(ctx context.Context) FinalResult {
 	case ctx.Err() != nil:
 		fmt.Fprintln(b.rep, "\x1b[31;1mERROR: Job failed: the runner is shutting down and the job was aborted\x1b[0;m")
 		res = FinalResult{State: "failed", FailureReason: FailureRunnerSystem}
-	case canceling || aborted:
+	case canceling.Load() || aborted.Load():
 		fmt.Fprintln(b.rep, "\x1b[31;1mERROR: Job failed: canceled\x1b[0;m")
 		res = FinalResult{State: "failed", FailureReason: FailureScript}
 	default:
@@ -164,7 +166,7 @@ func (b *build) run(ctx context.Context) FinalResult {
 		fmt.Fprintln(b.rep, "\x1b[32;1mJob succeeded\x1b[0;m")
 	}
 	res.FailureReason = b.job.Features.FailureReason(res.FailureReason)
-	if aborted {
+	if aborted.Load() {
 		// The platform already ended the job; a final update would be
 		// refused. The reporter still flushes what it can.
 		res.State = "canceled"

@@ -36,7 +36,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	runnerBin = filepath.Join(dir, "runner")
-	build := exec.Command("go", "build", "-o", runnerBin, "../../cmd/runner")
+	args := []string{"build", "-o", runnerBin}
+	if os.Getenv("RUNFLEET_E2E_RACE") == "1" {
+		// The agent binary with the race detector: data races end the
+		// process with exit code 66 and a report in the agent log.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../../cmd/runner")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the runner:", err)
