@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# tests/engine.sh CMD...: run CMD with a Docker engine that answers.
+# tests/engine.sh CMD...: run CMD with a Docker engine and a containerd
+# daemon that answer.
+#
 # On a fresh Debian machine (as root) it installs what runfleet's tests and
-# demo need, and when no engine answers it starts dockerd with its socket
-# and data under a temp dir for the duration of CMD, then stops it.
+# demo need. When no Docker engine answers (DOCKER_HOST or the default
+# socket) it starts dockerd with its socket and data under a temp dir; when
+# no containerd answers at CONTAINERD_ADDRESS (default
+# /run/containerd/containerd.sock) it starts one the same way. Both are
+# stopped, and the temp dir removed, when CMD ends.
 set -euo pipefail
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 
@@ -16,6 +21,7 @@ command -v git >/dev/null || need+=(git)
 command -v iptables >/dev/null || need+=(iptables)
 command -v ip >/dev/null || need+=(iproute2)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "missing: ${need[*]} — install them (Debian: apt-get install ${need[*]})" >&2
@@ -27,33 +33,81 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if docker info >/dev/null 2>&1; then
-  exec "$@"
-fi
-if [ "$(id -u)" != 0 ]; then
-  echo "no Docker engine answers at ${DOCKER_HOST:-the default socket}, and starting one needs root" >&2
-  exit 1
-fi
-tmp=$(mktemp -d /tmp/runfleet-engine.XXXXXX)
-log "starting a Docker engine under $tmp"
-dockerd --data-root "$tmp/data" --exec-root "$tmp/exec" --pidfile "$tmp/dockerd.pid" \
-  -H "unix://$tmp/docker.sock" >"$tmp/dockerd.log" 2>&1 &
-dockerd_pid=$!
-stop() {
-  [ -n "${dockerd_pid:-}" ] || return 0
-  log "stopping the Docker engine"
-  kill "$dockerd_pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
-  rm -rf "$tmp" 2>/dev/null || true
-  dockerd_pid=
+tmp=
+dockerd_pid=
+containerd_pid=
+stopall() {
+  local rc=$?
+  if [ -n "$dockerd_pid" ]; then
+    log "stopping the Docker engine"
+    kill "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
+  fi
+  if [ -n "$containerd_pid" ]; then
+    log "stopping containerd"
+    kill "$containerd_pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$containerd_pid" 2>/dev/null || break; sleep 1; done
+    kill -9 "$containerd_pid" 2>/dev/null || true
+  fi
+  if [ -n "$tmp" ]; then
+    # Mounts containerd's snapshotter may have left behind.
+    grep -o " $tmp[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$tmp" 2>/dev/null || true
+  fi
+  return $rc
 }
-trap stop EXIT
-export DOCKER_HOST="unix://$tmp/docker.sock"
-for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+trap stopall EXIT
+
+mktmp() {
+  [ -n "$tmp" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "no $1 answers, and starting one needs root" >&2
+    exit 1
+  fi
+  tmp=$(mktemp -d /tmp/runfleet-engine.XXXXXX)
+}
+
 if ! docker info >/dev/null 2>&1; then
-  echo "the Docker engine did not start:" >&2
-  tail -50 "$tmp/dockerd.log" >&2
-  exit 1
+  mktmp "Docker engine at ${DOCKER_HOST:-the default socket}"
+  log "starting a Docker engine under $tmp"
+  dockerd --data-root "$tmp/data" --exec-root "$tmp/exec" --pidfile "$tmp/dockerd.pid" \
+    -H "unix://$tmp/docker.sock" >"$tmp/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  export DOCKER_HOST="unix://$tmp/docker.sock"
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  if ! docker info >/dev/null 2>&1; then
+    echo "the Docker engine did not start:" >&2
+    tail -50 "$tmp/dockerd.log" >&2
+    exit 1
+  fi
 fi
 docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})' >&2
+
+export CONTAINERD_ADDRESS="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
+if ! ctr -a "$CONTAINERD_ADDRESS" version >/dev/null 2>&1; then
+  mktmp "containerd at $CONTAINERD_ADDRESS"
+  c="$tmp/containerd"
+  mkdir -p "$c"
+  # The CRI plugin is not needed and only slows the start down.
+  cat >"$c/config.toml" <<TOML
+version = 2
+root = "$c/root"
+state = "$c/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$c/containerd.sock"
+TOML
+  log "starting containerd under $c"
+  containerd --config "$c/config.toml" >"$c/containerd.log" 2>&1 &
+  containerd_pid=$!
+  export CONTAINERD_ADDRESS="$c/containerd.sock"
+  for _ in $(seq 1 60); do ctr -a "$CONTAINERD_ADDRESS" version >/dev/null 2>&1 && break; sleep 0.5; done
+  if ! ctr -a "$CONTAINERD_ADDRESS" version >/dev/null 2>&1; then
+    echo "containerd did not start:" >&2
+    tail -50 "$c/containerd.log" >&2
+    exit 1
+  fi
+fi
+ctr -a "$CONTAINERD_ADDRESS" version 2>/dev/null | sed -n 's/^ *Version: */containerd /p' | tail -1 >&2
+
 "$@"

@@ -32,7 +32,7 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 	}
 	api := v.ex.api
 	start := v.ex.now()
-	oomBefore := v.procs.oomKills()
+	oomBefore := v.procs.OOMKills()
 	user := step.User
 	if user == "" {
 		user = v.user
@@ -89,7 +89,7 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 		return res, nil
 	}
 	if oomBefore >= 0 {
-		res.OOMKilled = v.procs.oomKills() > oomBefore
+		res.OOMKilled = v.procs.OOMKills() > oomBefore
 	}
 	cins, err := api.ContainerInspect(context.WithoutCancel(ctx), v.containerID)
 	if err != nil {
@@ -134,7 +134,7 @@ func (v *Env) cancelStep(ctx context.Context, execID string) error {
 	ins, err := v.ex.api.ContainerExecInspect(cctx, execID)
 	if err == nil {
 		var n int
-		n, err = v.procs.killStep(ins.Pid)
+		n, err = v.procs.KillStep(ins.Pid)
 		if err == nil {
 			v.ex.log.InfoContext(ctx, "killed cancelled step", "job", v.jobID, "pid", ins.Pid, "processes", n)
 			return nil

@@ -25,7 +25,6 @@ type job struct {
 	payload  []byte
 
 	trace          []byte
-	resetAllowed   bool // a 412 was answered: the runner may resend from 0
 	reportedState  string
 	failureReason  string
 	exitCode       *int

@@ -1,36 +1,52 @@
 package gitlabtest
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
-	"strconv"
-	"strings"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
 )
 
-// Enqueue queues a job and returns its id. Runners waiting in a long poll
-// are woken (they get 204 with a new X-GitLab-Last-Update and must poll
-// again to get the job, as with GitLab).
+// Enqueue queues a job built from spec and returns its id. The queue
+// version changes, waking long polls. It may be called from any goroutine.
 func (s *Server) Enqueue(spec JobSpec) int64 {
 	spec = spec.withDefaults()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rp := s.repos[spec.ProjectPath]; rp != nil && spec.SHA == "" {
-		spec.SHA = rp.head
-	}
-	if spec.SHA == "" {
-		spec.SHA = strings.Repeat("0", 40)
-	}
 	id := s.nextJobID
 	s.nextJobID++
-	pipeline := spec.PipelineID
-	if pipeline == 0 {
-		pipeline = s.nextPipelineID
+	if spec.PipelineID == 0 {
+		spec.PipelineID = s.nextPipelineID
 		s.nextPipelineID++
 	}
+	rp := s.repos[spec.ProjectPath]
+	s.mu.Unlock()
+
+	beforeSHA := zeroSHA
+	if rp != nil {
+		if spec.SHA == "" {
+			spec.SHA = rp.head()
+		}
+		beforeSHA = rp.parentOf(spec.SHA)
+		// GitLab keeps a persistent ref per pipeline; refspecs point at it.
+		if _, err := rp.run(nil, "update-ref", fmt.Sprintf("refs/pipelines/%d", spec.PipelineID), spec.SHA); err != nil {
+			s.tb.Errorf("gitlabtest: enqueue: %v", err)
+		}
+	}
+	if spec.SHA == "" {
+		spec.SHA = fmt.Sprintf("%040x", id)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	j := &job{
-		id: id, pipelineID: pipeline, spec: spec, beforeSHA: strings.Repeat("0", 40),
-		state: StatePending, enqueuedAt: s.cfg.now(), final: make(chan struct{}),
+		id:         id,
+		pipelineID: spec.PipelineID,
+		spec:       spec,
+		beforeSHA:  beforeSHA,
+		state:      StatePending,
+		enqueuedAt: s.cfg.now(),
+		final:      make(chan struct{}),
 	}
 	j.event("enqueued")
 	s.jobs[id] = j
@@ -39,133 +55,182 @@ func (s *Server) Enqueue(spec JobSpec) int64 {
 	return id
 }
 
-// tickLocked records a queue change and wakes held long polls.
+const zeroSHA = "0000000000000000000000000000000000000000"
+
+// tickLocked changes the queue version and wakes held long polls.
 func (s *Server) tickLocked() {
 	s.version++
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-// lastUpdateLocked is the queue version as sent in X-GitLab-Last-Update.
-func (s *Server) lastUpdateLocked() string {
-	return "v" + strconv.FormatUint(s.version, 10)
+// versionLocked is the opaque X-GitLab-Last-Update value.
+func (s *Server) versionLocked() string {
+	x := s.version*0x9e3779b97f4a7c15 ^ s.cfg.seed
+	x ^= x >> 31
+	return fmt.Sprintf("%016x", x)
 }
 
-// payloadLocked builds the job JSON GitLab would hand to the runner.
-func (s *Server) payloadLocked(j *job) []byte {
-	sp := j.spec
-	u, _ := url.Parse(s.http.URL)
-	repoURL := fmt.Sprintf("%s://gitlab-ci-token:%s@%s/%s.git", u.Scheme, j.token, u.Host, sp.ProjectPath)
-	cleanRepo := fmt.Sprintf("%s/%s.git", s.http.URL, sp.ProjectPath)
-	projectName := sp.ProjectPath[strings.LastIndex(sp.ProjectPath, "/")+1:]
-	vars := []payloadVar{
-		{Key: "CI", Value: "true", Public: true},
-		{Key: "GITLAB_CI", Value: "true", Public: true},
-		{Key: "CI_SERVER_URL", Value: s.http.URL, Public: true},
-		{Key: "CI_JOB_ID", Value: strconv.FormatInt(j.id, 10), Public: true},
-		{Key: "CI_JOB_NAME", Value: sp.Name, Public: true},
-		{Key: "CI_JOB_STAGE", Value: sp.Stage, Public: true},
-		{Key: "CI_JOB_TOKEN", Value: j.token, Masked: true},
-		{Key: "CI_PIPELINE_ID", Value: strconv.FormatInt(j.pipelineID, 10), Public: true},
-		{Key: "CI_PROJECT_ID", Value: strconv.FormatInt(sp.ProjectID, 10), Public: true},
-		{Key: "CI_PROJECT_NAME", Value: projectName, Public: true},
-		{Key: "CI_PROJECT_PATH", Value: sp.ProjectPath, Public: true},
-		{Key: "CI_REPOSITORY_URL", Value: repoURL, Public: false},
-		{Key: "CI_PROJECT_URL", Value: strings.TrimSuffix(cleanRepo, ".git"), Public: true},
-		{Key: "CI_COMMIT_SHA", Value: sp.SHA, Public: true},
-		{Key: "CI_COMMIT_REF_NAME", Value: sp.Ref, Public: true},
-		{Key: "CI_REGISTRY_PASSWORD", Value: j.token, Masked: true},
-	}
-	for _, v := range sp.Variables {
-		vars = append(vars, payloadVar(v))
-	}
-	script := append(append([]string{}, sp.BeforeScript...), sp.Script...)
-	steps := []payloadStep{{Name: "script", Script: script, Timeout: sp.Timeout, When: "on_success", AllowFailure: sp.AllowFailure}}
-	if len(sp.AfterScript) > 0 {
-		steps = append(steps, payloadStep{Name: "after_script", Script: sp.AfterScript, Timeout: sp.Timeout, When: "always"})
-	}
-	if len(sp.Release) > 0 {
-		steps = append(steps, payloadStep{Name: "release", Script: sp.Release, Timeout: sp.Timeout, When: "on_success"})
-	}
-	if sp.Steps != nil {
-		steps = steps[:0]
-		for _, st := range sp.Steps {
-			if st.Timeout == 0 {
-				st.Timeout = sp.Timeout
-			}
-			steps = append(steps, payloadStep(st))
-		}
-	}
-	p := jobPayload{
-		ID: j.id, Token: j.token, AllowGitFetch: true,
-		JobInfo: payloadJobInfo{
-			ID: j.id, Name: sp.Name, Stage: sp.Stage, PipelineID: j.pipelineID, ProjectID: sp.ProjectID,
-			ProjectName: projectName, ProjectFullPath: sp.ProjectPath,
-			TimeInQueueSeconds: int64(s.cfg.now().Sub(j.enqueuedAt).Seconds()),
-		},
-		GitInfo: payloadGitInfo{
-			RepoURL: repoURL, Ref: sp.Ref, SHA: sp.SHA, BeforeSHA: j.beforeSHA, RefType: "branch",
-			Refspecs: []string{"+refs/heads/" + sp.Ref + ":refs/remotes/origin/" + sp.Ref}, Depth: sp.Depth,
-		},
-		RunnerInfo:  payloadRunner{Timeout: sp.Timeout},
-		Variables:   vars,
-		Steps:       steps,
-		Hooks:       []payloadHook{},
-		Services:    []payloadImage{},
-		Artifacts:   []payloadArt{},
-		Cache:       []payloadCache{},
-		Credentials: []payloadCred{},
-		Features: payloadFeatures{
-			TraceSections: true, TokenMaskPrefixes: []string{"glpat-", "glcbt-", "glrt-"},
-			FailureReasons: sp.FailureReasons, FutureFeature: true,
-		},
-		PolicyOptions: map[string]any{"execution_policy_job": false},
-		FutureField:   json.RawMessage(`{"nested":[1,2,3]}`),
-	}
-	for _, h := range sp.Hooks {
-		p.Hooks = append(p.Hooks, payloadHook(h))
-	}
-	if sp.Image != nil {
-		img := imagePayload(*sp.Image)
-		p.Image = &img
-	}
-	for _, svc := range sp.Services {
-		p.Services = append(p.Services, imagePayload(svc))
-	}
-	for _, a := range sp.Artifacts {
-		p.Artifacts = append(p.Artifacts, payloadArt{Name: a.Name, Untracked: a.Untracked, Paths: a.Paths, Exclude: a.Exclude, When: a.When, ArtifactType: a.ArtifactType, ArtifactFormat: a.ArtifactFormat, ExpireIn: a.ExpireIn})
-	}
-	for _, c := range sp.Cache {
-		p.Cache = append(p.Cache, payloadCache{Key: c.Key, Untracked: c.Untracked, Policy: c.Policy, Paths: c.Paths, When: c.When, FallbackKeys: c.FallbackKeys})
-	}
-	for _, c := range sp.Credentials {
-		p.Credentials = append(p.Credentials, payloadCred(c))
-	}
-	for _, depID := range sp.Dependencies {
-		d := s.jobs[depID]
-		if d == nil {
+// expireHoldsLocked requeues two-phase jobs whose runner stopped confirming.
+func (s *Server) expireHoldsLocked() {
+	now := s.cfg.now()
+	for _, id := range s.order {
+		j := s.jobs[id]
+		if j.state != StatePending || !j.assigned || now.Sub(j.ackAt) < s.cfg.twoPhaseHold {
 			continue
 		}
-		dep := payloadDep{ID: d.id, Name: d.spec.Name, Token: j.token}
-		if u, ok := d.artifact("archive"); ok {
-			dep.ArtifactsFile = &payloadArtsFile{Filename: u.Filename, Size: int64(len(u.Data))}
-		}
-		p.Dependencies = append(p.Dependencies, dep)
+		j.event("two-phase hold expired after %v: requeued", now.Sub(j.ackAt))
+		delete(s.jobTokens, j.token)
+		j.token, j.runner, j.assigned, j.payload = "", nil, false, nil
+		s.tickLocked()
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		panic(fmt.Sprintf("gitlabtest: marshal payload: %v", err))
-	}
-	return b
 }
 
-func imagePayload(i Image) payloadImage {
-	p := payloadImage{Name: i.Name, Alias: i.Alias, Entrypoint: i.Entrypoint, Command: i.Command, Ports: []payloadPort{}, PullPolicy: i.PullPolicy}
-	for _, port := range i.Ports {
-		p.Ports = append(p.Ports, payloadPort(port))
+// rateLimitedLocked records a poll and reports the wait if over the limit.
+func (s *Server) rateLimitedLocked(rn *runner) (time.Duration, bool) {
+	if s.cfg.requestRateLimit <= 0 {
+		return 0, false
 	}
-	for _, v := range i.Variables {
-		p.Variables = append(p.Variables, payloadVar(v))
+	now := s.cfg.now()
+	cut := 0
+	for cut < len(rn.polls) && now.Sub(rn.polls[cut]) >= time.Minute {
+		cut++
 	}
-	return p
+	rn.polls = rn.polls[cut:]
+	if len(rn.polls) >= s.cfg.requestRateLimit {
+		return time.Minute - now.Sub(rn.polls[0]), true
+	}
+	rn.polls = append(rn.polls, now)
+	return 0, false
+}
+
+func (s *Server) handleRequestJob(w http.ResponseWriter, r *http.Request) {
+	var body requestJobBody
+	if err := decodeJSON(r, &body); err != nil {
+		writeMessage(w, http.StatusBadRequest, "400 Bad request - "+err.Error())
+		return
+	}
+	if body.Token == nil || *body.Token == "" {
+		writeMessage(w, http.StatusBadRequest, "400 Bad request - token is missing")
+		return
+	}
+	if body.SystemID == nil || !systemIDPattern.MatchString(*body.SystemID) {
+		writeMessage(w, http.StatusBadRequest, "400 Bad request - system_id is missing or invalid")
+		return
+	}
+	s.mu.Lock()
+	rn := s.runnerLocked(*body.Token)
+	if rn == nil {
+		s.mu.Unlock()
+		writeMessage(w, http.StatusForbidden, "403 Forbidden")
+		return
+	}
+	if h := r.Header.Get("RUNNER-TOKEN"); h != "" && h != *body.Token {
+		s.violateLocked("jobs/request: RUNNER-TOKEN header differs from body token")
+	}
+	if wait, limited := s.rateLimitedLocked(rn); limited {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
+		writeMessage(w, http.StatusTooManyRequests, "429 Too Many Requests")
+		return
+	}
+	rn.managers[*body.SystemID] = true
+	s.expireHoldsLocked()
+
+	var features map[string]bool
+	if body.Info != nil {
+		features = body.Info.Features
+	}
+	if j := s.pickLocked(rn, *body.SystemID, features); j != nil {
+		infoOf(r).jobID = j.id
+		payload := j.payload
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(payload)
+		return
+	}
+	current := s.versionLocked()
+	wake := s.changed
+	s.mu.Unlock()
+	// Workhorse: a runner that already saw the current queue version is held
+	// until the queue changes or the hold ends, then answered 204 without
+	// X-GitLab-Last-Update; the runner must poll again (with its old value).
+	if body.LastUpdate != "" && body.LastUpdate == current {
+		s.sleepOrDone(r.Context(), s.cfg.longPollHold, wake)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("X-GitLab-Last-Update", current)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pickLocked hands the oldest eligible job to the runner, failing on the way
+// jobs whose needs the runner cannot meet, as GitLab's RegisterJobService.
+func (s *Server) pickLocked(rn *runner, systemID string, features map[string]bool) *job {
+	for _, id := range s.order {
+		j := s.jobs[id]
+		if j.state != StatePending || j.assigned || !rn.canRun(j.spec.Tags) {
+			continue
+		}
+		if missing := missingFeatures(j.spec, features); len(missing) > 0 {
+			j.event("runner %d lacks features %v", rn.id, missing)
+			j.finish(StateFailed, "runner_unsupported")
+			continue
+		}
+		if dep := s.invalidDependencyLocked(j); dep != 0 {
+			j.event("dependency %d did not succeed", dep)
+			j.finish(StateFailed, "missing_dependency_failure")
+			continue
+		}
+		j.token = s.randTokenLocked("glcbt-")
+		s.jobTokens[j.token] = j.id
+		j.runner = rn
+		j.systemID = systemID
+		j.features = maps.Clone(features)
+		j.twoPhase = features["two_phase_job_commit"]
+		if j.twoPhase {
+			j.assigned = true
+			j.ackAt = s.cfg.now()
+			j.event("picked by runner %d (%s), two-phase: pending until PUT running", rn.id, systemID)
+		} else {
+			j.assigned = true
+			j.state = StateRunning
+			j.event("picked by runner %d (%s): running", rn.id, systemID)
+		}
+		j.payload = s.payloadLocked(j)
+		return j
+	}
+	return nil
+}
+
+func missingFeatures(spec JobSpec, features map[string]bool) []string {
+	var missing []string
+	for _, f := range requiredFeatures(spec) {
+		if !features[f] && !slices.Contains(missing, f) {
+			missing = append(missing, f)
+		}
+	}
+	return missing
+}
+
+// invalidDependencyLocked returns the first dependency that is not a
+// successful job, or 0.
+func (s *Server) invalidDependencyLocked(j *job) int64 {
+	for _, d := range j.spec.Dependencies {
+		dj, ok := s.jobs[d]
+		if !ok || dj.state != StateSuccess {
+			return d
+		}
+	}
+	return 0
+}
+
+// jobByTokenLocked returns the job whose token is tok, or nil.
+func (s *Server) jobByTokenLocked(tok string) *job {
+	id, ok := s.jobTokens[tok]
+	if !ok || tok == "" {
+		return nil
+	}
+	return s.jobs[id]
 }

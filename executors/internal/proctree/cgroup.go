@@ -1,4 +1,4 @@
-package docker
+package proctree
 
 import (
 	"bufio"
@@ -9,19 +9,19 @@ import (
 	"strings"
 )
 
-// containerProcs locates a running container's processes and memory
+// Procs locates a running container's processes and memory
 // cgroup on the host through /proc and /sys/fs/cgroup. Fields are empty
 // when the host does not expose them to this process (another PID
 // namespace, no /proc access); callers then fall back to the engine.
-type containerProcs struct {
+type Procs struct {
 	initPID int    // host PID of the container's PID 1 (docker-init)
 	cgroup  string // content of /proc/<initPID>/cgroup: identifies members
 	oomFile string // memory.oom_control (v1) or memory.events (v2)
 }
 
-// newContainerProcs inspects the container whose PID 1 is initPID.
-func newContainerProcs(initPID int) containerProcs {
-	p := containerProcs{initPID: initPID}
+// New inspects the container whose PID 1 is initPID.
+func New(initPID int) Procs {
+	p := Procs{initPID: initPID}
 	if initPID <= 0 {
 		return p
 	}
@@ -65,8 +65,8 @@ func oomFile(procCgroup string) string {
 	return ""
 }
 
-// oomKills returns the cgroup's OOM-kill counter, or -1 if unknown.
-func (p containerProcs) oomKills() int64 {
+// OOMKills returns the cgroup's OOM-kill counter, or -1 if unknown.
+func (p Procs) OOMKills() int64 {
 	if p.oomFile == "" {
 		return -1
 	}

@@ -1,4 +1,4 @@
-package docker
+package proctree
 
 import (
 	"bytes"
@@ -11,25 +11,25 @@ import (
 	"time"
 )
 
-// procInfo is what killStep needs to know about one process.
+// procInfo is what KillStep needs to know about one process.
 type procInfo struct {
 	ppid  int
 	start uint64 // start time in clock ticks since boot
 }
 
-// errProcsHidden means the container's processes cannot be found in this
+// ErrHidden means the container's processes cannot be found in this
 // process's /proc (another PID namespace or no access).
-var errProcsHidden = errors.New("container processes are not visible in /proc")
+var ErrHidden = errors.New("container processes are not visible in /proc")
 
-// killStep SIGKILLs the process tree rooted at the exec's host PID root,
+// KillStep SIGKILLs the process tree rooted at the exec's host PID root,
 // plus processes the step orphaned (reparented to the container's init,
 // other than the container's main process). It first freezes the tree
 // with SIGSTOP, pass after pass until no new process appears, so nothing
 // can fork away while it is being walked. It returns how many processes
 // it signalled.
-func (p containerProcs) killStep(root int) (int, error) {
+func (p Procs) KillStep(root int) (int, error) {
 	if p.cgroup == "" {
-		return 0, errProcsHidden
+		return 0, ErrHidden
 	}
 	var stopped []int
 	seen := map[int]bool{}
@@ -39,7 +39,7 @@ func (p containerProcs) killStep(root int) (int, error) {
 			return 0, err
 		}
 		if _, ok := procs[p.initPID]; !ok {
-			return 0, fmt.Errorf("init PID %d: %w", p.initPID, errProcsHidden)
+			return 0, fmt.Errorf("init PID %d: %w", p.initPID, ErrHidden)
 		}
 		fresh := 0
 		for _, pid := range stepProcs(procs, p.initPID, root) {
@@ -119,10 +119,10 @@ func stepProcs(procs map[int]procInfo, initPID, root int) []int {
 }
 
 // members lists the host processes that share the container's cgroups.
-func (p containerProcs) members() (map[int]procInfo, error) {
+func (p Procs) members() (map[int]procInfo, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errProcsHidden, err)
+		return nil, fmt.Errorf("%w: %w", ErrHidden, err)
 	}
 	want := []byte(p.cgroup)
 	out := map[int]procInfo{}

@@ -1,0 +1,123 @@
+# Worker nodes: a launch template and an Auto Scaling group with a mixed instances policy.
+# The group holds capacity; the autoscaler decides how much (desired capacity) and which
+# drained node to retire, so Terraform ignores desired_capacity after creation.
+
+resource "aws_launch_template" "nodes" {
+  name_prefix            = "${var.name}-node-"
+  description            = "runfleet ${var.name} worker node (${var.platform})"
+  image_id               = local.ami_id
+  update_default_version = true
+  vpc_security_group_ids = [aws_security_group.nodes.id]
+  user_data              = base64encode(templatefile("${path.module}/templates/node-user-data.sh.tftpl", local.node_template_vars))
+
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.node.arn
+  }
+
+  # IMDSv2 only, and one hop: a job container sits one hop further (the bridge), so the
+  # metadata endpoint and the node's credentials are out of its reach. The agent also
+  # rejects job-network traffic to 169.254.169.254 with a DOCKER-USER rule.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "disabled"
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+
+    ebs {
+      volume_size           = var.root_volume_size
+      volume_type           = "gp3"
+      encrypted             = true
+      kms_key_id            = var.ebs_kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  monitoring {
+    enabled = false
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(local.tags, { Name = "${var.name}-node", "runfleet:role" = "node" })
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = merge(local.tags, { Name = "${var.name}-node", "runfleet:role" = "node" })
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.platform != "github" || (var.github_url != null && var.github_app_id != null && var.github_installation_id != null)
+      error_message = "platform = \"github\" needs github_url, github_app_id and github_installation_id."
+    }
+  }
+}
+
+resource "aws_autoscaling_group" "nodes" {
+  name                  = local.asg_name
+  vpc_zone_identifier   = var.subnet_ids
+  min_size              = var.min_nodes
+  max_size              = var.max_nodes
+  desired_capacity      = var.min_nodes
+  capacity_rebalance    = true
+  protect_from_scale_in = true
+  health_check_type     = "EC2"
+  default_cooldown      = 0
+  # The autoscaler places nodes; EC2 must not terminate running jobs to even out zones.
+  suspended_processes = ["AZRebalance"]
+  enabled_metrics     = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"]
+
+  mixed_instances_policy {
+    instances_distribution {
+      on_demand_allocation_strategy            = "prioritized"
+      on_demand_base_capacity                  = var.on_demand_base_capacity
+      on_demand_percentage_above_base_capacity = 100 - var.spot_percentage
+      spot_allocation_strategy                 = "price-capacity-optimized"
+    }
+
+    launch_template {
+      launch_template_specification {
+        launch_template_id = aws_launch_template.nodes.id
+        version            = aws_launch_template.nodes.latest_version
+      }
+
+      dynamic "override" {
+        for_each = var.instance_types
+        content {
+          instance_type = override.value
+        }
+      }
+    }
+  }
+
+  dynamic "tag" {
+    for_each = local.tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # Owned by the autoscaler at run time.
+    ignore_changes = [desired_capacity]
+
+    precondition {
+      condition     = var.min_nodes <= var.max_nodes
+      error_message = "min_nodes must not exceed max_nodes."
+    }
+
+    precondition {
+      condition     = var.on_demand_base_capacity <= var.max_nodes
+      error_message = "on_demand_base_capacity must not exceed max_nodes."
+    }
+  }
+}
