@@ -7,7 +7,7 @@ BIN := bin
 BUSYBOX_IMAGE ?= runfleet/busybox:latest
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-local race race-local unit bench bench-local demo demo-local lint images clean fuzz
+.PHONY: all build test test-local race race-local unit bench bench-local demo demo-local lint images clean fuzz terraform-check
 
 all: build
 
@@ -16,6 +16,7 @@ build: ## binaries into bin/
 
 images: ## offline images the tests and the demo need (no registry)
 	images/busybox/build.sh $(BUSYBOX_IMAGE)
+	images/github-runner-stub/build.sh
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -38,6 +39,9 @@ race-local: images
 unit: ## tests that need no daemon
 	$(GO) test -count=1 ./runner/... ./cmd/...
 
+terraform-check: ## terraform fmt -check (Terraform 1.5.7 via go install); validate + test when TF_PLUGIN_MIRROR names a provider mirror
+	terraform/check.sh
+
 fuzz: ## a short fuzz run of the cache key sanitiser
 	$(GO) test -run='^$$' -fuzz=FuzzSanitizeKey -fuzztime=30s ./runner/cache/
 
@@ -45,7 +49,7 @@ bench: ## speed and memory figures, printed as ratios against baselines measured
 	tests/engine.sh $(MAKE) bench-local
 
 bench-local: images build
-	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./runner/cache/ ./tests/e2e/ ./autoscaler/sim/
+	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./executors/containerd/ ./executors/enginebench/ ./executors/diskcap/ ./runner/cache/ ./tests/e2e/ ./autoscaler/sim/
 
 demo: ## run the demo project's job in a container on the embedded default (busybox image, local cache)
 	tests/engine.sh $(MAKE) demo-local

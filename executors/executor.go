@@ -79,6 +79,12 @@ type Resources struct {
 	MemorySwap int64 // bytes of memory+swap; -1 unlimited swap; 0 = same as Memory
 	PidsLimit  int64
 	ShmSize    int64 // bytes
+	// DiskSize caps the job's writable space (bytes): the container layer
+	// where the storage driver can enforce a size, and the per-job volumes
+	// (Mount.Volume) always. Bind-mounted host directories are the
+	// caller's to cap. Create writes what it enforced, and what it could
+	// not, to Spec.Log: a limit that is not applied is never claimed.
+	DiskSize int64
 }
 
 // NetworkMode selects the job's network.
@@ -117,6 +123,10 @@ type Spec struct {
 	Runtime string
 	// User runs every Exec as this user unless the Step says otherwise.
 	User string
+	// Log receives the executor's notes for the job log during Create:
+	// the limits applied, those asked for that the engine cannot enforce,
+	// and a loud warning for Privileged. Nil discards them.
+	Log io.Writer
 }
 
 // Step is one command run inside an Env: a shell script given to sh/bash.

@@ -23,9 +23,10 @@ type Agent struct {
 	mu          sync.Mutex
 	stopPolling context.CancelFunc
 	abortJobs   context.CancelFunc
-	cordoned    string          // the reason, once cordoned
-	paused      map[string]bool // transient conditions (pressure) in force
-	resumed     chan struct{}   // closed and replaced when a condition clears
+	cordoned    string                // the reason, once cordoned
+	paused      map[string]bool       // transient conditions (pressure) in force
+	resumed     chan struct{}         // closed and replaced when a condition clears
+	running     map[string]RunningJob // by source and job id (status.go)
 }
 
 // AgentOptions configures an Agent.
@@ -158,6 +159,8 @@ func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job) 
 	log.Info("job started")
 	a.metrics.jobStarted(src.Name())
 	start := time.Now()
+	untrack := a.track(src.Name(), job.ID(), start)
+	defer untrack()
 	out := job.Run(ctx)
 	d := time.Since(start)
 	a.metrics.jobFinished(src.Name(), out, d)

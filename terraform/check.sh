@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CI checks of terraform/ and the images that need a tool rather than Go:
-#   1. `terraform fmt -check -recursive terraform/` with Terraform 1.5.7, built once from the
-#      module proxy (`go install`, ~3 min) and cached under
-#      ${XDG_CACHE_HOME:-$HOME/.cache}/runfleet/terraform-1.5.7.
+#   1. `terraform fmt -check -recursive terraform/` with Terraform 1.5.7, built from the module
+#      proxy with `go install` into a temporary directory (minutes on a cold Go build cache,
+#      seconds on a warm one).
 #   2. `bash -n` on every shell script under terraform/ and images/.
 #   3. When an AWS provider is available from a filesystem mirror — TF_PLUGIN_MIRROR names a
 #      directory holding registry.terraform.io/hashicorp/aws, or TF_CLI_CONFIG_FILE names a
@@ -22,20 +22,19 @@ if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
 fi
 
 tf_version=1.5.7
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/runfleet/terraform-$tf_version
-tf=$cache/terraform
-if ! [ -x "$tf" ] || ! "$tf" version 2>/dev/null | grep -q "Terraform v$tf_version"; then
-  echo "check.sh: building Terraform $tf_version with go install (a few minutes, once)"
-  gobin=$(mktemp -d)
-  trap 'rm -rf "$gobin"' EXIT
-  GOBIN=$gobin GOFLAGS=-mod=mod go install "github.com/hashicorp/terraform@v$tf_version"
-  mkdir -p "$cache"
-  mv "$gobin/terraform" "$tf.tmp" && mv "$tf.tmp" "$tf"
-fi
+# Terraform goes into a temporary directory; the Go build cache makes later builds quick.
+tfdir=$(mktemp -d)
+work=""
+cleanup() { rm -rf "$tfdir" ${work:+"$work"}; }
+trap cleanup EXIT
+echo "check.sh: go install github.com/hashicorp/terraform@v$tf_version (a few minutes on a cold Go build cache)"
+GOBIN=$tfdir GOFLAGS=-mod=mod go install "github.com/hashicorp/terraform@v$tf_version"
+tf=$tfdir/terraform
+"$tf" version | head -1
 
 echo "check.sh: terraform fmt -check -recursive terraform/"
 if ! "$tf" fmt -check -recursive -diff terraform/; then
-  echo "check.sh: run: $tf fmt -recursive terraform/" >&2
+  echo "check.sh: run: terraform fmt -recursive terraform/   (Terraform $tf_version)" >&2
   exit 1
 fi
 
@@ -51,13 +50,14 @@ if [ -n "${TF_PLUGIN_MIRROR:-}" ] && [ -d "$TF_PLUGIN_MIRROR/registry.terraform.
 elif [ -n "${TF_CLI_CONFIG_FILE:-}" ] && grep -q filesystem_mirror "$TF_CLI_CONFIG_FILE"; then
   init_args=()
 else
-  echo "check.sh: validate and test skipped: no AWS provider mirror (TF_PLUGIN_MIRROR)"
+  echo "check.sh: NOTICE: terraform validate and terraform test SKIPPED: no AWS provider mirror."
+  echo "check.sh: NOTICE: set TF_PLUGIN_MIRROR to a directory holding registry.terraform.io/hashicorp/aws"
+  echo "check.sh: NOTICE: (or TF_CLI_CONFIG_FILE to a CLI config with a filesystem_mirror) to run them."
   echo "check.sh: ok"
   exit 0
 fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work" ${gobin:+"$gobin"}' EXIT
 # Work on a copy: init writes .terraform and lock files we do not want in the tree.
 cp -r terraform/modules "$work/"
 module=$work/modules/aws-fleet
@@ -99,7 +99,7 @@ if [ -z "$tester" ]; then
   done
 fi
 if [ -z "$tester" ] || ! new_enough "$tester"; then
-  echo "check.sh: terraform test skipped: mock_provider needs Terraform >= 1.7 or OpenTofu >= 1.8 (set TF_TEST_BIN)"
+  echo "check.sh: NOTICE: terraform test SKIPPED: mock_provider needs Terraform >= 1.7 or OpenTofu >= 1.8 (set TF_TEST_BIN)"
   echo "check.sh: ok"
   exit 0
 fi

@@ -104,6 +104,26 @@ func TestImages(t *testing.T) {
 			}
 		})
 	}
+	// Every other Dockerfile under images/: bases pinned by digest, or runfleet/* images
+	// that images/*/build.sh make offline on this machine.
+	all, err := filepath.Glob(filepath.Join("..", "images", "*", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range all {
+		df := parseDockerfile(t, path)
+		if len(df.froms) == 0 {
+			t.Errorf("%s: no FROM", path)
+		}
+		for _, img := range df.froms {
+			if df.stageNames[img] || img == "scratch" || strings.HasPrefix(img, "runfleet/") {
+				continue
+			}
+			if !digestPinned.MatchString(img) {
+				t.Errorf("%s: base image %q is not pinned by digest (name:tag@sha256:…)", path, img)
+			}
+		}
+	}
 	if bash, err := exec.LookPath("bash"); err == nil {
 		if msg, err := exec.Command(bash, "-n", "check.sh").CombinedOutput(); err != nil {
 			t.Errorf("bash -n check.sh: %v\n%s", err, msg)

@@ -1,7 +1,9 @@
 package githubhook
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -20,6 +22,10 @@ import (
 // few KiB (GitHub caps deliveries at 25 MB).
 const MaxBody = 1 << 20
 
+// ReadTimeout bounds reading one delivery, so every delivery is answered
+// within about a second (GitHub gives up after 10 s).
+const ReadTimeout = time.Second
+
 // Receiver is an http.Handler for GitHub webhook deliveries.
 type Receiver struct {
 	secret []byte
@@ -28,13 +34,21 @@ type Receiver struct {
 
 	deliveries *prometheus.CounterVec
 
+	// Reconcile through the REST API (nil actions: webhooks only).
+	actions         Actions
+	repos           []string // "owner/name", lowercased
+	repairs         *prometheus.CounterVec
+	reconcileErrors prometheus.Counter
+	lastReconcile   prometheus.Gauge
+
 	mu     sync.Mutex
 	queued map[int64]queuedJob // by workflow job id
 	done   map[int64]time.Time // jobs seen in_progress/completed, so a late "queued" does not resurrect them
 }
 
 type queuedJob struct {
-	labels []string // sorted
+	labels []string // lowercased, sorted
+	repo   string   // "owner/name", lowercased
 	since  time.Time
 }
 
@@ -46,6 +60,11 @@ type Options struct {
 	// Registerer receives the delivery counter; nil disables it.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// Actions lists workflow runs and jobs for Reconcile, normally
+	// (*github.Client).Actions; Repos are the "owner/name" repositories
+	// reconciled. Both are optional (no reconcile without them).
+	Actions Actions
+	Repos   []string
 }
 
 // New returns a Receiver.
@@ -59,17 +78,40 @@ func New(o Options) (*Receiver, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	var repos []string
+	for _, full := range o.Repos {
+		owner, name, ok := strings.Cut(full, "/")
+		if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			return nil, fmt.Errorf("githubhook: repository %q is not owner/name", full)
+		}
+		repos = append(repos, strings.ToLower(full))
+	}
 	r := &Receiver{
 		secret: o.Secret, log: o.Logger, now: o.Now,
+		actions: o.Actions, repos: repos,
 		queued: map[int64]queuedJob{}, done: map[int64]time.Time{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_github_webhook_deliveries_total",
 			Help: "GitHub webhook deliveries by event, action and result (ok, ignored, bad_signature, bad_payload, too_large).",
 		}, []string{"event", "action", "result"}),
+		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runfleet_github_reconcile_repairs_total",
+			Help: "Queued-job counts repaired by the REST reconcile: added (lost queued delivery) or removed (lost start/end delivery).",
+		}, []string{"change"}),
+		reconcileErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "runfleet_github_reconcile_errors_total",
+			Help: "Repository listings that failed during a reconcile.",
+		}),
+		lastReconcile: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "runfleet_github_reconcile_last_success_timestamp_seconds",
+			Help: "When a reconcile last completed for every repository.",
+		}),
 	}
 	if o.Registerer != nil {
-		if err := o.Registerer.Register(r.deliveries); err != nil {
-			return nil, err
+		for _, c := range []prometheus.Collector{r.deliveries, r.repairs, r.reconcileErrors, r.lastReconcile} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r, nil
@@ -78,6 +120,9 @@ func New(o Options) (*Receiver, error) {
 // ServeHTTP authenticates, parses and applies one delivery.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	event := github.WebHookType(r)
+	// Not supported by every ResponseWriter (httptest's recorder): then the
+	// server's own timeouts apply.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ReadTimeout))
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
@@ -141,13 +186,12 @@ func (rc *Receiver) apply(ev *github.WorkflowJobEvent) {
 		if _, finished := rc.done[id]; finished {
 			return
 		}
-		labels := slices.Clone(ev.WorkflowJob.Labels)
-		for i := range labels {
-			labels[i] = strings.ToLower(labels[i])
-		}
-		sort.Strings(labels)
 		if _, dup := rc.queued[id]; !dup {
-			rc.queued[id] = queuedJob{labels: labels, since: rc.now()}
+			rc.queued[id] = queuedJob{
+				labels: normalizeLabels(ev.WorkflowJob.Labels),
+				repo:   strings.ToLower(ev.GetRepo().GetFullName()),
+				since:  rc.now(),
+			}
 		}
 	case "in_progress", "completed":
 		delete(rc.queued, id)
@@ -169,8 +213,23 @@ func (rc *Receiver) forgetOldLocked() {
 	}
 }
 
-// Queued returns the queued jobs grouped by label set, in a stable order.
-func (rc *Receiver) Queued() []policy.QueuedJobs {
+// normalizeLabels lowercases and sorts a label set (GitHub matches labels
+// case-insensitively).
+func normalizeLabels(in []string) []string {
+	labels := slices.Clone(in)
+	for i := range labels {
+		labels[i] = strings.ToLower(labels[i])
+	}
+	sort.Strings(labels)
+	return labels
+}
+
+// Queued returns the queued jobs grouped by label set, in a stable order:
+// the autoscaler's demand interface.
+func (rc *Receiver) Queued(ctx context.Context) ([]policy.QueuedJobs, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	counts := map[string]*policy.QueuedJobs{}
@@ -192,5 +251,5 @@ func (rc *Receiver) Queued() []policy.QueuedJobs {
 	for _, k := range keys {
 		out = append(out, *counts[k])
 	}
-	return out
+	return out, nil
 }

@@ -2,6 +2,7 @@ package githubhook
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/runfleet/runfleet/autoscaler/policy"
 )
 
 var secret = []byte("It's a Secret to Everybody")
@@ -48,9 +51,18 @@ func deliver(t *testing.T, rc *Receiver, event string, body []byte, sig string) 
 	return w.Code
 }
 
-func total(rc *Receiver) int {
+func queued(t *testing.T, rc *Receiver) []policy.QueuedJobs {
+	t.Helper()
+	q, err := rc.Queued(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func total(t *testing.T, rc *Receiver) int {
 	n := 0
-	for _, q := range rc.Queued() {
+	for _, q := range queued(t, rc) {
 		n += q.Count
 	}
 	return n
@@ -95,8 +107,8 @@ func TestReceiverSequence(t *testing.T) {
 		if code := deliver(t, rc, s.event, s.body, sig); code != s.wantCode {
 			t.Errorf("%s: status %d, want %d", s.name, code, s.wantCode)
 		}
-		if got := total(rc); got != s.wantQ {
-			t.Errorf("%s: queued %d, want %d (%+v)", s.name, got, s.wantQ, rc.Queued())
+		if got := total(t, rc); got != s.wantQ {
+			t.Errorf("%s: queued %d, want %d (%+v)", s.name, got, s.wantQ, queued(t, rc))
 		}
 	}
 	if n := testutil.ToFloat64(rc.deliveries.WithLabelValues("workflow_job", "", "bad_signature")); n != 2 {
@@ -111,7 +123,7 @@ func TestQueuedByLabelSet(t *testing.T) {
 	}
 	body := fixture(t, "queued.with-deployment")
 	deliver(t, rc, "workflow_job", body, sign(body, secret))
-	q := rc.Queued()
+	q := queued(t, rc)
 	if len(q) != 1 || q[0].Count != 1 || strings.Join(q[0].Labels, ",") != "k8s,self-hosted" {
 		t.Fatalf("queued %+v", q)
 	}

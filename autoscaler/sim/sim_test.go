@@ -78,33 +78,137 @@ func TestQueueAwareBeatsIdleOnlyOnBursts(t *testing.T) {
 	}
 }
 
-// BenchmarkReplayTraces replays the real traces in ../shared/traces through
-// our policy and two baselines, and reports queue delay and cost.
+func loadShipped(t testing.TB) []Job {
+	f, err := os.Open(shippedTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	jobs, _, err := LoadTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+func testWorld(seed uint64) WorldConfig {
+	return WorldConfig{Seed: seed, Boot: BootModel{Median: 30 * time.Second, Sigma: 0.2}, InterruptionRate: 0.02, CapacityFailureRate: 0.05}
+}
+
+func TestCompareDeterministic(t *testing.T) {
+	jobs := loadShipped(t)
+	a := Compare(jobs, Scenario{World: testWorld(7)})
+	b := Compare(jobs, Scenario{World: testWorld(7)})
+	c := Compare(jobs, Scenario{World: testWorld(8)})
+	for i := range a {
+		if a[i].String() != b[i].String() {
+			t.Errorf("%s: same seed, different results:\n%v\n%v", a[i].Name, a[i], b[i])
+		}
+	}
+	same := true
+	for i := range a {
+		same = same && a[i].String() == c[i].String()
+	}
+	if same {
+		t.Error("another seed changed nothing")
+	}
+	names := []string{"runfleet", "static-peak", "vm-per-job", "idle-count"}
+	for i, r := range a {
+		if r.Name != names[i] || r.Jobs != len(jobs) || r.CostRatio < 1 || r.IdleRatio < 0 || r.IdleRatio > 1 {
+			t.Errorf("result %d: %+v", i, r)
+		}
+		t.Logf("%-12s %v", r.Name, r)
+	}
+}
+
+func TestBaselinesBehave(t *testing.T) {
+	jobs := loadShipped(t)
+	res := Compare(jobs, Scenario{World: testWorld(1)})
+	by := map[string]Result{}
+	for _, r := range res {
+		by[r.Name] = r
+	}
+	// A fleet sized for the peak never makes anyone wait long but costs
+	// a multiple of the floor; one VM per job pays a boot for every job.
+	if s := by["static-peak"]; s.P95WaitS > 1 || s.CostRatio < 2 {
+		t.Errorf("static-peak %v", s)
+	}
+	if v := by["vm-per-job"]; v.P50WaitS < 20 || v.Launches < len(jobs) {
+		t.Errorf("vm-per-job %v", v)
+	}
+	// Queue-aware scaling waits less than one boot per job at about the
+	// same cost.
+	if r, v := by["runfleet"], by["vm-per-job"]; r.P95WaitS >= v.P95WaitS || r.CostRatio > v.CostRatio*1.05 {
+		t.Errorf("runfleet %v\nvm-per-job %v", r, v)
+	}
+}
+
+func TestInterruptionsRequeueJobs(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0).UTC()
+	var jobs []Job
+	for i := range 40 { // long jobs on spot only: some get reclaimed
+		jobs = append(jobs, Job{ID: fmt.Sprint(i), Arrival: start.Add(time.Duration(i) * time.Minute), Duration: 3 * time.Hour})
+	}
+	p := pool(0, 1, 0)
+	p.Offerings = []policy.Offering{spot}
+	calm := Run(jobs, policy.Policy{}, Config{Pool: p, World: WorldConfig{Seed: 3, Boot: BootModel{Median: 30 * time.Second}}})
+	rough := Run(jobs, policy.Policy{}, Config{Pool: p, World: WorldConfig{Seed: 3, Boot: BootModel{Median: 30 * time.Second}, InterruptionRate: 0.2}})
+	t.Logf("calm:  %v", calm)
+	t.Logf("rough: %v", rough)
+	if calm.InterruptedJobs != 0 || rough.InterruptedJobs == 0 || rough.Interruptions == 0 {
+		t.Errorf("interrupted jobs calm %d rough %d", calm.InterruptedJobs, rough.InterruptedJobs)
+	}
+	if rough.CapacityFailures == 0 {
+		t.Error("a reclaimed pool should refuse launches for a while")
+	}
+	if rough.P99WaitS <= calm.P99WaitS {
+		t.Errorf("interruptions cost no wait: %v vs %v", rough.P99WaitS, calm.P99WaitS)
+	}
+}
+
+func TestWriteSVG(t *testing.T) {
+	jobs := loadShipped(t)
+	res := Compare(jobs, Scenario{World: testWorld(1), Samples: 200})
+	var b strings.Builder
+	if err := WriteSVG(&b, "shipped", res); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 6 || !strings.Contains(svg, "fleet slots: runfleet") {
+		t.Errorf("svg: %.300s", svg)
+	}
+}
+
+// BenchmarkReplayTraces replays the shipped trace and the real traces in
+// ../shared/traces through runfleet's policy and the three baselines (30 s
+// boot, 2 % interruption rate, seed 1) and prints the table.
 func BenchmarkReplayTraces(b *testing.B) {
-	dir := filepath.Join("..", "..", "..", "shared", "traces")
+	traces := []string{shippedTrace}
 	for _, name := range []string{"bitcoin_core_gha_jobs.csv", "vllm_buildkite_nightly_jobs.csv"} {
-		f, err := os.Open(filepath.Join(dir, name))
+		traces = append(traces, filepath.Join("..", "..", "..", "shared", "traces", name))
+	}
+	for _, path := range traces {
+		f, err := os.Open(path)
 		if err != nil {
-			b.Fatalf("trace %s: %v (shared/ must sit beside the repository)", name, err)
+			b.Fatalf("trace %s: %v (shared/ must sit beside the repository)", path, err)
 		}
 		jobs, st, err := LoadTrace(f)
 		f.Close()
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("%s: %+v", name, st)
-		runs := []struct {
-			name string
-			p    Planner
-			pool policy.Pool
-		}{
-			{"runfleet (queue + busy + idle 4, 2 slots/node, 10 min delay)", policy.Policy{}, pool(4, 2, 10*time.Minute)},
-			{"idle-only (docker-autoscaler-like, idle 4)", IgnoreQueue{}, pool(4, 2, 10*time.Minute)},
-			{"one VM per job, no buffer (tf-aws-github-runner-like)", policy.Policy{}, pool(0, 1, 0)},
-		}
-		for _, r := range runs {
-			res := Run(jobs, r.p, Config{Pool: r.pool, BootTime: 45 * time.Second})
-			b.Logf("%s | %s | %v", name, r.name, res)
-		}
+		b.Run(filepath.Base(path), func(b *testing.B) {
+			var res []Result
+			for range b.N {
+				res = Compare(jobs, Scenario{World: testWorld(1)})
+			}
+			var out strings.Builder
+			WriteTable(&out, res)
+			b.Logf("%s: %+v\n%s", path, st, out.String())
+			for _, r := range res {
+				b.ReportMetric(r.P95WaitS, r.Name+"-p95-s")
+				b.ReportMetric(r.CostRatio, r.Name+"-cost/floor")
+			}
+		})
 	}
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runfleet/runfleet/executors/docker"
-	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/gitlab/ciyaml"
@@ -39,11 +37,12 @@ log and exits non-zero when the job fails.`,
 				return err
 			}
 			logger := newLogger(g.logLevel, g.logJSON)
-			ex, err := docker.New(docker.Options{Host: r.Docker.Host, Node: node, Logger: logger, AllowedImages: r.Docker.AllowedImages})
+			ex, err := newExecutor(r, node, logger, 0)
 			if err != nil {
-				return fmt.Errorf("docker: %w", err)
+				return err
 			}
-			store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, cache.SystemClock{})
+			defer ex.Close()
+			store, _, err := newCacheStore(cmd.Context(), r, logger)
 			if err != nil {
 				return fmt.Errorf("cache: %w", err)
 			}

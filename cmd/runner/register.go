@@ -27,6 +27,7 @@ type registerFlags struct {
 
 func newRegisterCmd(g *globalFlags) *cobra.Command {
 	f := &registerFlags{}
+	var gf *githubRegisterFlags // register_github.go
 	cmd := &cobra.Command{
 		Use:   "register",
 		Short: "Verify a runner token with GitLab and add the runner to the config file",
@@ -35,8 +36,17 @@ or registers with a legacy registration token through POST /api/v4/runners, then
 appends a [[runners]] entry to the config file (created with mode 0600 if missing).
 A wrong token leaves the config untouched.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return register(cmd, g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ok, err := isGitHub(f.url, gf); err != nil || ok {
+				if err != nil {
+					return err
+				}
+				return registerGitHub(cmd, g, f, gf)
+			}
+			return register(cmd, g, f)
+		},
 	}
+	gf = addGitHubRegisterFlags(cmd)
 	fl := cmd.Flags()
 	fl.BoolVarP(&f.nonInteractive, "non-interactive", "n", false, "never prompt (required: registration takes flags only)")
 	fl.StringVarP(&f.url, "url", "u", "", "GitLab URL, e.g. https://gitlab.com")

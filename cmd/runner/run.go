@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/config"
@@ -52,7 +51,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	if err != nil {
 		return fmt.Errorf("system id: %w", err)
 	}
-	if len(cfg.Runners) == 0 {
+	if len(cfg.Runners) == 0 && len(cfg.GitHub) == 0 && len(cfg.GitHubScaleSets) == 0 {
 		return fmt.Errorf("no runners in %s: run 'runner register' first", cfg.Path)
 	}
 
@@ -60,17 +59,14 @@ func run(ctx context.Context, g *globalFlags) error {
 	var rotators []*gitlab.Source
 	var stores []*cache.LocalStore
 	var watchPaths []string
-	executorsByHost := map[string]*docker.Executor{}
+	executorsByHost := map[string]nodeExecutor{}
 	for _, r := range cfg.Runners {
-		ex, ok := executorsByHost[r.Docker.Host]
+		ex, ok := executorsByHost[executorKey(r)]
 		if !ok {
-			ex, err = docker.New(docker.Options{
-				Host: r.Docker.Host, Node: cfg.Node, Logger: logger, AllowedImages: r.Docker.AllowedImages,
-				// Networks made ahead of time take ~200 ms off each job's start.
-				WarmNetworks: min(cfg.Concurrent, 4),
-			})
+			// Networks made ahead of time take ~200 ms off each job's start.
+			ex, err = newExecutor(r, cfg.Node, logger, min(cfg.Concurrent, 4))
 			if err != nil {
-				return fmt.Errorf("runner %s: docker: %w", r.Name, err)
+				return fmt.Errorf("runner %s: %w", r.Name, err)
 			}
 			defer ex.Close()
 			// Whatever a previous agent on this node left behind goes first.
@@ -78,17 +74,20 @@ func run(ctx context.Context, g *globalFlags) error {
 			if err := ex.Reap(ctx); err != nil {
 				return fmt.Errorf("runner %s: reaping leftovers: %w", r.Name, err)
 			}
-			executorsByHost[r.Docker.Host] = ex
+			executorsByHost[executorKey(r)] = ex
 		}
-		store, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, cache.SystemClock{})
+		store, local, err := newCacheStore(ctx, r, logger)
 		if err != nil {
 			return fmt.Errorf("runner %s: cache: %w", r.Name, err)
 		}
 		if err := os.MkdirAll(r.BuildsDir, 0o700); err != nil {
 			return fmt.Errorf("runner %s: builds_dir: %w", r.Name, err)
 		}
-		stores = append(stores, store)
-		watchPaths = append(watchPaths, r.BuildsDir, r.Cache.Dir)
+		if local != nil {
+			stores = append(stores, local)
+			watchPaths = append(watchPaths, r.Cache.Dir)
+		}
+		watchPaths = append(watchPaths, r.BuildsDir)
 		client, err := gitlab.NewClient(gitlab.ClientOptions{
 			BaseURL: r.URL.String(), UserAgent: "runfleet/" + version, Logger: logger, Observer: metrics,
 		})
@@ -106,6 +105,19 @@ func run(ctx context.Context, g *globalFlags) error {
 		rotators = append(rotators, src)
 	}
 
+	ghSources, closeGitHub, err := githubSources(ctx, cfg, logger) // run_github.go
+	if err != nil {
+		return err
+	}
+	defer closeGitHub()
+	for _, s := range ghSources {
+		sources = append(sources, s)
+	}
+	scaleSets, closeScaleSets, err := scaleSetListeners(ctx, cfg, reg, logger) // run_scaleset.go
+	if err != nil {
+		return err
+	}
+	defer closeScaleSets()
 	agent := runner.NewAgent(runner.AgentOptions{
 		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics,
 	})
@@ -157,11 +169,24 @@ func run(ctx context.Context, g *globalFlags) error {
 			}, func(err error) { logger.Debug("checking for interruption notices", "err", err) })
 		})
 	}
+	// A fleet node leaves when drained or told to terminate (fleet.go).
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
+	if cfg.Fleet.Enabled() {
+		wg.Go(func() { runFleet(srvCtx, cfg, agent, stopAgent, logger) })
+	}
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
 	}
 	start := time.Now()
-	err = agent.Run(ctx)
+	stopScaleSets := startScaleSets(agentCtx, scaleSets, logger)
+	if len(sources) > 0 || len(scaleSets) == 0 {
+		err = agent.Run(agentCtx)
+	} else {
+		<-agentCtx.Done() // scale sets only: their listeners run the runners
+	}
+	stopScaleSets()
+	removeStaleGitHub(ctx, ghSources, logger)
 	stopServer()
 	wg.Wait()
 	logger.Info("runfleet agent stopped", "uptime", time.Since(start).Round(time.Second))

@@ -102,7 +102,9 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 	if spec.Privileged {
 		e.log.WarnContext(ctx, "PRIVILEGED job container: the job has full control of this host",
 			"job", spec.JobID, "image", spec.Image.Name)
+		executors.WriteNotes(spec.Log, executors.PrivilegedWarning)
 	}
+	executors.WriteNotes(spec.Log, executors.LimitsNote(spec.Resources))
 	lease, err := e.client.LeasesService().Create(ctx,
 		leases.WithID(leaseID(e.node, spec.JobID)),
 		leases.WithExpiration(e.leaseExpiry),
@@ -145,16 +147,11 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 	if err != nil {
 		return fmt.Errorf("containerd: hosts file: %w: %w", executors.ErrEngine, err)
 	}
-	volumes := make([]string, len(spec.Mounts))
-	for i, m := range spec.Mounts {
-		if !m.Volume {
-			continue
-		}
-		volumes[i] = filepath.Join(env.dir, fmt.Sprintf("vol%d", i))
-		if err := os.MkdirAll(volumes[i], 0o755); err != nil {
-			return fmt.Errorf("containerd: volume: %w: %w", executors.ErrEngine, err)
-		}
+	volumes, notes, err := e.makeVolumes(ctx, env.dir, spec)
+	if err != nil {
+		return err
 	}
+	executors.WriteNotes(spec.Log, notes...)
 	cfg := containerConfig{
 		args:       jobArgs(spec.Image),
 		env:        spec.Env,

@@ -129,8 +129,11 @@ func (e *Executor) removeJobDir(ctx context.Context, dir string) error {
 			}
 		}
 	}
+	if err := unmountVolumes(dir, entries); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
-		return err // keep the rest: a netns file must not be deleted while mounted
+		return err // keep the rest: nothing mounted may be deleted
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)

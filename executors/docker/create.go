@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -75,7 +76,14 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 	if spec.Privileged {
 		e.log.WarnContext(ctx, "PRIVILEGED job container: the job has full control of this host",
 			"job", spec.JobID, "image", spec.Image.Name)
+		executors.WriteNotes(spec.Log, executors.PrivilegedWarning)
 	}
+	disk, err := e.planDisk(ctx, spec)
+	if err != nil {
+		return err
+	}
+	executors.WriteNotes(spec.Log, executors.LimitsNote(spec.Resources))
+	executors.WriteNotes(spec.Log, disk.notes...)
 	base := "runfleet-" + spec.JobID
 	netMode := "none"
 	if spec.Network == executors.NetworkPerJob {
@@ -99,10 +107,14 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 		if !m.Volume {
 			continue
 		}
-		v, err := e.api.VolumeCreate(ctx, volume.CreateOptions{
+		vo := volume.CreateOptions{
 			Name:   fmt.Sprintf("%s-vol%d", base, i),
 			Labels: objectLabels(spec.Labels, e.node, spec.JobID, roleVolume),
-		})
+		}
+		if disk.volumes {
+			vo.Driver, vo.DriverOpts = "local", tmpfsVolumeOpts(spec.Resources.DiskSize)
+		}
+		v, err := e.api.VolumeCreate(ctx, vo)
 		if err != nil {
 			return engineErr("create volume", err)
 		}
@@ -114,7 +126,7 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 			return err
 		}
 	}
-	return e.startJob(ctx, env, spec, base, netMode, volumes)
+	return e.startJob(ctx, env, spec, base, netMode, volumes, disk.rootfs)
 }
 
 // startService creates and starts one service container on the job network.
@@ -146,7 +158,7 @@ func (e *Executor) startService(ctx context.Context, env *Env, spec executors.Sp
 
 // startJob creates and starts the job container and records what Exec
 // needs to find its processes.
-func (e *Executor) startJob(ctx context.Context, env *Env, spec executors.Spec, name, netMode string, volumes []string) error {
+func (e *Executor) startJob(ctx context.Context, env *Env, spec executors.Spec, name, netMode string, volumes []string, capRootfs bool) error {
 	entrypoint, cmd := jobEntrypoint(spec.Image)
 	cfg := &container.Config{
 		Image:      spec.Image.Name,
@@ -165,6 +177,9 @@ func (e *Executor) startJob(ctx context.Context, env *Env, spec executors.Spec, 
 		ShmSize:        spec.Resources.ShmSize,
 		ReadonlyRootfs: spec.ReadOnlyRootfs,
 		Runtime:        spec.Runtime,
+	}
+	if capRootfs {
+		hc.StorageOpt = map[string]string{"size": strconv.FormatInt(spec.Resources.DiskSize, 10)}
 	}
 	e.securityConfig(hc, spec.Privileged)
 	var nc *network.NetworkingConfig

@@ -59,6 +59,7 @@ type Executor struct {
 
 	mu   sync.Mutex
 	live map[string]struct{} // job IDs of Envs that are not closed yet
+	info *EngineInfo         // storage facts, asked once (planDisk)
 
 	warm warmPool
 }

@@ -3,77 +3,20 @@ package docker_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
-	osexec "os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/executortest"
 )
 
-// metadataHost puts 169.254.169.254 on a veth inside a network namespace
-// this test creates, serving HTTP there, with a host route to it: a stand-in
-// cloud metadata endpoint from which no packet leaves the machine.
-func metadataHost(t *testing.T) {
-	t.Helper()
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	ns, host, peer := "rfmeta"+id, "rfmh"+id, "rfmp"+id
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := osexec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
-	run("ip", "netns", "add", ns)
-	t.Cleanup(func() { _ = osexec.Command("ip", "netns", "del", ns).Run() })
-	run("ip", "link", "add", host, "type", "veth", "peer", "name", peer)
-	t.Cleanup(func() { _ = osexec.Command("ip", "link", "del", host).Run() })
-	run("ip", "link", "set", peer, "netns", ns)
-	run("ip", "addr", "add", "169.254.170.1/30", "dev", host)
-	run("ip", "link", "set", host, "up")
-	run("ip", "netns", "exec", ns, "ip", "addr", "add", "169.254.170.2/30", "dev", peer)
-	run("ip", "netns", "exec", ns, "ip", "addr", "add", "169.254.169.254/32", "dev", peer)
-	run("ip", "netns", "exec", ns, "ip", "link", "set", peer, "up")
-	run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-	run("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", "169.254.170.1")
-	run("ip", "route", "replace", "169.254.169.254/32", "via", "169.254.170.2")
-	t.Cleanup(func() { _ = osexec.Command("ip", "route", "del", "169.254.169.254/32").Run() })
-	www := t.TempDir()
-	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte("instance-credentials\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	busybox, err := osexec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox-static is needed for the metadata stand-in: %v", err)
-	}
-	srv := osexec.Command("ip", "netns", "exec", ns, busybox, "httpd", "-f", "-p", "80", "-h", www)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	// The stand-in answers from the host: the setup works.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, err := osexec.Command(busybox, "wget", "-qO-", "http://169.254.169.254/").CombinedOutput()
-		if err == nil && strings.Contains(string(out), "instance-credentials") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metadata stand-in unreachable from the host: %v %s", err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// metadataHost puts a stand-in cloud metadata endpoint on this machine
+// (see executortest.MetadataStandIn).
+func metadataHost(t *testing.T) { executortest.MetadataStandIn(t) }
 
 const fetchMetadata = "timeout 5 wget -qO- http://169.254.169.254/ && echo REACHED || echo BLOCKED"
 

@@ -16,6 +16,7 @@ var limitCases = []testCase{
 	{"PidsLimit", testPidsLimit},
 	{"CPUQuota", testCPUQuota},
 	{"ShmSize", testShmSize},
+	{"DiskCap", testDiskCap},
 }
 
 const mib = 1 << 20
@@ -25,8 +26,12 @@ func testMemoryLimit(t *testing.T, h Harness) {
 	// tail keeps the last "line" of a newline-free stream: it grows until
 	// the kernel kills it.
 	res, out := run(t, env, executors.Step{Script: "echo hog; tail /dev/zero"})
-	if res.ExitCode == 0 || !(res.OOMKilled || res.ExitCode == 137) {
-		t.Fatalf("memory hog: exit %d, OOMKilled %t (output %q); want OOMKilled or exit 137", res.ExitCode, res.OOMKilled, out)
+	// OOMKilled is what lets the agent give the job a clear reason.
+	if res.ExitCode == 0 || !res.OOMKilled {
+		t.Fatalf("memory hog: exit %d, OOMKilled %t (output %q); want a non-zero exit reported as OOMKilled", res.ExitCode, res.OOMKilled, out)
+	}
+	if res, _ := run(t, env, executors.Step{Script: "exit 137"}); res.OOMKilled {
+		t.Errorf("a plain exit 137 reported as OOMKilled")
 	}
 	t.Logf("memory hog: exit %d, OOMKilled %t", res.ExitCode, res.OOMKilled)
 	if out := mustRun(t, env, "echo ok"); out != "ok\n" {
@@ -87,5 +92,33 @@ func testShmSize(t *testing.T, h Harness) {
 	f := strings.Fields(out)
 	if len(f) < 2 || f[1] != "32768" {
 		t.Errorf("df /dev/shm: %q, want 32768 1K-blocks", out)
+	}
+}
+
+// testDiskCap asks for a 16 MiB cap: the per-job volume must stop a
+// 32 MiB write, and the log must say what is capped. When it claims the
+// container layer is capped, that must hold too.
+func testDiskCap(t *testing.T, h Harness) {
+	var log syncBuffer
+	_, env := setup(t, h, executors.Spec{Log: &log, Mounts: []executors.Mount{{Target: "/scratch", Volume: true}},
+		Resources: executors.Resources{DiskSize: 16 * mib}})
+	notes := log.String()
+	t.Logf("job log:\n%s", notes)
+	if !strings.Contains(notes, "/scratch are capped at 16MiB") {
+		t.Errorf("job log does not state the volume cap: %q", notes)
+	}
+	res, out := run(t, env, executors.Step{Script: "dd if=/dev/zero of=/scratch/fill bs=1M count=32 && sync"})
+	if res.ExitCode == 0 || !strings.Contains(strings.ToLower(out), "no space left") {
+		t.Errorf("32 MiB into a 16 MiB volume: exit %d, output %q; want ENOSPC", res.ExitCode, out)
+	}
+	mustRun(t, env, "rm -f /scratch/fill && echo small > /scratch/f")
+	switch {
+	case strings.Contains(notes, "writable layer is capped"):
+		if res, out := run(t, env, executors.Step{Script: "dd if=/dev/zero of=/fill bs=1M count=32 && sync"}); res.ExitCode == 0 {
+			t.Errorf("the log claims a capped container layer, but 32 MiB were written: %q", out)
+		}
+	case strings.Contains(notes, "writable layer is NOT capped"):
+	default:
+		t.Errorf("job log does not say whether the container layer is capped: %q", notes)
 	}
 }

@@ -29,6 +29,14 @@ func testHardening(t *testing.T, h Harness) {
 			t.Errorf("unprivileged job mounted a tmpfs (output %q)", out)
 		}
 	})
+	t.Run("no new privileges, seccomp filter", func(t *testing.T) {
+		status := mustRun(t, env, "cat /proc/self/status")
+		for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
+			if !strings.Contains(status, want) {
+				t.Errorf("/proc/self/status lacks %q", want)
+			}
+		}
+	})
 	t.Run("capabilities reduced", func(t *testing.T) {
 		eff := capEff(t, env)
 		bnd := capField(t, mustRun(t, env, "cat /proc/self/status"), "CapBnd")

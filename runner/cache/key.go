@@ -35,6 +35,9 @@ type Key struct {
 	// Name is the job's cache key as the user wrote it (after GitLab's
 	// variable expansion), e.g. "deps-main-protected".
 	Name string
+	// ProjectID is the project's numeric ID. Stores that keep
+	// gitlab-runner's object layout (S3Store) name objects by it.
+	ProjectID int64
 }
 
 // Path returns the key's relative, slash-separated location in a store:

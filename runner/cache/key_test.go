@@ -74,16 +74,16 @@ func TestKeyPath(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{name: "gitlab layout", key: Key{"group/sub/project", "deps-protected"}, want: "group/sub/project/deps-protected"},
-		{name: "slash in name stays one level", key: Key{"a", "b/c"}, want: "a/b%2Fc"},
-		{name: "no aliasing across projects", key: Key{"a/b", "c"}, want: "a/b/c"},
-		{name: "project dot-dot segment", key: Key{"../x", "k"}, want: "%2E%2E/x/k"},
-		{name: "project backslash", key: Key{`g\..\..`, "k"}, want: `g%5C..%5C../k`},
-		{name: "empty project", key: Key{"", "k"}, wantErr: true},
-		{name: "absolute project", key: Key{"/etc", "k"}, wantErr: true},
-		{name: "trailing slash project", key: Key{"g/p/", "k"}, wantErr: true},
-		{name: "double slash project", key: Key{"g//p", "k"}, wantErr: true},
-		{name: "empty name", key: Key{"g/p", ""}, wantErr: true},
+		{name: "gitlab layout", key: Key{Project: "group/sub/project", Name: "deps-protected"}, want: "group/sub/project/deps-protected"},
+		{name: "slash in name stays one level", key: Key{Project: "a", Name: "b/c"}, want: "a/b%2Fc"},
+		{name: "no aliasing across projects", key: Key{Project: "a/b", Name: "c"}, want: "a/b/c"},
+		{name: "project dot-dot segment", key: Key{Project: "../x", Name: "k"}, want: "%2E%2E/x/k"},
+		{name: "project backslash", key: Key{Project: `g\..\..`, Name: "k"}, want: `g%5C..%5C../k`},
+		{name: "empty project", key: Key{Project: "", Name: "k"}, wantErr: true},
+		{name: "absolute project", key: Key{Project: "/etc", Name: "k"}, wantErr: true},
+		{name: "trailing slash project", key: Key{Project: "g/p/", Name: "k"}, wantErr: true},
+		{name: "double slash project", key: Key{Project: "g//p", Name: "k"}, wantErr: true},
+		{name: "empty name", key: Key{Project: "g/p", Name: ""}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

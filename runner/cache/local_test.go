@@ -81,16 +81,16 @@ func TestLocalStoreHostileKeys(t *testing.T) {
 		key     Key
 		wantErr bool
 	}{
-		{"dot-dot name", Key{"g/p", ".."}, false},
-		{"traversal name", Key{"g/p", "../../../../escape"}, false},
-		{"absolute name", Key{"g/p", "/tmp/escape"}, false},
-		{"backslash name", Key{"g/p", `..\..\escape`}, false},
-		{"NUL name", Key{"g/p", "a\x00b"}, false},
-		{"traversal project", Key{"../../escape", "k"}, false},
-		{"absolute project", Key{"/escape", "k"}, true},
-		{"empty project", Key{"", "k"}, true},
-		{"empty name", Key{"g/p", ""}, true},
-		{"huge name", Key{"g/p", strings.Repeat("n", 2000)}, true},
+		{"dot-dot name", Key{Project: "g/p", Name: ".."}, false},
+		{"traversal name", Key{Project: "g/p", Name: "../../../../escape"}, false},
+		{"absolute name", Key{Project: "g/p", Name: "/tmp/escape"}, false},
+		{"backslash name", Key{Project: "g/p", Name: `..\..\escape`}, false},
+		{"NUL name", Key{Project: "g/p", Name: "a\x00b"}, false},
+		{"traversal project", Key{Project: "../../escape", Name: "k"}, false},
+		{"absolute project", Key{Project: "/escape", Name: "k"}, true},
+		{"empty project", Key{Project: "", Name: "k"}, true},
+		{"empty name", Key{Project: "g/p", Name: ""}, true},
+		{"huge name", Key{Project: "g/p", Name: strings.Repeat("n", 2000)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,7 +40,10 @@ type Config struct {
 	LogFormat       string
 	Node            string
 	Interruption    Interruption
+	Fleet           Fleet // fleet.go
 	Runners         []Runner
+	GitHub          []GitHub // github.go
+	GitHubScaleSets []GitHubScaleSet
 }
 
 // Interruption says which cloud's interruption notices the agent watches
@@ -67,19 +70,25 @@ type Runner struct {
 	OutputLimit     int64 // bytes
 	Environment     []string
 	Docker          Docker
-	Cache           Cache
+	// Containerd is [runners.containerd] for executor "containerd" (whose
+	// job-container settings are in Docker).
+	Containerd Containerd
+	Cache      Cache
 }
 
 // Docker holds the typed [runners.docker] settings.
 type Docker struct {
-	Host          string
-	Image         string
-	PullPolicy    string // always | if-not-present | never
-	NanoCPUs      int64
-	Memory        int64
-	MemorySwap    int64
-	PidsLimit     int64
-	ShmSize       int64
+	Host       string
+	Image      string
+	PullPolicy string // always | if-not-present | never
+	NanoCPUs   int64
+	Memory     int64
+	MemorySwap int64
+	PidsLimit  int64
+	ShmSize    int64
+	// DiskSize caps the job's writable space (bytes, 0 = no cap) where the
+	// executor can enforce it; it says in the job log what it enforced.
+	DiskSize      int64
 	Privileged    bool
 	ReadOnly      bool
 	Runtime       string
@@ -88,14 +97,6 @@ type Docker struct {
 	NetworkMode   string
 	ExtraHosts    []string
 	AllowedImages []string
-}
-
-// Cache holds the typed [runners.cache] settings.
-type Cache struct {
-	Type    string
-	Dir     string
-	MaxSize int64
-	Shared  bool
 }
 
 // ShortToken is the token prefix used in names and paths (never the whole
@@ -189,6 +190,21 @@ func FromFile(f File) (*Config, error) {
 			c.Interruption.CheckInterval = 5 * time.Second
 		}
 	}
+	if fl, err := fleetFromFile(f.Fleet, c.Node); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Fleet = fl
+	}
+	if gh, err := githubFromFiles(f.GitHub); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.GitHub = gh
+	}
+	if ss, err := scaleSetsFromFiles(f.GitHubScaleSets); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.GitHubScaleSets = ss
+	}
 	for i, rf := range f.Runners {
 		r, err := runnerFromFile(rf)
 		if err != nil {
@@ -239,8 +255,8 @@ func runnerFromFile(rf RunnerFile) (Runner, error) {
 	if r.Executor == "" {
 		r.Executor = "docker"
 	}
-	if r.Executor != "docker" {
-		return r, fmt.Errorf("executor %q is not supported (supported: docker)", r.Executor)
+	if r.Executor != "docker" && r.Executor != "containerd" {
+		return r, fmt.Errorf("executor %q is not supported (supported: docker, containerd)", r.Executor)
 	}
 	if r.Limit < 0 {
 		return r, fmt.Errorf("limit %d is negative", r.Limit)
@@ -259,16 +275,20 @@ func runnerFromFile(rf RunnerFile) (Runner, error) {
 			return r, fmt.Errorf("environment entry %q: want KEY=VALUE", e)
 		}
 	}
-	d, err := dockerFromFile(rf.Docker)
-	if err != nil {
-		return r, fmt.Errorf("[runners.docker]: %w", err)
+	if r.Executor == "containerd" {
+		r.Containerd, r.Docker, err = containerdFromFile(rf)
+	} else if r.Docker, err = dockerFromFile(rf.Docker); err != nil {
+		err = fmt.Errorf("[runners.docker]: %w", err)
 	}
-	r.Docker = d
+	if err != nil {
+		return r, err
+	}
 	c, err := cacheFromFile(rf.Cache)
 	if err != nil {
 		return r, fmt.Errorf("[runners.cache]: %w", err)
 	}
 	r.Cache = c
+	r.Docker.Volumes = append(r.Docker.Volumes, c.Tools.volumes()...)
 	return r, nil
 }
 
@@ -330,6 +350,9 @@ func dockerFromFile(df *DockerFile) (Docker, error) {
 	if d.ShmSize, err = size("shm_size", df.ShmSize); err != nil {
 		return d, err
 	}
+	if d.DiskSize, err = size("disk_size", df.DiskSize); err != nil {
+		return d, err
+	}
 	if d.PidsLimit < 0 {
 		return d, fmt.Errorf("pids_limit %d is negative", d.PidsLimit)
 	}
@@ -355,33 +378,6 @@ func checkVolume(v string) error {
 		return nil
 	}
 	return fmt.Errorf("volume %q: want /container/path or /host/path:/container/path[:ro]", v)
-}
-
-func cacheFromFile(cf *CacheFile) (Cache, error) {
-	if cf == nil {
-		cf = &CacheFile{}
-	}
-	c := Cache{Type: cf.Type, Dir: cf.Dir, Shared: cf.Shared}
-	if c.Type == "" {
-		c.Type = "local"
-	}
-	if c.Type != "local" {
-		return c, fmt.Errorf("type %q is not supported yet (supported: local)", c.Type)
-	}
-	if c.Dir == "" {
-		c.Dir = DefaultCacheDir
-	}
-	if !filepath.IsAbs(c.Dir) {
-		return c, fmt.Errorf("dir %q must be absolute", c.Dir)
-	}
-	var err error
-	if c.MaxSize, err = size("max_size", cf.MaxSize); err != nil {
-		return c, err
-	}
-	if c.MaxSize == 0 {
-		c.MaxSize = DefaultCacheMaxSize
-	}
-	return c, nil
 }
 
 // size parses "512m", "2g", "1GiB" or a plain byte count.

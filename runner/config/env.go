@@ -15,8 +15,9 @@ type envOverride struct {
 // EnvVars lists the environment variables that override the file, in the
 // order they are applied. Per-runner variables apply to every runner.
 func EnvVars() []string {
-	out := make([]string, len(overrides))
-	for i, o := range overrides {
+	all := allOverrides()
+	out := make([]string, len(all))
+	for i, o := range all {
 		out[i] = o.name
 	}
 	return out
@@ -40,6 +41,8 @@ var overrides = []envOverride{
 	})},
 	{"RUNFLEET_CACHE_DIR", eachRunner(func(r *RunnerFile, v string) error { cache(r).Dir = v; return nil })},
 	{"RUNFLEET_CACHE_MAX_SIZE", eachRunner(func(r *RunnerFile, v string) error { cache(r).MaxSize = v; return nil })},
+	{"RUNFLEET_CACHE_S3_ACCESS_KEY", eachRunner(func(r *RunnerFile, v string) error { cacheS3(r).AccessKey = v; return nil })},
+	{"RUNFLEET_CACHE_S3_SECRET_KEY", eachRunner(func(r *RunnerFile, v string) error { cacheS3(r).SecretKey = v; return nil })},
 	{"RUNFLEET_DOCKER_HOST", eachRunner(func(r *RunnerFile, v string) error { docker(r).Host = v; return nil })},
 	{"RUNFLEET_DOCKER_IMAGE", eachRunner(func(r *RunnerFile, v string) error { docker(r).Image = v; return nil })},
 	{"RUNFLEET_DOCKER_PULL_POLICY", eachRunner(func(r *RunnerFile, v string) error {
@@ -103,7 +106,7 @@ func ApplyEnv(f *File, env func(string) (string, bool)) error {
 	if env == nil {
 		return nil
 	}
-	for _, o := range overrides {
+	for _, o := range allOverrides() {
 		v, ok := env(o.name)
 		if !ok {
 			continue

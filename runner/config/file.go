@@ -11,7 +11,12 @@ type File struct {
 	LogFormat       string            `toml:"log_format,omitempty"` // text | json
 	Node            string            `toml:"node_name,omitempty"`
 	Interruption    *InterruptionFile `toml:"interruption,omitempty"`
+	Fleet           *FleetFile        `toml:"fleet,omitempty"` // fleet.go
 	Runners         []RunnerFile      `toml:"runners"`
+	GitHub          []GitHubFile      `toml:"github,omitempty"` // github.go
+
+	// [[github_scale_set]] tables (github_scaleset.go).
+	GitHubScaleSets []GitHubScaleSetFile `toml:"github_scale_set,omitempty"`
 }
 
 // InterruptionFile is [interruption]: which cloud's notices to watch.
@@ -23,21 +28,22 @@ type InterruptionFile struct {
 
 // RunnerFile is one [[runners]] entry.
 type RunnerFile struct {
-	Name               string      `toml:"name"`
-	URL                string      `toml:"url"`
-	ID                 int64       `toml:"id,omitempty"`
-	Token              string      `toml:"token"`
-	TokenObtainedAt    string      `toml:"token_obtained_at,omitempty"` // RFC 3339
-	TokenExpiresAt     string      `toml:"token_expires_at,omitempty"`  // RFC 3339; empty = never
-	Executor           string      `toml:"executor"`
-	Limit              int         `toml:"limit,omitempty"`
-	BuildsDir          string      `toml:"builds_dir,omitempty"`
-	OutputLimit        int         `toml:"output_limit,omitempty"` // KiB, as gitlab-runner
-	RequestConcurrency int         `toml:"request_concurrency,omitempty"`
-	TagList            []string    `toml:"tag_list,omitempty"` // informational; tags live on the server
-	Environment        []string    `toml:"environment,omitempty"`
-	Docker             *DockerFile `toml:"docker,omitempty"`
-	Cache              *CacheFile  `toml:"cache,omitempty"`
+	Name               string          `toml:"name"`
+	URL                string          `toml:"url"`
+	ID                 int64           `toml:"id,omitempty"`
+	Token              string          `toml:"token"`
+	TokenObtainedAt    string          `toml:"token_obtained_at,omitempty"` // RFC 3339
+	TokenExpiresAt     string          `toml:"token_expires_at,omitempty"`  // RFC 3339; empty = never
+	Executor           string          `toml:"executor"`
+	Limit              int             `toml:"limit,omitempty"`
+	BuildsDir          string          `toml:"builds_dir,omitempty"`
+	OutputLimit        int             `toml:"output_limit,omitempty"` // KiB, as gitlab-runner
+	RequestConcurrency int             `toml:"request_concurrency,omitempty"`
+	TagList            []string        `toml:"tag_list,omitempty"` // informational; tags live on the server
+	Environment        []string        `toml:"environment,omitempty"`
+	Docker             *DockerFile     `toml:"docker,omitempty"`
+	Containerd         *ContainerdFile `toml:"containerd,omitempty"`
+	Cache              *CacheFile      `toml:"cache,omitempty"`
 }
 
 // DockerFile is [runners.docker].
@@ -50,6 +56,7 @@ type DockerFile struct {
 	MemorySwap    string   `toml:"memory_swap,omitempty"`
 	PidsLimit     int64    `toml:"pids_limit,omitempty"`
 	ShmSize       string   `toml:"shm_size,omitempty"`
+	DiskSize      string   `toml:"disk_size,omitempty"` // cap on the job's writable space
 	Privileged    bool     `toml:"privileged"`
 	ReadOnly      bool     `toml:"read_only,omitempty"`
 	Runtime       string   `toml:"runtime,omitempty"`
@@ -58,12 +65,4 @@ type DockerFile struct {
 	NetworkMode   string   `toml:"network_mode,omitempty"` // "" (per-job network) | "none"
 	ExtraHosts    []string `toml:"extra_hosts,omitempty"`
 	AllowedImages []string `toml:"allowed_images,omitempty"`
-}
-
-// CacheFile is [runners.cache].
-type CacheFile struct {
-	Type    string `toml:"type,omitempty"` // "local" (default)
-	Dir     string `toml:"dir,omitempty"`
-	MaxSize string `toml:"max_size,omitempty"`
-	Shared  bool   `toml:"shared,omitempty"`
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/diskcap"
 	"github.com/runfleet/runfleet/runner/config"
 )
 
@@ -76,8 +77,10 @@ type build struct {
 	vars    []jobVariable
 	project string // project path, e.g. group/project
 	hostDir string // host directory mounted at /builds
-	env     executors.Env
-	pre     *prefetch // sources being fetched while the containers start
+	// buildCap is the size-limited filesystem on hostDir (disk_size).
+	buildCap *diskcap.Cap
+	env      executors.Env
+	pre      *prefetch // sources being fetched while the containers start
 
 	exitCode int
 }
@@ -182,7 +185,7 @@ var errJobTimeout = errors.New("job execution timeout")
 // The caller removes the job's containers with cleanup once the final state
 // is reported: GitLab need not wait for the engine.
 func (b *build) execute(jobCtx, shutdownCtx context.Context, now func() time.Time) (err error) {
-	if err := b.section(now, "prepare_executor", "Preparing the Docker executor", func() error { return b.prepare(jobCtx) }); err != nil {
+	if err := b.section(now, "prepare_executor", "Preparing the "+executorName(b.s.Runner.Executor)+" executor", func() error { return b.prepare(jobCtx) }); err != nil {
 		b.stopPrefetch()
 		return err
 	}
@@ -353,7 +356,12 @@ func (b *build) cleanup(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("remove job containers: %w", err))
 		}
 	}
-	if b.hostDir != "" {
+	if b.buildCap != nil {
+		// The capped build directory goes with the job, sources included.
+		if err := b.buildCap.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("unmount the capped build directory: %w", err))
+		}
+	} else if b.hostDir != "" {
 		if err := os.RemoveAll(b.hostProjectDir() + ".tmp"); err != nil {
 			errs = append(errs, err)
 		}

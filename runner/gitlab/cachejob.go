@@ -27,7 +27,7 @@ func (b *build) cacheName(c Cache) string {
 }
 
 func (b *build) cacheKey(name string) cache.Key {
-	return cache.Key{Project: b.project, Name: name}
+	return cache.Key{Project: b.project, ProjectID: b.job.JobInfo.ProjectID, Name: name}
 }
 
 // restoreCache extracts each pull or pull-push cache into the project

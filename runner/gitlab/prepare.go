@@ -28,6 +28,9 @@ func (b *build) prepare(ctx context.Context) error {
 	if err := os.MkdirAll(b.hostDir, 0o755); err != nil {
 		return failWith(FailureRunnerSystem, fmt.Errorf("create build directory: %w", err))
 	}
+	if r.Docker.DiskSize > 0 {
+		b.capBuildDir(ctx, r.Docker.DiskSize)
+	}
 	if err := os.MkdirAll(b.hostProjectDir(), 0o755); err != nil {
 		return failWith(FailureRunnerSystem, fmt.Errorf("create project directory: %w", err))
 	}
@@ -44,7 +47,7 @@ func (b *build) prepare(ctx context.Context) error {
 		}
 	}
 	img.Auth = b.registryAuth(img.Name)
-	fmt.Fprintf(b.rep, "Using Docker executor with image %s ...\n", img.Name)
+	fmt.Fprintf(b.rep, "Using %s executor with image %s ...\n", executorName(r.Executor), img.Name)
 	spec := executors.Spec{
 		// Engine object names must be unique on the engine, which several
 		// agents (and runners) may share: the GitLab job id plus a random part.
@@ -72,7 +75,9 @@ func (b *build) prepare(ctx context.Context) error {
 			MemorySwap: r.Docker.MemorySwap,
 			PidsLimit:  r.Docker.PidsLimit,
 			ShmSize:    r.Docker.ShmSize,
+			DiskSize:   r.Docker.DiskSize,
 		},
+		Log: b.rep,
 	}
 	if r.Docker.Privileged {
 		fmt.Fprintln(b.rep, "\x1b[33;1mWARNING: this runner runs jobs PRIVILEGED: a job can take over the node\x1b[0;m")
@@ -291,4 +296,12 @@ func (b *build) hook(ctx context.Context, name string) error {
 		return b.runStep(ctx, Step{Name: name, Script: h.Script})
 	}
 	return nil
+}
+
+// executorName is how the job log names the executor.
+func executorName(executor string) string {
+	if executor == "containerd" {
+		return "containerd"
+	}
+	return "Docker"
 }

@@ -1,0 +1,268 @@
+package controlplane
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/runfleet/runfleet/autoscaler/fleetapi"
+	"github.com/runfleet/runfleet/autoscaler/policy"
+	"github.com/runfleet/runfleet/autoscaler/provider"
+)
+
+const maxBody = 1 << 20
+
+// Handler serves the fleet API (register, heartbeat) for node agents.
+func (c *ControlPlane) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+fleetapi.PathRegister, c.handleRegister)
+	mux.HandleFunc("POST "+fleetapi.PathHeartbeat, c.handleHeartbeat)
+	return mux
+}
+
+// AdminHandler serves the admin view (fleetapi.PathAdminNodes) and
+// /metrics from gatherer. Serve it on a loopback or otherwise private
+// address: it is not authenticated.
+func (c *ControlPlane) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+fleetapi.PathAdminNodes, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, c.Status())
+	})
+	if gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", fleetapi.ContentType)
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="runfleet-fleet"`)
+	}
+	writeJSON(w, code, fleetapi.Error{Error: msg})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get(fleetapi.HeaderAuthorization)
+	if !strings.HasPrefix(h, fleetapi.BearerPrefix) {
+		return ""
+	}
+	return strings.TrimSpace(h[len(fleetapi.BearerPrefix):])
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, fleetapi.ContentType) {
+		return fmt.Errorf("content type %q: want %s", ct, fleetapi.ContentType)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+// hashToken is how tokens are kept: only their SHA-256.
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+func newNodeToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "rfn_" + hex.EncodeToString(b[:])
+}
+
+func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
+	tok := bearer(r)
+	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(c.o.JoinToken)) != 1 {
+		c.m.authFailures.WithLabelValues(authJoinToken).Inc()
+		c.log.Warn("register with a wrong join token rejected", "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "invalid join token")
+		return
+	}
+	var req fleetapi.RegisterRequest
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Name == "" || req.ProviderID == "" {
+		writeError(w, http.StatusBadRequest, "name and provider_id are required")
+		return
+	}
+	ctx := r.Context()
+	now := c.o.Now()
+	c.mu.Lock()
+	name, ok := c.byProvider[req.ProviderID]
+	var n *nodeState
+	if ok {
+		n = c.nodes[name]
+	}
+	switch {
+	case !ok || n == nil || name != req.Name:
+		c.mu.Unlock()
+		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
+		c.log.Warn("register from a node this control plane did not launch rejected", "name", req.Name, "provider_id", req.ProviderID, "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, "unknown node: not launched by this control plane")
+		return
+	case n.rec.State == policy.NodeNotReady:
+		c.mu.Unlock()
+		writeError(w, http.StatusConflict, "node is being replaced: "+n.rec.Reason)
+		return
+	}
+	rec := n.rec
+	c.mu.Unlock()
+
+	first := rec.RegisteredAt.IsZero()
+	if first {
+		rec.RegisteredAt = now
+	}
+	if rec.State == policy.NodeBooting {
+		rec.State = policy.NodeReady
+	}
+	if req.Capacity.Slots > 0 {
+		rec.Slots = req.Capacity.Slots
+	}
+	nodeTok := newNodeToken()
+	h := hashToken(nodeTok)
+	if err := c.o.Store.SaveToken(ctx, h, rec.Name); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot store the node token")
+		c.log.Error("register", "node", rec.Name, "err", err)
+		return
+	}
+	if err := c.o.Store.SaveNode(ctx, rec); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot store the node")
+		c.log.Error("register", "node", rec.Name, "err", err)
+		return
+	}
+	c.mu.Lock()
+	if cur := c.nodes[rec.Name]; cur == n {
+		// Keep a state the reconcile loop set meanwhile (Draining).
+		if n.rec.State != policy.NodeBooting {
+			rec.State, rec.DrainAt, rec.Reason = n.rec.State, n.rec.DrainAt, n.rec.Reason
+		}
+		n.rec = rec
+		n.slots = rec.Slots
+		n.lastSeen = now
+		if n.busy == 0 && (first || n.idleSince.IsZero()) {
+			n.idleSince = now
+		}
+		c.tokens[h] = rec.Name
+	}
+	if first {
+		c.bootBackoff, c.bootRetryAt = 0, time.Time{}
+	}
+	c.mu.Unlock()
+	if first {
+		c.m.bootSeconds.WithLabelValues(rec.Pool).Observe(now.Sub(rec.LaunchedAt).Seconds())
+		c.log.Info("node registered", "node", rec.Name, "pool", rec.Pool, "slots", rec.Slots, "boot", now.Sub(rec.LaunchedAt).Round(100*time.Millisecond))
+		c.wake()
+	}
+	writeJSON(w, http.StatusOK, fleetapi.RegisterResponse{
+		NodeToken: nodeTok, HeartbeatIntervalSeconds: int(c.o.HeartbeatInterval.Seconds()),
+	})
+}
+
+func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+	tok := bearer(r)
+	var hb fleetapi.Heartbeat
+	if tok == "" {
+		c.m.authFailures.WithLabelValues(authNodeToken).Inc()
+		writeError(w, http.StatusUnauthorized, "missing node token")
+		return
+	}
+	if err := decode(w, r, &hb); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h := hashToken(tok)
+	now := c.o.Now()
+	c.mu.Lock()
+	name, ok := c.tokens[h]
+	n := c.nodes[name]
+	if !ok || n == nil {
+		c.mu.Unlock()
+		c.m.authFailures.WithLabelValues(authNodeToken).Inc()
+		writeError(w, http.StatusUnauthorized, "invalid node token")
+		return
+	}
+	if hb.Name != n.rec.Name || hb.ProviderID != n.rec.ProviderID {
+		c.mu.Unlock()
+		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
+		c.log.Warn("heartbeat for another node rejected", "token_node", name, "name", hb.Name, "provider_id", hb.ProviderID)
+		writeError(w, http.StatusForbidden, "unknown node: not launched by this control plane")
+		return
+	}
+	wasInterrupted := n.has(fleetapi.ConditionInterrupted) || n.has(fleetapi.ConditionRebalance)
+	n.lastSeen = now
+	if hb.Slots > 0 {
+		n.slots = hb.Slots
+	}
+	if hb.Busy == 0 && n.busy > 0 {
+		n.idleSince = now
+	}
+	if hb.Busy > 0 {
+		n.idleSince = time.Time{}
+	} else if n.idleSince.IsZero() {
+		n.idleSince = now
+	}
+	n.busy, n.running, n.conditions = hb.Busy, hb.Running, hb.Conditions
+	if n.rec.State == policy.NodeDraining && n.has(fleetapi.ConditionDraining) {
+		n.drainSeen = true
+	}
+	interrupted := !wasInterrupted && (n.has(fleetapi.ConditionInterrupted) || n.has(fleetapi.ConditionRebalance))
+	resp := fleetapi.HeartbeatResponse{Commands: commandsFor(n)}
+	pool := n.rec.Pool
+	c.mu.Unlock()
+	c.m.heartbeats.Inc()
+	if interrupted {
+		kind := fleetapi.ConditionRebalance
+		for _, cd := range hb.Conditions {
+			if cd.Type == fleetapi.ConditionInterrupted {
+				kind = cd.Type
+			}
+		}
+		c.m.interruptions.WithLabelValues(pool, kind).Inc()
+		c.log.Warn("node reports an interruption: replacing it", "node", name, "kind", kind)
+		c.wake()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// commandsFor derives the commands in force from the node's state; they
+// repeat on every heartbeat (level-triggered).
+func commandsFor(n *nodeState) []fleetapi.Command {
+	switch n.rec.State {
+	case policy.NodeDraining:
+		return []fleetapi.Command{{Type: fleetapi.CommandDrain, Reason: n.rec.Reason}}
+	case policy.NodeNotReady:
+		return []fleetapi.Command{{Type: fleetapi.CommandTerminate, Reason: n.rec.Reason}}
+	}
+	return nil
+}
+
+func offeringKey(o policy.Offering) string { return provider.OfferingKey(o) }
+
+func sortNodes(ns []fleetapi.NodeStatus) {
+	sort.Slice(ns, func(i, j int) bool {
+		if ns[i].Pool != ns[j].Pool {
+			return ns[i].Pool < ns[j].Pool
+		}
+		return ns[i].Name < ns[j].Name
+	})
+}

@@ -1,0 +1,228 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/runfleet/runfleet/autoscaler/fleetapi"
+	"github.com/runfleet/runfleet/autoscaler/policy"
+)
+
+// Defaults for Options left zero.
+const (
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultHeartbeatGrace    = 30 * time.Second
+	DefaultBootTimeout       = 5 * time.Minute
+	DefaultReconcileInterval = 10 * time.Second
+	// listGrace is how long a freshly launched node may be missing from
+	// the provider's List (eventual consistency) before it counts as gone.
+	listGrace = time.Minute
+)
+
+// Options configure a ControlPlane.
+type Options struct {
+	Store    Store
+	Provider Provider
+	Demand   []Demand
+	Pools    []policy.Pool
+	Policy   policy.Policy
+	// JoinToken is the fleet join token new nodes present on register.
+	JoinToken string
+	// FleetURL is the fleet API's address as nodes reach it.
+	FleetURL string
+	// HeartbeatInterval is asked of agents; HeartbeatGrace is how long a
+	// node may stay silent before it is NotReady (and replaced).
+	HeartbeatInterval time.Duration
+	HeartbeatGrace    time.Duration
+	// BootTimeout is how long a launched node may take to register.
+	BootTimeout time.Duration
+	// ReconcileInterval is the loop's period (interruptions and new
+	// registrations wake it earlier).
+	ReconcileInterval time.Duration
+	Now               func() time.Time
+	Logger            *slog.Logger
+	Registry          prometheus.Registerer
+}
+
+// ControlPlane is the fleet's registry, API and reconcile loop.
+type ControlPlane struct {
+	o       Options
+	m       *metrics
+	log     *slog.Logger
+	kick    chan struct{}
+	reconMu sync.Mutex // one reconcile at a time
+
+	mu         sync.Mutex
+	nodes      map[string]*nodeState // by name
+	byProvider map[string]string     // provider id → name
+	tokens     map[string]string     // token hash → name
+	backoff    time.Duration
+	retryAt    time.Time
+	// Nodes that die before registering (a broken image, a bad config)
+	// hold launches back, doubling up to maxBackoff: no crash loop.
+	bootBackoff time.Duration
+	bootRetryAt time.Time
+	wanted      map[string]int
+	queued      []policy.QueuedJobs
+}
+
+// nodeState is a node's durable record plus what its heartbeats said.
+type nodeState struct {
+	rec        Node
+	lastSeen   time.Time
+	slots      int
+	busy       int
+	running    []fleetapi.RunningJob
+	conditions []fleetapi.Condition
+	idleSince  time.Time
+	// drainSeen: a heartbeat after the drain decision reported the
+	// Draining condition, so busy is trustworthy for termination.
+	drainSeen bool
+}
+
+// New loads the registry from the store and returns a control plane ready
+// to serve and Run. Nodes found in the store are adopted: their tokens
+// stay valid and their heartbeat grace starts now.
+func New(ctx context.Context, o Options) (*ControlPlane, error) {
+	if o.Store == nil || o.Provider == nil {
+		return nil, errors.New("controlplane: Store and Provider are required")
+	}
+	if o.JoinToken == "" {
+		return nil, errors.New("controlplane: a join token is required")
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.HeartbeatGrace <= 0 {
+		o.HeartbeatGrace = DefaultHeartbeatGrace
+	}
+	if o.BootTimeout <= 0 {
+		o.BootTimeout = DefaultBootTimeout
+	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = DefaultReconcileInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range o.Pools {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("controlplane: %w", err)
+		}
+	}
+	c := &ControlPlane{
+		o: o, m: newMetrics(o.Registry), log: o.Logger, kick: make(chan struct{}, 1),
+		nodes: map[string]*nodeState{}, byProvider: map[string]string{}, tokens: map[string]string{},
+		wanted: map[string]int{},
+	}
+	recs, err := o.Store.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: loading nodes: %w", err)
+	}
+	toks, err := o.Store.Tokens(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: loading tokens: %w", err)
+	}
+	now := o.Now()
+	for _, r := range recs {
+		c.nodes[r.Name] = &nodeState{rec: r, lastSeen: now, idleSince: now, slots: r.Slots}
+		c.byProvider[r.ProviderID] = r.Name
+	}
+	for h, n := range toks {
+		if _, ok := c.nodes[n]; ok {
+			c.tokens[h] = n
+		}
+	}
+	if len(recs) > 0 {
+		c.log.Info("adopted nodes from the store", "nodes", len(recs))
+	}
+	return c, nil
+}
+
+// Run reconciles every ReconcileInterval (and when woken) until ctx ends.
+func (c *ControlPlane) Run(ctx context.Context) error {
+	t := time.NewTicker(c.o.ReconcileInterval)
+	defer t.Stop()
+	for {
+		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("reconcile", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+// wake asks Run for a reconcile soon.
+func (c *ControlPlane) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *ControlPlane) pool(name string) (policy.Pool, bool) {
+	for _, p := range c.o.Pools {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return policy.Pool{}, false
+}
+
+func (c *ControlPlane) event(ctx context.Context, e ScaleEvent) {
+	c.m.scaleEvents.WithLabelValues(e.Pool, e.Kind).Inc()
+	if err := c.o.Store.AddScaleEvent(ctx, e); err != nil {
+		c.log.Warn("recording a scale event", "err", err)
+	}
+}
+
+// Status is the admin view of the fleet.
+func (c *ControlPlane) Status() fleetapi.NodeList {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := fleetapi.NodeList{Nodes: []fleetapi.NodeStatus{}, Wanted: map[string]int{}}
+	for _, n := range c.nodes {
+		out.Nodes = append(out.Nodes, fleetapi.NodeStatus{
+			Name: n.rec.Name, ProviderID: n.rec.ProviderID, Pool: n.rec.Pool, Offering: offeringKey(n.rec.Offering),
+			State: string(n.rec.State), Slots: n.slots, Busy: n.busy, Conditions: n.conditions, Running: n.running,
+			LaunchedAt: n.rec.LaunchedAt, RegisteredAt: n.rec.RegisteredAt, LastHeartbeat: n.heartbeatAt(),
+		})
+	}
+	sortNodes(out.Nodes)
+	for k, v := range c.wanted {
+		out.Wanted[k] = v
+	}
+	for _, q := range c.queued {
+		out.Queued = append(out.Queued, fleetapi.QueuedJobs{Labels: q.Labels, Count: q.Count})
+	}
+	return out
+}
+
+func (n *nodeState) heartbeatAt() time.Time {
+	if n.rec.RegisteredAt.IsZero() {
+		return time.Time{}
+	}
+	return n.lastSeen
+}
+
+func (n *nodeState) has(cond string) bool {
+	for _, c := range n.conditions {
+		if c.Type == cond {
+			return true
+		}
+	}
+	return false
+}

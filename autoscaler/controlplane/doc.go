@@ -1,0 +1,11 @@
+// Package controlplane is runfleet's fleet control plane: it serves the
+// fleet API node agents register with and heartbeat to (authenticated by
+// the fleet join token, then by a per-node token), keeps the node registry
+// in a Store, and runs the reconcile loop that turns demand, the registry
+// and the provider's view into a policy.Snapshot, asks the pure policy for
+// a Plan and carries it out: launch (recording capacity failures, backing
+// off when throttled), drain (a command to the node), terminate drained
+// idle nodes, and replace nodes that vanished, went silent or were
+// interrupted. It never runs jobs. The Provider and Demand interfaces are
+// defined here, by their consumer.
+package controlplane

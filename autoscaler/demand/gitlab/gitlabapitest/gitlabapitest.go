@@ -1,0 +1,162 @@
+// Package gitlabapitest is a strict fake of the part of GitLab's REST API
+// the GitLab demand source uses: GET /api/v4/projects/:id/jobs with
+// scope[]=pending, authenticated by PRIVATE-TOKEN, paginated with
+// X-Page/X-Next-Page/X-Total headers, answering GitLab's JSON shapes. It
+// rejects what GitLab rejects (a missing or wrong token: 401; an unknown
+// project: 404; a bad scope: 400; other methods: 405).
+package gitlabapitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Job is a pending job as the fake reports it.
+type Job struct {
+	ID   int64
+	Name string
+	Tags []string
+}
+
+// Server is the fake. Jobs returns the pending jobs of a project (by id or
+// full path) and whether the project exists.
+type Server struct {
+	Token string
+	Jobs  func(project string) ([]Job, bool)
+	// Requests counts answered requests.
+	Requests atomic.Int64
+	srv      *httptest.Server
+}
+
+// New starts the fake on loopback.
+func New(token string, jobs func(project string) ([]Job, bool)) *Server {
+	s := &Server{Token: token, Jobs: jobs}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// URL is the instance's base URL (without /api/v4).
+func (s *Server) URL() string { return s.srv.URL }
+
+// Close stops the fake.
+func (s *Server) Close() { s.srv.Close() }
+
+var validScopes = map[string]bool{
+	"created": true, "pending": true, "running": true, "failed": true, "success": true,
+	"canceled": true, "skipped": true, "waiting_for_resource": true, "manual": true,
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.Requests.Add(1)
+	// Go's mux would unescape %2F; GitLab takes "group%2Fproject" as one segment.
+	raw := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(raw, "/api/v4/projects/")
+	pid, tail, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 || tail != "jobs" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "405 Method Not Allowed"})
+		return
+	}
+	if tok := r.Header.Get("PRIVATE-TOKEN"); tok == "" || tok != s.Token {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
+		return
+	}
+	project, err := url.PathUnescape(pid)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad project id"})
+		return
+	}
+	q := r.URL.Query()
+	scopes := append(q["scope[]"], q["scope"]...)
+	for _, sc := range scopes {
+		if !validScopes[sc] {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "scope does not have a valid value"})
+			return
+		}
+	}
+	if len(scopes) != 1 || scopes[0] != "pending" {
+		// The demand source must ask for pending jobs only.
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "gitlabapitest: want scope[]=pending only"})
+		return
+	}
+	page, perPage := 1, 20
+	if v := q.Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "page is invalid"})
+			return
+		}
+	}
+	if v := q.Get("per_page"); v != "" {
+		if perPage, err = strconv.Atoi(v); err != nil || perPage < 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "per_page is invalid"})
+			return
+		}
+		perPage = min(perPage, 100)
+	}
+	jobs, exists := s.Jobs(project)
+	if !exists {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
+		return
+	}
+	total := len(jobs)
+	start := min((page-1)*perPage, total)
+	end := min(start+perPage, total)
+	pages := (total + perPage - 1) / perPage
+	h := w.Header()
+	h.Set("X-Page", strconv.Itoa(page))
+	h.Set("X-Per-Page", strconv.Itoa(perPage))
+	h.Set("X-Total", strconv.Itoa(total))
+	h.Set("X-Total-Pages", strconv.Itoa(max(pages, 1)))
+	h.Set("X-Next-Page", "")
+	if end < total {
+		h.Set("X-Next-Page", strconv.Itoa(page+1))
+	}
+	out := make([]map[string]any, 0, end-start)
+	for _, j := range jobs[start:end] {
+		out = append(out, jobJSON(project, j))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// jobJSON is a job in the shape of GitLab's "List project jobs" answer.
+func jobJSON(project string, j Job) map[string]any {
+	created := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).Format("2006-01-02T15:04:05.000Z")
+	tags := j.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return map[string]any{
+		"commit": map[string]any{
+			"author_email": "admin@example.com", "author_name": "Administrator",
+			"created_at": created, "id": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd",
+			"message": "Test the CI integration.", "short_id": "0ff3ae19", "title": "Test the CI integration.",
+		},
+		"coverage": nil, "allow_failure": false, "archived": false,
+		"created_at": created, "started_at": nil, "finished_at": nil, "erased_at": nil,
+		"duration": nil, "queued_duration": 3.5,
+		"artifacts_file": nil, "artifacts": []any{}, "artifacts_expire_at": nil,
+		"tag_list": tags, "id": j.ID, "name": j.Name,
+		"pipeline": map[string]any{"id": 6, "project_id": 1, "ref": "main", "sha": "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd", "status": "pending"},
+		"ref":      "main", "runner": nil, "runner_manager": nil, "stage": "test", "status": "pending",
+		"failure_reason": nil, "tag": false,
+		"web_url": fmt.Sprintf("https://gitlab.example.com/%s/-/jobs/%d", project, j.ID),
+		"project": map[string]any{"ci_job_token_scope_enabled": false},
+		"user":    map[string]any{"id": 1, "name": "Administrator", "username": "root", "state": "active"},
+	}
+}

@@ -1,0 +1,159 @@
+// Package fleetapi holds the wire types of the fleet API between a node's
+// agent and the control plane: registration, heartbeats, the commands the
+// control plane sends back, and the admin view of the fleet. It is the one
+// package both sides import (as a kubelet imports the API types, not the
+// API server); it has no logic and no dependencies beyond the standard
+// library.
+package fleetapi
+
+import "time"
+
+// Paths of the fleet API (served on the control plane's listen address).
+const (
+	// PathRegister: POST RegisterRequest with the join token → RegisterResponse.
+	PathRegister = "/fleet/v1/register"
+	// PathHeartbeat: POST Heartbeat with the node token → HeartbeatResponse.
+	PathHeartbeat = "/fleet/v1/heartbeat"
+	// PathAdminNodes: GET → NodeList (admin listener only).
+	PathAdminNodes = "/admin/v1/nodes"
+)
+
+// Headers.
+const (
+	// HeaderAuthorization carries "Bearer <token>": the fleet join token on
+	// register, the node token on heartbeat.
+	HeaderAuthorization = "Authorization"
+	// BearerPrefix precedes the token in HeaderAuthorization.
+	BearerPrefix = "Bearer "
+	// ContentType of every request and response body.
+	ContentType = "application/json"
+)
+
+// Node conditions an agent reports.
+const (
+	ConditionDiskPressure   = "DiskPressure"
+	ConditionMemoryPressure = "MemoryPressure"
+	// ConditionInterrupted: the cloud announced the node's termination.
+	ConditionInterrupted = "Interrupted"
+	// ConditionRebalance: the cloud recommends replacing the node.
+	ConditionRebalance = "Rebalance"
+	// ConditionCordoned: the agent takes no new jobs.
+	ConditionCordoned = "Cordoned"
+	// ConditionDraining: the agent takes no new jobs and exits once idle.
+	ConditionDraining = "Draining"
+)
+
+// CommandType is what the control plane asks a node to do.
+type CommandType string
+
+// Commands.
+const (
+	// CommandCordon: stop taking new jobs; running jobs go on.
+	CommandCordon CommandType = "cordon"
+	// CommandDrain: stop taking new jobs, finish the running ones, exit.
+	CommandDrain CommandType = "drain"
+	// CommandTerminate: end running jobs now (as system failures the
+	// platform can retry) and exit.
+	CommandTerminate CommandType = "terminate"
+)
+
+// Capacity is what a node offers.
+type Capacity struct {
+	Slots       int   `json:"slots"`
+	CPUs        int   `json:"cpus,omitempty"`
+	MemoryBytes int64 `json:"memory_bytes,omitempty"`
+}
+
+// RegisterRequest is sent once by a new node (and again when its node
+// token is rejected).
+type RegisterRequest struct {
+	// Name is the node name the provider gave it.
+	Name string `json:"name"`
+	// ProviderID is the provider's id of the node (container name, EC2
+	// instance id); the control plane only admits nodes it launched.
+	ProviderID string            `json:"provider_id"`
+	Pool       string            `json:"pool,omitempty"`
+	Offering   string            `json:"offering,omitempty"`
+	Capacity   Capacity          `json:"capacity"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Version    string            `json:"version,omitempty"`
+}
+
+// RegisterResponse hands the node its own token.
+type RegisterResponse struct {
+	NodeToken string `json:"node_token"`
+	// HeartbeatIntervalSeconds is how often the control plane wants a heartbeat.
+	HeartbeatIntervalSeconds int `json:"heartbeat_interval_seconds"`
+}
+
+// RunningJob is one job a node runs.
+type RunningJob struct {
+	ID     string    `json:"id"`
+	Source string    `json:"source,omitempty"`
+	Since  time.Time `json:"since"`
+}
+
+// Condition is one node condition in force.
+type Condition struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Heartbeat is sent every few seconds with the node token.
+type Heartbeat struct {
+	Name       string       `json:"name"`
+	ProviderID string       `json:"provider_id"`
+	Slots      int          `json:"slots"`
+	Busy       int          `json:"busy"`
+	Running    []RunningJob `json:"running,omitempty"`
+	Conditions []Condition  `json:"conditions,omitempty"`
+}
+
+// Command is one instruction for a node.
+type Command struct {
+	Type   CommandType `json:"type"`
+	Reason string      `json:"reason,omitempty"`
+}
+
+// HeartbeatResponse carries the commands in force for the node. They are
+// level-triggered: the same command comes back on every heartbeat until
+// the node is gone, so a lost response loses nothing.
+type HeartbeatResponse struct {
+	Commands []Command `json:"commands,omitempty"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// NodeStatus is one node in the admin view.
+type NodeStatus struct {
+	Name          string       `json:"name"`
+	ProviderID    string       `json:"provider_id"`
+	Pool          string       `json:"pool"`
+	Offering      string       `json:"offering"`
+	State         string       `json:"state"`
+	Slots         int          `json:"slots"`
+	Busy          int          `json:"busy"`
+	Conditions    []Condition  `json:"conditions,omitempty"`
+	Running       []RunningJob `json:"running,omitempty"`
+	LaunchedAt    time.Time    `json:"launched_at"`
+	RegisteredAt  time.Time    `json:"registered_at,omitzero"`
+	LastHeartbeat time.Time    `json:"last_heartbeat,omitzero"`
+}
+
+// NodeList is the admin view of the fleet.
+type NodeList struct {
+	Nodes []NodeStatus `json:"nodes"`
+	// Wanted is the slot count the last plan aimed at, per pool.
+	Wanted map[string]int `json:"wanted,omitempty"`
+	// Queued is the demand seen by the last reconcile, per label set.
+	Queued []QueuedJobs `json:"queued,omitempty"`
+}
+
+// QueuedJobs counts queued jobs with one label set.
+type QueuedJobs struct {
+	Labels []string `json:"labels"`
+	Count  int      `json:"count"`
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/runfleet/runfleet/autoscaler/policy"
+)
+
+// fileConfig is the control plane's TOML file as written.
+type fileConfig struct {
+	Fleet             string        `toml:"fleet"`
+	ListenAddress     string        `toml:"listen_address"`
+	AdminAddress      string        `toml:"admin_address"`
+	FleetURL          string        `toml:"fleet_url"`
+	JoinTokenFile     string        `toml:"join_token_file"`
+	Store             string        `toml:"store"`
+	ReconcileInterval time.Duration `toml:"reconcile_interval"`
+	HeartbeatInterval time.Duration `toml:"heartbeat_interval"`
+	HeartbeatGrace    time.Duration `toml:"heartbeat_grace"`
+	BootTimeout       time.Duration `toml:"boot_timeout"`
+	FailureTTL        time.Duration `toml:"failure_ttl"`
+	Provider          providerFile  `toml:"provider"`
+	Pools             []poolFile    `toml:"pools"`
+	Demand            demandFile    `toml:"demand"`
+}
+
+type providerFile struct {
+	Type   string             `toml:"type"` // docker | aws
+	Docker dockerProviderFile `toml:"docker"`
+}
+
+type dockerProviderFile struct {
+	Host       string `toml:"host"`
+	Image      string `toml:"image"`
+	NodeConfig string `toml:"node_config"` // path of the agent config.toml given to nodes
+	StateDir   string `toml:"state_dir"`
+	Socket     string `toml:"socket"`
+	Slots      int    `toml:"slots"`
+	MaxNodes   int    `toml:"max_nodes"`
+}
+
+type poolFile struct {
+	Name           string         `toml:"name"`
+	Labels         []string       `toml:"labels"`
+	SlotsPerNode   int            `toml:"slots_per_node"`
+	MinNodes       int            `toml:"min_nodes"`
+	MaxNodes       int            `toml:"max_nodes"`
+	MinIdleSlots   int            `toml:"min_idle_slots"`
+	ScaleFactor    float64        `toml:"scale_factor"`
+	MaxIdleSlots   int            `toml:"max_idle_slots"`
+	ScaleDownDelay time.Duration  `toml:"scale_down_delay"`
+	OnDemandBase   int            `toml:"on_demand_base"`
+	Offerings      []offeringFile `toml:"offerings"`
+	Periods        []periodFile   `toml:"periods"`
+}
+
+type offeringFile struct {
+	InstanceType string  `toml:"instance_type"`
+	Zone         string  `toml:"zone"`
+	Spot         bool    `toml:"spot"`
+	PricePerHour float64 `toml:"price_per_hour"`
+}
+
+type periodFile struct {
+	Cron         string        `toml:"cron"`
+	Duration     time.Duration `toml:"duration"`
+	MinIdleSlots int           `toml:"min_idle_slots"`
+}
+
+type demandFile struct {
+	GitLab []gitlabDemandFile `toml:"gitlab"`
+}
+
+type gitlabDemandFile struct {
+	URL       string   `toml:"url"`
+	TokenFile string   `toml:"token_file"`
+	Projects  []string `toml:"projects"`
+}
+
+// config is the typed runtime configuration.
+type config struct {
+	Fleet             string
+	ListenAddress     string
+	AdminAddress      string
+	FleetURL          string
+	JoinToken         string
+	Store             string
+	ReconcileInterval time.Duration
+	HeartbeatInterval time.Duration
+	HeartbeatGrace    time.Duration
+	BootTimeout       time.Duration
+	Policy            policy.Policy
+	Provider          providerFile
+	NodeConfig        []byte
+	Pools             []policy.Pool
+	GitLab            []gitlabDemand
+}
+
+type gitlabDemand struct {
+	URL      string
+	Token    string
+	Projects []string
+}
+
+func readSecret(what, path string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("%s is required", what)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s %s is empty", what, path)
+	}
+	return s, nil
+}
+
+// loadConfig reads, defaults and validates the file at path; unknown keys
+// are an error.
+func loadConfig(path string) (*config, error) {
+	var f fileConfig
+	md, err := toml.DecodeFile(path, &f)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	c := &config{
+		Fleet: f.Fleet, ListenAddress: f.ListenAddress, AdminAddress: f.AdminAddress, FleetURL: f.FleetURL,
+		Store: f.Store, ReconcileInterval: f.ReconcileInterval, HeartbeatInterval: f.HeartbeatInterval,
+		HeartbeatGrace: f.HeartbeatGrace, BootTimeout: f.BootTimeout, Policy: policy.Policy{FailureTTL: f.FailureTTL},
+		Provider: f.Provider,
+	}
+	if c.Fleet == "" {
+		c.Fleet = "default"
+	}
+	if c.ListenAddress == "" {
+		c.ListenAddress = "127.0.0.1:8780"
+	}
+	if c.AdminAddress == "" {
+		c.AdminAddress = "127.0.0.1:8781"
+	}
+	if c.FleetURL == "" {
+		c.FleetURL = "http://" + c.ListenAddress
+	}
+	if c.Store == "" {
+		c.Store = "/var/lib/runfleet/autoscaler.db"
+	}
+	var errs []error
+	if c.JoinToken, err = readSecret("join_token_file", f.JoinTokenFile); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.Provider.Type {
+	case "docker":
+		d := c.Provider.Docker
+		if d.StateDir == "" || !filepath.IsAbs(d.StateDir) {
+			errs = append(errs, fmt.Errorf("[provider.docker] state_dir %q must be an absolute path", d.StateDir))
+		}
+		if d.NodeConfig == "" {
+			errs = append(errs, errors.New("[provider.docker] node_config (the agent config.toml for nodes) is required"))
+		} else if c.NodeConfig, err = os.ReadFile(d.NodeConfig); err != nil {
+			errs = append(errs, fmt.Errorf("[provider.docker] node_config: %w", err))
+		}
+	case "aws":
+	default:
+		errs = append(errs, fmt.Errorf("[provider] type %q: want docker or aws", c.Provider.Type))
+	}
+	if len(f.Pools) == 0 {
+		errs = append(errs, errors.New("at least one [[pools]] is required"))
+	}
+	for _, pf := range f.Pools {
+		p := policy.Pool{
+			Name: pf.Name, Labels: pf.Labels, SlotsPerNode: pf.SlotsPerNode, MinNodes: pf.MinNodes, MaxNodes: pf.MaxNodes,
+			MinIdleSlots: pf.MinIdleSlots, ScaleFactor: pf.ScaleFactor, MaxIdleSlots: pf.MaxIdleSlots,
+			ScaleDownDelay: pf.ScaleDownDelay, OnDemandBase: pf.OnDemandBase,
+		}
+		for _, o := range pf.Offerings {
+			p.Offerings = append(p.Offerings, policy.Offering(o))
+		}
+		if len(p.Offerings) == 0 && c.Provider.Type == "docker" {
+			p.Offerings = []policy.Offering{{InstanceType: "container", Zone: "local"}}
+		}
+		for _, per := range pf.Periods {
+			p.Periods = append(p.Periods, policy.Period(per))
+		}
+		if err := p.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		c.Pools = append(c.Pools, p)
+	}
+	for i, g := range f.Demand.GitLab {
+		tok, err := readSecret(fmt.Sprintf("[[demand.gitlab]] %d token_file", i), g.TokenFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if g.URL == "" || len(g.Projects) == 0 {
+			errs = append(errs, fmt.Errorf("[[demand.gitlab]] %d: url and projects are required", i))
+		}
+		c.GitLab = append(c.GitLab, gitlabDemand{URL: g.URL, Token: tok, Projects: g.Projects})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}

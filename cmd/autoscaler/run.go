@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/runfleet/runfleet/autoscaler/controlplane"
+	"github.com/runfleet/runfleet/autoscaler/controlplane/sqlitestore"
+	"github.com/runfleet/runfleet/autoscaler/demand/gitlab"
+)
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the control plane: serve the fleet API and scale node pools until SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := loadConfig(path)
+			if err != nil {
+				return err
+			}
+			return runControlPlane(cmd.Context(), c, newLogger(g.logLevel, g.logJSON))
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "/etc/runfleet/autoscaler.toml", "control plane config file (TOML)")
+	return cmd
+}
+
+func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error {
+	st, err := sqlitestore.Open(ctx, c.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	prov, closeProv, err := newProvider(c, logger)
+	if err != nil {
+		return err
+	}
+	defer closeProv()
+	var demand []controlplane.Demand
+	for _, g := range c.GitLab {
+		src, err := gitlab.New(gitlab.Options{BaseURL: g.URL, Token: g.Token, Projects: g.Projects})
+		if err != nil {
+			return err
+		}
+		demand = append(demand, src)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cp, err := controlplane.New(ctx, controlplane.Options{
+		Store: st, Provider: prov, Demand: demand, Pools: c.Pools, Policy: c.Policy,
+		JoinToken: c.JoinToken, FleetURL: c.FleetURL, HeartbeatInterval: c.HeartbeatInterval,
+		HeartbeatGrace: c.HeartbeatGrace, BootTimeout: c.BootTimeout, ReconcileInterval: c.ReconcileInterval,
+		Logger: logger, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	fleetLn, err := net.Listen("tcp", c.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("listen_address: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", c.AdminAddress)
+	if err != nil {
+		fleetLn.Close()
+		return fmt.Errorf("admin_address: %w", err)
+	}
+	servers := []*http.Server{
+		{Handler: cp.Handler(), ReadHeaderTimeout: 5 * time.Second},
+		{Handler: cp.AdminHandler(reg), ReadHeaderTimeout: 5 * time.Second},
+	}
+	logger.Info("control plane started", "fleet", c.Fleet, "fleet_api", fleetLn.Addr().String(),
+		"admin", adminLn.Addr().String(), "provider", c.Provider.Type, "pools", len(c.Pools), "store", c.Store)
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	for i, ln := range []net.Listener{fleetLn, adminLn} {
+		srv := servers[i]
+		wg.Go(func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	wg.Go(func() { _ = cp.Run(runCtx) })
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	stop()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
+	wg.Wait()
+	logger.Info("control plane stopped")
+	return err
+}

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/fleet"
+)
+
+// runFleet joins the fleet control plane named in [fleet] and heartbeats
+// until ctx ends; stop ends the agent when the node is drained or told to
+// terminate.
+func runFleet(ctx context.Context, cfg *config.Config, agent *runner.Agent, stop func(), logger *slog.Logger) {
+	fl := cfg.Fleet
+	c, err := fleet.New(fleet.Options{
+		URL: fl.URL.String(), JoinToken: fl.JoinToken, NodeTokenFile: fl.NodeTokenFile,
+		Name: cfg.Node, ProviderID: fl.ProviderID, Pool: fl.Pool, Offering: fl.Offering,
+		Version: version, Interval: fl.HeartbeatInterval, Agent: agent, Exit: stop, Logger: logger,
+	})
+	if err != nil {
+		logger.Error("fleet", "err", err)
+		return
+	}
+	c.Run(ctx)
+}

@@ -1,0 +1,241 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// GitHub sources live in their own [[github]] tables rather than in
+// [[runners]]: a [[runners]] entry is gitlab-runner's shape (one runner
+// token, tags on the server, per-runner RUNFLEET_* overrides), while a
+// GitHub source is a set of credentials that mints a fresh runner per
+// slot, with labels, a runner group and the runner image of its own.
+
+// Defaults of a [[github]] table.
+const (
+	DefaultGitHubRunnerImage  = "runfleet/github-runner:latest"
+	DefaultGitHubStateDir     = "/var/lib/runfleet/github"
+	DefaultGitHubToolCacheDir = "/var/lib/runfleet/toolcache"
+)
+
+// GitHubFile is one [[github]] table.
+type GitHubFile struct {
+	Name string `toml:"name"`
+	// URL is https://github.com/ORG, /ORG/REPO or /enterprises/ENT (or the
+	// same on a GitHub Enterprise Server host).
+	URL string `toml:"url"`
+	// A GitHub App installation (preferred) ...
+	AppID          int64  `toml:"app_id,omitempty"`
+	InstallationID int64  `toml:"installation_id,omitempty"`
+	PrivateKeyFile string `toml:"private_key_file,omitempty"`
+	// ... or a personal access token, inline (the file is 0600) or in a file.
+	Token     string `toml:"token,omitempty"`
+	TokenFile string `toml:"token_file,omitempty"`
+
+	Labels       []string `toml:"labels"`
+	RunnerGroup  string   `toml:"runner_group,omitempty"` // name; "" = Default
+	RunnerImage  string   `toml:"runner_image,omitempty"`
+	PullPolicy   string   `toml:"pull_policy,omitempty"`
+	NamePrefix   string   `toml:"name_prefix,omitempty"`
+	Limit        int      `toml:"limit,omitempty"`
+	Executor     string   `toml:"executor,omitempty"` // docker (default)
+	DockerHost   string   `toml:"docker_host,omitempty"`
+	CPUs         string   `toml:"cpus,omitempty"`
+	Memory       string   `toml:"memory,omitempty"`
+	PidsLimit    int64    `toml:"pids_limit,omitempty"`
+	ToolCacheDir string   `toml:"tool_cache_dir,omitempty"`
+	StateDir     string   `toml:"state_dir,omitempty"`
+	// JITPerMinute budgets JIT minting (0 = 170, GitHub's limit per App).
+	JITPerMinute float64 `toml:"jit_per_minute,omitempty"`
+}
+
+// GitHub is a validated [[github]] table.
+type GitHub struct {
+	Name           string
+	URL            *url.URL
+	AppID          int64
+	InstallationID int64
+	PrivateKeyFile string
+	// Token is the personal access token (read from TokenFile when set).
+	Token        string
+	Labels       []string
+	RunnerGroup  string
+	RunnerImage  string
+	PullPolicy   string
+	NamePrefix   string
+	Limit        int
+	Executor     string
+	DockerHost   string
+	NanoCPUs     int64
+	Memory       int64
+	PidsLimit    int64
+	ToolCacheDir string
+	StateDir     string
+	JITPerMinute float64
+}
+
+// LogValue keeps the token out of logs.
+func (g GitHub) LogValue() slog.Value {
+	auth := "token"
+	if g.AppID != 0 {
+		auth = "app " + strconv.FormatInt(g.AppID, 10)
+	}
+	return slog.GroupValue(slog.String("name", g.Name), slog.String("url", g.URL.String()), slog.String("auth", auth))
+}
+
+// String keeps the token out of fmt output.
+func (g GitHub) String() string { return g.LogValue().String() }
+
+func githubFromFiles(fs []GitHubFile) ([]GitHub, error) {
+	var out []GitHub
+	var errs []error
+	names := map[string]bool{}
+	for i, gf := range fs {
+		g, err := githubFromFile(gf)
+		if err == nil && names[g.Name] {
+			err = fmt.Errorf("name %q is used twice", g.Name)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("github[%d] (%s): %w", i, gf.Name, err))
+			continue
+		}
+		names[g.Name] = true
+		out = append(out, g)
+	}
+	return out, errors.Join(errs...)
+}
+
+func githubFromFile(gf GitHubFile) (GitHub, error) {
+	g := GitHub{
+		Name: gf.Name, AppID: gf.AppID, InstallationID: gf.InstallationID, PrivateKeyFile: gf.PrivateKeyFile,
+		Token: gf.Token, RunnerGroup: gf.RunnerGroup, RunnerImage: gf.RunnerImage, PullPolicy: gf.PullPolicy,
+		NamePrefix: gf.NamePrefix, Limit: gf.Limit, Executor: gf.Executor, DockerHost: gf.DockerHost, PidsLimit: gf.PidsLimit,
+		ToolCacheDir: gf.ToolCacheDir, StateDir: gf.StateDir, JITPerMinute: gf.JITPerMinute,
+	}
+	if g.Name == "" {
+		g.Name = "github"
+	}
+	u, err := url.Parse(gf.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		return g, fmt.Errorf("url %q: want https://github.com/ORG[/REPO]", gf.URL)
+	}
+	g.URL = u
+	app := gf.AppID != 0 || gf.InstallationID != 0 || gf.PrivateKeyFile != ""
+	pat := gf.Token != "" || gf.TokenFile != ""
+	switch {
+	case app && pat:
+		return g, errors.New("give either app_id/installation_id/private_key_file or token/token_file, not both")
+	case app && (gf.AppID <= 0 || gf.InstallationID <= 0 || gf.PrivateKeyFile == ""):
+		return g, errors.New("a GitHub App needs app_id, installation_id and private_key_file")
+	case !app && !pat:
+		return g, errors.New("no credentials: set app_id, installation_id and private_key_file, or token_file")
+	case gf.Token != "" && gf.TokenFile != "":
+		return g, errors.New("give token or token_file, not both")
+	}
+	if gf.TokenFile != "" {
+		b, err := os.ReadFile(gf.TokenFile)
+		if err != nil {
+			return g, fmt.Errorf("token_file: %w", err)
+		}
+		if g.Token = strings.TrimSpace(string(b)); g.Token == "" {
+			return g, fmt.Errorf("token_file %s is empty", gf.TokenFile)
+		}
+	}
+	if app && !filepath.IsAbs(g.PrivateKeyFile) {
+		return g, fmt.Errorf("private_key_file %q must be absolute", g.PrivateKeyFile)
+	}
+	for _, l := range gf.Labels {
+		if l = strings.TrimSpace(l); l == "" || len(l) > 256 || strings.Contains(l, ",") {
+			return g, fmt.Errorf("label %q: want 1 to 256 characters, no commas", l)
+		}
+		g.Labels = append(g.Labels, l)
+	}
+	if len(g.Labels) == 0 {
+		g.Labels = []string{"self-hosted"}
+	}
+	if len(g.Labels) > 100 {
+		return g, errors.New("at most 100 labels")
+	}
+	if g.RunnerImage == "" {
+		g.RunnerImage = DefaultGitHubRunnerImage
+	}
+	switch g.PullPolicy {
+	case "":
+		g.PullPolicy = "if-not-present"
+	case "always", "if-not-present", "never":
+	default:
+		return g, fmt.Errorf("pull_policy %q: want always, if-not-present or never", g.PullPolicy)
+	}
+	if g.Executor == "" {
+		g.Executor = "docker"
+	}
+	if g.Executor != "docker" {
+		return g, fmt.Errorf("executor %q is not supported for GitHub runners yet (supported: docker)", g.Executor)
+	}
+	if g.Limit < 0 || g.PidsLimit < 0 || g.JITPerMinute < 0 {
+		return g, errors.New("limit, pids_limit and jit_per_minute must not be negative")
+	}
+	if gf.CPUs != "" {
+		f, err := strconv.ParseFloat(gf.CPUs, 64)
+		if err != nil || f <= 0 {
+			return g, fmt.Errorf("cpus %q: want a positive number such as \"1.5\"", gf.CPUs)
+		}
+		g.NanoCPUs = int64(f * 1e9)
+	}
+	if g.Memory, err = size("memory", gf.Memory); err != nil {
+		return g, err
+	}
+	if g.ToolCacheDir == "" {
+		g.ToolCacheDir = DefaultGitHubToolCacheDir
+	}
+	if g.StateDir == "" {
+		g.StateDir = DefaultGitHubStateDir
+	}
+	if !filepath.IsAbs(g.ToolCacheDir) || !filepath.IsAbs(g.StateDir) {
+		return g, errors.New("tool_cache_dir and state_dir must be absolute")
+	}
+	return g, nil
+}
+
+// AppendGitHub adds a [[github]] table to the config at path, creating
+// the file when missing; the file is replaced atomically with mode 0600
+// and its existing text is kept.
+func AppendGitHub(path string, g GitHubFile) error {
+	old, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		old = nil
+	case err != nil:
+		return fmt.Errorf("read config: %w", err)
+	default:
+		if _, err := Read(path); err != nil {
+			return fmt.Errorf("refusing to append to a config that does not parse: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	buf.Write(old)
+	if len(old) == 0 {
+		fmt.Fprintf(&buf, "concurrent = %d\ncheck_interval = %d\nshutdown_timeout = %d\n",
+			DefaultConcurrent, int(DefaultCheckInterval.Seconds()), int(DefaultShutdownTimeout.Seconds()))
+	}
+	if len(old) > 0 && old[len(old)-1] != '\n' {
+		buf.WriteByte('\n')
+	}
+	buf.WriteByte('\n')
+	if err := toml.NewEncoder(&buf).Encode(struct {
+		GitHub []GitHubFile `toml:"github"`
+	}{[]GitHubFile{g}}); err != nil {
+		return fmt.Errorf("encode github: %w", err)
+	}
+	return writeAtomic(path, buf.Bytes())
+}

@@ -1,0 +1,234 @@
+package github
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runfleet/runfleet/runner"
+)
+
+// runnerAPI is what the source needs from GitHub (*Client implements it).
+type runnerAPI interface {
+	MintJIT(ctx context.Context, req JITRequest) (JITConfig, error)
+	ListRunners(ctx context.Context, name string) ([]RunnerStatus, error)
+	DeleteRunner(ctx context.Context, id int64) error
+}
+
+// SourceOptions configure a Source.
+type SourceOptions struct {
+	// Name identifies the source in logs and metrics.
+	Name     string
+	API      runnerAPI
+	Launcher *RunnerLauncher
+	// Node is this agent's node name; every runner name starts with
+	// NamePrefix + Node + "-", which is how stale registrations of this
+	// node are found.
+	Node, NamePrefix string
+	Labels           []string
+	RunnerGroupID    int64
+	Limit            int
+	Logger           *slog.Logger
+	// EventPoll is how often an idle runner's hook events are checked
+	// (default 100 ms; a local file stat).
+	EventPoll time.Duration
+	// CleanupTimeout bounds registration deletes and container removal
+	// after the caller's context ended (default 30 s).
+	CleanupTimeout time.Duration
+}
+
+// Source is the label-mode GitHub job source: Acquire keeps one idle
+// ephemeral JIT runner per slot and returns once GitHub has handed it a job.
+type Source struct {
+	o   SourceOptions
+	log *slog.Logger
+}
+
+var _ runner.Source = (*Source)(nil)
+
+// NewSource returns a Source.
+func NewSource(o SourceOptions) (*Source, error) {
+	if o.API == nil || o.Launcher == nil || o.Node == "" || len(o.Labels) == 0 {
+		return nil, errors.New("github: source needs API, Launcher, Node and Labels")
+	}
+	if o.RunnerGroupID == 0 {
+		o.RunnerGroupID = DefaultRunnerGroupID
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.EventPoll <= 0 {
+		o.EventPoll = 100 * time.Millisecond
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 30 * time.Second
+	}
+	if o.Name == "" {
+		o.Name = "github"
+	}
+	return &Source{o: o, log: o.Logger.With("runner", o.Name)}, nil
+}
+
+// Name implements runner.Source.
+func (s *Source) Name() string { return s.o.Name }
+
+// Limit implements runner.Source.
+func (s *Source) Limit() int { return s.o.Limit }
+
+// namePrefix is what every runner name of this node starts with.
+func (s *Source) namePrefix() string { return s.o.NamePrefix + s.o.Node + "-" }
+
+// runnerName is unique per mint: node, slot and a random suffix.
+func (s *Source) runnerName(slot runner.Slot) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return s.namePrefix() + strconv.Itoa(slot.Index) + "-" + hex.EncodeToString(b)
+}
+
+func (s *Source) cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.o.CleanupTimeout)
+}
+
+// Acquire mints a JIT runner for the slot, starts it and waits until
+// GitHub hands it a job. When ctx ends first the registration is deleted
+// and the container removed — unless GitHub refuses the delete because the
+// runner just took a job: then that job is returned and runs to its end.
+func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, error) {
+	name := s.runnerName(slot)
+	jit, err := s.o.API.MintJIT(ctx, JITRequest{Name: name, RunnerGroupID: s.o.RunnerGroupID, Labels: s.o.Labels})
+	if err != nil {
+		return nil, err
+	}
+	log := s.log.With("slot", slot.Index, "github_runner", name, "github_runner_id", jit.RunnerID)
+	lr, err := s.o.Launcher.Launch(ctx, name, jit.Encoded)
+	if err != nil {
+		cctx, cancel := s.cleanupCtx(ctx)
+		defer cancel()
+		if derr := s.o.API.DeleteRunner(cctx, jit.RunnerID); derr != nil {
+			log.Warn("deleting the registration of a runner that did not start", "err", derr)
+		}
+		return nil, err
+	}
+	log.Debug("idle runner started")
+	j := &job{src: s, lr: lr, runnerID: jit.RunnerID, log: log}
+	tick := time.NewTicker(s.o.EventPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if !lr.Events().JobStarted.IsZero() {
+				return j, nil
+			}
+		case <-lr.Done():
+			if !lr.Events().JobStarted.IsZero() {
+				return j, nil // a short job, done between two polls
+			}
+			res, xerr := lr.Result()
+			s.retire(ctx, log, lr, jit.RunnerID)
+			return nil, fmt.Errorf("github: runner %s exited before taking a job (exit code %d): %w", name, res.ExitCode, errors.Join(xerr, errExitedIdle))
+		case <-ctx.Done():
+			cctx, cancel := s.cleanupCtx(ctx)
+			derr := s.o.API.DeleteRunner(cctx, jit.RunnerID)
+			cancel()
+			if errors.Is(derr, ErrRunnerBusy) {
+				log.Info("runner took a job while stopping: letting it run")
+				return j, nil
+			}
+			if derr != nil {
+				log.Warn("deleting an idle runner's registration", "err", derr)
+			}
+			cctx, cancel = s.cleanupCtx(ctx)
+			if cerr := lr.Close(cctx); cerr != nil {
+				log.Warn("removing an idle runner's container", "err", cerr)
+			}
+			cancel()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+var errExitedIdle = errors.New("runner exited idle")
+
+// retire removes a runner's container and registration (404 is fine: JIT
+// runners unregister themselves after their job).
+func (s *Source) retire(ctx context.Context, log *slog.Logger, lr *LaunchedRunner, id int64) {
+	cctx, cancel := s.cleanupCtx(ctx)
+	defer cancel()
+	if err := lr.Close(cctx); err != nil {
+		log.Warn("removing a runner container", "err", err)
+	}
+	if err := s.o.API.DeleteRunner(cctx, id); err != nil {
+		log.Warn("deleting a runner registration", "err", err)
+	}
+}
+
+// RemoveStale deletes this node's registrations that are not busy (what
+// a previous agent or a crash left, or idle runners at shutdown). Busy
+// ones are left alone: GitHub's refusal is authoritative.
+func (s *Source) RemoveStale(ctx context.Context) error {
+	rs, err := s.o.API.ListRunners(ctx, "")
+	if err != nil {
+		return fmt.Errorf("github: listing runners to remove stale ones: %w", err)
+	}
+	var errs []error
+	for _, r := range rs {
+		if !strings.HasPrefix(r.Name, s.namePrefix()) {
+			continue
+		}
+		if r.Busy {
+			s.log.Info("leaving a busy runner of this node registered", "github_runner", r.Name)
+			continue
+		}
+		err := s.o.API.DeleteRunner(ctx, r.ID)
+		switch {
+		case errors.Is(err, ErrRunnerBusy):
+			s.log.Info("leaving a busy runner of this node registered", "github_runner", r.Name)
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			s.log.Info("removed a stale runner registration of this node", "github_runner", r.Name, "status", r.Status)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// job is a runner that took a job; Run waits for its container to exit.
+type job struct {
+	src      *Source
+	lr       *LaunchedRunner
+	runnerID int64
+	log      *slog.Logger
+}
+
+// ID implements runner.Job: the runner's name (GitHub does not tell the
+// runner's host which job it took).
+func (j *job) ID() string { return j.lr.Name() }
+
+// Run waits for the runner to finish its job, then removes the container
+// and the registration. Cancelling ctx (shutdown timeout) kills the runner:
+// GitHub then fails the job.
+func (j *job) Run(ctx context.Context) runner.Outcome {
+	out := runner.Outcome{State: "success"}
+	select {
+	case <-j.lr.Done():
+		res, err := j.lr.Result()
+		if err != nil || res.ExitCode != 0 {
+			out.State, out.FailureReason = "failed", "runner_system_failure"
+			j.log.Warn("runner ended abnormally", "exit_code", res.ExitCode, "err", err)
+		}
+	case <-ctx.Done():
+		out.State, out.FailureReason = "canceled", "runner_system_failure"
+	}
+	ev := j.lr.Events()
+	if !ev.JobStarted.IsZero() && !ev.JobCompleted.IsZero() {
+		j.log.Info("job hooks", "job_duration", ev.JobCompleted.Sub(ev.JobStarted).Round(time.Millisecond))
+	}
+	j.src.retire(ctx, j.log, j.lr, j.runnerID)
+	return out
+}

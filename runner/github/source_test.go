@@ -1,0 +1,130 @@
+package github_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/runfleet/runfleet/executors/docker"
+	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/github"
+	"github.com/runfleet/runfleet/runner/github/githubtest"
+)
+
+const stubImage = "runfleet/github-runner-stub:latest"
+
+// bridgeGateway is the host's address on Docker's default bridge: runner
+// containers reach the fake GitHub there.
+func bridgeGateway(t *testing.T) string {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatalf("docker client: %v", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := c.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	if err != nil {
+		t.Fatalf("the Docker engine does not answer (needed by this test): %v", err)
+	}
+	for _, cfg := range n.IPAM.Config {
+		if ip := net.ParseIP(cfg.Gateway); ip != nil && ip.To4() != nil {
+			if _, err := c.ImageInspect(ctx, stubImage); err != nil {
+				t.Fatalf("image %s is missing: run 'make images' (%v)", stubImage, err)
+			}
+			return cfg.Gateway
+		}
+	}
+	t.Fatal("docker bridge has no IPv4 gateway")
+	return ""
+}
+
+type fixture struct {
+	srv    *githubtest.Server
+	client *github.Client
+	src    *github.Source
+	node   string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	gw := bridgeGateway(t)
+	srv := githubtest.New(t, githubtest.WithListenAddress(gw+":0"))
+	srv.AddRepo("acme/app")
+	key := srv.AddApp(42, 4242, "acme")
+	cl, err := github.NewClient(github.ClientOptions{URL: srv.URL() + "/acme", Auth: github.Auth{AppID: 42, InstallationID: 4242, PrivateKey: key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := "gh-unit-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	ex, err := docker.New(docker.Options{Node: node, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = ex.Reap(context.Background())
+		ex.Close()
+	})
+	src, err := github.NewSource(github.SourceOptions{
+		API: cl, Node: node, Labels: []string{"self-hosted", "linux", "x64"},
+		Launcher: &github.RunnerLauncher{Executor: ex, Node: node, Image: stubImage, PullPolicy: "never",
+			StateDir: t.TempDir(), ToolCacheDir: t.TempDir()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{srv: srv, client: cl, src: src, node: node}
+}
+
+func TestSourceRunsOneJobAndLeavesNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	id := f.srv.Enqueue(githubtest.JobSpec{Repo: "acme/app", Labels: []string{"self-hosted", "linux"},
+		Script: []string{"echo hello from $RUNFLEET_RUNNER_NAME", "test -n \"$RUNNER_TOOL_CACHE\""}})
+	job, err := f.src.Acquire(ctx, runner.Slot{Source: "github", Index: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := job.Run(ctx)
+	if out.State != "success" {
+		t.Fatalf("outcome %+v", out)
+	}
+	j := f.srv.WaitCompleted(t, id, time.Minute)
+	if j.Conclusion != "success" || !strings.Contains(j.Output, "hello from "+f.node) {
+		t.Fatalf("job %+v", j)
+	}
+	if rs := f.srv.Runners(); len(rs) != 0 {
+		t.Fatalf("registrations left: %+v", rs)
+	}
+	if env := os.Getenv("ACTIONS_RUNNER_INPUT_JITCONFIG"); env != "" {
+		t.Fatal("test environment leaks a JIT config")
+	}
+}
+
+func TestSourceStopsIdleRunnerWithoutGhost(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.src.Acquire(ctx, runner.Slot{Source: "github", Index: 1})
+		done <- err
+	}()
+	f.srv.WaitRunners(t, time.Minute, "an idle runner online", func(rs []githubtest.RunnerInfo) bool {
+		return len(rs) == 1 && rs[0].Status == "online"
+	})
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("Acquire returned a job after cancellation with no job queued")
+	}
+	if rs := f.srv.Runners(); len(rs) != 0 {
+		t.Fatalf("ghost registrations: %+v", rs)
+	}
+}
