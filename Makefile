@@ -7,7 +7,7 @@ BIN := bin
 BUSYBOX_IMAGE ?= runfleet/busybox:latest
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-local race race-local unit bench bench-local demo demo-local lint images clean fuzz terraform-check
+.PHONY: all build test test-local race race-local unit bench bench-local demo demo-local demo-exec demo-exec-local lint images clean fuzz terraform-check
 
 all: build
 
@@ -51,10 +51,19 @@ bench: ## speed and memory figures, printed as ratios against baselines measured
 bench-local: images build
 	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./executors/containerd/ ./executors/enginebench/ ./executors/diskcap/ ./runner/cache/ ./tests/e2e/ ./autoscaler/sim/
 
-demo: ## run the demo project's job in a container on the embedded default (busybox image, local cache)
+demo: ## the local fleet: a burst of jobs on a local fake GitLab, nodes (containers) scaling up, running them, scaling down
 	tests/engine.sh $(MAKE) demo-local
 
 demo-local: images build
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/autoscaler ./cmd/autoscaler
+	$(GO) build -o $(BIN)/fleet-demo ./tests/demo/fleet
+	images/runner-dev/build.sh runfleet/runner-dev:latest
+	$(BIN)/fleet-demo --autoscaler $(BIN)/autoscaler --image runfleet/runner-dev:latest --job-image $(BUSYBOX_IMAGE)
+
+demo-exec: ## run the demo project's job in a container on the embedded default (busybox image, local cache)
+	tests/engine.sh $(MAKE) demo-exec-local
+
+demo-exec-local: images build
 	cd tests/demo && ../../$(BIN)/runner exec --config /nonexistent/runfleet-demo.toml build
 
 clean:

@@ -178,3 +178,37 @@ var (
 	// ErrEngine means the container engine failed (not the job).
 	ErrEngine = errors.New("container engine error")
 )
+
+// FirstStepCreator is an optional Executor capability, found by type
+// assertion: Create for a job whose first command is known up front.
+//
+// The job container is created (not started) with first as its own
+// process; FirstStepEnv.RunFirst starts it, so the first step costs what
+// the engine's create+attach+start costs and no exec into an idle
+// container. Everything Create guarantees holds for that container too:
+// the same image, mounts, network, services, limits, security options,
+// metadata guard and disk cap. Steps run with Exec afterwards (after
+// scripts, more steps) go to a second container of the same spec, started
+// on demand, that shares the job's mounts, volumes, network and services
+// but not the first container's root filesystem changes.
+//
+// spec.Image.Entrypoint must be empty: the step replaces the container's
+// command. Callers that need Exec before the first step (hooks) use Create.
+type FirstStepCreator interface {
+	CreateFirstStep(ctx context.Context, spec Spec, first Step) (FirstStepEnv, error)
+}
+
+// FirstStepEnv is an Env whose first step has not run yet.
+type FirstStepEnv interface {
+	Env
+	// RunFirst starts the job container, streams the first step's stdout
+	// and stderr, in order, to out, and returns how it ended, like Exec.
+	// It runs at most once; a second call returns ErrFirstStepUsed. When
+	// ctx is cancelled the container is killed and RunFirst returns
+	// ctx.Err() (wrapped); the Env stays usable for Exec. An Env whose
+	// RunFirst is never called still runs Exec and closes cleanly.
+	RunFirst(ctx context.Context, out io.Writer) (Result, error)
+}
+
+// ErrFirstStepUsed means RunFirst was called again on a FirstStepEnv.
+var ErrFirstStepUsed = errors.New("the first step already ran")

@@ -27,6 +27,11 @@ type Agent struct {
 	paused      map[string]bool       // transient conditions (pressure) in force
 	resumed     chan struct{}         // closed and replaced when a condition clears
 	running     map[string]RunningJob // by source and job id (status.go)
+
+	// global holds the concurrent slots, shared by the slot loops and by
+	// work started outside them (TrySlot, slotgate.go).
+	global  chan struct{}
+	changed chan struct{} // closed and replaced on cordon, pause, resume, TrySlot release
 }
 
 // AgentOptions configures an Agent.
@@ -55,6 +60,8 @@ func NewAgent(o AgentOptions) *Agent {
 	return &Agent{
 		paused:          map[string]bool{},
 		resumed:         make(chan struct{}),
+		global:          make(chan struct{}, o.Concurrent),
+		changed:         make(chan struct{}),
 		sources:         o.Sources,
 		concurrent:      o.Concurrent,
 		shutdownTimeout: o.ShutdownTimeout,
@@ -72,7 +79,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if len(a.sources) == 0 {
 		return errors.New("no runners configured: run 'runner register' first")
 	}
-	global := make(chan struct{}, a.concurrent)
+	global := a.global
 	// Jobs outlive the polling context by up to the shutdown timeout.
 	jobCtx, abortJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortJobs()
@@ -181,6 +188,7 @@ func (a *Agent) Cordon(reason string) {
 	if a.stopPolling != nil {
 		a.stopPolling()
 	}
+	a.notifyLocked()
 }
 
 // AbortJobsAt aborts the running jobs at t (they report
@@ -208,6 +216,7 @@ func (a *Agent) Pause(condition string) {
 	a.paused[condition] = true
 	a.logger.Warn("node condition: taking no new jobs until it clears", "condition", condition)
 	a.metrics.setCondition(condition, true)
+	a.notifyLocked()
 }
 
 // Resume clears a condition set by Pause.
@@ -222,6 +231,7 @@ func (a *Agent) Resume(condition string) {
 	a.metrics.setCondition(condition, false)
 	close(a.resumed)
 	a.resumed = make(chan struct{})
+	a.notifyLocked()
 }
 
 // waitRunnable blocks while any transient condition is in force.

@@ -30,14 +30,18 @@ func (c *ControlPlane) Handler() http.Handler {
 	return mux
 }
 
-// AdminHandler serves the admin view (fleetapi.PathAdminNodes) and
-// /metrics from gatherer. Serve it on a loopback or otherwise private
-// address: it is not authenticated.
+// AdminHandler serves the admin view (fleetapi.PathAdminNodes), /metrics
+// from gatherer, and the admin actions (PathAdminCordon, PathAdminDrain…)
+// which need Options.AdminToken. Serve it on a loopback or otherwise
+// private address: the view and the metrics are not authenticated.
 func (c *ControlPlane) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+fleetapi.PathAdminNodes, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.Status())
 	})
+	mux.HandleFunc("POST "+PathAdminCordon, c.handleAdminAction("cordon"))
+	mux.HandleFunc("POST "+PathAdminUncordon, c.handleAdminAction("uncordon"))
+	mux.HandleFunc("POST "+PathAdminDrain, c.handleAdminAction("drain"))
 	if gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
@@ -107,26 +111,26 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	now := c.o.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	name, ok := c.byProvider[req.ProviderID]
 	var n *nodeState
 	if ok {
 		n = c.nodes[name]
 	}
-	switch {
-	case !ok || n == nil || name != req.Name:
-		c.mu.Unlock()
+	c.mu.RUnlock()
+	if !ok || n == nil || name != req.Name {
 		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
 		c.log.Warn("register from a node this control plane did not launch rejected", "name", req.Name, "provider_id", req.ProviderID, "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "unknown node: not launched by this control plane")
 		return
-	case n.rec.State == policy.NodeNotReady:
-		c.mu.Unlock()
-		writeError(w, http.StatusConflict, "node is being replaced: "+n.rec.Reason)
+	}
+	n.mu.Lock()
+	rec := n.rec
+	n.mu.Unlock()
+	if rec.State == policy.NodeNotReady {
+		writeError(w, http.StatusConflict, "node is being replaced: "+rec.Reason)
 		return
 	}
-	rec := n.rec
-	c.mu.Unlock()
 
 	first := rec.RegisteredAt.IsZero()
 	if first {
@@ -152,17 +156,21 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Lock()
 	if cur := c.nodes[rec.Name]; cur == n {
+		n.mu.Lock()
 		// Keep a state the reconcile loop set meanwhile (Draining).
 		if n.rec.State != policy.NodeBooting {
 			rec.State, rec.DrainAt, rec.Reason = n.rec.State, n.rec.DrainAt, n.rec.Reason
 		}
+		rec.Cordoned = n.rec.Cordoned
 		n.rec = rec
 		n.slots = rec.Slots
 		n.lastSeen = now
 		if n.busy == 0 && (first || n.idleSince.IsZero()) {
 			n.idleSince = now
 		}
+		n.mu.Unlock()
 		c.tokens[h] = rec.Name
+		c.tokensOf[rec.Name] = append(c.tokensOf[rec.Name], h)
 	}
 	if first {
 		c.bootBackoff, c.bootRetryAt = 0, time.Time{}
@@ -192,17 +200,20 @@ func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	h := hashToken(tok)
 	now := c.o.Now()
-	c.mu.Lock()
+	// Only a read lock on the registry: heartbeats never wait for each
+	// other, nor for a reconcile pass walking the nodes.
+	c.mu.RLock()
 	name, ok := c.tokens[h]
 	n := c.nodes[name]
+	c.mu.RUnlock()
 	if !ok || n == nil {
-		c.mu.Unlock()
 		c.m.authFailures.WithLabelValues(authNodeToken).Inc()
 		writeError(w, http.StatusUnauthorized, "invalid node token")
 		return
 	}
+	n.mu.Lock()
 	if hb.Name != n.rec.Name || hb.ProviderID != n.rec.ProviderID {
-		c.mu.Unlock()
+		n.mu.Unlock()
 		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
 		c.log.Warn("heartbeat for another node rejected", "token_node", name, "name", hb.Name, "provider_id", hb.ProviderID)
 		writeError(w, http.StatusForbidden, "unknown node: not launched by this control plane")
@@ -228,7 +239,7 @@ func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	interrupted := !wasInterrupted && (n.has(fleetapi.ConditionInterrupted) || n.has(fleetapi.ConditionRebalance))
 	resp := fleetapi.HeartbeatResponse{Commands: commandsFor(n)}
 	pool := n.rec.Pool
-	c.mu.Unlock()
+	n.mu.Unlock()
 	c.m.heartbeats.Inc()
 	if interrupted {
 		kind := fleetapi.ConditionRebalance
@@ -252,6 +263,9 @@ func commandsFor(n *nodeState) []fleetapi.Command {
 		return []fleetapi.Command{{Type: fleetapi.CommandDrain, Reason: n.rec.Reason}}
 	case policy.NodeNotReady:
 		return []fleetapi.Command{{Type: fleetapi.CommandTerminate, Reason: n.rec.Reason}}
+	}
+	if n.rec.Cordoned {
+		return []fleetapi.Command{{Type: fleetapi.CommandCordon, Reason: "cordoned by an operator"}}
 	}
 	return nil
 }

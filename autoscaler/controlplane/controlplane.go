@@ -20,6 +20,7 @@ const (
 	DefaultHeartbeatGrace    = 30 * time.Second
 	DefaultBootTimeout       = 5 * time.Minute
 	DefaultReconcileInterval = 10 * time.Second
+	DefaultDrainTimeout      = 10 * time.Minute
 	// listGrace is how long a freshly launched node may be missing from
 	// the provider's List (eventual consistency) before it counts as gone.
 	listGrace = time.Minute
@@ -45,9 +46,20 @@ type Options struct {
 	// ReconcileInterval is the loop's period (interruptions and new
 	// registrations wake it earlier).
 	ReconcileInterval time.Duration
-	Now               func() time.Time
-	Logger            *slog.Logger
-	Registry          prometheus.Registerer
+	// AdminToken authenticates the admin actions (cordon, drain); empty
+	// disables them.
+	AdminToken string
+	// DrainTimeout: a Draining node that has not confirmed the drain (a
+	// heartbeat with the Draining condition) this long after the drain
+	// decision is terminated anyway, if its last heartbeat reported no
+	// running job. DrainHardLimit (0: never) terminates it whatever it
+	// runs. A negative DrainTimeout disables both; zero means
+	// DefaultDrainTimeout.
+	DrainTimeout   time.Duration
+	DrainHardLimit time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Registry       prometheus.Registerer
 }
 
 // ControlPlane is the fleet's registry, API and reconcile loop.
@@ -58,10 +70,16 @@ type ControlPlane struct {
 	kick    chan struct{}
 	reconMu sync.Mutex // one reconcile at a time
 
-	mu         sync.Mutex
+	// mu guards the maps and the loop's own fields below; each node's
+	// fields are guarded by its own nodeState.mu, taken after mu (never
+	// the other way round). Heartbeats only read-lock mu for the token
+	// lookup and then lock their own node, so a reconcile pass walking the
+	// registry never holds a lock that every heartbeat waits for.
+	mu         sync.RWMutex
 	nodes      map[string]*nodeState // by name
 	byProvider map[string]string     // provider id → name
 	tokens     map[string]string     // token hash → name
+	tokensOf   map[string][]string   // name → token hashes
 	backoff    time.Duration
 	retryAt    time.Time
 	// Nodes that die before registering (a broken image, a bad config)
@@ -74,6 +92,7 @@ type ControlPlane struct {
 
 // nodeState is a node's durable record plus what its heartbeats said.
 type nodeState struct {
+	mu         sync.Mutex // guards every field below
 	rec        Node
 	lastSeen   time.Time
 	slots      int
@@ -84,6 +103,8 @@ type nodeState struct {
 	// drainSeen: a heartbeat after the drain decision reported the
 	// Draining condition, so busy is trustworthy for termination.
 	drainSeen bool
+	// drainTimeoutLogged: the drain timed out while jobs ran (logged once).
+	drainTimeoutLogged bool
 }
 
 // New loads the registry from the store and returns a control plane ready
@@ -108,6 +129,9 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 	if o.ReconcileInterval <= 0 {
 		o.ReconcileInterval = DefaultReconcileInterval
 	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -122,7 +146,7 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 	c := &ControlPlane{
 		o: o, m: newMetrics(o.Registry), log: o.Logger, kick: make(chan struct{}, 1),
 		nodes: map[string]*nodeState{}, byProvider: map[string]string{}, tokens: map[string]string{},
-		wanted: map[string]int{},
+		tokensOf: map[string][]string{}, wanted: map[string]int{},
 	}
 	recs, err := o.Store.Nodes(ctx)
 	if err != nil {
@@ -140,6 +164,7 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 	for h, n := range toks {
 		if _, ok := c.nodes[n]; ok {
 			c.tokens[h] = n
+			c.tokensOf[n] = append(c.tokensOf[n], h)
 		}
 	}
 	if len(recs) > 0 {
@@ -191,15 +216,17 @@ func (c *ControlPlane) event(ctx context.Context, e ScaleEvent) {
 
 // Status is the admin view of the fleet.
 func (c *ControlPlane) Status() fleetapi.NodeList {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := fleetapi.NodeList{Nodes: []fleetapi.NodeStatus{}, Wanted: map[string]int{}}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := fleetapi.NodeList{Nodes: make([]fleetapi.NodeStatus, 0, len(c.nodes)), Wanted: map[string]int{}}
 	for _, n := range c.nodes {
+		n.mu.Lock()
 		out.Nodes = append(out.Nodes, fleetapi.NodeStatus{
 			Name: n.rec.Name, ProviderID: n.rec.ProviderID, Pool: n.rec.Pool, Offering: offeringKey(n.rec.Offering),
 			State: string(n.rec.State), Slots: n.slots, Busy: n.busy, Conditions: n.conditions, Running: n.running,
 			LaunchedAt: n.rec.LaunchedAt, RegisteredAt: n.rec.RegisteredAt, LastHeartbeat: n.heartbeatAt(),
 		})
+		n.mu.Unlock()
 	}
 	sortNodes(out.Nodes)
 	for k, v := range c.wanted {

@@ -40,6 +40,8 @@ type harness struct {
 	reg    *prometheus.Registry
 	cp     *controlplane.ControlPlane
 	srv    *httptest.Server
+	// tweak, when set, adjusts the options before each start.
+	tweak func(*controlplane.Options)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -63,11 +65,15 @@ func (h *harness) start() {
 	}
 	h.store = st
 	h.reg = prometheus.NewRegistry()
-	h.cp, err = controlplane.New(context.Background(), controlplane.Options{
+	o := controlplane.Options{
 		Store: st, Provider: h.prov, Demand: []controlplane.Demand{h.demand}, Pools: []policy.Pool{pool},
 		JoinToken: joinToken, FleetURL: "http://fleet.test", HeartbeatGrace: 30 * time.Second, BootTimeout: 3 * time.Minute,
 		Now: h.clock.Now, Registry: h.reg,
-	})
+	}
+	if h.tweak != nil {
+		h.tweak(&o)
+	}
+	h.cp, err = controlplane.New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ type metrics struct {
 	authFailures   *prometheus.CounterVec
 	heartbeats     prometheus.Counter
 	reconciles     *prometheus.CounterVec
+	drainTimeouts  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -64,10 +65,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_fleet_reconciles_total", Help: "Reconcile passes, by result.",
 		}, []string{"result"}),
+		drainTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "runfleet_fleet_drain_timeouts_total", Help: "Draining nodes terminated because they never confirmed the drain in time.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.nodes, m.wanted, m.actual, m.queued, m.bootSeconds, m.scaleEvents, m.capacityErrors,
-			m.providerErrors, m.interruptions, m.decisions, m.authFailures, m.heartbeats, m.reconciles)
+			m.providerErrors, m.interruptions, m.decisions, m.authFailures, m.heartbeats, m.reconciles, m.drainTimeouts)
 	}
 	return m
 }
@@ -77,4 +81,5 @@ const (
 	authJoinToken   = "join_token"
 	authNodeToken   = "node_token"
 	authUnknownNode = "unknown_node"
+	authAdminToken  = "admin_token"
 )

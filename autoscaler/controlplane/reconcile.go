@@ -33,9 +33,9 @@ func (c *ControlPlane) Reconcile(ctx context.Context) (err error) {
 		c.m.reconciles.WithLabelValues(result).Inc()
 	}()
 	now := c.o.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	retryAt := c.retryAt
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if now.Before(retryAt) {
 		return fmt.Errorf("%w until %s", ErrBackingOff, retryAt.Format(time.RFC3339))
 	}
@@ -46,6 +46,7 @@ func (c *ControlPlane) Reconcile(ctx context.Context) (err error) {
 	}
 	c.syncInstances(ctx, insts, now)
 	c.checkLiveness(ctx, now)
+	c.enforceDrainTimeouts(ctx, now)
 
 	queued, derr := c.demand(ctx)
 	failures, err := c.o.Store.CapacityFailures(ctx, now.Add(-c.failureTTL()))
@@ -80,9 +81,9 @@ func (c *ControlPlane) demand(ctx context.Context) ([]policy.QueuedJobs, error) 
 		all = append(all, q...)
 	}
 	if len(errs) > 0 && len(all) == 0 {
-		c.mu.Lock()
+		c.mu.RLock()
 		all = c.queued
-		c.mu.Unlock()
+		c.mu.RUnlock()
 	}
 	return all, errors.Join(errs...)
 }
@@ -97,15 +98,16 @@ func (c *ControlPlane) syncInstances(ctx context.Context, insts []provider.Insta
 	}
 	var adopt []Node
 	var gone []string
-	c.mu.Lock()
+	neverJoined := map[string]bool{}
+	c.mu.RLock()
 	for _, in := range insts {
 		if _, ok := c.byProvider[in.ProviderID]; ok || !alive(in.State) {
 			continue
 		}
-		if _, ok := c.pool(in.Pool); !ok {
+		p, ok := c.pool(in.Pool)
+		if !ok {
 			continue
 		}
-		p, _ := c.pool(in.Pool)
 		launched := in.LaunchedAt
 		if launched.IsZero() {
 			launched = now
@@ -114,41 +116,43 @@ func (c *ControlPlane) syncInstances(ctx context.Context, insts []provider.Insta
 			State: policy.NodeBooting, Slots: p.SlotsPerNode, LaunchedAt: launched})
 	}
 	for name, n := range c.nodes {
-		if n.rec.State == policy.NodeNotReady {
-			continue
+		n.mu.Lock()
+		if n.rec.State != policy.NodeNotReady {
+			in, ok := seen[n.rec.ProviderID]
+			switch {
+			case ok && !alive(in.State):
+				gone = append(gone, name)
+				n.rec.Reason = "instance " + in.State
+				neverJoined[name] = n.rec.RegisteredAt.IsZero()
+			case !ok && now.Sub(n.rec.LaunchedAt) > listGrace:
+				gone = append(gone, name)
+				n.rec.Reason = "instance gone"
+				neverJoined[name] = n.rec.RegisteredAt.IsZero()
+			}
 		}
-		in, ok := seen[n.rec.ProviderID]
-		switch {
-		case ok && !alive(in.State):
-			gone = append(gone, name)
-			n.rec.Reason = "instance " + in.State
-		case !ok && now.Sub(n.rec.LaunchedAt) > listGrace:
-			gone = append(gone, name)
-			n.rec.Reason = "instance gone"
-		}
+		n.mu.Unlock()
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	for _, n := range adopt {
 		if err := c.o.Store.SaveNode(ctx, n); err != nil {
 			c.log.Warn("adopting an instance", "node", n.Name, "err", err)
 			continue
 		}
 		c.mu.Lock()
-		c.nodes[n.Name] = &nodeState{rec: n, lastSeen: now, slots: n.Slots}
-		c.byProvider[n.ProviderID] = n.Name
+		if _, ok := c.nodes[n.Name]; !ok {
+			c.nodes[n.Name] = &nodeState{rec: n, lastSeen: now, slots: n.Slots}
+			c.byProvider[n.ProviderID] = n.Name
+		}
 		c.mu.Unlock()
 		c.log.Info("adopted a running instance the store did not know", "node", n.Name, "provider_id", n.ProviderID)
 	}
 	for _, name := range gone {
-		c.mu.Lock()
-		neverJoined := c.nodes[name] != nil && c.nodes[name].rec.RegisteredAt.IsZero()
-		if neverJoined {
+		if neverJoined[name] {
+			c.mu.Lock()
 			c.bootBackoff = min(max(2*c.bootBackoff, minBackoff), maxBackoff)
 			c.bootRetryAt = now.Add(c.bootBackoff)
-		}
-		wait := c.bootBackoff
-		c.mu.Unlock()
-		if neverJoined {
+			wait := c.bootBackoff
+			c.mu.Unlock()
 			c.log.Warn("a node died before registering: holding launches back", "node", name, "for", wait)
 		}
 		c.markNotReady(ctx, name, "", now)
@@ -162,8 +166,9 @@ func alive(state string) bool { return state == "pending" || state == "running" 
 func (c *ControlPlane) checkLiveness(ctx context.Context, now time.Time) {
 	type lost struct{ name, why string }
 	var ls []lost
-	c.mu.Lock()
+	c.mu.RLock()
 	for name, n := range c.nodes {
+		n.mu.Lock()
 		switch n.rec.State {
 		case policy.NodeBooting:
 			if now.Sub(n.rec.LaunchedAt) > c.o.BootTimeout {
@@ -174,26 +179,26 @@ func (c *ControlPlane) checkLiveness(ctx context.Context, now time.Time) {
 				ls = append(ls, lost{name, fmt.Sprintf("no heartbeat for %s", now.Sub(n.lastSeen).Round(time.Second))})
 			}
 		}
+		n.mu.Unlock()
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	for _, l := range ls {
 		c.markNotReady(ctx, l.name, l.why, now)
 	}
 }
 
 func (c *ControlPlane) markNotReady(ctx context.Context, name, why string, now time.Time) {
-	c.mu.Lock()
-	n, ok := c.nodes[name]
-	if !ok {
-		c.mu.Unlock()
+	n := c.node(name)
+	if n == nil {
 		return
 	}
+	n.mu.Lock()
 	if why != "" {
 		n.rec.Reason = why
 	}
 	n.rec.State = policy.NodeNotReady
 	rec := n.rec
-	c.mu.Unlock()
+	n.mu.Unlock()
 	c.log.Warn("node NotReady: replacing it", "node", name, "reason", rec.Reason)
 	if err := c.o.Store.SaveNode(ctx, rec); err != nil {
 		c.log.Warn("saving node state", "node", name, "err", err)
@@ -204,9 +209,10 @@ func (c *ControlPlane) markNotReady(ctx context.Context, name, why string, now t
 // snapshot builds the policy's view of the fleet.
 func (c *ControlPlane) snapshot(now time.Time, queued []policy.QueuedJobs, failures []policy.CapacityFailure) policy.Snapshot {
 	s := policy.Snapshot{Now: now, Pools: c.o.Pools, Queued: queued, Failures: failures}
-	c.mu.Lock()
+	c.mu.RLock()
 	s.Nodes = make([]policy.Node, 0, len(c.nodes))
 	for _, n := range c.nodes {
+		n.mu.Lock()
 		pn := policy.Node{
 			ID: n.rec.Name, Pool: n.rec.Pool, Offering: n.rec.Offering, State: n.rec.State,
 			Slots: n.slots, Busy: n.busy, IdleSince: n.idleSince,
@@ -215,13 +221,19 @@ func (c *ControlPlane) snapshot(now time.Time, queued []policy.QueuedJobs, failu
 		if pn.Slots == 0 {
 			pn.Slots = n.rec.Slots
 		}
+		if n.rec.Cordoned && n.rec.State == policy.NodeReady {
+			// An operator's hold: its idle slots take no jobs, and the
+			// policy must not retire it.
+			pn.Busy = max(pn.Busy, pn.Slots, 1)
+		}
 		if n.rec.State == policy.NodeDraining && !n.drainSeen {
 			// Not confirmed idle after the drain decision: never retire it yet.
 			pn.Busy = max(pn.Busy, 1)
 		}
+		n.mu.Unlock()
 		s.Nodes = append(s.Nodes, pn)
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	slices.SortFunc(s.Nodes, func(a, b policy.Node) int { return strings.Compare(a.ID, b.ID) })
 	return s
 }
@@ -271,9 +283,9 @@ func (c *ControlPlane) execute(ctx context.Context, p policy.Plan, now time.Time
 	for _, name := range p.Drain {
 		c.drain(ctx, name, now)
 	}
-	c.mu.Lock()
+	c.mu.RLock()
 	held := now.Before(c.bootRetryAt)
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if held && len(p.Launch) > 0 {
 		c.log.Debug("launches held back after nodes died before registering")
 		return
@@ -294,14 +306,13 @@ func isThrottled(err error) bool {
 }
 
 func (c *ControlPlane) terminate(ctx context.Context, name string, now time.Time) error {
-	c.mu.Lock()
-	n, ok := c.nodes[name]
-	if !ok {
-		c.mu.Unlock()
+	n := c.node(name)
+	if n == nil {
 		return nil
 	}
+	n.mu.Lock()
 	rec := n.rec
-	c.mu.Unlock()
+	n.mu.Unlock()
 	c.m.decisions.WithLabelValues(rec.Pool, "terminate").Inc()
 	if err := c.o.Provider.Terminate(ctx, rec.ProviderID); err != nil && !errors.Is(err, provider.ErrNotFound) {
 		c.providerFailed(ctx, "terminate", rec.Pool, err, now)
@@ -313,11 +324,10 @@ func (c *ControlPlane) terminate(ctx context.Context, name string, now time.Time
 	c.mu.Lock()
 	delete(c.nodes, name)
 	delete(c.byProvider, rec.ProviderID)
-	for h, nn := range c.tokens {
-		if nn == name {
-			delete(c.tokens, h)
-		}
+	for _, h := range c.tokensOf[name] {
+		delete(c.tokens, h)
 	}
+	delete(c.tokensOf, name)
 	c.mu.Unlock()
 	c.succeeded()
 	c.log.Info("node terminated", "node", name, "pool", rec.Pool, "was", rec.State, "reason", rec.Reason)
@@ -326,10 +336,13 @@ func (c *ControlPlane) terminate(ctx context.Context, name string, now time.Time
 }
 
 func (c *ControlPlane) drain(ctx context.Context, name string, now time.Time) {
-	c.mu.Lock()
-	n, ok := c.nodes[name]
-	if !ok || n.rec.State == policy.NodeDraining {
-		c.mu.Unlock()
+	n := c.node(name)
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	if n.rec.State == policy.NodeDraining {
+		n.mu.Unlock()
 		return
 	}
 	n.rec.State, n.rec.DrainAt = policy.NodeDraining, now
@@ -339,7 +352,7 @@ func (c *ControlPlane) drain(ctx context.Context, name string, now time.Time) {
 	}
 	n.drainSeen = false
 	rec := n.rec
-	c.mu.Unlock()
+	n.mu.Unlock()
 	c.m.decisions.WithLabelValues(rec.Pool, "drain").Inc()
 	if err := c.o.Store.SaveNode(ctx, rec); err != nil {
 		c.log.Warn("saving node state", "node", name, "err", err)
@@ -420,4 +433,11 @@ func (c *ControlPlane) succeeded() {
 	c.mu.Lock()
 	c.backoff = 0
 	c.mu.Unlock()
+}
+
+// node returns the named node's state, or nil.
+func (c *ControlPlane) node(name string) *nodeState {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nodes[name]
 }

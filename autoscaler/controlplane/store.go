@@ -28,6 +28,10 @@ type Node struct {
 	DrainAt time.Time
 	// Reason says why the node is Draining or NotReady.
 	Reason string
+	// Cordoned: an operator asked that the node take no new jobs (it
+	// keeps running the ones it has and is never retired by the policy
+	// while cordoned).
+	Cordoned bool
 }
 
 // ScaleEvent is one decision carried out, kept for the status command and

@@ -20,6 +20,9 @@ type fileConfig struct {
 	AdminAddress      string        `toml:"admin_address"`
 	FleetURL          string        `toml:"fleet_url"`
 	JoinTokenFile     string        `toml:"join_token_file"`
+	AdminTokenFile    string        `toml:"admin_token_file"`
+	DrainTimeout      time.Duration `toml:"drain_timeout"`
+	DrainHardLimit    time.Duration `toml:"drain_hard_limit"`
 	Store             string        `toml:"store"`
 	ReconcileInterval time.Duration `toml:"reconcile_interval"`
 	HeartbeatInterval time.Duration `toml:"heartbeat_interval"`
@@ -34,6 +37,7 @@ type fileConfig struct {
 type providerFile struct {
 	Type   string             `toml:"type"` // docker | aws
 	Docker dockerProviderFile `toml:"docker"`
+	AWS    awsProviderFile    `toml:"aws"`
 }
 
 type dockerProviderFile struct {
@@ -76,6 +80,7 @@ type periodFile struct {
 
 type demandFile struct {
 	GitLab []gitlabDemandFile `toml:"gitlab"`
+	GitHub *githubDemandFile  `toml:"github"`
 }
 
 type gitlabDemandFile struct {
@@ -91,6 +96,9 @@ type config struct {
 	AdminAddress      string
 	FleetURL          string
 	JoinToken         string
+	AdminToken        string
+	DrainTimeout      time.Duration
+	DrainHardLimit    time.Duration
 	Store             string
 	ReconcileInterval time.Duration
 	HeartbeatInterval time.Duration
@@ -101,6 +109,8 @@ type config struct {
 	NodeConfig        []byte
 	Pools             []policy.Pool
 	GitLab            []gitlabDemand
+	GitHub            *githubDemand
+	AWS               awsProvider
 }
 
 type gitlabDemand struct {
@@ -143,7 +153,7 @@ func loadConfig(path string) (*config, error) {
 		Fleet: f.Fleet, ListenAddress: f.ListenAddress, AdminAddress: f.AdminAddress, FleetURL: f.FleetURL,
 		Store: f.Store, ReconcileInterval: f.ReconcileInterval, HeartbeatInterval: f.HeartbeatInterval,
 		HeartbeatGrace: f.HeartbeatGrace, BootTimeout: f.BootTimeout, Policy: policy.Policy{FailureTTL: f.FailureTTL},
-		Provider: f.Provider,
+		Provider: f.Provider, DrainTimeout: f.DrainTimeout, DrainHardLimit: f.DrainHardLimit,
 	}
 	if c.Fleet == "" {
 		c.Fleet = "default"
@@ -164,6 +174,14 @@ func loadConfig(path string) (*config, error) {
 	if c.JoinToken, err = readSecret("join_token_file", f.JoinTokenFile); err != nil {
 		errs = append(errs, err)
 	}
+	if f.AdminTokenFile != "" {
+		if c.AdminToken, err = readSecret("admin_token_file", f.AdminTokenFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.DrainTimeout < 0 || c.DrainHardLimit < 0 || (c.DrainHardLimit > 0 && c.DrainHardLimit < c.DrainTimeout) {
+		errs = append(errs, fmt.Errorf("drain_timeout %s / drain_hard_limit %s: want 0 ≤ drain_timeout ≤ drain_hard_limit", c.DrainTimeout, c.DrainHardLimit))
+	}
 	switch c.Provider.Type {
 	case "docker":
 		d := c.Provider.Docker
@@ -176,6 +194,7 @@ func loadConfig(path string) (*config, error) {
 			errs = append(errs, fmt.Errorf("[provider.docker] node_config: %w", err))
 		}
 	case "aws":
+		// Checked after the pools are known (awsConfig).
 	default:
 		errs = append(errs, fmt.Errorf("[provider] type %q: want docker or aws", c.Provider.Type))
 	}
@@ -211,6 +230,16 @@ func loadConfig(path string) (*config, error) {
 			errs = append(errs, fmt.Errorf("[[demand.gitlab]] %d: url and projects are required", i))
 		}
 		c.GitLab = append(c.GitLab, gitlabDemand{URL: g.URL, Token: tok, Projects: g.Projects})
+	}
+	if c.Provider.Type == "aws" {
+		if c.AWS, err = awsConfig(f.Provider.AWS, c.Pools); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if f.Demand.GitHub != nil {
+		if c.GitHub, err = githubConfig(*f.Demand.GitHub); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)

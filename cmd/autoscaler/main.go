@@ -45,8 +45,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON")
-	// Subcommands, one file each: run.go, status.go, simulate.go.
-	root.AddCommand(newSimulateCmd(), newRunCmd(g), newStatusCmd())
+	// Subcommands, one file each: run.go, status.go, simulate.go, admin.go (cordon, drain).
+	root.AddCommand(newSimulateCmd(), newRunCmd(g), newStatusCmd(), newCordonCmd(), newDrainCmd())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -11,7 +12,7 @@ import (
 
 // newProvider builds the configured node provider; the returned func
 // releases it.
-func newProvider(c *config, logger *slog.Logger) (controlplane.Provider, func(), error) {
+func newProvider(ctx context.Context, c *config, logger *slog.Logger) (controlplane.Provider, func(), error) {
 	switch c.Provider.Type {
 	case "docker":
 		d := c.Provider.Docker
@@ -23,6 +24,12 @@ func newProvider(c *config, logger *slog.Logger) (controlplane.Provider, func(),
 			return nil, nil, err
 		}
 		return p, func() { p.Close() }, nil
+	case "aws":
+		p, err := newAWSProvider(ctx, c, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("provider %q is not wired into this build yet", c.Provider.Type)
 }

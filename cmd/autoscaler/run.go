@@ -43,7 +43,7 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 		return err
 	}
 	defer st.Close()
-	prov, closeProv, err := newProvider(c, logger)
+	prov, closeProv, err := newProvider(ctx, c, logger)
 	if err != nil {
 		return err
 	}
@@ -58,10 +58,21 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var ghHook http.Handler
+	ghReconcile := func(context.Context) {}
+	if c.GitHub != nil {
+		rc, start, err := newGitHubDemand(c.GitHub, reg, logger)
+		if err != nil {
+			return err
+		}
+		demand = append(demand, rc)
+		ghHook, ghReconcile = rc, start
+	}
 	cp, err := controlplane.New(ctx, controlplane.Options{
 		Store: st, Provider: prov, Demand: demand, Pools: c.Pools, Policy: c.Policy,
 		JoinToken: c.JoinToken, FleetURL: c.FleetURL, HeartbeatInterval: c.HeartbeatInterval,
 		HeartbeatGrace: c.HeartbeatGrace, BootTimeout: c.BootTimeout, ReconcileInterval: c.ReconcileInterval,
+		AdminToken: c.AdminToken, DrainTimeout: c.DrainTimeout, DrainHardLimit: c.DrainHardLimit,
 		Logger: logger, Registry: reg,
 	})
 	if err != nil {
@@ -76,8 +87,17 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 		fleetLn.Close()
 		return fmt.Errorf("admin_address: %w", err)
 	}
+	fleetHandler := cp.Handler()
+	if ghHook != nil {
+		// The GitHub webhook shares the fleet API's listener (the address
+		// GitHub can reach); it authenticates deliveries by signature.
+		mux := http.NewServeMux()
+		mux.Handle("/", fleetHandler)
+		mux.Handle("POST "+c.GitHub.Path, ghHook)
+		fleetHandler = mux
+	}
 	servers := []*http.Server{
-		{Handler: cp.Handler(), ReadHeaderTimeout: 5 * time.Second},
+		{Handler: fleetHandler, ReadHeaderTimeout: 5 * time.Second},
 		{Handler: cp.AdminHandler(reg), ReadHeaderTimeout: 5 * time.Second},
 	}
 	logger.Info("control plane started", "fleet", c.Fleet, "fleet_api", fleetLn.Addr().String(),
@@ -94,6 +114,7 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	wg.Go(func() { _ = cp.Run(runCtx) })
+	wg.Go(func() { ghReconcile(runCtx) })
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

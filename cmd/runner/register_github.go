@@ -23,6 +23,9 @@ type githubRegisterFlags struct {
 	runnerGroup    string
 	runnerImage    string
 	namePrefix     string
+	scaleSet       string // register_github_scaleset.go
+	minIdle        int
+	maxRunners     int
 }
 
 func addGitHubRegisterFlags(cmd *cobra.Command) *githubRegisterFlags {
@@ -37,6 +40,9 @@ func addGitHubRegisterFlags(cmd *cobra.Command) *githubRegisterFlags {
 	fl.StringVar(&f.runnerGroup, "runner-group", "", "runner group name (GitHub; default: Default)")
 	fl.StringVar(&f.runnerImage, "runner-image", config.DefaultGitHubRunnerImage, "runner image (GitHub)")
 	fl.StringVar(&f.namePrefix, "name-prefix", "", "prefix of runner names; names also carry the node name (GitHub)")
+	fl.StringVar(&f.scaleSet, "scale-set", "", "runner scale set name: writes a [[github_scale_set]] table (GitHub; jobs use runs-on: NAME)")
+	fl.IntVar(&f.minIdle, "min-idle", 0, "idle runners the scale set keeps ready (GitHub --scale-set)")
+	fl.IntVar(&f.maxRunners, "max-runners", 0, "most runners of the scale set (GitHub --scale-set; default 10)")
 	return f
 }
 
@@ -95,13 +101,16 @@ func registerGitHub(cmd *cobra.Command, g *globalFlags, f *registerFlags, gf *gi
 		}
 		gfile.TokenFile = abs
 	}
+	if gf.scaleSet != "" {
+		return registerScaleSet(cmd, g, gf, gfile) // register_github_scaleset.go
+	}
 	// Validate the table as the agent will load it.
 	cfg, err := config.FromFile(config.File{GitHub: []config.GitHubFile{gfile}})
 	if err != nil {
 		return err
 	}
 	logger := newLogger(g.logLevel, g.logJSON)
-	client, err := githubClient(cfg.GitHub[0], logger)
+	client, err := githubClient(cfg.GitHub[0], logger, nil)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/health"
 	"github.com/runfleet/runfleet/runner/interrupt"
@@ -105,7 +106,8 @@ func run(ctx context.Context, g *globalFlags) error {
 		rotators = append(rotators, src)
 	}
 
-	ghSources, closeGitHub, err := githubSources(ctx, cfg, logger) // run_github.go
+	budgets := github.NewMintBudgets()                                      // JIT minting, one budget per GitHub App or token
+	ghSources, closeGitHub, err := githubSources(ctx, cfg, budgets, logger) // run_github.go
 	if err != nil {
 		return err
 	}
@@ -113,14 +115,15 @@ func run(ctx context.Context, g *globalFlags) error {
 	for _, s := range ghSources {
 		sources = append(sources, s)
 	}
-	scaleSets, closeScaleSets, err := scaleSetListeners(ctx, cfg, reg, logger) // run_scaleset.go
+	agent := runner.NewAgent(runner.AgentOptions{
+		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics,
+	})
+	// Scale-set runners share the agent's slots and obey its cordon.
+	scaleSets, closeScaleSets, err := scaleSetListeners(ctx, cfg, reg, agent, budgets, logger) // run_scaleset.go
 	if err != nil {
 		return err
 	}
 	defer closeScaleSets()
-	agent := runner.NewAgent(runner.AgentOptions{
-		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics,
-	})
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
 	var wg sync.WaitGroup

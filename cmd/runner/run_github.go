@@ -16,7 +16,8 @@ import (
 )
 
 // githubClient builds the REST client of a [[github]] table.
-func githubClient(g config.GitHub, logger *slog.Logger) (*github.Client, error) {
+// budgets, when set, shares one JIT minting budget per credential.
+func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudgets) (*github.Client, error) {
 	auth := github.Auth{AppID: g.AppID, InstallationID: g.InstallationID, Token: g.Token}
 	if g.PrivateKeyFile != "" {
 		key, err := os.ReadFile(g.PrivateKeyFile)
@@ -25,15 +26,19 @@ func githubClient(g config.GitHub, logger *slog.Logger) (*github.Client, error) 
 		}
 		auth.PrivateKey = key
 	}
-	return github.NewClient(github.ClientOptions{
+	o := github.ClientOptions{
 		URL: g.URL.String(), Auth: auth, UserAgent: "runfleet/" + version, Logger: logger, JITPerMinute: g.JITPerMinute,
-	})
+	}
+	if budgets != nil {
+		o.JITBudget = budgets.For(github.BudgetKey(g.URL.Host, g.AppID, g.Token), g.JITPerMinute)
+	}
+	return github.NewClient(o)
 }
 
 // githubSources builds the label-mode sources of cfg's [[github]] tables
 // and removes the stale registrations a previous agent of this node left.
 // close releases their executors.
-func githubSources(ctx context.Context, cfg *config.Config, logger *slog.Logger) (srcs []*github.Source, closeAll func(), err error) {
+func githubSources(ctx context.Context, cfg *config.Config, budgets *github.MintBudgets, logger *slog.Logger) (srcs []*github.Source, closeAll func(), err error) {
 	var closers []func() error
 	closeAll = func() {
 		for _, c := range closers {
@@ -46,7 +51,7 @@ func githubSources(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 		}
 	}()
 	for _, g := range cfg.GitHub {
-		client, err := githubClient(g, logger)
+		client, err := githubClient(g, logger, budgets)
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
 		}

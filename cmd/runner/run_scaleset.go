@@ -42,9 +42,10 @@ func scaleSetClient(s config.GitHubScaleSet, logger *slog.Logger) (*actions.Clie
 }
 
 // scaleSetListeners builds a listener per [[github_scale_set]] table, each
-// launching runners for this node's slots (limit, default concurrent) in
+// launching runners for this node's slots (limit, default concurrent; and
+// always within the agent's shared concurrent slots and cordon, gate) in
 // containers of its own Docker executor. closeAll releases the executors.
-func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (ls []*scaleset.Listener, closeAll func(), err error) {
+func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, gate scaleset.Gate, budgets *github.MintBudgets, logger *slog.Logger) (ls []*scaleset.Listener, closeAll func(), err error) {
 	var closers []func() error
 	closeAll = func() {
 		for _, c := range closers {
@@ -89,7 +90,9 @@ func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.R
 				ToolCacheDir: s.ToolCacheDir, StateDir: state, Logger: logger,
 				Output: func(name string) io.Writer { return runnerLog{logger.With("github_runner", name)} },
 			}},
-			Logger: logger, Registerer: reg,
+			Gate: gate, Logger: logger, Registerer: reg,
+			// One JIT budget per App, shared with label mode.
+			MintBudget: budgets.For(github.BudgetKey(s.URL.Host, s.AppID, s.Token), s.JITPerMinute),
 		})
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)

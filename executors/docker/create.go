@@ -16,14 +16,26 @@ import (
 // Create pulls the images, creates the job's network, volumes and services
 // and starts the job container. On error it removes whatever it created.
 func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.Env, error) {
+	env, err := e.newEnv(ctx, spec, nil)
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// newEnv is Create, and CreateFirstStep when first is set.
+func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *executors.Step) (*Env, error) {
 	if err := e.validate(spec); err != nil {
 		return nil, err
+	}
+	if first != nil && len(spec.Image.Entrypoint) > 0 {
+		return nil, errors.New("docker: a first step cannot replace the command of an image with an entrypoint override")
 	}
 	if err := e.claim(spec.JobID); err != nil {
 		return nil, err
 	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User}
-	if err := e.create(ctx, env, spec); err != nil {
+	if err := e.create(ctx, env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
 		defer cancel()
 		if rerr := env.remove(cctx); rerr != nil {
@@ -64,7 +76,9 @@ func (e *Executor) validate(spec executors.Spec) error {
 }
 
 // create does Create's work, recording every object in env as it goes.
-func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) error {
+// With first set, the job container is created with that step as its
+// process and left for RunFirst to start.
+func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *executors.Step) error {
 	if err := e.ensureImage(ctx, spec.Image); err != nil {
 		return err
 	}
@@ -126,7 +140,11 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 			return err
 		}
 	}
-	return e.startJob(ctx, env, spec, base, netMode, volumes, disk.rootfs)
+	j := &jobContainer{spec: spec, name: base, netMode: netMode, networkID: env.networkID, volumes: volumes, capRootfs: disk.rootfs}
+	if first != nil {
+		return e.createFirst(ctx, env, j, *first)
+	}
+	return e.startJob(ctx, env, j)
 }
 
 // startService creates and starts one service container on the job network.
@@ -156,10 +174,22 @@ func (e *Executor) startService(ctx context.Context, env *Env, spec executors.Sp
 	return nil
 }
 
-// startJob creates and starts the job container and records what Exec
-// needs to find its processes.
-func (e *Executor) startJob(ctx context.Context, env *Env, spec executors.Spec, name, netMode string, volumes []string, capRootfs bool) error {
-	entrypoint, cmd := jobEntrypoint(spec.Image)
+// jobContainer is how the job's containers are made: everything but
+// their process, shared by the keeper container and a first-step one so
+// both get the same limits, security options, mounts and network.
+type jobContainer struct {
+	spec      executors.Spec
+	name      string
+	netMode   string
+	networkID string
+	volumes   []string
+	capRootfs bool
+}
+
+// config returns the container configuration for the job's image with
+// entrypoint and cmd as its process.
+func (j *jobContainer) config(e *Executor, entrypoint, cmd []string) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+	spec := j.spec
 	cfg := &container.Config{
 		Image:      spec.Image.Name,
 		Entrypoint: entrypoint,
@@ -169,24 +199,32 @@ func (e *Executor) startJob(ctx context.Context, env *Env, spec executors.Spec, 
 		Labels:     objectLabels(spec.Labels, e.node, spec.JobID, roleJob),
 	}
 	hc := &container.HostConfig{
-		NetworkMode:    container.NetworkMode(netMode),
+		NetworkMode:    container.NetworkMode(j.netMode),
 		Init:           ptr(true),
-		Mounts:         jobMounts(spec.Mounts, volumes),
+		Mounts:         jobMounts(spec.Mounts, j.volumes),
 		ExtraHosts:     spec.ExtraHosts,
 		Resources:      resources(spec.Resources),
 		ShmSize:        spec.Resources.ShmSize,
 		ReadonlyRootfs: spec.ReadOnlyRootfs,
 		Runtime:        spec.Runtime,
 	}
-	if capRootfs {
+	if j.capRootfs {
 		hc.StorageOpt = map[string]string{"size": strconv.FormatInt(spec.Resources.DiskSize, 10)}
 	}
 	e.securityConfig(hc, spec.Privileged)
 	var nc *network.NetworkingConfig
-	if env.networkID != "" {
-		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{netMode: {}}}
+	if j.networkID != "" {
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{j.netMode: {}}}
 	}
-	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, name)
+	return cfg, hc, nc
+}
+
+// startJob creates and starts the job's keeper container and records what
+// Exec needs to find its processes.
+func (e *Executor) startJob(ctx context.Context, env *Env, j *jobContainer) error {
+	entrypoint, cmd := jobEntrypoint(j.spec.Image)
+	cfg, hc, nc := j.config(e, entrypoint, cmd)
+	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, j.name)
 	if err != nil {
 		return engineErr("create job container", err)
 	}

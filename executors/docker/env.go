@@ -28,15 +28,28 @@ type Env struct {
 	volumes     []string
 	procs       containerProcs
 
-	mu     sync.Mutex
-	closed bool
-	dead   error // why the job container can no longer run steps
+	// A first-step Env (CreateFirstStep): the container created with the
+	// first step as its process, and how to make the keeper container
+	// that Exec starts on demand (containerID and procs are set then).
+	firstID string
+	steps   *jobContainer
+	keepMu  sync.Mutex // held while the keeper starts, and by remove
+
+	mu        sync.Mutex
+	firstUsed bool
+	closed    bool
+	dead      error // why the job container can no longer run steps
 }
 
 var _ executors.Env = (*Env)(nil)
 
-// ContainerID returns the job container's engine ID.
-func (v *Env) ContainerID() string { return v.containerID }
+// ContainerID returns the engine ID of the container Exec runs steps in
+// (empty for a first-step Env until its first Exec).
+func (v *Env) ContainerID() string {
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
+	return v.containerID
+}
 
 // Close removes the job's containers, network and volumes. It is
 // idempotent and runs under context.WithoutCancel(ctx) with a timeout, so
@@ -58,10 +71,15 @@ func (v *Env) Close(ctx context.Context) error {
 
 // remove deletes every object recorded in v; objects already gone are fine.
 func (v *Env) remove(ctx context.Context) error {
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
 	var errs []error
 	ids := append([]string{}, v.serviceIDs...)
 	if v.containerID != "" {
 		ids = append([]string{v.containerID}, ids...)
+	}
+	if v.firstID != "" {
+		ids = append([]string{v.firstID}, ids...)
 	}
 	for _, id := range ids {
 		err := v.ex.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})

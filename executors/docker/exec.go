@@ -30,6 +30,9 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 	if err := v.usable(); err != nil {
 		return executors.Result{}, err
 	}
+	if err := v.ensureKeeper(ctx); err != nil {
+		return executors.Result{}, err
+	}
 	api := v.ex.api
 	start := v.ex.now()
 	oomBefore := v.procs.OOMKills()

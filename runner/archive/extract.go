@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,20 @@ const maxLinkTarget = 4096
 // keep only the permission bits (no setuid, setgid or sticky), directories
 // stay owner-writable, and file and directory mtimes are restored.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats, error) {
+	return extract(ctx, r, size, root, extractWorkers())
+}
+
+// extract is Extract with the number of goroutines that write file
+// contents (1 writes everything in archive order on the calling goroutine).
+//
+// One goroutine, the planner, walks the entries in archive order and does
+// everything that touches names: directories, symlinks, removals and the
+// creation of each regular file. Workers only fill files the planner has
+// already opened, through their descriptors, reading each entry with its
+// own reader over r (an io.ReaderAt serves concurrent reads). So the
+// namespace changes exactly as a sequential extraction would change it, and
+// a worker can never be steered to another file by a later entry.
+func extract(ctx context.Context, r io.ReaderAt, size int64, root string, workers int) (Stats, error) {
 	var stats Stats
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -49,17 +64,47 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats
 	if err != nil {
 		return stats, fmt.Errorf("archive: open root: %w", err)
 	}
-	x := &extractor{root: rt, dirs: map[string]*os.Root{".": rt}, buf: make([]byte, 256<<10)}
+	x := &extractor{root: rt, dirs: map[string]*os.Root{".": rt}, written: map[string]struct{}{}}
 	defer x.close()
 
-	type dirTime struct {
-		name string
-		mod  time.Time
+	if !fdTimes {
+		workers = 1
 	}
-	var dirs []dirTime
-	for i, f := range zr.File {
+	p := newFilePool(ctx, workers)
+	err = x.plan(p.ctx, zr.File, names, p, &stats)
+	werr := p.wait()
+	stats.Bytes += p.bytes
+	// A worker's failure cancels the planner: report the cause, not the
+	// cancellation it led to.
+	if werr != nil {
+		return stats, werr
+	}
+	if err != nil {
+		return stats, err
+	}
+	// Children changed their parents' mtimes; set directories last, deepest first.
+	slices.Reverse(x.dirTimes)
+	for _, d := range x.dirTimes {
+		if err := rt.Chtimes(d.name, d.mod, d.mod); err != nil {
+			stats.warnf("%s: set mtime: %v", d.name, err)
+		}
+	}
+	return stats, nil
+}
+
+// extractWorkers is how many files Extract fills at once: inflating is CPU
+// bound and writing mostly so (the page cache), so about one per CPU, with
+// at least two so that one file's system calls overlap another's inflate.
+func extractWorkers() int {
+	return min(max(runtime.GOMAXPROCS(0), 2), 8)
+}
+
+// plan walks the entries in archive order, applying every change to names
+// itself and handing opened regular files to p.
+func (x *extractor) plan(ctx context.Context, files []*zip.File, names []string, p *filePool, stats *Stats) error {
+	for i, f := range files {
 		if err := ctx.Err(); err != nil {
-			return stats, fmt.Errorf("archive: %w", err)
+			return fmt.Errorf("archive: %w", err)
 		}
 		name := names[i]
 		if name == "." {
@@ -69,36 +114,28 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats
 		switch mode.Type() {
 		case fs.ModeDir:
 			if err := x.dir(name, mode); err != nil {
-				return stats, fmt.Errorf("archive: %s: %w", name, err)
+				return fmt.Errorf("archive: %s: %w", name, err)
 			}
-			dirs = append(dirs, dirTime{name, f.Modified})
+			if !f.Modified.IsZero() {
+				x.dirTimes = append(x.dirTimes, dirTime{name, f.Modified})
+			}
 		case fs.ModeSymlink:
 			if err := x.symlink(f, name); err != nil {
-				return stats, fmt.Errorf("archive: %s: %w", name, err)
+				return fmt.Errorf("archive: %s: %w", name, err)
 			}
 			stats.Files++
 		case 0:
-			n, err := x.file(ctx, f, name)
+			job, err := x.file(f, name)
 			if err != nil {
-				return stats, fmt.Errorf("archive: %s: %w", name, err)
+				return fmt.Errorf("archive: %s: %w", name, err)
 			}
+			p.submit(job)
 			stats.Files++
-			stats.Bytes += n
 		default:
 			stats.warnf("%s: skipping special file (%s)", name, mode.Type())
 		}
 	}
-	// Children changed their parents' mtimes; set directories last, deepest first.
-	slices.Reverse(dirs)
-	for _, d := range dirs {
-		if d.mod.IsZero() {
-			continue
-		}
-		if err := rt.Chtimes(d.name, d.mod, d.mod); err != nil {
-			stats.warnf("%s: set mtime: %v", d.name, err)
-		}
-	}
-	return stats, nil
+	return nil
 }
 
 // entryName validates an archive entry name and returns it cleaned, slash
@@ -133,7 +170,16 @@ func entryName(name string) (string, error) {
 type extractor struct {
 	root *os.Root
 	dirs map[string]*os.Root
-	buf  []byte
+	// written holds the names of regular files created by this extraction,
+	// whose contents a worker may still be writing: a later entry of the
+	// same name gets a new inode rather than truncating that one.
+	written  map[string]struct{}
+	dirTimes []dirTime
+}
+
+type dirTime struct {
+	name string
+	mod  time.Time
 }
 
 func (x *extractor) close() {
@@ -234,46 +280,39 @@ func (x *extractor) symlink(f *zip.File, name string) error {
 	return d.Symlink(target, base)
 }
 
-func (x *extractor) file(ctx context.Context, f *zip.File, name string) (int64, error) {
+// file creates (or empties) the regular file name and returns the job
+// that fills it. The file is open, so where the job runs later no longer
+// matters: what is at name by then cannot change what it writes.
+func (x *extractor) file(f *zip.File, name string) (*fileJob, error) {
 	d, base, err := x.parent(name)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	out, err := x.openForWrite(d, base, name)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	rc, err := f.Open()
-	if err != nil {
-		out.Close()
-		return 0, fmt.Errorf("%w: %w", ErrInvalidArchive, err)
-	}
-	n, err := copyContext(ctx, out, rc, x.buf)
-	rc.Close()
-	if err == nil {
-		err = out.Chmod(f.Mode().Perm())
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return n, err
-	}
-	if !f.Modified.IsZero() {
-		if err := d.Chtimes(base, f.Modified, f.Modified); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	x.written[name] = struct{}{}
+	return &fileJob{zf: f, name: name, out: out, dir: d, base: base}, nil
 }
 
-// openForWrite returns base in d open for writing and empty. An existing
-// regular file with a single link is truncated in place (much cheaper than
-// a new inode); anything else there is removed first and the file created
-// with O_EXCL, so a symlink or hard link is never written through.
+// openForWrite returns base in d open for writing and empty. A new name
+// is created with O_EXCL; an existing regular file with a single link is
+// truncated in place (much cheaper than a new inode) unless this
+// extraction wrote it; anything else there is removed first and the file
+// created with O_EXCL, so a symlink or hard link is never written through.
 func (x *extractor) openForWrite(d *os.Root, base, name string) (*os.File, error) {
+	const create = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	_, again := x.written[name]
+	if !again {
+		// The common case, an empty build directory: one system call.
+		f, err := d.OpenFile(base, create, 0o600)
+		if err == nil || !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 	info, err := d.Lstat(base)
-	if err == nil && info.Mode().IsRegular() {
+	if err == nil && info.Mode().IsRegular() && !again {
 		f, err := d.OpenFile(base, os.O_WRONLY, 0)
 		if err == nil {
 			// Checked on the open file: the name may have changed since Lstat.
@@ -294,5 +333,5 @@ func (x *extractor) openForWrite(d *os.Root, base, name string) (*os.File, error
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	return d.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return d.OpenFile(base, create, 0o600)
 }

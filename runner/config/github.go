@@ -211,6 +211,14 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 // the file when missing; the file is replaced atomically with mode 0600
 // and its existing text is kept.
 func AppendGitHub(path string, g GitHubFile) error {
+	return appendTable(path, struct {
+		GitHub []GitHubFile `toml:"github"`
+	}{[]GitHubFile{g}})
+}
+
+// appendTable appends the TOML encoding of tables (a struct holding one
+// array of tables) to the config at path, as AppendGitHub describes.
+func appendTable(path string, tables any) error {
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -232,10 +240,8 @@ func AppendGitHub(path string, g GitHubFile) error {
 		buf.WriteByte('\n')
 	}
 	buf.WriteByte('\n')
-	if err := toml.NewEncoder(&buf).Encode(struct {
-		GitHub []GitHubFile `toml:"github"`
-	}{[]GitHubFile{g}}); err != nil {
-		return fmt.Errorf("encode github: %w", err)
+	if err := toml.NewEncoder(&buf).Encode(tables); err != nil {
+		return fmt.Errorf("encode config table: %w", err)
 	}
 	return writeAtomic(path, buf.Bytes())
 }

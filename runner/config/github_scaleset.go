@@ -87,3 +87,22 @@ func validScaleSetName(n string) bool {
 	}
 	return true
 }
+
+// AppendGitHubScaleSet adds a [[github_scale_set]] table to the config at
+// path, as AppendGitHub does for [[github]] (mode 0600, atomic, existing
+// text kept).
+func AppendGitHubScaleSet(path string, s GitHubScaleSetFile) error {
+	return appendTable(path, struct {
+		GitHubScaleSets []GitHubScaleSetFile `toml:"github_scale_set"`
+	}{[]GitHubScaleSetFile{s}})
+}
+
+// ValidateGitHubScaleSet checks a [[github_scale_set]] table as the agent
+// will load it and returns the validated table.
+func ValidateGitHubScaleSet(f GitHubScaleSetFile) (GitHubScaleSet, error) {
+	ss, err := scaleSetsFromFiles([]GitHubScaleSetFile{f})
+	if err != nil {
+		return GitHubScaleSet{}, err
+	}
+	return ss[0], nil
+}

@@ -68,6 +68,10 @@ type ClientOptions struct {
 	// JITPerMinute budgets JIT minting (token bucket); 0 means
 	// DefaultJITPerMinute.
 	JITPerMinute float64
+	// JITBudget, when set, is the minting bucket shared with the other
+	// users of the same credentials (MintBudgets); JITPerMinute is then
+	// ignored.
+	JITBudget *rate.Limiter
 	// MaxRateLimitWait is the longest one call waits for a rate limit to
 	// lift before failing with ErrRateLimited; 0 means 15 minutes.
 	MaxRateLimitWait time.Duration
@@ -140,10 +144,12 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github client: %w", err)
 	}
-	burst := max(1, int(o.JITPerMinute/6))
+	jit := o.JITBudget
+	if jit == nil {
+		jit = NewMintLimiter(o.JITPerMinute)
+	}
 	return &Client{
-		target: t, api: api, log: o.Logger, maxWait: o.MaxRateLimitWait, sleep: o.Sleep,
-		jit: rate.NewLimiter(rate.Limit(o.JITPerMinute/60), burst),
+		target: t, api: api, log: o.Logger, maxWait: o.MaxRateLimitWait, sleep: o.Sleep, jit: jit,
 	}, nil
 }
 

@@ -183,10 +183,15 @@ func (r *LaunchedRunner) Result() (executors.Result, error) {
 type Events struct {
 	JobStarted   time.Time // zero until the job-started hook ran
 	JobCompleted time.Time
+	// Job is the run the job belongs to, as the hooks saw it
+	// (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT); zero when the
+	// hooks did not record it.
+	Job JobRef
 }
 
 // Events reads the hook events ("started <unix>" / "completed <unix>"
-// lines, seconds with a fraction) from the runner's state directory.
+// lines, seconds with a fraction, then optional repo=OWNER/REPO
+// run_id=N run_attempt=N fields) from the runner's state directory.
 func (r *LaunchedRunner) Events() Events {
 	var ev Events
 	f, err := os.Open(filepath.Join(r.stateDir, "events"))
@@ -196,10 +201,12 @@ func (r *LaunchedRunner) Events() Events {
 	defer f.Close()
 	s := bufio.NewScanner(io.LimitReader(f, 64<<10))
 	for s.Scan() {
-		kind, ts, ok := strings.Cut(strings.TrimSpace(s.Text()), " ")
-		if !ok {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 2 {
 			continue
 		}
+		kind, ts := fields[0], fields[1]
+		parseJobRef(&ev.Job, fields[2:])
 		sec, err := strconv.ParseFloat(ts, 64)
 		if err != nil {
 			continue
@@ -230,4 +237,25 @@ func (r *LaunchedRunner) Close(ctx context.Context) error {
 	os.RemoveAll(r.stateDir)
 	r.closeErr = err
 	return err
+}
+
+// parseJobRef fills ref from a hook line's key=value fields.
+func parseJobRef(ref *JobRef, fields []string) {
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "repo":
+			if v != "" {
+				ref.Repo = v
+			}
+		case "run_id":
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				ref.RunID = n
+			}
+		case "run_attempt":
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				ref.RunAttempt = n
+			}
+		}
+	}
 }

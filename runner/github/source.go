@@ -19,6 +19,7 @@ type runnerAPI interface {
 	MintJIT(ctx context.Context, req JITRequest) (JITConfig, error)
 	ListRunners(ctx context.Context, name string) ([]RunnerStatus, error)
 	DeleteRunner(ctx context.Context, id int64) error
+	RunnerJob(ctx context.Context, ref JobRef, runner string) (JobStatus, bool, error)
 }
 
 // SourceOptions configure a Source.
@@ -129,6 +130,11 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 			if !lr.Events().JobStarted.IsZero() {
 				return j, nil // a short job, done between two polls
 			}
+			// No hook event (an image without runfleet's hooks, or a hook
+			// that failed): GitHub's registration is authoritative.
+			if s.tookJob(ctx, log, name) {
+				return j, nil
+			}
 			res, xerr := lr.Result()
 			s.retire(ctx, log, lr, jit.RunnerID)
 			return nil, fmt.Errorf("github: runner %s exited before taking a job (exit code %d): %w", name, res.ExitCode, errors.Join(xerr, errExitedIdle))
@@ -154,6 +160,27 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 }
 
 var errExitedIdle = errors.New("runner exited idle")
+
+// tookJob asks GitHub whether the runner named name, whose container
+// exited without a job-started hook event, took a job: it did when its
+// registration is busy, or gone (a JIT runner is unregistered after its
+// one job). When GitHub cannot tell, the runner counts as idle.
+func (s *Source) tookJob(ctx context.Context, log *slog.Logger, name string) bool {
+	cctx, cancel := s.cleanupCtx(ctx)
+	defer cancel()
+	rs, err := s.o.API.ListRunners(cctx, name)
+	if err != nil {
+		log.Warn("asking GitHub whether an exited runner took a job", "err", err)
+		return false
+	}
+	for _, r := range rs {
+		if r.Name == name {
+			return r.Busy
+		}
+	}
+	log.Info("runner exited without hook events but its registration is gone: it ran a job")
+	return true
+}
 
 // retire removes a runner's container and registration (404 is fine: JIT
 // runners unregister themselves after their job).
@@ -214,14 +241,10 @@ func (j *job) ID() string { return j.lr.Name() }
 // and the registration. Cancelling ctx (shutdown timeout) kills the runner:
 // GitHub then fails the job.
 func (j *job) Run(ctx context.Context) runner.Outcome {
-	out := runner.Outcome{State: "success"}
+	var out runner.Outcome
 	select {
 	case <-j.lr.Done():
-		res, err := j.lr.Result()
-		if err != nil || res.ExitCode != 0 {
-			out.State, out.FailureReason = "failed", "runner_system_failure"
-			j.log.Warn("runner ended abnormally", "exit_code", res.ExitCode, "err", err)
-		}
+		out = j.outcome(ctx)
 	case <-ctx.Done():
 		out.State, out.FailureReason = "canceled", "runner_system_failure"
 	}

@@ -48,10 +48,11 @@ func bridgeGateway(t *testing.T) string {
 }
 
 type fixture struct {
-	srv    *githubtest.Server
-	client *github.Client
-	src    *github.Source
-	node   string
+	srv      *githubtest.Server
+	client   *github.Client
+	src      *github.Source
+	launcher *github.RunnerLauncher
+	node     string
 }
 
 func newFixture(t *testing.T) fixture {
@@ -73,15 +74,15 @@ func newFixture(t *testing.T) fixture {
 		_ = ex.Reap(context.Background())
 		ex.Close()
 	})
+	l := &github.RunnerLauncher{Executor: ex, Node: node, Image: stubImage, PullPolicy: "never",
+		StateDir: t.TempDir(), ToolCacheDir: t.TempDir()}
 	src, err := github.NewSource(github.SourceOptions{
-		API: cl, Node: node, Labels: []string{"self-hosted", "linux", "x64"},
-		Launcher: &github.RunnerLauncher{Executor: ex, Node: node, Image: stubImage, PullPolicy: "never",
-			StateDir: t.TempDir(), ToolCacheDir: t.TempDir()},
+		API: cl, Node: node, Labels: []string{"self-hosted", "linux", "x64"}, Launcher: l,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{srv: srv, client: cl, src: src, node: node}
+	return fixture{srv: srv, client: cl, src: src, launcher: l, node: node}
 }
 
 func TestSourceRunsOneJobAndLeavesNothing(t *testing.T) {
@@ -126,5 +127,57 @@ func TestSourceStopsIdleRunnerWithoutGhost(t *testing.T) {
 	}
 	if rs := f.srv.Runners(); len(rs) != 0 {
 		t.Fatalf("ghost registrations: %+v", rs)
+	}
+}
+
+// TestSourceOutcomeIsGitHubsConclusion: a job whose script fails ends
+// "failed" although the runner container exits 0 — the hooks name the
+// run and GitHub's conclusion counts, not the exit code.
+func TestSourceOutcomeIsGitHubsConclusion(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	id := f.srv.Enqueue(githubtest.JobSpec{Repo: "acme/app", Labels: []string{"self-hosted"}, Script: []string{"echo about to fail", "exit 3"}})
+	job, err := f.src.Acquire(ctx, runner.Slot{Source: "github", Index: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := job.Run(ctx)
+	if j := f.srv.WaitCompleted(t, id, time.Minute); j.Conclusion != "failure" {
+		t.Fatalf("job %+v", j)
+	}
+	if out.State != "failed" || out.FailureReason != "script_failure" {
+		t.Fatalf("outcome %+v, want failed/script_failure", out)
+	}
+}
+
+// TestSourceRunnerWithoutHooks: a runner image without runfleet's hooks
+// gives no job-started event; when its container exits after a job, the
+// registration (gone: JIT runners unregister after their job) tells that
+// it took one, so it is not reported as having exited idle.
+func TestSourceRunnerWithoutHooks(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	src, err := github.NewSource(github.SourceOptions{
+		API: f.client, Node: f.node, Labels: []string{"self-hosted", "linux", "x64"},
+		Launcher: &github.RunnerLauncher{Executor: f.launcher.Executor, Node: f.node, Image: stubImage, PullPolicy: "never",
+			StateDir: t.TempDir(), Command: "unset ACTIONS_RUNNER_HOOK_JOB_STARTED ACTIONS_RUNNER_HOOK_JOB_COMPLETED; exec /home/runner/run.sh"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := f.srv.Enqueue(githubtest.JobSpec{Repo: "acme/app", Labels: []string{"self-hosted"}, Script: []string{"echo no hooks here"}})
+	job, err := src.Acquire(ctx, runner.Slot{Source: "github", Index: 0})
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	out := job.Run(ctx)
+	if j := f.srv.WaitCompleted(t, id, time.Minute); j.Conclusion != "success" || !strings.Contains(j.Output, "no hooks here") {
+		t.Fatalf("job %+v", j)
+	}
+	if out.State != "success" {
+		t.Fatalf("outcome %+v", out)
+	}
+	if rs := f.srv.Runners(); len(rs) != 0 {
+		t.Fatalf("registrations left: %+v", rs)
 	}
 }

@@ -81,6 +81,9 @@ type build struct {
 	buildCap *diskcap.Cap
 	env      executors.Env
 	pre      *prefetch // sources being fetched while the containers start
+	// first is env while its first step (job step firstStep) has not run.
+	first     executors.FirstStepEnv
+	firstStep int
 
 	exitCode int
 }
@@ -238,7 +241,7 @@ func (b *build) runMain(ctx context.Context, now func() time.Time) error {
 	}
 	failed := false
 	var firstErr error
-	for _, st := range b.job.Steps {
+	for i, st := range b.job.Steps {
 		if st.Name == "after_script" {
 			continue
 		}
@@ -247,7 +250,7 @@ func (b *build) runMain(ctx context.Context, now func() time.Time) error {
 		}
 		name := "step_" + st.Name
 		err := b.section(now, name, "Executing \""+name+"\" stage of the job script", func() error {
-			return b.runStep(ctx, st)
+			return b.runStepAt(ctx, i, st)
 		})
 		if err != nil {
 			if st.AllowFailure && ctx.Err() == nil {
@@ -277,11 +280,16 @@ func whenMatches(when string, failed bool) bool {
 	}
 }
 
-// runStep runs one step's script in the job container.
+// runStep runs one hook's script in the job container.
 func (b *build) runStep(ctx context.Context, st Step) error {
+	return b.runStepAt(ctx, -1, st)
+}
+
+// runStepAt runs job step i (-1: not a job step) in the job container.
+func (b *build) runStepAt(ctx context.Context, i int, st Step) error {
 	ctx, cancel := stepContext(ctx, st.Timeout)
 	defer cancel()
-	res, err := b.env.Exec(ctx, executors.Step{Script: stepScript(st.Script), WorkDir: b.projectDir()}, b.rep)
+	res, err := b.execStep(ctx, i, st)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -314,7 +322,7 @@ func (b *build) afterScript(ctx context.Context, now func() time.Time) {
 		_ = b.section(now, "after_script", "Running after_script", func() error {
 			actx, cancel := context.WithTimeout(ctx, afterScriptTimeout)
 			defer cancel()
-			res, err := b.env.Exec(actx, executors.Step{Script: stepScript(st.Script), WorkDir: b.projectDir()}, b.rep)
+			res, err := b.env.Exec(actx, b.stepOf(st), b.rep)
 			if err != nil {
 				fmt.Fprintf(b.rep, "WARNING: after_script failed: %v\n", err)
 			} else if res.ExitCode != 0 {

@@ -96,7 +96,7 @@ func (b *build) prepare(ctx context.Context) error {
 		spec.Services = append(spec.Services, s)
 	}
 	b.startPrefetch(ctx)
-	e, err := b.s.Executor.Create(ctx, spec)
+	e, err := b.createEnv(ctx, spec)
 	switch {
 	case err == nil:
 		b.env = e

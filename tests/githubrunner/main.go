@@ -41,8 +41,17 @@ type credentialsFile struct {
 
 type jobPayload struct {
 	ID    int64    `json:"id"`
+	RunID int64    `json:"run_id"`
 	Name  string   `json:"name"`
+	Repo  string   `json:"repository"`
 	Steps []string `json:"steps"`
+}
+
+// jobEnv is what the official runner puts in the environment of a job's
+// steps and hooks (a subset: the run and the repository).
+func jobEnv(j jobPayload) []string {
+	return append(os.Environ(), "GITHUB_ACTIONS=true", "GITHUB_REPOSITORY="+j.Repo,
+		"GITHUB_RUN_ID="+strconv.FormatInt(j.RunID, 10), "GITHUB_RUN_ATTEMPT=1", "GITHUB_JOB="+j.Name)
 }
 
 func main() {
@@ -171,9 +180,11 @@ func run(ctx context.Context) error {
 	fmt.Printf("running job %d (%s)\n", job.ID, job.Name)
 	var log bytes.Buffer
 	conclusion := "success"
-	hook("ACTIONS_RUNNER_HOOK_JOB_STARTED", &log)
+	env := jobEnv(job)
+	hook("ACTIONS_RUNNER_HOOK_JOB_STARTED", env, &log)
 	for _, line := range job.Steps {
 		cmd := exec.CommandContext(ctx, "sh", "-c", line)
+		cmd.Env = env
 		cmd.Stdout = io.MultiWriter(&log, os.Stdout)
 		cmd.Stderr = cmd.Stdout
 		if err := cmd.Run(); err != nil {
@@ -185,7 +196,7 @@ func run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		conclusion = "cancelled"
 	}
-	hook("ACTIONS_RUNNER_HOOK_JOB_COMPLETED", &log)
+	hook("ACTIONS_RUNNER_HOOK_JOB_COMPLETED", env, &log)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	resp, err = c.do(rctx, http.MethodPost, fmt.Sprintf("%s/jobs/%d/result", me, job.ID), map[string]string{"conclusion": conclusion, "output": log.String()})
@@ -201,15 +212,16 @@ func run(ctx context.Context) error {
 }
 
 // hook runs the script a hook variable names, as the runner does.
-func hook(env string, log io.Writer) {
-	script := os.Getenv(env)
+func hook(name string, env []string, log io.Writer) {
+	script := os.Getenv(name)
 	if script == "" {
 		return
 	}
 	cmd := exec.Command("sh", script)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(log, "hook %s: %v\n", env, err)
+		fmt.Fprintf(log, "hook %s: %v\n", name, err)
 	}
 }
 

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS nodes (
 	launched_at INTEGER NOT NULL,
 	registered_at INTEGER NOT NULL,
 	drain_at INTEGER NOT NULL,
-	reason TEXT NOT NULL
+	reason TEXT NOT NULL,
+	cordoned INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS tokens (
 	hash TEXT PRIMARY KEY,
@@ -76,7 +77,36 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: schema: %w", path, err)
 	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	return &Store{db: db}, nil
+}
+
+// migrate adds the columns later versions introduced to a database an
+// earlier version created.
+func migrate(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('nodes')`)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	cols := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		cols[n] = true
+	}
+	rows.Close()
+	if !cols["cordoned"] {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE nodes ADD COLUMN cordoned INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("migrate: add nodes.cordoned: %w", err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -99,10 +129,10 @@ func fromUnix(n int64) time.Time {
 // SaveNode inserts or replaces a node.
 func (s *Store) SaveNode(ctx context.Context, n controlplane.Node) error {
 	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO nodes
-		(name, provider_id, pool, instance_type, zone, spot, price, state, slots, launched_at, registered_at, drain_at, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(name, provider_id, pool, instance_type, zone, spot, price, state, slots, launched_at, registered_at, drain_at, reason, cordoned)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.Name, n.ProviderID, n.Pool, n.Offering.InstanceType, n.Offering.Zone, n.Offering.Spot, n.Offering.PricePerHour,
-		string(n.State), n.Slots, unix(n.LaunchedAt), unix(n.RegisteredAt), unix(n.DrainAt), n.Reason)
+		string(n.State), n.Slots, unix(n.LaunchedAt), unix(n.RegisteredAt), unix(n.DrainAt), n.Reason, n.Cordoned)
 	if err != nil {
 		return fmt.Errorf("save node %s: %w", n.Name, err)
 	}
@@ -131,7 +161,7 @@ func (s *Store) DeleteNode(ctx context.Context, name string) error {
 // Nodes returns every node, by name.
 func (s *Store) Nodes(ctx context.Context) ([]controlplane.Node, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, provider_id, pool, instance_type, zone, spot, price, state, slots,
-		launched_at, registered_at, drain_at, reason FROM nodes ORDER BY name`)
+		launched_at, registered_at, drain_at, reason, cordoned FROM nodes ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
@@ -142,7 +172,7 @@ func (s *Store) Nodes(ctx context.Context) ([]controlplane.Node, error) {
 		var state string
 		var launched, registered, drain int64
 		if err := rows.Scan(&n.Name, &n.ProviderID, &n.Pool, &n.Offering.InstanceType, &n.Offering.Zone, &n.Offering.Spot,
-			&n.Offering.PricePerHour, &state, &n.Slots, &launched, &registered, &drain, &n.Reason); err != nil {
+			&n.Offering.PricePerHour, &state, &n.Slots, &launched, &registered, &drain, &n.Reason, &n.Cordoned); err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
 		n.State = policy.NodeState(state)

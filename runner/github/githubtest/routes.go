@@ -16,6 +16,8 @@ func (s *Server) routes() http.Handler {
 			mux.Handle("GET "+prefix+"/actions/runner-groups", s.scoped(s.handleRunnerGroups))
 		}
 	}
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", s.handleRunJobs) // workflowjobs.go
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs", s.handleRunJobs)
 	mux.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.handleInstallationToken)
 	mux.HandleFunc("/api/v3/", func(w http.ResponseWriter, r *http.Request) { notFound(w) })
 	mux.HandleFunc("POST /_runfleet_test/runners/{id}/session", s.handleSessionOpen)

@@ -125,7 +125,16 @@ type Options struct {
 	API API
 	// Launcher runs JIT runners for this node's slots; nil = demand only
 	// (the autoscaler consumes Queued and Desired).
-	Launcher   Launcher
+	Launcher Launcher
+	// Gate shares the agent's concurrent slots, cordon and pause with the
+	// runners this listener launches (*runner.Agent); nil = only Slots
+	// limits them.
+	Gate Gate
+	// MintBudget paces JIT config generation (a token bucket shared per
+	// GitHub App, runner/github.MintBudgets); nil = unpaced.
+	MintBudget interface {
+		Wait(ctx context.Context) error
+	}
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Sleep waits d or until ctx ends; injected so tests need not wait.
@@ -139,9 +148,13 @@ type Listener struct {
 	labels   []string
 	api      API
 	launcher Launcher
-	log      *slog.Logger
-	metrics  *metrics
-	sleep    func(ctx context.Context, d time.Duration) error
+	gate     Gate
+	budget   interface {
+		Wait(ctx context.Context) error
+	}
+	log     *slog.Logger
+	metrics *metrics
+	sleep   func(ctx context.Context, d time.Duration) error
 
 	mu         sync.Mutex
 	scaleSetID int
@@ -170,7 +183,7 @@ func New(o Options) (*Listener, error) {
 		return nil, fmt.Errorf("scaleset: metrics: %w", err)
 	}
 	l := &Listener{
-		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher,
+		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, gate: o.Gate, budget: o.MintBudget,
 		log: o.Logger.With("scale_set", o.Name), metrics: m, sleep: o.Sleep,
 		runners: map[string]*runnerState{},
 	}
@@ -215,6 +228,9 @@ func (l *Listener) Run(ctx context.Context) error {
 			defer stop()
 			sc.runRunner(rctx, r)
 		})
+	}
+	if l.gate != nil && l.launcher != nil {
+		wg.Go(func() { sc.followGate(runCtx) }) // gate.go
 	}
 
 	wait := l.cfg.RetryWait

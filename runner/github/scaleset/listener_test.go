@@ -104,13 +104,22 @@ func newAPI(t *testing.T, fake *scalesettest.Server) *actions.Client {
 
 func newHarness(t *testing.T, fake *scalesettest.Server, cfg Config, launcher Launcher) *harness {
 	t.Helper()
+	return newHarnessGate(t, fake, cfg, launcher, nil)
+}
+
+func newHarnessGate(t *testing.T, fake *scalesettest.Server, cfg Config, launcher Launcher, gate Gate, more ...func(*Options)) *harness {
+	t.Helper()
 	h := &harness{t: t, fake: fake, api: newAPI(t, fake), reg: prometheus.NewRegistry(), err: make(chan error, 1)}
 	if cfg.Owner == "" {
 		cfg.Owner = "node-1"
 	}
 	cfg.ConflictWait, cfg.RetryWait = 5*time.Millisecond, 5*time.Millisecond
-	l, err := New(Options{Config: cfg, API: h.api, Launcher: launcher, Registerer: h.reg,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	o := Options{Config: cfg, API: h.api, Launcher: launcher, Gate: gate, Registerer: h.reg,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	for _, f := range more {
+		f(&o)
+	}
+	l, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,7 @@ type runnerState struct {
 	removed   bool // its registration was removed to scale down
 	exited    bool // its container is gone, its slot free
 	stop      context.CancelFunc
+	release   func() // gives the agent's slot back (gate.go); nil without a gate
 }
 
 func (r *runnerState) counts() bool { return !r.completed && !r.removed }
@@ -105,6 +106,9 @@ func (s *scaler) scale(ctx context.Context) (int, error) {
 	target := min(l.desired, l.cfg.Slots)
 	have := l.haveLocked()
 	l.mu.Unlock()
+	if l.gate != nil && !l.gate.Accepting() {
+		target = 0 // cordoned or paused: no new runners, idle ones go
+	}
 	for range target - have {
 		launched, err := s.launch(ctx)
 		if err != nil {
@@ -169,6 +173,19 @@ func (s *scaler) launch(ctx context.Context) (launched bool, err error) {
 		l.mu.Unlock()
 		return false, nil
 	}
+	if l.scaleSetID == 0 {
+		l.mu.Unlock()
+		return false, nil // between sessions: the next statistics scale
+	}
+	agentSlot := func() {}
+	if l.gate != nil {
+		r, ok := l.gate.TrySlot()
+		if !ok {
+			l.mu.Unlock()
+			return false, nil // the agent has no slot free, or takes no work
+		}
+		agentSlot = r
+	}
 	slot := l.freeSlots[0]
 	l.freeSlots = l.freeSlots[1:]
 	id := l.scaleSetID
@@ -177,8 +194,15 @@ func (s *scaler) launch(ctx context.Context) (launched bool, err error) {
 		l.mu.Lock()
 		l.freeSlots = append(l.freeSlots, slot)
 		l.mu.Unlock()
+		agentSlot()
 	}
 	name := runnerName(l.cfg.Owner)
+	if l.budget != nil {
+		if err := l.budget.Wait(ctx); err != nil {
+			release()
+			return false, fmt.Errorf("JIT minting budget: %w", err)
+		}
+	}
 	jit, err := l.api.GenerateJitRunnerConfig(ctx, &actions.RunnerScaleSetJitRunnerSetting{Name: name, WorkFolder: l.cfg.WorkFolder}, id)
 	if err != nil {
 		release()
@@ -188,7 +212,7 @@ func (s *scaler) launch(ctx context.Context) (launched bool, err error) {
 		release()
 		return false, fmt.Errorf("generate JIT config for %s: empty answer", name)
 	}
-	r := &runnerState{Runner: Runner{Name: name, ID: int64(jit.Runner.ID), EncodedJITConfig: jit.EncodedJITConfig, Slot: slot}}
+	r := &runnerState{Runner: Runner{Name: name, ID: int64(jit.Runner.ID), EncodedJITConfig: jit.EncodedJITConfig, Slot: slot}, release: agentSlot}
 	l.metrics.launched.Inc()
 	l.log.Info("launching runner", "runner", name, "runner_id", r.ID, "slot", slot)
 	l.mu.Lock()
@@ -224,6 +248,9 @@ func (s *scaler) runRunner(ctx context.Context, r *runnerState) {
 	}
 	l.freeSlots = append(l.freeSlots, r.Slot)
 	l.mu.Unlock()
+	if r.release != nil {
+		r.release()
+	}
 	defer func() {
 		if ctx.Err() == nil {
 			if _, err := s.scale(ctx); err != nil {

@@ -1,0 +1,186 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+var (
+	_ executors.FirstStepCreator = (*Executor)(nil)
+	_ executors.FirstStepEnv     = (*Env)(nil)
+)
+
+// keeperSuffix names the container that a first-step Env starts for the
+// steps after the first one.
+const keeperSuffix = "-steps"
+
+// CreateFirstStep is Create with the job container created, not started,
+// with first as its process (see executors.FirstStepCreator). The
+// container gets the same configuration as Create's job container: only
+// its entrypoint, command, user and environment differ.
+func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
+	env, err := e.newEnv(ctx, spec, &first)
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// createFirst creates the first-step container and remembers how to make
+// the keeper container for later steps.
+func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, step executors.Step) error {
+	argv := stepCmd(step)
+	cfg, hc, nc := j.config(e, argv[:1], argv[1:])
+	cfg.Env = append(append([]string{}, j.spec.Env...), step.Env...)
+	cfg.User = step.User
+	if cfg.User == "" {
+		cfg.User = j.spec.User
+	}
+	if step.WorkDir != "" {
+		cfg.WorkingDir = step.WorkDir
+	}
+	cfg.AttachStdout, cfg.AttachStderr = true, true
+	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, j.name)
+	if err != nil {
+		return engineErr("create job container", err)
+	}
+	env.firstID = resp.ID
+	keeper := *j
+	keeper.name += keeperSuffix
+	env.steps = &keeper
+	return nil
+}
+
+// RunFirst starts the first-step container and streams its output until
+// the step ends. The step's processes are the container's, so on
+// cancellation the container is killed: that stops them all.
+func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, error) {
+	if err := v.usable(); err != nil {
+		return executors.Result{}, err
+	}
+	v.mu.Lock()
+	used := v.firstUsed || v.firstID == ""
+	v.firstUsed = true
+	v.mu.Unlock()
+	if used {
+		return executors.Result{}, fmt.Errorf("docker: job %s: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	api := v.ex.api
+	start := v.ex.now()
+	att, err := api.ContainerAttach(ctx, v.firstID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return executors.Result{}, firstFailure(ctx, "attach first step", err)
+	}
+	defer att.Close()
+	copied := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(out, out, att.Reader)
+		copied <- err
+	}()
+	if err := api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
+		att.Close()
+		<-copied
+		return executors.Result{}, firstFailure(ctx, "start job container", err)
+	}
+	select {
+	case err = <-copied:
+	case <-ctx.Done():
+		return v.cancelFirst(ctx, start, copied, att.Close)
+	}
+	if err != nil {
+		return executors.Result{}, firstFailure(ctx, "first step output", err)
+	}
+	// The output ends when the process does; the engine records the exit
+	// a moment later, which "not-running" waits for.
+	waitC, errC := api.ContainerWait(ctx, v.firstID, container.WaitConditionNotRunning)
+	var code int64
+	select {
+	case w := <-waitC:
+		if w.Error != nil {
+			return executors.Result{}, firstFailure(ctx, "wait for first step", errors.New(w.Error.Message))
+		}
+		code = w.StatusCode
+	case err := <-errC:
+		if ctx.Err() != nil {
+			return v.cancelFirst(ctx, start, nil, nil)
+		}
+		return executors.Result{}, firstFailure(ctx, "wait for first step", err)
+	}
+	res := executors.Result{ExitCode: int(code), Duration: v.ex.now().Sub(start)}
+	if code != 0 {
+		ins, err := api.ContainerInspect(context.WithoutCancel(ctx), v.firstID)
+		if err != nil {
+			return res, engineErr("inspect job container", err)
+		}
+		res.OOMKilled = ins.State != nil && ins.State.OOMKilled
+	}
+	return res, nil
+}
+
+// cancelFirst kills the first-step container of a cancelled RunFirst and
+// waits (a bounded time) for its output to end.
+func (v *Env) cancelFirst(ctx context.Context, start time.Time, copied <-chan error, closeOutput func()) (executors.Result, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
+	defer cancel()
+	var kerr error
+	if err := v.ex.api.ContainerKill(cctx, v.firstID, "KILL"); err != nil && !isNotFound(err) && !isNotRunning(err) {
+		kerr = engineErr("kill job container", err)
+	} else {
+		v.ex.log.InfoContext(ctx, "killed the job container of a cancelled first step", "job", v.jobID)
+	}
+	if copied != nil {
+		timer := time.NewTimer(drainAfterKill)
+		select {
+		case <-copied:
+		case <-timer.C:
+			closeOutput()
+			<-copied
+		}
+		timer.Stop()
+	}
+	res := executors.Result{ExitCode: -1, Duration: v.ex.now().Sub(start)}
+	return res, fmt.Errorf("docker: step cancelled: %w", errors.Join(ctx.Err(), kerr))
+}
+
+// firstFailure wraps an engine error of RunFirst: ctx's error when the
+// caller gave up, otherwise ErrEngine.
+func firstFailure(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("docker: %s: %w", op, errors.Join(ctx.Err(), err))
+	}
+	return engineErr(op, err)
+}
+
+// ensureKeeper starts the keeper container of a first-step Env, once,
+// before its first Exec.
+func (v *Env) ensureKeeper(ctx context.Context) error {
+	if v.steps == nil {
+		return nil
+	}
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
+	if v.containerID != "" {
+		return nil
+	}
+	if err := v.usable(); err != nil {
+		return err
+	}
+	if err := v.ex.startJob(ctx, v, v.steps); err != nil {
+		v.markDead(fmt.Errorf("docker: the job's step container did not start: %w", err))
+		return err
+	}
+	return nil
+}
+
+// isNotRunning reports whether err is the engine refusing to signal a
+// container that already stopped.
+func isNotRunning(err error) bool { return cerrdefs.IsConflict(err) }

@@ -1,0 +1,231 @@
+package executortest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+// firstStepCases check executors.FirstStepCreator, for executors that
+// offer it: the first step runs as the job container's own process with
+// every limit and security option of Create, and the Env goes on running
+// steps with Exec.
+var firstStepCases = []testCase{
+	{"FirstStepRuns", testFirstStepRuns},
+	{"FirstStepLimitsAndHardening", testFirstStepLimits},
+	{"FirstStepOOM", testFirstStepOOM},
+	{"FirstStepMetadataBlocked", testFirstStepMetadata},
+	{"FirstStepCancel", testFirstStepCancel},
+	{"FirstStepUnusedCloses", testFirstStepUnused},
+}
+
+// setupFirst creates a first-step Env for spec (JobID, Node and Image
+// filled in) with first as its first step, closed at cleanup. It skips
+// executors without the capability: it is optional.
+func setupFirst(t *testing.T, h Harness, spec executors.Spec, first executors.Step) (string, executors.FirstStepEnv) {
+	t.Helper()
+	node := uniqueNode(t)
+	ex := h.New(t, node)
+	fc, ok := ex.(executors.FirstStepCreator)
+	if !ok {
+		t.Skipf("%T does not implement the optional executors.FirstStepCreator", ex)
+	}
+	spec.JobID, spec.Node = newJobID(), node
+	if spec.Image.Name == "" {
+		spec.Image = executors.Image{Name: h.Image, PullPolicy: executors.PullNever}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), createTimeout)
+	defer cancel()
+	env, err := fc.CreateFirstStep(ctx, spec, first)
+	if err != nil {
+		t.Fatalf("CreateFirstStep(%s): %v", spec.JobID, err)
+	}
+	t.Cleanup(func() { closeEnv(t, env) })
+	return node, env
+}
+
+// runFirst runs the first step, failing the test on an error.
+func runFirst(t *testing.T, env executors.FirstStepEnv) (executors.Result, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), createTimeout)
+	defer cancel()
+	var out syncBuffer
+	res, err := env.RunFirst(ctx, &out)
+	if err != nil {
+		t.Fatalf("RunFirst: %v (output %q)", err, out.String())
+	}
+	return res, out.String()
+}
+
+func testFirstStepRuns(t *testing.T, h Harness) {
+	spec := executors.Spec{
+		Env:     []string{"A=spec-a", "B=spec-b"},
+		WorkDir: "/work/dir",
+		Mounts:  []executors.Mount{{Target: "/shared", Volume: true}},
+	}
+	first := executors.Step{
+		Script: `echo a; echo b >&2; echo "$A $B $C $(pwd) $(id -u)"; echo d >&2; exit 42`,
+		Env:    []string{"B=step-b", "C=step-c"},
+		User:   "65534",
+	}
+	_, env := setupFirst(t, h, spec, first)
+	res, out := runFirst(t, env)
+	if res.ExitCode != 42 || res.OOMKilled {
+		t.Errorf("first step: exit %d, OOMKilled %t; want 42, false (output %q)", res.ExitCode, res.OOMKilled, out)
+	}
+	if want := "a\nb\nspec-a step-b step-c /work/dir 65534\nd\n"; out != want {
+		t.Errorf("first step output %q, want %q", out, want)
+	}
+	if _, err := env.RunFirst(t.Context(), &syncBuffer{}); !errors.Is(err, executors.ErrFirstStepUsed) {
+		t.Errorf("second RunFirst: %v, want ErrFirstStepUsed", err)
+	}
+	// Later steps run with Exec, with the spec's environment and mounts.
+	if got := mustRun(t, env, `echo "$A $B $(pwd) $(id -u)"`); got != "spec-a spec-b /work/dir 0\n" {
+		t.Errorf("Exec after RunFirst: %q", got)
+	}
+	if res, out := run(t, env, executors.Step{Script: "exit 3"}); res.ExitCode != 3 {
+		t.Errorf("Exec exit 3 after RunFirst: exit %d (%q)", res.ExitCode, out)
+	}
+
+	// What the first step writes to a volume is there for Exec; long
+	// output arrives complete.
+	_, root := setupFirst(t, h, executors.Spec{Mounts: []executors.Mount{{Target: "/shared", Volume: true}}},
+		executors.Step{Script: "echo kept > /shared/f; seq 1 20000"})
+	res, out = runFirst(t, root)
+	if lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); res.ExitCode != 0 || len(lines) != 20000 || lines[19999] != "20000" {
+		t.Errorf("seq 1 20000 as the first step: exit %d, %d lines", res.ExitCode, len(lines))
+	}
+	if got := mustRun(t, root, "cat /shared/f"); got != "kept\n" {
+		t.Errorf("volume content after the first step: %q", got)
+	}
+}
+
+// testFirstStepLimits checks, from inside a first step, what the limit
+// and hardening cases check for Exec: the same cgroup limits, no engine
+// socket, no mount, no new privileges, seccomp, reduced capabilities and
+// the disk cap; then that the container of later steps has them too.
+func testFirstStepLimits(t *testing.T, h Harness) {
+	var log syncBuffer
+	spec := executors.Spec{
+		Log:    &log,
+		Mounts: []executors.Mount{{Target: "/scratch", Volume: true}},
+		Resources: executors.Resources{
+			Memory: 128 * mib, MemorySwap: 128 * mib, PidsLimit: 64, NanoCPUs: 500_000_000,
+			ShmSize: 32 * mib, DiskSize: 16 * mib,
+		},
+	}
+	const probe = `echo "pids $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
+if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then echo "cpu $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+else echo "cpu $(cat /sys/fs/cgroup/cpu.max)"; fi
+echo "mem $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
+echo "shm $(df -k /dev/shm | tail -n 1 | awk '{print $2}')"
+for s in /var/run/docker.sock /run/docker.sock /run/containerd/containerd.sock; do [ -e $s ] && echo "socket $s"; done
+mkdir -p /tmp/m && mount -t tmpfs none /tmp/m 2>/dev/null && echo "mounted"
+grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd):' /proc/self/status
+if dd if=/dev/zero of=/scratch/fill bs=1M count=32 2>/dev/null; then echo "disk uncapped"; else echo "disk capped"; fi
+true`
+	_, env := setupFirst(t, h, spec, executors.Step{Script: probe})
+	if !strings.Contains(log.String(), "/scratch are capped at 16MiB") {
+		t.Errorf("job log does not state the volume cap: %q", log.String())
+	}
+	check := func(t *testing.T, out string) {
+		t.Helper()
+		for _, want := range []string{"pids 64\n", "shm 32768\n", "mem 134217728\n", "NoNewPrivs:\t1\n", "Seccomp:\t2\n", "disk capped\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if !strings.Contains(out, "cpu 50000 100000\n") && !strings.Contains(out, "cpu 50000 100000 \n") {
+			t.Errorf("cpu quota is not 0.5 CPU:\n%s", out)
+		}
+		for _, bad := range []string{"socket ", "mounted", "disk uncapped"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("output has %q:\n%s", bad, out)
+			}
+		}
+		for _, field := range []string{"CapEff", "CapBnd"} {
+			if c := capField(t, out, field); c&(1<<capSysAdmin) != 0 || c&(1<<41-1) == 1<<41-1 {
+				t.Errorf("%s %x includes CAP_SYS_ADMIN or is full", field, c)
+			}
+		}
+	}
+	res, out := runFirst(t, env)
+	if res.ExitCode != 0 {
+		t.Fatalf("probe exited %d:\n%s", res.ExitCode, out)
+	}
+	t.Run("first step", func(t *testing.T) { check(t, out) })
+	mustRun(t, env, "rm -f /scratch/fill")
+	t.Run("later steps", func(t *testing.T) { check(t, mustRun(t, env, probe)) })
+}
+
+func testFirstStepOOM(t *testing.T, h Harness) {
+	_, env := setupFirst(t, h, executors.Spec{Resources: executors.Resources{Memory: 64 * mib, MemorySwap: 64 * mib}},
+		executors.Step{Script: "echo hog; tail /dev/zero"})
+	res, out := runFirst(t, env)
+	if res.ExitCode == 0 || !res.OOMKilled {
+		t.Fatalf("memory hog as the first step: exit %d, OOMKilled %t (output %q); want a non-zero exit reported as OOMKilled", res.ExitCode, res.OOMKilled, out)
+	}
+	if out := mustRun(t, env, "echo ok"); out != "ok\n" {
+		t.Errorf("Exec after an OOM-killed first step: %q", out)
+	}
+}
+
+func testFirstStepMetadata(t *testing.T, h Harness) {
+	si := MetadataStandIn(t)
+	script := fetch("http://"+si.Control+"/") + "\n" + fetch("http://"+MetadataIPv4+"/") + "\n" + fetch("http://["+MetadataIPv6+"]/")
+	_, env := setupFirst(t, h, executors.Spec{}, executors.Step{Script: script})
+	_, out := runFirst(t, env)
+	if !strings.HasPrefix(out, "instance-credentials\nREACHED\n") {
+		t.Fatalf("control: the first step cannot reach the stand-in's other address %s, so the check proves nothing: %q", si.Control, out)
+	}
+	if strings.Count(out, "instance-credentials") != 1 || strings.Count(out, "BLOCKED") != 2 {
+		t.Errorf("the first step reached a metadata endpoint: %q", out)
+	}
+}
+
+func testFirstStepCancel(t *testing.T, h Harness) {
+	_, env := setupFirst(t, h, executors.Spec{}, executors.Step{Script: "(sleep 300 &); echo started; sleep 300"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.RunFirst(ctx, &out)
+		done <- err
+	}()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "started") }, 20*time.Second, "first step to start")
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled RunFirst returned %v, want an error wrapping context.Canceled", err)
+		}
+	case <-time.After(cancelDeadline):
+		t.Fatalf("cancelled RunFirst still running after %s", cancelDeadline)
+	}
+	if got := mustRun(t, env, "echo after"); got != "after\n" {
+		t.Errorf("Exec after a cancelled first step: %q", got)
+	}
+}
+
+func testFirstStepUnused(t *testing.T, h Harness) {
+	node, env := setupFirst(t, h, richSpec(h), executors.Step{Script: "echo never"})
+	if got := mustRun(t, env, "echo exec-first"); got != "exec-first\n" {
+		t.Errorf("Exec before RunFirst: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), createTimeout)
+	defer cancel()
+	if err := env.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if left := h.Leftovers(t, node); len(left) != 0 {
+		t.Errorf("after Close, still labelled for the node: %q", left)
+	}
+	if _, err := env.RunFirst(ctx, &syncBuffer{}); err == nil {
+		t.Error("RunFirst after Close succeeded")
+	}
+}

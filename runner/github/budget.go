@@ -1,0 +1,57 @@
+package github
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// MintBudgets hands out one JIT minting token bucket per credential, so
+// every label-mode source and scale set minting with the same GitHub App
+// (or token) on one GitHub host draws on one budget: GitHub's limit
+// (about 170 JIT configs a minute) is per App, not per source.
+// Safe for concurrent use.
+type MintBudgets struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+// NewMintBudgets returns an empty set of budgets.
+func NewMintBudgets() *MintBudgets { return &MintBudgets{m: map[string]*rate.Limiter{}} }
+
+// For returns the bucket of key, creating it with perMinute (0 means
+// DefaultJITPerMinute); the first caller's rate holds for the key.
+func (b *MintBudgets) For(key string, perMinute float64) *rate.Limiter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if l, ok := b.m[key]; ok {
+		return l
+	}
+	l := NewMintLimiter(perMinute)
+	b.m[key] = l
+	return l
+}
+
+// NewMintLimiter is a JIT minting token bucket of perMinute (0 means
+// DefaultJITPerMinute) with a burst of a tenth of a minute's budget.
+func NewMintLimiter(perMinute float64) *rate.Limiter {
+	if perMinute <= 0 {
+		perMinute = DefaultJITPerMinute
+	}
+	return rate.NewLimiter(rate.Limit(perMinute/60), max(1, int(perMinute/6)))
+}
+
+// BudgetKey names the credential a budget belongs to: the GitHub App on
+// host, or a token (hashed: keys may be logged).
+func BudgetKey(host string, appID int64, token string) string {
+	host = strings.ToLower(host)
+	if appID != 0 {
+		return "app:" + host + ":" + strconv.FormatInt(appID, 10)
+	}
+	sum := sha256.Sum256([]byte(token))
+	return "token:" + host + ":" + hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,72 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+// firstStepIndex returns the index in b.job.Steps of the step that runs
+// first when nothing fails before it, or -1 when the job cannot start with
+// it as the container's own process (executors.FirstStepCreator): the
+// executor lacks the capability, the image overrides its entrypoint, or a
+// hook must run in the container before the script.
+func (b *build) firstStepIndex(img executors.Image) int {
+	if _, ok := b.s.Executor.(executors.FirstStepCreator); !ok || len(img.Entrypoint) > 0 {
+		return -1
+	}
+	for _, h := range b.job.Hooks {
+		if len(h.Script) > 0 {
+			return -1
+		}
+	}
+	for i, st := range b.job.Steps {
+		if st.Name == "after_script" || !whenMatches(st.When, false) {
+			continue
+		}
+		if len(st.Script) == 0 {
+			return -1
+		}
+		return i
+	}
+	return -1
+}
+
+// createEnv creates the job's environment: with the first step as the job
+// container's process when firstStepIndex allows it, so the script starts
+// without an exec into an idle container.
+func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.Env, error) {
+	b.firstStep = -1
+	i := b.firstStepIndex(spec.Image)
+	if i < 0 {
+		return b.s.Executor.Create(ctx, spec)
+	}
+	fc := b.s.Executor.(executors.FirstStepCreator)
+	env, err := fc.CreateFirstStep(ctx, spec, b.stepOf(b.job.Steps[i]))
+	if err != nil {
+		return nil, err
+	}
+	b.first, b.firstStep = env, i
+	return env, nil
+}
+
+// stepOf is the executor step that runs a job step's script.
+func (b *build) stepOf(st Step) executors.Step {
+	return executors.Step{Script: stepScript(st.Script), WorkDir: b.projectDir()}
+}
+
+// execStep runs job step i: as the first-step container's process when
+// it is the step created with the environment and it has not run yet,
+// otherwise with Exec.
+func (b *build) execStep(ctx context.Context, i int, st Step) (executors.Result, error) {
+	if b.first != nil && i == b.firstStep {
+		first := b.first
+		b.first = nil
+		res, err := first.RunFirst(ctx, b.rep)
+		if !errors.Is(err, executors.ErrFirstStepUsed) {
+			return res, err
+		}
+	}
+	return b.env.Exec(ctx, b.stepOf(st), b.rep)
+}
