@@ -105,6 +105,11 @@ type nodeState struct {
 	drainSeen bool
 	// drainTimeoutLogged: the drain timed out while jobs ran (logged once).
 	drainTimeoutLogged bool
+	// adoptedAt is when this control plane took over a node it did not
+	// launch in this run (loaded from the store after a restart, or found
+	// in the provider's list): the boot timeout counts from then, not
+	// from a launch time that may be long past.
+	adoptedAt time.Time
 }
 
 // New loads the registry from the store and returns a control plane ready
@@ -158,7 +163,7 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 	}
 	now := o.Now()
 	for _, r := range recs {
-		c.nodes[r.Name] = &nodeState{rec: r, lastSeen: now, idleSince: now, slots: r.Slots}
+		c.nodes[r.Name] = &nodeState{rec: r, lastSeen: now, idleSince: now, slots: r.Slots, adoptedAt: now}
 		c.byProvider[r.ProviderID] = r.Name
 	}
 	for h, n := range toks {

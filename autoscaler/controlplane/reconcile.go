@@ -140,7 +140,7 @@ func (c *ControlPlane) syncInstances(ctx context.Context, insts []provider.Insta
 		}
 		c.mu.Lock()
 		if _, ok := c.nodes[n.Name]; !ok {
-			c.nodes[n.Name] = &nodeState{rec: n, lastSeen: now, slots: n.Slots}
+			c.nodes[n.Name] = &nodeState{rec: n, lastSeen: now, slots: n.Slots, adoptedAt: now}
 			c.byProvider[n.ProviderID] = n.Name
 		}
 		c.mu.Unlock()
@@ -171,7 +171,7 @@ func (c *ControlPlane) checkLiveness(ctx context.Context, now time.Time) {
 		n.mu.Lock()
 		switch n.rec.State {
 		case policy.NodeBooting:
-			if now.Sub(n.rec.LaunchedAt) > c.o.BootTimeout {
+			if now.Sub(later(n.rec.LaunchedAt, n.adoptedAt)) > c.o.BootTimeout {
 				ls = append(ls, lost{name, fmt.Sprintf("did not register within %s", c.o.BootTimeout)})
 			}
 		case policy.NodeReady, policy.NodeDraining:
@@ -440,4 +440,11 @@ func (c *ControlPlane) node(name string) *nodeState {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.nodes[name]
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

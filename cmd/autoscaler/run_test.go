@@ -113,7 +113,10 @@ func runInBackground(t *testing.T, cfgPath string) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 // eventually polls cond until it holds or a minute passes.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -54,6 +54,14 @@ func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int) (n
 	}
 }
 
+// githubExecutor connects to the engine of a [[github]] or
+// [[github_scale_set]] table (executor docker or containerd), the way
+// newExecutor does for a [[runners]] entry.
+func githubExecutor(g config.GitHub, node string, logger *slog.Logger) (nodeExecutor, error) {
+	r := config.Runner{Executor: g.Executor, Containerd: g.Containerd, Docker: config.Docker{Host: g.DockerHost}}
+	return newExecutor(r, node, logger, 0)
+}
+
 // newCacheStore returns r's cache store, and the local store when the
 // cache is local (the agent shrinks it under disk pressure). With S3 the
 // agent moves the archives; the credentials never reach a job.

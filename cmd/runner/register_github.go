@@ -87,6 +87,9 @@ func registerGitHub(cmd *cobra.Command, g *globalFlags, f *registerFlags, gf *gi
 		Name: name, URL: f.url, AppID: gf.appID, InstallationID: gf.installationID, Token: f.token, TokenFile: gf.tokenFile,
 		Labels: splitList(gf.labels), RunnerGroup: gf.runnerGroup, RunnerImage: gf.runnerImage, NamePrefix: gf.namePrefix, Limit: f.limit,
 	}
+	if f.executor != "docker" {
+		gfile.Executor = f.executor // containerd: engine keys at their defaults
+	}
 	if gf.privateKeyFile != "" {
 		abs, err := absPath(gf.privateKeyFile)
 		if err != nil {

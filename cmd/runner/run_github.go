@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
-	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/github"
 )
@@ -59,9 +58,9 @@ func githubSources(ctx context.Context, cfg *config.Config, budgets *github.Mint
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
 		}
-		ex, err := docker.New(docker.Options{Host: g.DockerHost, Node: cfg.Node, Logger: logger})
+		ex, err := githubExecutor(g, cfg.Node, logger) // executor.go
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: docker: %w", g.Name, err)
+			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
 		}
 		closers = append(closers, ex.Close)
 		if err := ex.Reap(ctx); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/runfleet/runfleet/executors"
-	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
@@ -44,7 +43,8 @@ func scaleSetClient(s config.GitHubScaleSet, logger *slog.Logger) (*actions.Clie
 // scaleSetListeners builds a listener per [[github_scale_set]] table, each
 // launching runners for this node's slots (limit, default concurrent; and
 // always within the agent's shared concurrent slots and cordon, gate) in
-// containers of its own Docker executor. closeAll releases the executors.
+// containers of its own executor (docker or containerd, executor.go).
+// closeAll releases the executors.
 func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, gate scaleset.Gate, budgets *github.MintBudgets, logger *slog.Logger) (ls []*scaleset.Listener, closeAll func(), err error) {
 	var closers []func() error
 	closeAll = func() {
@@ -62,9 +62,9 @@ func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.R
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
 		}
-		ex, err := docker.New(docker.Options{Host: s.DockerHost, Node: cfg.Node, Logger: logger})
+		ex, err := githubExecutor(s.GitHub, cfg.Node, logger) // executor.go
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github_scale_set %s: docker: %w", s.ScaleSet, err)
+			return nil, closeAll, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
 		}
 		closers = append(closers, ex.Close)
 		if err := ex.Reap(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -64,11 +65,19 @@ func Create(ctx context.Context, w io.Writer, root string, sel Selection) (Stats
 	slices.Sort(names)
 
 	zw := zip.NewWriter(w)
-	// Caches favour speed over ratio. Entries are written one at a time, so
-	// one compressor, reset per entry, serves them all (a flate.Writer costs
-	// about a megabyte to allocate).
+	// Caches favour speed over ratio. Small files are read and deflated by
+	// workers ahead of the writer (see packer); their compressed bytes
+	// reach the zip through replay. Larger files are deflated here, one at
+	// a time, so one compressor, reset per entry, serves them all (a
+	// flate.Writer costs about a megabyte to allocate).
 	var fw *flate.Writer
+	var pre *replay // compressed body of the next entry, from a worker
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+		if pre != nil {
+			r := pre
+			pre, r.out = nil, out
+			return r, nil
+		}
 		if fw == nil {
 			var err error
 			fw, err = flate.NewWriter(out, flate.BestSpeed)
@@ -77,12 +86,22 @@ func Create(ctx context.Context, w io.Writer, root string, sel Selection) (Stats
 		fw.Reset(out)
 		return fw, nil
 	})
-	buf := make([]byte, 256<<10)
-	for _, name := range names {
+	pctx, cancel := context.WithCancel(ctx)
+	pk := startPacker(pctx, rt, names, col.entries)
+	defer pk.wait()
+	defer cancel()
+	buf := make([]byte, copyBufSize)
+	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return stats, fmt.Errorf("archive: %w", err)
 		}
-		if err := writeEntry(ctx, zw, rt, name, col.entries[name], &stats, buf); err != nil {
+		var err error
+		if pk.slots[i] == nil {
+			err = writeEntry(ctx, zw, rt, name, col.entries[name], &stats, buf)
+		} else {
+			err = writePacked(ctx, zw, rt, pk, i, name, col.entries[name], &stats, buf, &pre)
+		}
+		if err != nil {
 			return stats, fmt.Errorf("archive: %s: %w", name, err)
 		}
 	}
@@ -122,6 +141,47 @@ func writeEntry(ctx context.Context, zw *zip.Writer, rt *os.Root, name string, i
 	}
 }
 
+// writePacked adds a small regular file a worker has read and compressed.
+func writePacked(ctx context.Context, zw *zip.Writer, rt *os.Root, pk *packer, i int, name string, listed fs.FileInfo, stats *Stats, buf []byte, pre **replay) error {
+	r, err := pk.next(ctx, i)
+	if err != nil {
+		return err
+	}
+	defer pk.done(r)
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.warn != "":
+		stats.warnf("%s", r.warn)
+		return nil
+	case r.stream:
+		return writeFile(ctx, zw, rt, name, listed, stats, buf)
+	}
+	hdr, err := zip.FileInfoHeader(r.info)
+	if err != nil {
+		return err
+	}
+	hdr.Name = name
+	hdr.Method = r.method
+	if r.method == zip.Deflate && r.comp != nil {
+		// The zip writer writes the body when it closes the entry, at the
+		// next entry or at the end: the buffer goes with the replay.
+		*pre = &replay{comp: r.comp, pool: &pk.bufs}
+		r.comp = nil
+	}
+	zf, err := zw.CreateHeader(hdr)
+	if err != nil {
+		*pre = nil
+		return err
+	}
+	if _, err := zf.Write(r.raw); err != nil {
+		return err
+	}
+	stats.Files++
+	stats.Bytes += int64(len(r.raw))
+	return nil
+}
+
 // writeFile adds a regular file. The file is opened through the root and
 // checked to be the very file that was listed, so swapping it for a symlink
 // between listing and reading cannot smuggle other content in.
@@ -145,14 +205,26 @@ func writeFile(ctx context.Context, zw *zip.Writer, rt *os.Root, name string, li
 		return err
 	}
 	hdr.Name = name
-	hdr.Method = zip.Deflate
+	// The first buffer of content decides how the entry is stored.
+	head, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	hdr.Method = chooseMethod(name, buf[:head])
 	zf, err := zw.CreateHeader(hdr)
 	if err != nil {
 		return err
 	}
-	n, err := copyContext(ctx, zf, f, buf)
-	if err != nil {
+	if _, err := zf.Write(buf[:head]); err != nil {
 		return err
+	}
+	n := int64(head)
+	if head == len(buf) {
+		m, err := copyContext(ctx, zf, f, buf)
+		n += m
+		if err != nil {
+			return err
+		}
 	}
 	stats.Files++
 	stats.Bytes += n

@@ -29,6 +29,12 @@ const maxLinkTarget = 4096
 // files are replaced, never written through a symlink or a hard link; modes
 // keep only the permission bits (no setuid, setgid or sticky), directories
 // stay owner-writable, and file and directory mtimes are restored.
+//
+// r must allow concurrent ReadAt calls (as *os.File and *bytes.Reader do):
+// regular files are inflated and written by a few goroutines at once. The
+// result is the tree a sequential extraction in archive order would give.
+// Nothing is fsynced: a restored cache lives in a job's build directory,
+// which a crash throws away with the job, so durability would only cost.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, root string) (Stats, error) {
 	return extract(ctx, r, size, root, extractWorkers())
 }

@@ -64,7 +64,7 @@ type zent struct {
 }
 
 // makeZip builds an archive from raw entries, hostile ones included.
-func makeZip(t *testing.T, ents ...zent) []byte {
+func makeZip(t testing.TB, ents ...zent) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

@@ -48,7 +48,7 @@ type GitHubFile struct {
 	PullPolicy   string   `toml:"pull_policy,omitempty"`
 	NamePrefix   string   `toml:"name_prefix,omitempty"`
 	Limit        int      `toml:"limit,omitempty"`
-	Executor     string   `toml:"executor,omitempty"` // docker (default)
+	Executor     string   `toml:"executor,omitempty"` // docker (default) or containerd
 	DockerHost   string   `toml:"docker_host,omitempty"`
 	CPUs         string   `toml:"cpus,omitempty"`
 	Memory       string   `toml:"memory,omitempty"`
@@ -57,6 +57,8 @@ type GitHubFile struct {
 	StateDir     string   `toml:"state_dir,omitempty"`
 	// JITPerMinute budgets JIT minting (0 = 170, GitHub's limit per App).
 	JITPerMinute float64 `toml:"jit_per_minute,omitempty"`
+	// Containerd is the engine of executor "containerd" (github_containerd.go).
+	Containerd *GitHubContainerdFile `toml:"containerd,omitempty"`
 }
 
 // GitHub is a validated [[github]] table.
@@ -76,6 +78,7 @@ type GitHub struct {
 	Limit        int
 	Executor     string
 	DockerHost   string
+	Containerd   Containerd // executor "containerd" only
 	NanoCPUs     int64
 	Memory       int64
 	PidsLimit    int64
@@ -176,11 +179,8 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 	default:
 		return g, fmt.Errorf("pull_policy %q: want always, if-not-present or never", g.PullPolicy)
 	}
-	if g.Executor == "" {
-		g.Executor = "docker"
-	}
-	if g.Executor != "docker" {
-		return g, fmt.Errorf("executor %q is not supported for GitHub runners yet (supported: docker)", g.Executor)
+	if err := githubExecutor(&g, gf); err != nil {
+		return g, err
 	}
 	if g.Limit < 0 || g.PidsLimit < 0 || g.JITPerMinute < 0 {
 		return g, errors.New("limit, pids_limit and jit_per_minute must not be negative")

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -50,7 +52,7 @@ func (d *demo) cleanup() error {
 		} else if n > 0 {
 			fmt.Fprintf(d.out, "removed %d node container(s)\n", n)
 		}
-		if err := d.leftovers(ctx); err != nil {
+		if err := d.sweep(ctx); err != nil {
 			errs = append(errs, err)
 		}
 		d.prov.Close()
@@ -74,50 +76,102 @@ func (d *demo) cleanup() error {
 	return errors.Join(errs...)
 }
 
-// leftovers fails when a container of the fleet, or a container, network
-// or volume labelled with one of its nodes, is still on the engine.
-func (d *demo) leftovers(ctx context.Context) error {
-	var left []string
-	byLabel := func(label string, objects bool) error {
-		f := filters.NewArgs(filters.Arg("label", label))
-		cs, err := d.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+// object is a container, network or volume on the engine.
+type object struct {
+	kind, id, name string
+}
+
+// labelled lists the fleet's node containers and every container, network
+// and volume labelled with one of its nodes (node names start with
+// rf-<fleet>-), seen by the demo or not.
+func (d *demo) labelled(ctx context.Context) ([]object, error) {
+	var out []object
+	cs, err := d.docker.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", provider.LabelFleet+"="+d.o.Fleet))})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		out = append(out, object{"container", c.ID, firstName(c.Names, c.ID)})
+	}
+	prefix := "rf-" + d.o.Fleet + "-"
+	ours := func(labels map[string]string) bool { return strings.HasPrefix(labels[executors.LabelNode], prefix) }
+	byNode := filters.NewArgs(filters.Arg("label", executors.LabelNode))
+	if cs, err = d.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: byNode}); err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if ours(c.Labels) {
+			out = append(out, object{"container", c.ID, firstName(c.Names, c.ID)})
+		}
+	}
+	nets, err := d.docker.NetworkList(ctx, network.ListOptions{Filters: byNode})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nets {
+		if ours(n.Labels) {
+			out = append(out, object{"network", n.ID, n.Name})
+		}
+	}
+	vols, err := d.docker.VolumeList(ctx, volume.ListOptions{Filters: byNode})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vols.Volumes {
+		if ours(v.Labels) {
+			out = append(out, object{"volume", v.Name, v.Name})
+		}
+	}
+	return out, nil
+}
+
+// sweep removes what the node containers' removal left: an agent killed
+// in the middle of a job may have engine calls in flight (a network being
+// created, say) that complete after its node is gone. It fails when
+// something labelled is still there after a few passes.
+func (d *demo) sweep(ctx context.Context) error {
+	for pass := range 10 {
+		left, err := d.labelled(ctx)
 		if err != nil {
 			return err
 		}
-		for _, c := range cs {
-			left = append(left, "container "+firstName(c.Names, c.ID))
-		}
-		if !objects {
+		if len(left) == 0 {
 			return nil
 		}
-		nets, err := d.docker.NetworkList(ctx, network.ListOptions{Filters: f})
-		if err != nil {
-			return err
+		fmt.Fprintf(d.out, "removing %d object(s) the nodes' agents left (engine calls still in flight when they stopped)\n", len(left))
+		if pass > 0 {
+			time.Sleep(500 * time.Millisecond)
 		}
-		for _, n := range nets {
-			left = append(left, "network "+n.Name)
+		slices.SortStableFunc(left, func(a, b object) int { return strings.Compare(order(a.kind), order(b.kind)) })
+		for _, o := range left {
+			switch o.kind {
+			case "container":
+				_ = d.docker.ContainerRemove(ctx, o.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			case "network":
+				_ = d.docker.NetworkRemove(ctx, o.id)
+			case "volume":
+				_ = d.docker.VolumeRemove(ctx, o.id, true)
+			}
 		}
-		vols, err := d.docker.VolumeList(ctx, volume.ListOptions{Filters: f})
-		if err != nil {
-			return err
-		}
-		for _, v := range vols.Volumes {
-			left = append(left, "volume "+v.Name)
-		}
-		return nil
 	}
-	if err := byLabel(provider.LabelFleet+"="+d.o.Fleet, false); err != nil {
+	left, err := d.labelled(ctx)
+	if err != nil || len(left) == 0 {
 		return err
 	}
-	for n := range d.w.seen {
-		if err := byLabel(executors.LabelNode+"="+n, true); err != nil {
-			return err
-		}
+	names := make([]string, len(left))
+	for i, o := range left {
+		names[i] = o.kind + " " + o.name
 	}
-	if len(left) > 0 {
-		return fmt.Errorf("left behind on the engine: %v", left)
+	return fmt.Errorf("left behind on the engine: %v", names)
+}
+
+// order removes containers before the networks and volumes they use.
+func order(kind string) string {
+	if kind == "container" {
+		return "0"
 	}
-	return nil
+	return "1" + kind
 }
 
 func firstName(names []string, id string) string {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExampleConfig loads autoscaler/example.toml (its /etc/runfleet
+// secrets and files replaced by temporary ones) with each provider type,
+// so the example never drifts from what loadConfig accepts.
+func TestExampleConfig(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "autoscaler", "example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"join-token", "admin-token", "node.toml", "gitlab-token", "github-webhook-secret", "github-token"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x-"+f+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := strings.ReplaceAll(string(raw), "/etc/runfleet/", dir+"/")
+	for _, typ := range []string{"docker", "aws"} {
+		t.Run(typ, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "autoscaler.toml")
+			b := strings.Replace(body, `type = "docker"`, `type = "`+typ+`"`, 1)
+			if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadConfig(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AdminToken != "x-admin-token" || c.DrainTimeout != 10*time.Minute || c.DrainHardLimit != 2*time.Hour ||
+				len(c.Pools) != 1 || len(c.Pools[0].Offerings) != 3 || len(c.GitLab) != 1 ||
+				c.GitHub == nil || c.GitHub.Secret != "x-github-webhook-secret" || c.GitHub.Path != "/github/webhook" {
+				t.Errorf("config %+v", c)
+			}
+			if typ == "aws" && (c.AWS.Region != "eu-west-1" || c.AWS.Pools["linux"].AutoScalingGroup != "runfleet-linux" || c.AWS.Credentials != nil) {
+				t.Errorf("aws %+v", c.AWS)
+			}
+		})
+	}
+}
