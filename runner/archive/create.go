@@ -19,6 +19,13 @@ import (
 // symlinks (stored as links, never followed) are archived; other file types
 // are skipped with a warning. A pattern that matches nothing is a warning,
 // a pattern that is absolute or contains ".." is an ErrUnsafePath error.
+//
+// Files are deflated at the fastest level, except content that is already
+// compressed (known extensions, or a high-entropy head) and small files
+// deflate cannot shrink, which are stored. Small files are read and
+// compressed by a few goroutines ahead of the writer; the archive does not
+// depend on their timing. The archive is an ordinary zip, as gitlab-runner
+// writes and reads them.
 func Create(ctx context.Context, w io.Writer, root string, sel Selection) (Stats, error) {
 	var stats Stats
 	patterns := make([]string, 0, len(sel.Paths))

@@ -78,14 +78,18 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, root string, worker
 	}
 	p := newFilePool(ctx, workers)
 	err = x.plan(p.ctx, zr.File, names, p, &stats)
+	if err != nil {
+		// Stop at once: files still queued are left empty.
+		p.cancel()
+	}
 	werr := p.wait()
 	stats.Bytes += p.bytes
-	// A worker's failure cancels the planner: report the cause, not the
-	// cancellation it led to.
-	if werr != nil {
+	switch {
+	case werr != nil && (err == nil || errors.Is(err, context.Canceled)):
+		// A worker's failure cancels the planner: report the cause, not
+		// the cancellation it led to.
 		return stats, werr
-	}
-	if err != nil {
+	case err != nil:
 		return stats, err
 	}
 	// Children changed their parents' mtimes; set directories last, deepest first.

@@ -24,6 +24,7 @@ type packed struct {
 	info   fs.FileInfo // of the open file
 	method uint16
 	raw    []byte        // the file's content
+	rawBuf *[]byte       // pooled buffer raw lives in
 	comp   *bytes.Buffer // deflated content when method is Deflate
 	warn   string        // set when the file is skipped
 	stream bool          // grew past packMax: the writer streams it
@@ -38,6 +39,7 @@ type packer struct {
 	names   []string
 	slots   []chan *packed // per name; nil for entries the writer handles
 	bufs    sync.Pool      // *bytes.Buffer for compressed bodies
+	raws    sync.Pool      // *[]byte of packMax+1 bytes for contents
 	window  chan struct{}  // bounds results waiting for the writer
 	wg      sync.WaitGroup
 }
@@ -57,6 +59,7 @@ func startPacker(ctx context.Context, rt *os.Root, names []string, entries map[s
 		slots:  make([]chan *packed, len(names)),
 		window: make(chan struct{}, 4*workers),
 		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		raws:   sync.Pool{New: func() any { b := make([]byte, packMax+1); return &b }},
 	}
 	for i, name := range names {
 		if isPackable(entries[name]) {
@@ -105,6 +108,9 @@ func (p *packer) next(ctx context.Context, i int) (*packed, error) {
 
 // done releases what r holds and makes room for another file.
 func (p *packer) done(r *packed) {
+	if r.rawBuf != nil {
+		p.raws.Put(r.rawBuf)
+	}
 	if r.comp != nil {
 		r.comp.Reset()
 		p.bufs.Put(r.comp)
@@ -135,14 +141,20 @@ func (p *packer) pack(ctx context.Context, name string, fw **flate.Writer) *pack
 		return &packed{warn: fmt.Sprintf("%s: changed while archiving, skipped", name)}
 	}
 	// One byte more than the limit tells a file that grew since listing.
-	raw, err := io.ReadAll(io.LimitReader(f, packMax+1))
-	if err != nil {
+	rb := p.raws.Get().(*[]byte)
+	n, err := io.ReadFull(f, *rb)
+	switch {
+	case err == nil:
+		p.raws.Put(rb)
+		return &packed{stream: true}
+	case err == io.EOF, err == io.ErrUnexpectedEOF:
+	default:
+		p.raws.Put(rb)
 		return &packed{err: err}
 	}
-	if len(raw) > packMax {
-		return &packed{stream: true}
-	}
-	r := &packed{info: info, raw: raw, method: chooseMethod(name, raw)}
+	raw := (*rb)[:n]
+	err = nil
+	r := &packed{info: info, raw: raw, rawBuf: rb, method: chooseMethod(name, raw)}
 	if r.method == zip.Store || len(raw) == 0 {
 		return r
 	}

@@ -56,6 +56,7 @@ func newCmd() *cobra.Command {
 	f.StringVar(&o.Autoscaler, "autoscaler", o.Autoscaler, "the autoscaler binary (make demo builds it)")
 	f.StringVar(&o.Image, "image", o.Image, "the node image (images/runner-dev)")
 	f.StringVar(&o.JobImage, "job-image", o.JobImage, "the image jobs run in (make images)")
+	f.StringVar(&o.JobNetwork, "job-network", o.JobNetwork, `"none" (jobs need no network) or "per-job" (a private bridge network each)`)
 	f.StringVar(&o.Fleet, "fleet", o.Fleet, "the fleet name: node containers carry it in their labels")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "fail when the fleet has not finished and scaled to zero by then")
 	f.DurationVar(&o.Interval, "interval", o.Interval, "live summary interval")
@@ -66,6 +67,7 @@ func newCmd() *cobra.Command {
 type options struct {
 	Jobs, JobSeconds, MaxNodes, Slots int
 	Autoscaler, Image, JobImage       string
+	JobNetwork                        string
 	Fleet                             string
 	Timeout, Interval                 time.Duration
 }
@@ -74,7 +76,7 @@ func defaultOptions() *options {
 	return &options{
 		Jobs: 12, JobSeconds: 3, MaxNodes: 4, Slots: 2,
 		Autoscaler: "bin/autoscaler", Image: "runfleet/runner-dev:latest", JobImage: "runfleet/busybox:latest",
-		Fleet: "demo", Timeout: 5 * time.Minute, Interval: 2 * time.Second,
+		JobNetwork: "none", Fleet: "demo", Timeout: 5 * time.Minute, Interval: 2 * time.Second,
 	}
 }
 
@@ -85,6 +87,9 @@ func (o *options) validate() error {
 	}
 	if o.Timeout <= 0 || o.Interval <= 0 {
 		errs = append(errs, errors.New("--timeout and --interval must be positive"))
+	}
+	if o.JobNetwork != "none" && o.JobNetwork != "per-job" {
+		errs = append(errs, fmt.Errorf("--job-network %q: want none or per-job", o.JobNetwork))
 	}
 	if o.Fleet == "" {
 		errs = append(errs, errors.New("--fleet is required"))

@@ -121,7 +121,7 @@ func (d *demo) setUp(ctx context.Context) error {
 	vars := map[string]any{
 		"Fleet": o.Fleet, "FleetAddr": fleetAddr, "AdminAddr": adminAddr, "Image": o.Image, "JobImage": o.JobImage,
 		"Slots": o.Slots, "MaxNodes": o.MaxNodes, "APIURL": d.coord.api.URL(), "GitLabURL": d.coord.gl.URL(),
-		"RunnerToken": d.coord.runnerToken,
+		"RunnerToken": d.coord.runnerToken, "JobNetwork": strings.TrimSuffix(o.JobNetwork, "per-job"),
 	}
 	files := []struct {
 		name, body string

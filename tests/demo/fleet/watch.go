@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
+	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
 )
 
 // watch is what the demo saw of the fleet.
@@ -147,6 +148,12 @@ runfleet demo finished in %v
 		metricSum(m, "runfleet_fleet_scale_events_total", `kind="terminate"`), metricSum(m, "runfleet_fleet_heartbeats_total", ""),
 		strings.Join(names, " "))
 	if j.Failed > 0 {
+		for _, r := range d.coord.records() {
+			if r.State != gitlabtest.StateSuccess || r.FinalUpdates != 1 {
+				fmt.Fprintf(d.out, "\njob %d (%s): %s, reason %q, %d final updates; trace:\n%s\n",
+					r.ID, r.Name, r.State, r.FailureReason, r.FinalUpdates, lastBytes(r.Trace, 2000))
+			}
+		}
 		return fmt.Errorf("%d of %d jobs did not succeed", j.Failed, j.Total)
 	}
 	return nil
@@ -220,4 +227,11 @@ func getText(ctx context.Context, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+func lastBytes(b []byte, n int) string {
+	if len(b) > n {
+		return "…" + string(b[len(b)-n:])
+	}
+	return string(b)
 }
