@@ -118,6 +118,15 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 		n = c.nodes[name]
 	}
 	c.mu.RUnlock()
+	if !ok {
+		var err error
+		if n, err = c.adoptRegistering(ctx, req.Name, req.ProviderID, now); err != nil {
+			c.log.Warn("register: cannot check an unknown node with the provider", "name", req.Name, "provider_id", req.ProviderID, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "cannot check the node with the provider; retry")
+			return
+		}
+		ok, name = n != nil, req.Name
+	}
 	if !ok || n == nil || name != req.Name {
 		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
 		c.log.Warn("register from a node this control plane did not launch rejected", "name", req.Name, "provider_id", req.ProviderID, "remote", r.RemoteAddr)

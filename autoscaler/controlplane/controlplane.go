@@ -88,6 +88,9 @@ type ControlPlane struct {
 	bootRetryAt time.Time
 	wanted      map[string]int
 	queued      []policy.QueuedJobs
+	// lister answers registrations of nodes whose launch call has not
+	// returned yet.
+	lister instanceLister
 }
 
 // nodeState is a node's durable record plus what its heartbeats said.

@@ -26,6 +26,18 @@ type Provider interface {
 	List(ctx context.Context) ([]provider.Instance, error)
 }
 
+// EachLauncher is optionally implemented by a Provider whose nodes exist
+// before they run (a container is created, then started). LaunchEach
+// launches like Launch, and calls started for each node once it exists
+// and before its agent can start, so the control plane records it
+// (Booting) before the node can register and while the rest of the batch
+// is still launching. A node reported but missing from the returned
+// instances failed to start and was removed; the control plane forgets
+// it. started is called from the goroutine calling LaunchEach.
+type EachLauncher interface {
+	LaunchEach(ctx context.Context, req provider.LaunchRequest, started func(provider.Instance)) ([]provider.Instance, error)
+}
+
 // Demand reports queued jobs by label set (GitLab pending jobs, GitHub
 // queued workflow jobs).
 type Demand interface {

@@ -134,17 +134,9 @@ func (c *ControlPlane) syncInstances(ctx context.Context, insts []provider.Insta
 	}
 	c.mu.RUnlock()
 	for _, n := range adopt {
-		if err := c.o.Store.SaveNode(ctx, n); err != nil {
-			c.log.Warn("adopting an instance", "node", n.Name, "err", err)
-			continue
+		if c.record(ctx, n, now, true) {
+			c.log.Info("adopted a running instance the store did not know", "node", n.Name, "provider_id", n.ProviderID)
 		}
-		c.mu.Lock()
-		if _, ok := c.nodes[n.Name]; !ok {
-			c.nodes[n.Name] = &nodeState{rec: n, lastSeen: now, slots: n.Slots, adoptedAt: now}
-			c.byProvider[n.ProviderID] = n.Name
-		}
-		c.mu.Unlock()
-		c.log.Info("adopted a running instance the store did not know", "node", n.Name, "provider_id", n.ProviderID)
 	}
 	for _, name := range gone {
 		if neverJoined[name] {
@@ -318,17 +310,9 @@ func (c *ControlPlane) terminate(ctx context.Context, name string, now time.Time
 		c.providerFailed(ctx, "terminate", rec.Pool, err, now)
 		return err
 	}
-	if err := c.o.Store.DeleteNode(ctx, name); err != nil {
-		return fmt.Errorf("forgetting node %s: %w", name, err)
+	if err := c.forget(ctx, name, rec.ProviderID); err != nil {
+		return err
 	}
-	c.mu.Lock()
-	delete(c.nodes, name)
-	delete(c.byProvider, rec.ProviderID)
-	for _, h := range c.tokensOf[name] {
-		delete(c.tokens, h)
-	}
-	delete(c.tokensOf, name)
-	c.mu.Unlock()
 	c.succeeded()
 	c.log.Info("node terminated", "node", name, "pool", rec.Pool, "was", rec.State, "reason", rec.Reason)
 	c.event(ctx, ScaleEvent{At: now, Kind: "terminate", Pool: rec.Pool, Node: name, Detail: string(rec.State) + " " + rec.Reason})
@@ -367,25 +351,38 @@ func (c *ControlPlane) launch(ctx context.Context, l policy.Launch, now time.Tim
 		FleetURL: c.o.FleetURL, JoinToken: c.o.JoinToken,
 		Labels: map[string]string{provider.LabelPool: l.Pool, provider.LabelOffering: offeringKey(l.Offering)},
 	}}
-	insts, err := c.o.Provider.Launch(ctx, req)
 	p, _ := c.pool(l.Pool)
+	var (
+		insts    []provider.Instance
+		err      error
+		reported []provider.Instance
+	)
+	if el, ok := c.o.Provider.(EachLauncher); ok {
+		// Each node is recorded (Booting) as soon as it exists, before its
+		// agent runs, so it can register while the batch goes on.
+		insts, err = el.LaunchEach(ctx, req, func(in provider.Instance) {
+			if c.record(ctx, launchedNode(in, l, p, now), now, false) {
+				reported = append(reported, in)
+			}
+		})
+	} else {
+		insts, err = c.o.Provider.Launch(ctx, req)
+	}
+	started := map[string]bool{}
 	for _, in := range insts {
-		launched := in.LaunchedAt
-		if launched.IsZero() {
-			launched = now
-		}
-		rec := Node{Name: in.Name, ProviderID: in.ProviderID, Pool: l.Pool, Offering: l.Offering,
-			State: policy.NodeBooting, Slots: p.SlotsPerNode, LaunchedAt: launched}
-		if serr := c.o.Store.SaveNode(ctx, rec); serr != nil {
-			c.log.Error("recording a launched node (it will be adopted from the provider's list)", "node", in.Name, "err", serr)
-		}
-		c.mu.Lock()
-		if _, ok := c.nodes[rec.Name]; !ok {
-			c.nodes[rec.Name] = &nodeState{rec: rec, lastSeen: now, slots: rec.Slots}
-			c.byProvider[rec.ProviderID] = rec.Name
-		}
-		c.mu.Unlock()
+		started[in.ProviderID] = true
+		// Already recorded when reported, or when its agent registered
+		// before Launch returned (adoptRegistering).
+		c.record(ctx, launchedNode(in, l, p, now), now, false)
 		c.event(ctx, ScaleEvent{At: now, Kind: "launch", Pool: l.Pool, Node: in.Name, Detail: offeringKey(l.Offering)})
+	}
+	for _, in := range reported {
+		if !started[in.ProviderID] {
+			// Reported, then failed to start: the provider removed it.
+			if ferr := c.forget(ctx, in.Name, in.ProviderID); ferr != nil {
+				c.log.Warn("forgetting a node that failed to start", "node", in.Name, "err", ferr)
+			}
+		}
 	}
 	if len(insts) > 0 {
 		c.log.Info("launched nodes", "pool", l.Pool, "offering", offeringKey(l.Offering), "asked", l.Count, "started", len(insts))

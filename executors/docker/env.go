@@ -31,9 +31,10 @@ type Env struct {
 	// A first-step Env (CreateFirstStep): the container created with the
 	// first step as its process, and how to make the keeper container
 	// that Exec starts on demand (containerID and procs are set then).
-	firstID string
-	steps   *jobContainer
-	keepMu  sync.Mutex // held while the keeper starts, and by remove
+	firstID  string
+	firstEnd []byte // what the first step's wrapper writes after the step's output
+	steps    *jobContainer
+	keepMu   sync.Mutex // held while the keeper starts, and by remove
 
 	mu        sync.Mutex
 	firstUsed bool

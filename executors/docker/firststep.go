@@ -19,14 +19,24 @@ var (
 	_ executors.FirstStepEnv     = (*Env)(nil)
 )
 
-// firstWrapper runs the step (its argv follows) with stderr merged into
-// stdout and then writes the step's exit status, alone, to the
-// container's stderr. RunFirst takes a success from there instead of
-// waiting for the engine to tear the container down (~100 ms and more),
-// which the job's final state would otherwise wait for. The step cannot
-// spoof anything by writing there: its exit status is its own to choose.
-// Any other status comes from the engine.
-const firstWrapper = `"$@" 2>&1; s=$?; echo "runfleet-exit=$s" >&2; exit $s`
+// firstWrapper runs the step (its argv follows the end mark, $1) with
+// stderr merged into stdout, then writes the end mark to stdout and the
+// step's exit status, alone on a line, to the container's stderr.
+//
+// RunFirst returns as soon as both have arrived instead of waiting for
+// the engine to tear the container down (~60 ms and more), which the
+// job's final state would otherwise wait for. The engine copies stdout
+// and stderr separately, so the status line alone does not prove that
+// the step's output has all arrived; the end mark does, as it follows
+// that output in the same pipe. It is a single short write, random per
+// job and framed by ASCII record separators, so output never matches it
+// by chance; a step that forges it or the status only cuts its own log
+// short or claims an exit status that was its own to choose. Any status
+// but 0, or a missing one, is taken from the engine instead.
+//
+// Processes the step leaves behind die with the container, whose init
+// exits with the wrapper; what they write after the end mark is dropped.
+const firstWrapper = `m=$1; shift; "$@" 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
 
 // firstSuccess is what firstWrapper writes to stderr for exit status 0.
 const firstSuccess = "runfleet-exit=0\n"
@@ -50,7 +60,11 @@ func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, fir
 // createFirst creates the first-step container and remembers how to make
 // the keeper container for later steps.
 func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, step executors.Step) error {
-	cfg, hc, nc := j.config(e, []string{"/bin/sh", "-c", firstWrapper, "sh"}, stepCmd(step))
+	end, err := newEndMark()
+	if err != nil {
+		return fmt.Errorf("docker: job %s: %w", j.spec.JobID, err)
+	}
+	cfg, hc, nc := j.config(e, []string{"/bin/sh", "-c", firstWrapper, "sh", string(end)}, stepCmd(step))
 	cfg.Env = append(append([]string{}, j.spec.Env...), step.Env...)
 	cfg.User = step.User
 	if cfg.User == "" {
@@ -64,7 +78,7 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 	if err != nil {
 		return engineErr("create job container", err)
 	}
-	env.firstID = resp.ID
+	env.firstID, env.firstEnd = resp.ID, end
 	keeper := *j
 	keeper.name += keeperSuffix
 	env.steps = &keeper
@@ -72,8 +86,11 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 }
 
 // RunFirst starts the first-step container and streams its output until
-// the step ends. The step's processes are the container's, so on
-// cancellation the container is killed: that stops them all.
+// the step ends: until its wrapper's end mark and exit status arrived, or
+// else until the output ends and the engine reports the exit. Output of
+// processes the step left behind that comes after the end mark is
+// dropped. The step's processes are the container's, so on cancellation
+// the container is killed: that stops them all.
 func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, error) {
 	if err := v.usable(); err != nil {
 		return executors.Result{}, err
@@ -93,9 +110,10 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	}
 	defer att.Close()
 	copied := make(chan error, 1)
-	var status cappedBuffer
+	stdout := newEndWriter(out, v.firstEnd)
+	status := newStatusLine()
 	go func() {
-		_, err := stdcopy.StdCopy(out, &status, att.Reader)
+		_, err := stdcopy.StdCopy(stdout, status, att.Reader)
 		copied <- err
 	}()
 	if err := api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
@@ -103,19 +121,43 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 		<-copied
 		return executors.Result{}, firstFailure(ctx, "start job container", err)
 	}
-	select {
-	case err = <-copied:
-	case <-ctx.Done():
-		return v.cancelFirst(ctx, start, copied, att.Close)
+	// Wait for the end mark and the status line, or for the output to end
+	// without them (the wrapper was killed, e.g. by the OOM killer).
+	ended, stated := stdout.ended, status.done
+	streamEnded := false
+	for !streamEnded && (ended != nil || stated != nil) {
+		select {
+		case <-ended:
+			ended = nil
+		case <-stated:
+			stated = nil
+		case err = <-copied:
+			streamEnded = true
+		case <-ctx.Done():
+			return v.cancelFirst(ctx, start, copied, att.Close)
+		}
 	}
-	if err != nil {
-		return executors.Result{}, firstFailure(ctx, "first step output", err)
+	if streamEnded {
+		if err != nil {
+			return executors.Result{}, firstFailure(ctx, "first step output", err)
+		}
+		if err := stdout.flush(); err != nil {
+			return executors.Result{}, firstFailure(ctx, "first step output", err)
+		}
+	} else {
+		// Both arrived: the step's output is complete. Stop copying; what
+		// is left can only be what orphaned processes write, dropped.
+		stdout.stop()
+		att.Close()
+		<-copied
 	}
-	if status.String() == firstSuccess {
+	if stdout.sawEnd() && status.String() == firstSuccess {
+		// The container finishes exiting on its own; Close removes it
+		// either way (forced), so nothing waits for it here.
 		return executors.Result{Duration: v.ex.now().Sub(start)}, nil
 	}
-	// The output ends when the process does; the engine records the exit
-	// a moment later, which "not-running" waits for.
+	// The wrapper has ended, or its output has; the engine records the
+	// exit a moment later, which "not-running" waits for.
 	waitC, errC := api.ContainerWait(ctx, v.firstID, container.WaitConditionNotRunning)
 	var code int64
 	select {
@@ -195,18 +237,6 @@ func (v *Env) ensureKeeper(ctx context.Context) error {
 	}
 	return nil
 }
-
-// cappedBuffer keeps the first 64 bytes written to it.
-type cappedBuffer struct{ b []byte }
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := 64 - len(c.b); room > 0 {
-		c.b = append(c.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (c *cappedBuffer) String() string { return string(c.b) }
 
 // isNotRunning reports whether err is the engine refusing to signal a
 // container that already stopped.

@@ -21,6 +21,7 @@ var firstStepCases = []testCase{
 	{"FirstStepMetadataBlocked", testFirstStepMetadata},
 	{"FirstStepCancel", testFirstStepCancel},
 	{"FirstStepUnusedCloses", testFirstStepUnused},
+	{"FirstStepOrphanOutput", testFirstStepOrphan},
 }
 
 // setupFirst creates a first-step Env for spec (JobID, Node and Image
@@ -227,5 +228,59 @@ func testFirstStepUnused(t *testing.T, h Harness) {
 	}
 	if _, err := env.RunFirst(ctx, &syncBuffer{}); err == nil {
 		t.Error("RunFirst after Close succeeded")
+	}
+}
+
+// testFirstStepOrphan runs first steps that leave a process behind which
+// goes on writing (or only holds the output open) after the script
+// exits: RunFirst returns the script's exit status without waiting for
+// that process, and nothing reaches the writer after RunFirst returned
+// (what an orphan writes after the step's end is dropped).
+func testFirstStepOrphan(t *testing.T, h Harness) {
+	const writer = `(trap '' HUP TERM; while :; do echo orphan; sleep 0.01; done) & `
+	for _, tt := range []struct {
+		name, script string
+		code         int
+	}{
+		{"writing orphan, exit 0", writer + "echo main; exit 0", 0},
+		{"writing orphan, exit 5", writer + "echo main; exit 5", 5},
+		{"silent orphan", "sleep 300 & echo main; exit 3", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, env := setupFirst(t, h, executors.Spec{}, executors.Step{Script: tt.script})
+			ctx, cancel := context.WithTimeout(t.Context(), createTimeout)
+			defer cancel()
+			var out syncBuffer
+			res, err := env.RunFirst(ctx, &out)
+			if err != nil {
+				t.Fatalf("RunFirst: %v (output %q)", err, out.String())
+			}
+			got := out.String()
+			if res.ExitCode != tt.code || res.OOMKilled {
+				t.Errorf("exit %d, OOMKilled %t; want %d, false (output %q)", res.ExitCode, res.OOMKilled, tt.code, got)
+			}
+			lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+			mains := 0
+			for _, l := range lines {
+				switch l {
+				case "main":
+					mains++
+				case "orphan":
+				default:
+					t.Errorf("unexpected output line %q in %q", l, got)
+				}
+			}
+			if mains != 1 {
+				t.Errorf("output has %d lines \"main\", want 1: %q", mains, got)
+			}
+			// Exec starts the Env's step container: time for an orphan to
+			// write, had it survived; nothing more may reach the writer.
+			if got := mustRun(t, env, "echo after"); got != "after\n" {
+				t.Errorf("Exec after the first step: %q", got)
+			}
+			if later := out.String(); later != got {
+				t.Errorf("output written after RunFirst returned: %q", strings.TrimPrefix(later, got))
+			}
+		})
 	}
 }

@@ -193,6 +193,14 @@ func (p *Provider) offering(key string) policy.Offering {
 
 // Launch creates and starts req.Count node containers.
 func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) ([]provider.Instance, error) {
+	return p.LaunchEach(ctx, req, nil)
+}
+
+// LaunchEach is Launch, calling started (when not nil) for each node once
+// its container exists and before it starts, so the caller can record the
+// node before its agent registers. A node reported but not returned failed
+// to start and was removed.
+func (p *Provider) LaunchEach(ctx context.Context, req provider.LaunchRequest, started func(provider.Instance)) ([]provider.Instance, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	count := req.Count
@@ -211,7 +219,7 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) ([]pr
 	}
 	var out []provider.Instance
 	for range count {
-		in, err := p.launchOne(ctx, req)
+		in, err := p.launchOne(ctx, req, started)
 		if err != nil {
 			return out, err
 		}
@@ -230,7 +238,7 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest) (provider.Instance, error) {
+func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, started func(provider.Instance)) (provider.Instance, error) {
 	name := fmt.Sprintf("rf-%s-%s-%s", p.o.Fleet, req.Pool, randomHex(4))
 	dir := filepath.Join(p.o.StateDir, name)
 	for _, d := range []string{"builds", "cache"} {
@@ -282,13 +290,18 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest) (p
 			return provider.Instance{}, fmt.Errorf("docker provider: copy config into %s: %w", name, err)
 		}
 	}
+	in := provider.Instance{ProviderID: name, Name: name, Pool: req.Pool, Offering: req.Offering,
+		State: "pending", LaunchedAt: p.o.Now()}
+	if started != nil {
+		started(in)
+	}
 	if err := p.c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		cleanup()
 		return provider.Instance{}, fmt.Errorf("docker provider: start %s: %w", name, err)
 	}
 	p.log.Info("node container started", "node", name, "pool", req.Pool)
-	return provider.Instance{ProviderID: name, Name: name, Pool: req.Pool, Offering: req.Offering,
-		State: "running", LaunchedAt: p.o.Now()}, nil
+	in.State = "running"
+	return in, nil
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -303,13 +316,20 @@ func configTar(b []byte) *bytes.Reader {
 	return bytes.NewReader(buf.Bytes())
 }
 
-// Terminate removes a node container, whatever job containers, networks
-// and volumes its agent left, and its directory. A node that is gone
-// already is success.
+// reapTimeout bounds Terminate's cleanup of what a node's agent left.
+const reapTimeout = 2 * time.Minute
+
+// Terminate removes a node container, then every job container, network
+// and volume its agent created on the engine (labelled with the node
+// name), and its directory. A node that is gone already is success. The
+// cleanup runs on even if ctx ends (up to reapTimeout): a busy node's
+// warm containers and per-job networks must not outlive it.
 func (p *Provider) Terminate(ctx context.Context, providerID string) error {
 	if !strings.HasPrefix(providerID, "rf-"+p.o.Fleet+"-") {
 		return fmt.Errorf("docker provider: %q is not a node of fleet %s: %w", providerID, p.o.Fleet, provider.ErrNotFound)
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reapTimeout)
+	defer cancel()
 	err := p.c.ContainerRemove(ctx, providerID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("docker provider: remove %s: %w", providerID, err)
@@ -325,14 +345,42 @@ func (p *Provider) Terminate(ctx context.Context, providerID string) error {
 }
 
 // reapJobs removes the objects the node's agent created (labelled with
-// its node name), as its own Reap would.
+// its node name), as its own Reap would, pass after pass until a pass
+// finds nothing: objects the engine was still creating for the agent
+// when it died, and networks whose containers were still going, are
+// caught by a later pass. It gives up when ctx ends.
 func (p *Provider) reapJobs(ctx context.Context, node string) error {
+	wait := 100 * time.Millisecond
+	for {
+		found, err := p.reapOnce(ctx, node)
+		switch {
+		case err == nil && found == 0:
+			return nil
+		case err == nil:
+			continue // removed all it found: look again at once
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("docker provider: reaping what %s left: %w (%w)", node, err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// reapOnce removes what one listing finds and says how many objects it
+// found (removed or not).
+func (p *Provider) reapOnce(ctx context.Context, node string) (int, error) {
 	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))
 	var errs []error
+	found := 0
 	cs, err := p.c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
-		return fmt.Errorf("docker provider: list job containers of %s: %w", node, err)
+		return 0, fmt.Errorf("list job containers: %w", err)
 	}
+	found += len(cs)
 	for _, c := range cs {
 		if err := p.c.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, err)
@@ -340,8 +388,9 @@ func (p *Provider) reapJobs(ctx context.Context, node string) error {
 	}
 	nets, err := p.c.NetworkList(ctx, network.ListOptions{Filters: f})
 	if err != nil {
-		return fmt.Errorf("docker provider: list job networks of %s: %w", node, err)
+		return found, fmt.Errorf("list job networks: %w", err)
 	}
+	found += len(nets)
 	for _, n := range nets {
 		if err := p.c.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, err)
@@ -349,15 +398,13 @@ func (p *Provider) reapJobs(ctx context.Context, node string) error {
 	}
 	vols, err := p.c.VolumeList(ctx, volume.ListOptions{Filters: f})
 	if err != nil {
-		return fmt.Errorf("docker provider: list job volumes of %s: %w", node, err)
+		return found, fmt.Errorf("list job volumes: %w", err)
 	}
+	found += len(vols.Volumes)
 	for _, v := range vols.Volumes {
 		if err := p.c.VolumeRemove(ctx, v.Name, true); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("docker provider: reaping what %s left: %w", node, err)
-	}
-	return nil
+	return found, errors.Join(errs...)
 }
