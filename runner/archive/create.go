@@ -2,7 +2,6 @@ package archive
 
 import (
 	"archive/zip"
-	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Create writes a zip archive of the paths sel selects under root to w and

@@ -55,6 +55,8 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, root string, worker
 	if err != nil {
 		return stats, fmt.Errorf("archive: %w: %w", ErrInvalidArchive, err)
 	}
+	var inf inflaters
+	zr.RegisterDecompressor(zip.Deflate, inf.decompressor)
 	names := make([]string, len(zr.File))
 	for i, f := range zr.File {
 		n, err := entryName(f.Name)

@@ -21,7 +21,7 @@ func TestCreateStoresIncompressible(t *testing.T) {
 	files := map[string]string{
 		"random.bin":     string(random),
 		"small-rand.bin": string(random[:1000]), // too short to judge, but deflate does not shrink it
-		"small.txt":      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"small.txt":      strings.Repeat("small but compressible ", 40),
 		"text.js":        text,
 		"dep.tar.GZ":     "short but named as compressed",
 		"empty":          "",
