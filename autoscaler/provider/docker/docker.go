@@ -60,7 +60,8 @@ type Options struct {
 	// created on the host engine, bind mount build directories by host
 	// path). Required.
 	StateDir string
-	// Socket is the host's engine socket mounted into node containers.
+	// Socket is the host's engine socket mounted into node containers;
+	// empty: the unix socket of the engine the provider talks to.
 	Socket string
 	// Offerings to advertise; empty: DefaultOffering.
 	Offerings []policy.Offering
@@ -94,9 +95,6 @@ func New(o Options) (*Provider, error) {
 	if o.Image == "" {
 		o.Image = DefaultImage
 	}
-	if o.Socket == "" {
-		o.Socket = DefaultSocket
-	}
 	if len(o.Offerings) == 0 {
 		o.Offerings = []policy.Offering{DefaultOffering}
 	}
@@ -117,6 +115,14 @@ func New(o Options) (*Provider, error) {
 			return nil, fmt.Errorf("docker provider: client: %w", err)
 		}
 		p.c, p.own = c, true
+	}
+	if p.o.Socket == "" {
+		// The socket the provider itself talks to (DOCKER_HOST or Host),
+		// so nodes reach the same engine; DefaultSocket otherwise.
+		p.o.Socket = DefaultSocket
+		if h, ok := strings.CutPrefix(p.c.DaemonHost(), "unix://"); ok && h != "" {
+			p.o.Socket = h
+		}
 	}
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("docker provider: state dir: %w", err)
