@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/allowlist"
 	"github.com/runfleet/runfleet/executors/internal/proctree"
 )
 
@@ -66,11 +67,11 @@ func (e *Executor) validate(spec executors.Spec) error {
 			return fmt.Errorf("containerd: mount %q -> %q: paths must be absolute", m.Source, m.Target)
 		}
 	}
-	if err := checkAllowed(e.allowed, spec.Image.Name); err != nil {
+	if err := allowlist.Check("containerd", e.allowed, spec.Image.Name); err != nil {
 		return err
 	}
 	for _, s := range spec.Services {
-		if err := checkAllowed(e.allowed, s.Image.Name); err != nil {
+		if err := allowlist.Check("containerd", e.allowed, s.Image.Name); err != nil {
 			return fmt.Errorf("service: %w", err)
 		}
 	}

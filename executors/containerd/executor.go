@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/allowlist"
 )
 
 // Defaults of Options.
@@ -93,7 +94,7 @@ type Executor struct {
 	runtime        string
 	node           string
 	log            *slog.Logger
-	allowed        []imagePattern
+	allowed        []allowlist.Pattern
 	extraCaps      []string
 	stateDir       string
 	initPath       string
@@ -116,7 +117,7 @@ func New(opts Options) (*Executor, error) {
 	if err := validName(opts.Node); err != nil {
 		return nil, fmt.Errorf("containerd: node name: %w", err)
 	}
-	pats, err := compilePatterns(opts.AllowedImages)
+	pats, err := allowlist.Compile(opts.AllowedImages)
 	if err != nil {
 		return nil, fmt.Errorf("containerd: allowed images: %w", err)
 	}

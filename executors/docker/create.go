@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/allowlist"
 )
 
 // Create pulls the images, creates the job's network, volumes and services
@@ -64,11 +65,11 @@ func (e *Executor) validate(spec executors.Spec) error {
 	if spec.Network != executors.NetworkPerJob && spec.Network != executors.NetworkNone {
 		return fmt.Errorf("docker: unknown network mode %q", spec.Network)
 	}
-	if err := checkAllowed(e.allowed, spec.Image.Name); err != nil {
+	if err := allowlist.Check("docker", e.allowed, spec.Image.Name); err != nil {
 		return err
 	}
 	for _, s := range spec.Services {
-		if err := checkAllowed(e.allowed, s.Image.Name); err != nil {
+		if err := allowlist.Check("docker", e.allowed, s.Image.Name); err != nil {
 			return fmt.Errorf("service: %w", err)
 		}
 	}

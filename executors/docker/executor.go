@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/allowlist"
 )
 
 // Options configure an Executor.
@@ -52,7 +53,7 @@ type Executor struct {
 	ownClient      *client.Client // closed by Close when New created it
 	node           string
 	log            *slog.Logger
-	allowed        []imagePattern
+	allowed        []allowlist.Pattern
 	extraCaps      []string
 	cleanupTimeout time.Duration
 	now            func() time.Time
@@ -71,7 +72,7 @@ func New(opts Options) (*Executor, error) {
 	if opts.Node == "" {
 		return nil, errors.New("docker: Options.Node is required")
 	}
-	pats, err := compilePatterns(opts.AllowedImages)
+	pats, err := allowlist.Compile(opts.AllowedImages)
 	if err != nil {
 		return nil, fmt.Errorf("docker: allowed images: %w", err)
 	}

@@ -1,4 +1,4 @@
-package docker
+package allowlist
 
 import (
 	"errors"
@@ -24,11 +24,11 @@ func TestCheckAllowed(t *testing.T) {
 		{[]string{"golang:1.2?"}, "golang:1.3", false},
 		{[]string{"a.b/c"}, "aXb/c", false}, // dots are literal
 	} {
-		pats, err := compilePatterns(tc.patterns)
+		pats, err := Compile(tc.patterns)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.patterns, err)
 		}
-		err = checkAllowed(pats, tc.image)
+		err = Check("docker", pats, tc.image)
 		if (err == nil) != tc.ok {
 			t.Errorf("patterns %q, image %q: err %v, want allowed=%t", tc.patterns, tc.image, err, tc.ok)
 		}
@@ -36,7 +36,7 @@ func TestCheckAllowed(t *testing.T) {
 			t.Errorf("error %v does not wrap ErrImageNotAllowed", err)
 		}
 	}
-	if _, err := compilePatterns([]string{""}); err == nil {
+	if _, err := Compile([]string{""}); err == nil {
 		t.Error("empty pattern accepted")
 	}
 }

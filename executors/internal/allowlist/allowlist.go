@@ -1,4 +1,7 @@
-package docker
+// Package allowlist holds the allowed_images check both executors apply
+// before they pull or start an image: globs in gitlab-runner's syntax,
+// matched against the name as written and its normalized form.
+package allowlist
 
 import (
 	"fmt"
@@ -10,16 +13,16 @@ import (
 	"github.com/runfleet/runfleet/executors"
 )
 
-// imagePattern is one compiled allowed_images glob.
-type imagePattern struct {
+// Pattern is one compiled allowed_images glob.
+type Pattern struct {
 	glob string
 	re   *regexp.Regexp
 }
 
-// compilePatterns turns globs into anchored regular expressions: "**"
+// Compile turns globs into anchored regular expressions: "**"
 // matches anything, "*" anything but "/", "?" one character but "/".
-func compilePatterns(globs []string) ([]imagePattern, error) {
-	out := make([]imagePattern, 0, len(globs))
+func Compile(globs []string) ([]Pattern, error) {
+	out := make([]Pattern, 0, len(globs))
 	for _, g := range globs {
 		if g == "" {
 			return nil, fmt.Errorf("empty pattern")
@@ -44,7 +47,7 @@ func compilePatterns(globs []string) ([]imagePattern, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pattern %q: %w", g, err)
 		}
-		out = append(out, imagePattern{glob: g, re: re})
+		out = append(out, Pattern{glob: g, re: re})
 	}
 	return out, nil
 }
@@ -62,9 +65,9 @@ func imageNames(name string) []string {
 	return append(names, reference.FamiliarString(ref), ref.String())
 }
 
-// checkAllowed returns an error wrapping executors.ErrImageNotAllowed when
+// Check returns an error wrapping executors.ErrImageNotAllowed when
 // patterns is non-empty and none matches name.
-func checkAllowed(patterns []imagePattern, name string) error {
+func Check(engine string, patterns []Pattern, name string) error {
 	if len(patterns) == 0 {
 		return nil
 	}
@@ -75,5 +78,5 @@ func checkAllowed(patterns []imagePattern, name string) error {
 			}
 		}
 	}
-	return fmt.Errorf("docker: image %q: %w", name, executors.ErrImageNotAllowed)
+	return fmt.Errorf("%s: image %q: %w", engine, name, executors.ErrImageNotAllowed)
 }
