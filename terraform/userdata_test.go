@@ -117,7 +117,7 @@ func TestUserDataRenders(t *testing.T) {
 					checkAgentConfig(t, out, platform)
 				}
 				if bashErr != nil {
-					t.Skip("bash not found: syntax not checked")
+					t.Fatalf("bash is needed to check the user-data syntax: %v", bashErr)
 				}
 				script := filepath.Join(t.TempDir(), "user-data.sh")
 				if err := os.WriteFile(script, []byte(out), 0o600); err != nil {

@@ -9,6 +9,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	executortest.Run(t, executortest.Harness{
+		FirstStep: true,
 		New:       func(t *testing.T, node string) executors.Executor { return newExecutor(t, node) },
 		Image:     testImage,
 		Leftovers: leftovers,

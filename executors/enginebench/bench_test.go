@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/containerd"
 	"github.com/runfleet/runfleet/executors/docker"
+	"github.com/runfleet/runfleet/executors/executortest"
 )
 
 const (
@@ -85,21 +85,6 @@ func setup(b *testing.B) *engines {
 	return e
 }
 
-// firstByte closes first when the first byte is written.
-type firstByte struct {
-	once  sync.Once
-	first chan struct{}
-}
-
-func newFirstByte() *firstByte { return &firstByte{first: make(chan struct{})} }
-
-func (w *firstByte) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		w.once.Do(func() { close(w.first) })
-	}
-	return len(p), nil
-}
-
 // rawDocker creates and starts a container running `echo x` with the
 // engine API alone, until its first output byte. Removal is not timed.
 func (e *engines) rawDocker(b *testing.B, ctx context.Context) time.Duration {
@@ -143,7 +128,7 @@ func (e *engines) rawContainerd(b *testing.B, ctx context.Context, i int) time.D
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := newFirstByte()
+	w := executortest.NewFirstByte()
 	task, err := c.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, w, io.Discard)))
 	if err != nil {
 		b.Fatal(err)
@@ -151,7 +136,7 @@ func (e *engines) rawContainerd(b *testing.B, ctx context.Context, i int) time.D
 	if err := task.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	<-w.first
+	<-w.First
 	d := time.Since(start)
 	if _, err := task.Delete(ctx, ctrd.WithProcessKill); err != nil {
 		b.Fatal(err)
@@ -172,7 +157,7 @@ func viaExecutor(b *testing.B, ctx context.Context, ex executors.Executor, node 
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := newFirstByte()
+	w := executortest.NewFirstByte()
 	done := make(chan error, 1)
 	go func() {
 		res, err := env.Exec(ctx, executors.Step{Script: "echo x"}, w)
@@ -182,7 +167,7 @@ func viaExecutor(b *testing.B, ctx context.Context, ex executors.Executor, node 
 		done <- err
 	}()
 	select {
-	case <-w.first:
+	case <-w.First:
 	case err := <-done:
 		b.Fatalf("Exec ended before any output: %v", err)
 	}

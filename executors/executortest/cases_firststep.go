@@ -32,6 +32,9 @@ func setupFirst(t *testing.T, h Harness, spec executors.Spec, first executors.St
 	node := uniqueNode(t)
 	ex := h.New(t, node)
 	fc, ok := ex.(executors.FirstStepCreator)
+	if !ok && h.FirstStep {
+		t.Fatalf("%T no longer implements executors.FirstStepCreator, which its harness declares", ex)
+	}
 	if !ok {
 		t.Skipf("%T does not implement the optional executors.FirstStepCreator", ex)
 	}

@@ -23,6 +23,10 @@ type Harness struct {
 	Image string
 	// Leftovers lists the engine objects still labelled for node.
 	Leftovers func(t *testing.T, node string) []string
+	// FirstStep says the executor implements the optional
+	// executors.FirstStepCreator: the first-step cases then fail when it
+	// does not, and are skipped (with a note) for executors without it.
+	FirstStep bool
 }
 
 // createTimeout bounds every Create, Exec and Close the suite makes that
