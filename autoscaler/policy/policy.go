@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -38,6 +39,14 @@ func (p Pool) Validate() error {
 	if len(p.Offerings) == 0 {
 		errs = append(errs, errors.New("no offerings"))
 	}
+	if p.BootTime < 0 || p.WarmStartTime < 0 || p.MaxJobsPerNode < 0 {
+		errs = append(errs, errors.New("boot time, warm start time and max jobs per node must not be negative"))
+	}
+	if p.WarmPool != nil {
+		if err := p.WarmPool.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, per := range p.Periods {
 		if _, err := cron.ParseStandard(per.Cron); err != nil {
 			errs = append(errs, fmt.Errorf("period %q: %w", per.Cron, err))
@@ -59,7 +68,7 @@ func (p Policy) Plan(s Snapshot) Plan {
 	if ttl <= 0 {
 		ttl = DefaultFailureTTL
 	}
-	plan := Plan{Wanted: map[string]int{}}
+	plan := Plan{Wanted: map[string]int{}, WarmTarget: map[string]int{}, Expected: map[string]int{}}
 	queued := make(map[string]int, len(s.Pools))
 	for _, q := range s.Queued {
 		if i := poolFor(s.Pools, q.Labels); i >= 0 {
@@ -68,8 +77,8 @@ func (p Policy) Plan(s Snapshot) Plan {
 			plan.Unplaced += q.Count
 		}
 	}
-	for _, pool := range s.Pools {
-		p.planPool(s, pool, queued[pool.Name], ttl, &plan)
+	for i, pool := range s.Pools {
+		p.planPool(s, i, pool, queued[pool.Name], ttl, &plan)
 	}
 	return plan
 }
@@ -91,14 +100,18 @@ func poolFor(pools []Pool, labels []string) int {
 	return -1
 }
 
-func (p Policy) planPool(s Snapshot, pool Pool, queued int, ttl time.Duration, plan *Plan) {
+func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Duration, plan *Plan) {
 	var usable []Node
-	busy := 0
+	busy, warm, spentFree := 0, 0, 0
 	for _, n := range s.Nodes {
 		if n.Pool != pool.Name {
 			continue
 		}
 		switch {
+		case n.State == NodeWarm:
+			warm++
+		case n.State == NodeWarming:
+			// Booting into the warm pool: no faster than a cold boot.
 		case n.State == NodeNotReady:
 			plan.Terminate = append(plan.Terminate, n.ID)
 		case n.State == NodeDraining:
@@ -108,23 +121,91 @@ func (p Policy) planPool(s Snapshot, pool Pool, queued int, ttl time.Duration, p
 		case n.Interrupted:
 			// Stop using it at once; the replacement is wanted below.
 			plan.Drain = append(plan.Drain, n.ID)
+		case pool.MaxJobsPerNode > 0 && n.JobsRun >= pool.MaxJobsPerNode:
+			// Spent: it takes no more jobs. Drained once idle; until then
+			// its free slots do not count as capacity.
+			if n.Busy == 0 {
+				plan.Drain = append(plan.Drain, n.ID)
+				continue
+			}
+			usable = append(usable, n)
+			busy += n.Busy
+			spentFree += max(n.Slots-n.Busy, 0)
 		default:
 			usable = append(usable, n)
 			busy += n.Busy
 		}
 	}
-	buffer := idleBuffer(pool, busy, s.Now)
-	wantSlots := busy + queued + buffer
-	plan.Wanted[pool.Name] = wantSlots
-	wantNodes := int(math.Ceil(float64(wantSlots) / float64(pool.SlotsPerNode)))
-	wantNodes = min(max(wantNodes, pool.MinNodes), pool.MaxNodes)
-	have := len(usable)
-	switch {
-	case wantNodes > have:
-		plan.Launch = append(plan.Launch, chooseOfferings(pool, usable, wantNodes-have, s.Failures, s.Now, ttl)...)
-	case wantNodes < have:
-		plan.Drain = append(plan.Drain, retire(pool, usable, have-wantNodes, s.Now)...)
+	base := busy + queued + idleBuffer(pool, busy, s.Now) + spentFree
+	soon := int(math.Round(expectedWithin(s, idx, pool.BootTime)))
+	now := soon
+	if pool.WarmPool != nil {
+		now = int(math.Round(expectedWithin(s, idx, pool.WarmStartTime)))
+		plan.WarmTarget[pool.Name] = pool.WarmPool.MinSize
+	} else {
+		warm = 0
 	}
+	plan.Wanted[pool.Name] = base + soon
+	plan.Expected[pool.Name] = soon
+	// nodesNow must be in service (ready or starting) now; nodesSoon must
+	// be in service or waiting warm, since a warm node starts in time for
+	// demand expected beyond the warm start horizon.
+	nodesNow, nodesSoon := pool.nodesFor(base+now), pool.nodesFor(base+soon)
+	have := len(usable)
+	if k := min(nodesNow-have, warm); k > 0 {
+		plan.Launch = append(plan.Launch, Launch{Pool: pool.Name, Offering: pool.WarmPool.Offering, Count: k, Kind: LaunchWarm})
+	}
+	switch {
+	case nodesSoon > have+warm:
+		plan.Launch = append(plan.Launch, chooseOfferings(pool, usable, nodesSoon-have-warm, s.Failures, s.Now, ttl)...)
+	case nodesSoon < have:
+		plan.Drain = append(plan.Drain, retire(pool, usable, have-nodesSoon, s.Now)...)
+	}
+}
+
+// nodesFor is the node count holding slots, within the pool's bounds.
+func (p Pool) nodesFor(slots int) int {
+	n := int(math.Ceil(float64(slots) / float64(p.SlotsPerNode)))
+	return min(max(n, p.MinNodes), p.MaxNodes)
+}
+
+// expectedWithin sums the forecast for pool idx over (Now, Now+within]:
+// per label set, the entry with the longest horizon not beyond within.
+func expectedWithin(s Snapshot, idx int, within time.Duration) float64 {
+	if within <= 0 || len(s.Expected) == 0 {
+		return 0
+	}
+	best := map[string]ExpectedJobs{}
+	for _, e := range s.Expected {
+		if e.Within > within || poolFor(s.Pools, e.Labels) != idx {
+			continue
+		}
+		k := strings.Join(e.Labels, "\x00")
+		if b, ok := best[k]; !ok || e.Within > b.Within {
+			best[k] = e
+		}
+	}
+	sum := 0.0
+	for _, e := range best {
+		sum += max(e.Count, 0)
+	}
+	return sum
+}
+
+// Horizons lists the forecast horizons the pools plan with (their cold
+// boot and warm start times), shortest first: what the caller asks the
+// forecaster for.
+func Horizons(pools []Pool) []time.Duration {
+	var out []time.Duration
+	for _, p := range pools {
+		for _, h := range []time.Duration{p.BootTime, p.WarmStartTime} {
+			if h > 0 && !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // idleBuffer is the number of free slots kept for arrivals during a boot.

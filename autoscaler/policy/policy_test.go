@@ -163,6 +163,77 @@ func TestPlan(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "forecast within the boot horizon launches cold before the jobs queue",
+			pool: func(p Pool) Pool { p.BootTime, p.MinIdleSlots = 45*time.Second, 0; return p },
+			snap: Snapshot{Expected: []ExpectedJobs{
+				{Labels: []string{"linux"}, Within: 45 * time.Second, Count: 5.6},
+				{Labels: []string{"gpu"}, Within: 45 * time.Second, Count: 9}, // another pool's
+				{Labels: []string{"linux"}, Within: 10 * time.Minute, Count: 40},
+			}},
+			check: func(t *testing.T, p Plan) {
+				if launched(p) != 3 || p.Wanted["linux"] != 6 || p.Expected["linux"] != 6 {
+					t.Errorf("launch %+v wanted %v expected %v", p.Launch, p.Wanted, p.Expected)
+				}
+			},
+		},
+		{
+			name: "queued jobs start warm nodes first, cold ones for the rest",
+			pool: func(p Pool) Pool {
+				p.BootTime, p.WarmStartTime, p.MinIdleSlots = 45*time.Second, 15*time.Second, 0
+				p.WarmPool = &WarmPool{MinSize: 2, MaxSize: 4, State: WarmStopped, Offering: odA}
+				return p
+			},
+			snap: Snapshot{
+				Queued: []QueuedJobs{{Labels: []string{"linux"}, Count: 9}},
+				Nodes:  []Node{node("w1", NodeWarm, 0, odA, 0), node("w2", NodeWarm, 0, odA, 0), node("w3", NodeWarming, 0, odA, 0)},
+			},
+			check: func(t *testing.T, p Plan) {
+				if len(p.Launch) < 2 || p.Launch[0].Kind != LaunchWarm || p.Launch[0].Count != 2 || p.Launch[0].Offering != odA {
+					t.Fatalf("launch %+v", p.Launch)
+				}
+				if launched(p) != 5 || p.Launch[1].Kind != "" || !p.Launch[1].Offering.Spot {
+					t.Errorf("launch %+v: want 2 warm + 3 cold spot", p.Launch)
+				}
+				if p.WarmTarget["linux"] != 2 {
+					t.Errorf("warm target %v", p.WarmTarget)
+				}
+			},
+		},
+		{
+			name: "demand beyond the warm start horizon waits for a warm start",
+			pool: func(p Pool) Pool {
+				p.BootTime, p.WarmStartTime, p.MinIdleSlots = 45*time.Second, 15*time.Second, 0
+				p.WarmPool = &WarmPool{MinSize: 2, MaxSize: 4, State: WarmStopped, Offering: odA}
+				return p
+			},
+			snap: Snapshot{
+				Expected: []ExpectedJobs{{Within: 15 * time.Second, Count: 0.2}, {Within: 45 * time.Second, Count: 7}},
+				Nodes:    []Node{node("w1", NodeWarm, 0, odA, 0), node("w2", NodeWarm, 0, odA, 0)},
+			},
+			check: func(t *testing.T, p Plan) {
+				// 7 slots = 4 nodes: the 2 warm ones start later, 2 boot cold now.
+				if launched(p) != 2 || p.Launch[0].Kind == LaunchWarm {
+					t.Errorf("launch %+v", p.Launch)
+				}
+			},
+		},
+		{
+			name: "single-use nodes: spent idle ones drained, spent busy ones hold no free slot",
+			pool: func(p Pool) Pool { p.MaxJobsPerNode, p.MinIdleSlots = 1, 0; return p },
+			snap: Snapshot{
+				Queued: []QueuedJobs{{Count: 1}},
+				Nodes: []Node{
+					func() Node { n := node("spent-idle", NodeReady, 0, spotA, time.Second); n.JobsRun = 1; return n }(),
+					func() Node { n := node("spent-busy", NodeReady, 1, spotA, 0); n.JobsRun = 1; return n }(),
+				},
+			},
+			check: func(t *testing.T, p Plan) {
+				if len(p.Drain) != 1 || p.Drain[0] != "spent-idle" || launched(p) != 1 {
+					t.Errorf("plan %+v", p)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +257,9 @@ func TestValidate(t *testing.T) {
 		{Name: "x", SlotsPerNode: 1, MaxNodes: 1},
 		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, Periods: []Period{{Cron: "nope", Duration: time.Hour}}},
 		{Name: "x", SlotsPerNode: 1, MinNodes: 3, MaxNodes: 1, Offerings: []Offering{spotA}},
+		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, WarmPool: &WarmPool{MaxSize: 1, State: WarmStopped, Offering: spotA}},
+		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, WarmPool: &WarmPool{MaxSize: 1, State: "frozen", Offering: odA}},
+		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, WarmPool: &WarmPool{MinSize: 2, MaxSize: 1, State: WarmStopped, Offering: odA}},
 	}
 	for i, p := range bad {
 		if err := p.Validate(); err == nil {
@@ -256,5 +330,14 @@ func TestSawtoothNoThrash(t *testing.T) {
 	}
 	if len(nodes) != 1 {
 		t.Errorf("%d nodes left, want 1 (the idle buffer)", len(nodes))
+	}
+}
+
+func TestHorizons(t *testing.T) {
+	a := Pool{BootTime: 45 * time.Second, WarmStartTime: 15 * time.Second}
+	b := Pool{BootTime: 45 * time.Second}
+	got := Horizons([]Pool{a, b, {}})
+	if len(got) != 2 || got[0] != 15*time.Second || got[1] != 45*time.Second {
+		t.Errorf("horizons %v", got)
 	}
 }

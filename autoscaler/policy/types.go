@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,6 +48,62 @@ type Pool struct {
 	Offerings []Offering
 	// OnDemandBase nodes always come from on-demand offerings.
 	OnDemandBase int
+	// BootTime is how long a cold launch takes to give a ready node; it is
+	// the horizon over which the forecast's expected demand is launched
+	// cold (0: the forecast is not used).
+	BootTime time.Duration
+	// WarmStartTime is how long a warm node takes from its start request
+	// to ready; expected demand within it is met by starting warm nodes.
+	WarmStartTime time.Duration
+	// WarmPool, when set, keeps stopped (or hibernated, or running)
+	// nodes ready to start in seconds.
+	WarmPool *WarmPool
+	// MaxJobsPerNode > 0 retires a node once it has run that many jobs
+	// (1: single-use nodes, drained and replaced after each job).
+	MaxJobsPerNode int
+}
+
+// WarmState is the state warm-pool nodes wait in.
+type WarmState string
+
+// Warm pool states (the Auto Scaling PoolState values, lower case).
+const (
+	WarmStopped    WarmState = "stopped"
+	WarmHibernated WarmState = "hibernated"
+	WarmRunning    WarmState = "running"
+)
+
+// WarmPool holds nodes that were booted ahead of time and wait, stopped,
+// to be started on demand. AWS Auto Scaling warm pools launch on-demand
+// instances only (no Spot, no mixed instances policy), so warm nodes run
+// on Offering.
+type WarmPool struct {
+	// MinSize warm nodes are always held; MaxSize caps them (nodes that
+	// return on scale-in included).
+	MinSize, MaxSize int
+	State            WarmState
+	// ReuseOnScaleIn returns retired warm-pool nodes to the pool instead
+	// of terminating them.
+	ReuseOnScaleIn bool
+	// Offering warm nodes run on (an on-demand offering).
+	Offering Offering
+}
+
+// Validate checks a warm pool's settings.
+func (w WarmPool) Validate() error {
+	var errs []error
+	if w.MinSize < 0 || w.MaxSize < w.MinSize {
+		errs = append(errs, fmt.Errorf("warm pool min/max size %d/%d", w.MinSize, w.MaxSize))
+	}
+	switch w.State {
+	case WarmStopped, WarmHibernated, WarmRunning:
+	default:
+		errs = append(errs, fmt.Errorf("warm pool state %q: want stopped, hibernated or running", w.State))
+	}
+	if w.Offering.Spot {
+		errs = append(errs, errors.New("warm pool offering is spot: warm pools hold on-demand instances only"))
+	}
+	return errors.Join(errs...)
 }
 
 // NodeState is a node's lifecycle state as the control plane sees it.
@@ -57,6 +115,11 @@ const (
 	NodeReady    NodeState = "Ready"
 	NodeDraining NodeState = "Draining"
 	NodeNotReady NodeState = "NotReady"
+	// NodeWarm is a node waiting in the warm pool (stopped, hibernated or
+	// running but not registered for jobs).
+	NodeWarm NodeState = "Warm"
+	// NodeWarming is a node booting into the warm pool.
+	NodeWarming NodeState = "Warming"
 )
 
 // Node is one node of a pool.
@@ -72,6 +135,8 @@ type Node struct {
 	// Interrupted is set when the node reported a spot interruption notice
 	// or a rebalance recommendation.
 	Interrupted bool
+	// JobsRun counts the jobs the node has taken since it started.
+	JobsRun int
 }
 
 // QueuedJobs counts queued jobs with one label set.
@@ -95,13 +160,40 @@ type Snapshot struct {
 	// Failures are recent capacity failures; offerings that failed within
 	// FailureTTL are skipped.
 	Failures []CapacityFailure
+	// Expected is the forecast: jobs expected to queue soon, per label
+	// set and horizon (see ExpectedJobs). Nil: no forecast.
+	Expected []ExpectedJobs
 }
+
+// ExpectedJobs is a forecast: Count jobs with Labels are expected to
+// queue in (Now, Now+Within]. Count is a mean over past runs, so it may
+// be fractional.
+type ExpectedJobs struct {
+	Labels []string
+	Within time.Duration
+	Count  float64
+}
+
+// LaunchKind says where a launched node comes from.
+type LaunchKind string
+
+// Launch kinds.
+const (
+	// LaunchCold boots a new node (BootTime).
+	LaunchCold LaunchKind = "cold"
+	// LaunchWarm starts nodes waiting in the pool's warm pool
+	// (WarmStartTime).
+	LaunchWarm LaunchKind = "warm"
+)
 
 // Launch asks for Count nodes of Pool on Offering.
 type Launch struct {
 	Pool     string
 	Offering Offering
 	Count    int
+	// Kind is cold (a new node) or warm (started from the warm pool); ""
+	// means cold.
+	Kind LaunchKind
 }
 
 // Plan is what the control plane should do now.
@@ -116,4 +208,10 @@ type Plan struct {
 	Wanted map[string]int
 	// Unplaced counts queued jobs no pool serves, per label set.
 	Unplaced int
+	// WarmTarget is how many nodes each pool with a warm pool should hold
+	// warm (waiting or warming); the provider tops up or trims to it.
+	WarmTarget map[string]int
+	// Expected is the forecast demand the plan provisioned for, in slots
+	// per pool (within the cold boot horizon).
+	Expected map[string]int
 }

@@ -1,0 +1,18 @@
+// Package forecast learns, online and only from the past, the shape of
+// each workflow's runs — per (repository, workflow or pipeline name, label
+// set): how many jobs a run produces, in which waves, at what offsets from
+// the run's start and from each other, and how long they run — and turns
+// the runs in progress into expected demand: jobs that will queue within a
+// horizon (a cold boot, a warm start). It reads a stream of events (run
+// started, job queued, job started, job finished) and no clock: every
+// answer is about the time it is asked for, so the live control loop and
+// the trace simulator feed it the same way. It does no I/O.
+//
+// A run in progress is matched against the workflow's recent runs by
+// progress, not by wall time: when the current run has queued n jobs, each
+// past run predicts its jobs after the n-th at their distance from its own
+// n-th job, counted from the current run's n-th job. A late stage thus
+// shifts the rest of the prediction instead of leaving it behind. A
+// predicted arrival that does not come within Config.Overdue is dropped,
+// so a wrong forecast costs little and heals; Error measures it.
+package forecast
