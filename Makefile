@@ -5,7 +5,12 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
 BUSYBOX_IMAGE ?= runfleet/busybox:latest
-TEST_TIMEOUT ?= 20m
+# go test's -timeout applies to each package's test binary: a hung test fails
+# within TEST_TIMEOUT with every goroutine's stack. The slowest package
+# (tests/e2e) takes well under it.
+TEST_TIMEOUT ?= 8m
+# the race detector slows the agent and the tests several times over
+RACE_TIMEOUT ?= 15m
 
 .PHONY: all build test test-local race race-local unit bench bench-local demo demo-local demo-exec demo-exec-local lint images clean fuzz terraform-check
 
@@ -33,11 +38,11 @@ race: ## unit tests and the end-to-end suite with the race detector in the agent
 	tests/engine.sh $(MAKE) race-local
 
 race-local: images
-	$(GO) test -race -count=1 ./runner/... ./autoscaler/...
-	RUNFLEET_E2E_RACE=1 GORACE=halt_on_error=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./tests/e2e/
+	$(GO) test -race -count=1 -timeout $(RACE_TIMEOUT) ./runner/... ./autoscaler/...
+	RUNFLEET_E2E_RACE=1 GORACE=halt_on_error=1 $(GO) test -count=1 -timeout $(RACE_TIMEOUT) ./tests/e2e/
 
 unit: ## tests that need no daemon
-	$(GO) test -count=1 ./runner/... ./cmd/...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./runner/... ./cmd/...
 
 terraform-check: ## terraform fmt -check (Terraform 1.5.7 via go install); validate + test when TF_PLUGIN_MIRROR names a provider mirror
 	terraform/check.sh

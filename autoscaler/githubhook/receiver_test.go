@@ -21,12 +21,14 @@ import (
 
 var secret = []byte("It's a Secret to Everybody")
 
-// fixture reads a real GitHub payload from ../shared/fixtures.
+// fixture reads a real GitHub workflow_job payload from
+// testdata/workflow_job (see testdata/README.md). Call it from the test
+// goroutine only: it ends the test when the file is missing.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", "workflow_job", name+".payload.json"))
+	b, err := os.ReadFile(filepath.Join("testdata", "workflow_job", name+".payload.json"))
 	if err != nil {
-		t.Fatalf("fixture %s (shared/ must sit beside the repository): %v", name, err)
+		t.Fatalf("fixture %s: %v", name, err)
 	}
 	return b
 }

@@ -57,16 +57,26 @@ func (r restRun) status() string {
 type restFake struct {
 	t   *testing.T
 	srv *httptest.Server
+	// job is the recorded workflow_job object every listed job is shaped
+	// from, read in the test goroutine: handlers never call t.Fatal (that
+	// would end the handler goroutine with mu held and hang the client).
+	job []byte
 
 	mu       sync.Mutex
 	repos    map[string][]restRun // "owner/name"
 	failing  map[string]bool      // answer 500 for this repository
-	onJobs   func()               // called (unlocked) when jobs are listed
+	onJobs   func()               // called (unlocked) in the handler when jobs are listed
 	requests []string
 }
 
 func newRESTFake(t *testing.T) *restFake {
-	f := &restFake{t: t, repos: map[string][]restRun{}, failing: map[string]bool{}}
+	var ev struct {
+		WorkflowJob json.RawMessage `json:"workflow_job"`
+	}
+	if err := json.Unmarshal(fixture(t, "queued"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	f := &restFake{t: t, job: ev.WorkflowJob, repos: map[string][]restRun{}, failing: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/actions/runs", f.auth(f.handleRuns))
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/actions/runs/{run}/jobs", f.auth(f.handleJobs))
@@ -80,7 +90,8 @@ func newRESTFake(t *testing.T) *restFake {
 }
 
 func (f *restFake) client(t *testing.T, token string) *github.Client {
-	c, err := github.NewClient(github.WithAuthToken(token), github.WithEnterpriseURLs(f.srv.URL, f.srv.URL))
+	c, err := github.NewClient(github.WithTimeout(10*time.Second), // a stuck fake fails the test, never hangs it
+		github.WithAuthToken(token), github.WithEnterpriseURLs(f.srv.URL, f.srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,21 +225,28 @@ func (f *restFake) handleJobs(w http.ResponseWriter, r *http.Request) {
 	runID, _ := strconv.ParseInt(r.PathValue("run"), 10, 64)
 	f.mu.Lock()
 	hook := f.onJobs
-	var jobs []map[string]any
+	var listed []restJob
 	found := false
 	for _, run := range f.repos[full] {
-		if run.id != runID {
-			continue
-		}
-		found = true
-		for _, j := range run.jobs {
-			jobs = append(jobs, jobJSON(f.t, full, run.id, j))
+		if run.id == runID {
+			found = true
+			listed = append(listed, run.jobs...)
 		}
 	}
 	f.mu.Unlock()
 	if !found {
 		restError(w, http.StatusNotFound, "Not Found")
 		return
+	}
+	var jobs []map[string]any
+	for _, j := range listed {
+		job, err := f.jobJSON(full, runID, j)
+		if err != nil {
+			f.t.Errorf("rest fake: %v", err)
+			restError(w, http.StatusInternalServerError, "Server Error")
+			return
+		}
+		jobs = append(jobs, job)
 	}
 	if hook != nil {
 		hook()
@@ -244,15 +262,14 @@ func (f *restFake) handleJobs(w http.ResponseWriter, r *http.Request) {
 
 // jobJSON shapes a job like GitHub does, from the recorded webhook
 // fixture's workflow_job object.
-func jobJSON(t *testing.T, repo string, runID int64, j restJob) map[string]any {
-	var ev map[string]any
-	if err := json.Unmarshal(fixture(t, "queued"), &ev); err != nil {
-		t.Fatal(err)
+func (f *restFake) jobJSON(repo string, runID int64, j restJob) (map[string]any, error) {
+	var job map[string]any
+	if err := json.Unmarshal(f.job, &job); err != nil {
+		return nil, fmt.Errorf("recorded workflow_job: %w", err)
 	}
-	job := ev["workflow_job"].(map[string]any)
 	job["id"], job["run_id"], job["status"], job["labels"] = j.id, runID, j.status, j.labels
 	job["url"] = "https://api.github.com/repos/" + repo + "/actions/jobs/" + strconv.FormatInt(j.id, 10)
-	return job
+	return job, nil
 }
 
 func (f *restFake) set(repo string, runs ...restRun) {
@@ -396,11 +413,41 @@ func TestReconcile(t *testing.T) {
 			if tc.before != nil {
 				tc.before(t, rc)
 			}
-			if tc.during != nil {
-				var once sync.Once
-				fake.onJobs = func() { once.Do(func() { tc.during(t, rc) }) }
+			// The deliveries "during" the listing are made by the test
+			// goroutine while the fake holds its first jobs answer.
+			listing, resume := make(chan struct{}), make(chan struct{})
+			release := sync.OnceFunc(func() { close(resume) })
+			t.Cleanup(release) // runs before the fake's Close, so no handler is left waiting
+			var once sync.Once
+			fake.onJobs = func() { once.Do(func() { close(listing); <-resume }) }
+			type result struct {
+				rep Repairs
+				err error
 			}
-			rep, err := rc.Reconcile(context.Background())
+			res := make(chan result, 1)
+			ctx := deadline(t)
+			go func() {
+				rep, err := rc.Reconcile(ctx)
+				res <- result{rep, err}
+			}()
+			if tc.during != nil {
+				select {
+				case <-listing:
+				case r := <-res:
+					t.Fatalf("the reconcile ended (%+v) without listing jobs", r)
+				case <-time.After(30 * time.Second):
+					t.Fatal("the reconcile did not list jobs within 30s")
+				}
+				tc.during(t, rc)
+			}
+			release()
+			var r result
+			select {
+			case r = <-res:
+			case <-time.After(45 * time.Second):
+				t.Fatal("the reconcile did not return within 45s")
+			}
+			rep, err := r.rep, r.err
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("reconcile error %v, want error %v", err, tc.wantErr)
 			}
@@ -415,6 +462,15 @@ func TestReconcile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deadline is the test's context with a 30 s deadline: a REST listing
+// that hangs fails with "context deadline exceeded" instead of blocking
+// until go test's timeout.
+func deadline(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 func mapsEqual(a, b map[string]int) bool {
@@ -445,7 +501,7 @@ func TestReconcilePaginates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := rc.Reconcile(context.Background())
+	rep, err := rc.Reconcile(deadline(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +512,7 @@ func TestReconcilePaginates(t *testing.T) {
 		t.Errorf("queued %v", got)
 	}
 	// Reconciling again changes nothing.
-	if rep, err := rc.Reconcile(context.Background()); err != nil || rep.Added+rep.Removed != 0 {
+	if rep, err := rc.Reconcile(deadline(t)); err != nil || rep.Added+rep.Removed != 0 {
 		t.Errorf("second reconcile %+v %v", rep, err)
 	}
 }
@@ -469,7 +525,7 @@ func TestReconcileBadCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(t, rc, "queued", 99, "acme/app", "self-hosted")
-	rep, err := rc.Reconcile(context.Background())
+	rep, err := rc.Reconcile(deadline(t))
 	var ghErr *github.ErrorResponse
 	if err == nil || !errors.As(err, &ghErr) || ghErr.Response.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("reconcile with bad credentials: %v", err)
@@ -492,7 +548,7 @@ func TestReconcileOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rc.Reconcile(context.Background()); err == nil {
+	if _, err := rc.Reconcile(deadline(t)); err == nil {
 		t.Error("reconcile without a client succeeded")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -515,16 +571,21 @@ func TestRunReconcile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rc.RunReconcile(ctx, time.Hour) }()
-	deadline := time.Now().Add(30 * time.Second) // guards a hang only
+	until := time.Now().Add(30 * time.Second) // guards a hang only
 	for testutil.ToFloat64(rc.lastReconcile) == 0 {
-		if time.Now().After(deadline) {
+		if time.Now().After(until) {
 			t.Fatal("no reconcile ran")
 		}
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("RunReconcile returned %v", err)
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RunReconcile returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunReconcile did not return within 30s of its context ending")
 	}
 	if total(t, rc) != 1 {
 		t.Fatalf("queued %v", queued(t, rc))

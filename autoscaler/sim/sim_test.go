@@ -180,17 +180,17 @@ func TestWriteSVG(t *testing.T) {
 }
 
 // BenchmarkReplayTraces replays the shipped trace and the real traces in
-// ../shared/traces through runfleet's policy and the three baselines (30 s
+// testdata (see testdata/README.md) through runfleet's policy and the three baselines (30 s
 // boot, 2 % interruption rate, seed 1) and prints the table.
 func BenchmarkReplayTraces(b *testing.B) {
 	traces := []string{shippedTrace}
 	for _, name := range []string{"bitcoin_core_gha_jobs.csv", "vllm_buildkite_nightly_jobs.csv"} {
-		traces = append(traces, filepath.Join("..", "..", "..", "shared", "traces", name))
+		traces = append(traces, filepath.Join("testdata", name))
 	}
 	for _, path := range traces {
 		f, err := os.Open(path)
 		if err != nil {
-			b.Fatalf("trace %s: %v (shared/ must sit beside the repository)", path, err)
+			b.Fatalf("trace %s: %v", path, err)
 		}
 		jobs, st, err := LoadTrace(f)
 		f.Close()

@@ -118,6 +118,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// testClient bounds every request of these tests: a listener that stops
+// answering fails the test instead of hanging it.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
 // eventually polls cond until it holds or a minute passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -176,9 +180,9 @@ path = "/hooks/github"
 secret_file = %q
 `, secretPath))
 	runInBackground(t, cfgPath)
-	body, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", "workflow_job", "queued.payload.json"))
+	body, err := os.ReadFile(filepath.Join("testdata", "workflow_job.queued.payload.json"))
 	if err != nil {
-		t.Fatalf("fixture (shared/ must sit beside the repository): %v", err)
+		t.Fatalf("fixture (see testdata/README.md): %v", err)
 	}
 	deliver := func(sig string) int {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+fleetAddr+"/hooks/github", bytes.NewReader(body))
@@ -188,7 +192,7 @@ secret_file = %q
 		req.Header.Set("X-Hub-Signature-256", sig)
 		var resp *http.Response
 		eventually(t, "the fleet listener", func() bool {
-			resp, err = http.DefaultClient.Do(req)
+			resp, err = testClient.Do(req)
 			if err != nil {
 				req.Body, _ = req.GetBody()
 			}
@@ -218,7 +222,7 @@ secret_file = %q
 	// The fleet API is still served on the same listener.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+fleetAddr+fleetapi.PathHeartbeat, bytes.NewReader([]byte(`{}`)))
 	req.Header.Set("Content-Type", fleetapi.ContentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@
 // upload and download) and smart-HTTP git hosting of real repositories
 // guarded by job tokens.
 //
-// The fake follows the GitLab protocol notes (shared/protocols/gitlab.md)
-// and answers like GitLab does:
+// The fake follows GitLab's documented runner API and answers like GitLab
+// does:
 // it rejects what GitLab rejects (bad tokens, a Content-Range that does not
 // start at the stored log size, a final update whose checksum does not match
 // the received log, a failure_reason the job did not offer, a second final
