@@ -21,6 +21,7 @@ build: ## binaries into bin/
 
 images: ## offline images the tests and the demo need (no registry)
 	images/busybox/build.sh $(BUSYBOX_IMAGE)
+	images/git-helper/build.sh
 	images/github-runner-stub/build.sh
 
 lint: ## gofmt and go vet

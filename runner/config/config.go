@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -97,6 +98,10 @@ type Docker struct {
 	NetworkMode   string
 	ExtraHosts    []string
 	AllowedImages []string
+	// HelperImage runs the checkout of the sources (empty: the default).
+	HelperImage string
+	// BlockedEgressCIDRs are extra networks the job egress policy blocks.
+	BlockedEgressCIDRs []string
 }
 
 // ShortToken is the token prefix used in names and paths (never the whole
@@ -308,6 +313,13 @@ func dockerFromFile(df *DockerFile) (Docker, error) {
 		NetworkMode:   df.NetworkMode,
 		ExtraHosts:    df.ExtraHosts,
 		AllowedImages: df.AllowedImages,
+		HelperImage:   df.HelperImage,
+	}
+	for _, c := range df.BlockedEgressCIDRs {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			return d, fmt.Errorf("blocked_egress_cidrs %q: want a CIDR such as 10.0.0.0/8", c)
+		}
+		d.BlockedEgressCIDRs = append(d.BlockedEgressCIDRs, c)
 	}
 	if d.Image == "" {
 		d.Image = DefaultImage

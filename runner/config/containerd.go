@@ -47,6 +47,9 @@ type ContainerdFile struct {
 	NetworkMode   string   `toml:"network_mode,omitempty"`
 	ExtraHosts    []string `toml:"extra_hosts,omitempty"`
 	AllowedImages []string `toml:"allowed_images,omitempty"`
+	HelperImage   string   `toml:"helper_image,omitempty"`
+	// BlockedEgressCIDRs: see DockerFile.
+	BlockedEgressCIDRs []string `toml:"blocked_egress_cidrs,omitempty"`
 }
 
 // Containerd holds the typed engine settings of [runners.containerd]. Its
@@ -101,7 +104,7 @@ func containerdFromFile(rf RunnerFile) (Containerd, Docker, error) {
 		Image: cf.Image, PullPolicy: cf.PullPolicy, CPUs: cf.CPUs, Memory: cf.Memory, MemorySwap: cf.MemorySwap,
 		PidsLimit: cf.PidsLimit, ShmSize: cf.ShmSize, DiskSize: cf.DiskSize, Privileged: cf.Privileged, ReadOnly: cf.ReadOnly,
 		Runtime: cf.Runtime, User: cf.User, Volumes: cf.Volumes, NetworkMode: cf.NetworkMode, ExtraHosts: cf.ExtraHosts,
-		AllowedImages: cf.AllowedImages,
+		AllowedImages: cf.AllowedImages, HelperImage: cf.HelperImage, BlockedEgressCIDRs: cf.BlockedEgressCIDRs,
 	})
 	if err != nil {
 		return c, d, fmt.Errorf("[runners.containerd]: %w", err)

@@ -65,4 +65,10 @@ type DockerFile struct {
 	NetworkMode   string   `toml:"network_mode,omitempty"` // "" (per-job network) | "none"
 	ExtraHosts    []string `toml:"extra_hosts,omitempty"`
 	AllowedImages []string `toml:"allowed_images,omitempty"`
+	// HelperImage checks the sources out in a container of its own
+	// (default runfleet/git-helper:latest, images/git-helper).
+	HelperImage string `toml:"helper_image,omitempty"`
+	// BlockedEgressCIDRs are more networks jobs must not reach, besides the
+	// metadata endpoint, the control plane and the agent's listeners.
+	BlockedEgressCIDRs []string `toml:"blocked_egress_cidrs,omitempty"`
 }

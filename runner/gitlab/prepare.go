@@ -62,7 +62,7 @@ func (b *build) prepare(ctx context.Context) error {
 			"dev.runfleet.gitlab.job": strconv.FormatInt(b.job.ID, 10),
 			"dev.runfleet.project":    strconv.FormatInt(b.job.JobInfo.ProjectID, 10),
 		},
-		Mounts:         []executors.Mount{{Source: b.hostDir, Target: containerBuildsDir}},
+		Mounts:         b.jobMounts(),
 		Network:        executors.NetworkMode(r.Docker.NetworkMode),
 		ExtraHosts:     r.Docker.ExtraHosts,
 		Privileged:     r.Docker.Privileged,
@@ -161,7 +161,12 @@ func (b *build) registryAuth(image string) *executors.RegistryAuth {
 // directories the runner decides.
 func (b *build) environment() ([]string, error) {
 	tmp := b.hostProjectDir() + ".tmp"
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	// A fresh directory: whatever an earlier job left there (a link to a
+	// host file, say) is gone before the agent writes into it.
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, fmt.Errorf("remove old file variable directory: %w", err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("create file variable directory: %w", err)
 	}
 	env := append([]string{}, b.s.Runner.Environment...)
@@ -187,10 +192,10 @@ func (b *build) environment() ([]string, error) {
 	), nil
 }
 
-// getSources runs the pre/post hooks around fetching the sources on the
-// host (the job token never enters the job container through git). When
-// no pre hook needs the container first, the fetch already started while
-// the containers were being created (see startPrefetch).
+// getSources runs the pre/post hooks around fetching the sources (see
+// sourcesRequest: the job token never enters a container through git).
+// When no pre hook needs the container first, the fetch already started
+// while the containers were being created (see startPrefetch).
 func (b *build) getSources(ctx context.Context) error {
 	var err error
 	if b.pre != nil {
@@ -231,8 +236,11 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 	if f := lookup(b.vars, "GIT_CLEAN_FLAGS"); f != "" {
 		clean = strings.Fields(f)
 	}
+	store := b.sourceStore()
 	err := fetchSources(ctx, sourcesRequest{
 		Dir:        b.hostProjectDir(),
+		Store:      store,
+		Helper:     buildHelper{b: b, store: store},
 		Info:       b.job.GitInfo,
 		Strategy:   strategy(b.vars),
 		Depth:      depth,
@@ -240,7 +248,13 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		CleanFlags: clean,
 		Out:        out,
 	})
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err == nil || ctx.Err() != nil:
+	case errors.Is(err, executors.ErrImagePull), errors.Is(err, executors.ErrImageNotAllowed):
+		return failWith(FailureRunnerConfiguration, fmt.Errorf("fetching sources: %w", err))
+	case errors.Is(err, executors.ErrEngine):
+		return failWith(FailureRunnerSystem, fmt.Errorf("fetching sources: %w", err))
+	default:
 		return failWith(FailureRunnerExternalDependency, fmt.Errorf("fetching sources: %w", err))
 	}
 	return err
@@ -255,8 +269,8 @@ type prefetch struct {
 }
 
 // startPrefetch starts fetching the sources in the background unless a
-// pre_get_sources_script must run in the container first. Fetching on the
-// host overlaps with the engine creating the containers.
+// pre_get_sources_script must run in the container first. Fetching
+// overlaps with the engine creating the job's containers.
 func (b *build) startPrefetch(ctx context.Context) {
 	for _, h := range b.job.Hooks {
 		if h.Name == "pre_get_sources_script" && len(h.Script) > 0 {

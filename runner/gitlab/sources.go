@@ -8,10 +8,8 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
+
+	"github.com/runfleet/runfleet/executors"
 )
 
 // gitStrategy is GIT_STRATEGY: how the build directory gets the sources.
@@ -24,8 +22,21 @@ const (
 )
 
 // sourcesRequest is what fetching a job's sources needs.
+//
+// Sources arrive in two halves so that no command a job can influence runs
+// on the host:
+//
+//  1. The agent fetches from GitLab into Store, a bare repository of the
+//     slot that no job container ever mounts writable (gitstore.go). git
+//     runs there with an environment built from nothing, hooks and
+//     fsmonitor off, and the job token in its environment only.
+//  2. A helper container (Helper, gitcheckout.go) that sees the project
+//     directory and the store (read-only), with no network and no token,
+//     disarms whatever a previous job left in the project's .git, fetches
+//     from the store, checks the job's commit out and cleans.
 type sourcesRequest struct {
 	Dir      string // host path of the project directory
+	Store    string // host path of the slot's private bare repository
 	Info     GitInfo
 	Strategy gitStrategy
 	Depth    int
@@ -33,10 +44,21 @@ type sourcesRequest struct {
 	Checkout   bool
 	CleanFlags []string
 	Out        io.Writer
+	// Helper runs the checkout half in a container.
+	Helper helperRunner
 }
 
-// fetchSources brings Dir to the job's sha with the git CLI on the host.
-// The job token never lands in .git/config: it travels as an HTTP header.
+// helperRunner runs one script in a container that mounts the project
+// directory at ContainerDir and the store read-only at helperStoreDir.
+type helperRunner interface {
+	runHelper(ctx context.Context, h helperJob) (executors.Result, error)
+}
+
+// ErrCheckout means the helper container could not bring the project
+// directory to the job's commit.
+var ErrCheckout = errors.New("checking out the sources failed")
+
+// fetchSources brings Dir to the job's sha.
 func fetchSources(ctx context.Context, r sourcesRequest) error {
 	if r.Strategy == gitNone {
 		fmt.Fprintln(r.Out, "Skipping Git repository setup (GIT_STRATEGY=none)")
@@ -47,57 +69,36 @@ func fetchSources(ctx context.Context, r sourcesRequest) error {
 		return err
 	}
 	if r.Strategy == gitClone {
-		if err := os.RemoveAll(r.Dir); err != nil {
-			return fmt.Errorf("remove old build directory: %w", err)
+		// The store is the agent's alone: removing it is safe. The project
+		// directory may already be mounted in the job container, so the
+		// helper empties it from inside.
+		if err := os.RemoveAll(r.Store); err != nil {
+			return fmt.Errorf("remove the source store: %w", err)
 		}
 	}
-	_, statErr := os.Stat(filepath.Join(r.Dir, ".git"))
-	fresh := errors.Is(statErr, os.ErrNotExist)
-	if fresh {
-		fmt.Fprintf(r.Out, "Initialized empty Git repository, fetching %s\n", remote)
-		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-			return fmt.Errorf("create build directory: %w", err)
-		}
-		if err := git(ctx, r.Dir, "", r.Out, "init", "-q"); err != nil {
-			return err
-		}
-		if err := git(ctx, r.Dir, "", r.Out, "remote", "add", "origin", remote); err != nil {
-			return err
-		}
+	fmt.Fprintf(r.Out, "Fetching changes from %s\n", remote)
+	if err := fetchStore(ctx, storeFetch{
+		Store: r.Store, Remote: remote, AuthHeader: header,
+		Refspecs: r.Info.Refspecs, Depth: r.Depth, Out: r.Out,
+	}); err != nil {
+		return err
+	}
+	if r.Checkout {
+		fmt.Fprintf(r.Out, "Checking out %.8s as detached HEAD (ref is %s)...\n", r.Info.Sha, r.Info.Ref)
 	} else {
-		fmt.Fprintf(r.Out, "Reinitialized existing Git repository, fetching changes from %s\n", remote)
-		if err := git(ctx, r.Dir, "", r.Out, "remote", "set-url", "origin", remote); err != nil {
-			return err
-		}
-	}
-	refspecs := r.Info.Refspecs
-	if len(refspecs) == 0 {
-		refspecs = []string{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
-	}
-	args := []string{"fetch", "origin", "--prune", "--quiet"}
-	if r.Depth > 0 {
-		args = append(args, "--depth", strconv.Itoa(r.Depth))
-	}
-	args = append(args, refspecs...)
-	if err := git(ctx, r.Dir, header, r.Out, args...); err != nil {
-		return err
-	}
-	if !r.Checkout {
 		fmt.Fprintln(r.Out, "Skipping Git checkout (GIT_CHECKOUT=false)")
-		return nil
 	}
-	fmt.Fprintf(r.Out, "Checking out %.8s as detached HEAD (ref is %s)...\n", r.Info.Sha, r.Info.Ref)
-	if err := git(ctx, r.Dir, header, r.Out, "checkout", "-f", "-q", r.Info.Sha); err != nil {
+	res, err := r.Helper.runHelper(ctx, helperJob{
+		Remote: remote, Sha: r.Info.Sha, Clone: r.Strategy == gitClone,
+		Checkout: r.Checkout, CleanFlags: r.CleanFlags, Out: r.Out,
+	})
+	if err != nil {
 		return err
 	}
-	clean := r.CleanFlags
-	if len(clean) == 0 {
-		clean = []string{"-ffdx"}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%w: the sources helper exited with %d", ErrCheckout, res.ExitCode)
 	}
-	if clean[0] == "none" {
-		return nil
-	}
-	return git(ctx, r.Dir, "", r.Out, append([]string{"clean"}, clean...)...)
+	return nil
 }
 
 // splitCredentials removes user:password from a repository URL and turns
@@ -113,22 +114,4 @@ func splitCredentials(raw string) (remote, header string, err error) {
 		u.User = nil
 	}
 	return u.String(), header, nil
-}
-
-// git runs one git command in dir; authHeader, when set, is passed with -c
-// so it is neither stored nor shown.
-func git(ctx context.Context, dir, authHeader string, out io.Writer, args ...string) error {
-	full := []string{"-c", "advice.detachedHead=false", "-c", "safe.directory=*"}
-	if authHeader != "" {
-		full = append(full, "-c", "http.extraHeader="+authHeader)
-	}
-	full = append(full, args...)
-	cmd := exec.CommandContext(ctx, "git", full...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_ASKPASS=true", "LC_ALL=C")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git %s: %w", strings.Join(args[:1], " "), err)
-	}
-	return nil
 }

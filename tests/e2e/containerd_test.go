@@ -53,13 +53,13 @@ func importIntoContainerd(t *testing.T) {
 		t.Fatalf("containerd (CONTAINERD_ADDRESS=%q) is needed by this test: %v", containerdAddress(), err)
 	}
 	defer ex.Close()
-	rc, err := dc.ImageSave(ctx, []string{testImage})
+	rc, err := dc.ImageSave(ctx, []string{testImage, helperImage})
 	if err != nil {
-		t.Fatalf("docker save %s: %v", testImage, err)
+		t.Fatalf("docker save %s %s (make images): %v", testImage, helperImage, err)
 	}
 	defer rc.Close()
 	if _, err := ex.ImportArchive(ctx, rc); err != nil {
-		t.Fatalf("importing %s into containerd: %v", testImage, err)
+		t.Fatalf("importing %s and %s into containerd: %v", testImage, helperImage, err)
 	}
 }
 

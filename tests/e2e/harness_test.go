@@ -27,6 +27,9 @@ import (
 // testImage is built offline by `make images`.
 const testImage = "runfleet/busybox:latest"
 
+// helperImage checks the sources out (images/git-helper/build.sh).
+const helperImage = "runfleet/git-helper:latest"
+
 var runnerBin string
 
 func TestMain(m *testing.M) {

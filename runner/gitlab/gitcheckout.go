@@ -1,0 +1,198 @@
+package gitlab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runfleet/runfleet/executors"
+)
+
+// DefaultHelperImage runs the checkout half of fetching sources when
+// [runners.docker] helper_image is not set (images/git-helper).
+const DefaultHelperImage = "runfleet/git-helper:latest"
+
+// helperStoreDir is where the helper container sees the source store.
+const helperStoreDir = "/runfleet/store"
+
+// helperJob is one checkout in the helper container.
+type helperJob struct {
+	Remote     string // origin's URL in the project's .git/config, no credentials
+	Sha        string
+	Clone      bool // empty the project directory first (GIT_STRATEGY=clone)
+	Checkout   bool
+	CleanFlags []string
+	Out        io.Writer
+}
+
+// helperScript runs in the helper container, in the project directory.
+// Whatever an earlier job left in .git is distrusted: .git that is not a
+// plain directory, or holds anything but directories and regular files
+// (links, fifos), is removed; hooks, submodule and worktree state,
+// alternates and attributes are removed; the config is written afresh.
+// The environment's GIT_CONFIG_* entries outrank the repository config
+// anyway. A fetch that still fails starts from an empty .git once.
+const helperScript = `set -eu
+set -f
+say() { printf 'runfleet sources: %s\n' "$*"; }
+if [ "$RF_CLONE" = 1 ]; then
+  find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+fi
+if [ -L .git ] || { [ -e .git ] && [ ! -d .git ]; }; then
+  say ".git is not a directory: starting over"
+  rm -rf .git
+elif [ -d .git ] && [ -n "$(find .git ! -type d ! -type f | head -n 1)" ]; then
+  say ".git holds links or special files: starting over"
+  rm -rf .git
+fi
+prepare() {
+  mkdir -p .git
+  rm -rf .git/hooks .git/modules .git/worktrees .git/commondir .git/config.worktree \
+    .git/info/attributes .git/info/grafts .git/objects/info/alternates .git/objects/info/http-alternates \
+    .git/config .git/FETCH_HEAD
+  printf '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = false\n[remote "origin"]\n\turl = %s\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n' "$RF_REMOTE" > .git/config
+  git init -q
+}
+fetch() {
+  git fetch -q --prune --update-head-ok --update-shallow --no-write-fetch-head "$RF_STORE" '+refs/*:refs/*'
+}
+prepare
+if ! fetch; then
+  say "the project's .git is unusable: starting over"
+  rm -rf .git
+  prepare
+  fetch
+fi
+if [ "$RF_CHECKOUT" = 1 ]; then
+  git checkout -f -q "$RF_SHA"
+  if [ "$RF_CLEAN" != none ]; then
+    git clean $RF_CLEAN
+  fi
+fi
+`
+
+// helperGitConfig outranks any repository config in the helper: hooks,
+// fsmonitor, pagers, editors, credential helpers and every protocol but
+// local paths (the store) are off.
+var helperGitConfig = [][2]string{
+	{"core.hooksPath", "/dev/null"},
+	{"core.fsmonitor", "false"},
+	{"core.sshCommand", "false"},
+	{"core.pager", "cat"},
+	{"core.editor", "false"},
+	{"core.askPass", ""},
+	{"credential.helper", ""},
+	{"protocol.allow", "never"},
+	{"protocol.file.allow", "always"},
+	{"submodule.recurse", "false"},
+	{"safe.directory", "*"},
+	{"advice.detachedHead", "false"},
+	{"init.templateDir", ""},
+}
+
+// helperEnv is the helper step's environment.
+func helperEnv(dir string, h helperJob) []string {
+	clean := strings.Join(h.CleanFlags, " ")
+	if clean == "" {
+		clean = "-ffdx"
+	}
+	env := []string{
+		"HOME=/root",
+		"LC_ALL=C",
+		"GIT_DIR=" + dir + "/.git",
+		"GIT_WORK_TREE=" + dir,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_ATTR_NOSYSTEM=1",
+		"RF_STORE=" + helperStoreDir,
+		"RF_REMOTE=" + h.Remote,
+		"RF_SHA=" + h.Sha,
+		"RF_CLONE=" + boolFlag(h.Clone),
+		"RF_CHECKOUT=" + boolFlag(h.Checkout),
+		"RF_CLEAN=" + clean,
+		"GIT_CONFIG_COUNT=" + strconv.Itoa(len(helperGitConfig)),
+	}
+	for i, kv := range helperGitConfig {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	return env
+}
+
+func boolFlag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// buildHelper runs a build's helper container on the build's executor.
+type buildHelper struct {
+	b     *build
+	store string // host path of the store
+}
+
+// helperSpec is the helper container: the helper image, the project
+// directory and the store (read-only) as its only mounts, no network, the
+// job's limits, and no variable of the job or the agent.
+func (b *build) helperSpec(store string) executors.Spec {
+	r := b.s.Runner
+	name := r.Docker.HelperImage
+	if name == "" {
+		name = DefaultHelperImage
+	}
+	pull := executors.PullIfNotPresent
+	if r.Docker.PullPolicy == string(executors.PullNever) {
+		pull = executors.PullNever
+	}
+	return executors.Spec{
+		JobID: fmt.Sprintf("%d-src-%s", b.job.ID, randomSuffix()),
+		Node:  b.s.Node,
+		Image: executors.Image{Name: name, PullPolicy: pull},
+		Labels: map[string]string{
+			"dev.runfleet.platform":   "gitlab",
+			"dev.runfleet.runner":     r.Name,
+			"dev.runfleet.gitlab.job": strconv.FormatInt(b.job.ID, 10),
+			"dev.runfleet.project":    strconv.FormatInt(b.job.JobInfo.ProjectID, 10),
+			"dev.runfleet.sources":    "true",
+		},
+		WorkDir: b.projectDir(),
+		Mounts: []executors.Mount{
+			{Source: b.hostProjectDir(), Target: b.projectDir()},
+			{Source: store, Target: helperStoreDir, ReadOnly: true},
+		},
+		Network: executors.NetworkNone,
+		Runtime: r.Docker.Runtime,
+		Resources: executors.Resources{
+			NanoCPUs:  r.Docker.NanoCPUs,
+			Memory:    r.Docker.Memory,
+			PidsLimit: r.Docker.PidsLimit,
+		},
+	}
+}
+
+func (h buildHelper) runHelper(ctx context.Context, j helperJob) (executors.Result, error) {
+	b := h.b
+	spec := b.helperSpec(h.store)
+	env, err := b.s.Executor.Create(ctx, spec)
+	if err != nil {
+		return executors.Result{}, fmt.Errorf("start the sources helper (%s): %w", spec.Image.Name, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := env.Close(cctx); err != nil {
+			b.s.Logger.WarnContext(ctx, "remove the sources helper", "err", err)
+		}
+	}()
+	return env.Exec(ctx, executors.Step{
+		Script:  helperScript,
+		Shell:   []string{"/bin/sh", "-c"},
+		Env:     helperEnv(b.projectDir(), j),
+		WorkDir: b.projectDir(),
+		User:    "0",
+	}, j.Out)
+}
