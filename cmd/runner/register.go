@@ -112,10 +112,8 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
 		Name: name, URL: f.url, ID: res.ID, Token: token, Executor: f.executor, Limit: f.limit,
 		TagList: splitList(f.tagList), Docker: &config.DockerFile{Image: f.dockerImage},
 	}
-	rf.TokenObtainedAt = time.Now().UTC().Format(time.RFC3339)
-	if !res.TokenExpiresAt.IsZero() {
-		rf.TokenExpiresAt = res.TokenExpiresAt.UTC().Format(time.RFC3339)
-	}
+	rf.TokenObtainedAt = time.Now().UTC().Truncate(time.Second)
+	rf.TokenExpiresAt = res.TokenExpiresAt.UTC()
 	if err := config.AppendRunner(g.config, rf); err != nil {
 		return err
 	}

@@ -211,11 +211,8 @@ func saveToken(path string) gitlab.TokenSaver {
 		for i := range f.Runners {
 			if f.Runners[i].Token == old {
 				f.Runners[i].Token = res.Token
-				f.Runners[i].TokenObtainedAt = obtained.UTC().Format(time.RFC3339)
-				f.Runners[i].TokenExpiresAt = ""
-				if !res.TokenExpiresAt.IsZero() {
-					f.Runners[i].TokenExpiresAt = res.TokenExpiresAt.UTC().Format(time.RFC3339)
-				}
+				f.Runners[i].TokenObtainedAt = obtained.UTC().Truncate(time.Second)
+				f.Runners[i].TokenExpiresAt = res.TokenExpiresAt.UTC()
 				found = true
 			}
 		}

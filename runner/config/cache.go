@@ -39,7 +39,44 @@ type CacheS3File struct {
 	BucketName     string `toml:"bucket_name"`
 	BucketLocation string `toml:"bucket_location,omitempty"` // region; default us-east-1
 	Insecure       bool   `toml:"insecure,omitempty"`        // http instead of https
+
+	// The same settings as gitlab-runner spells them ([runners.cache.s3]
+	// ServerAddress, ...): a gitlab-runner config.toml loads unchanged.
+	GLServerAddress  string `toml:"ServerAddress,omitempty"`
+	GLAccessKey      string `toml:"AccessKey,omitempty"`
+	GLSecretKey      string `toml:"SecretKey,omitempty"`
+	GLBucketName     string `toml:"BucketName,omitempty"`
+	GLBucketLocation string `toml:"BucketLocation,omitempty"`
 }
+
+// merged folds gitlab-runner's spelling into the snake_case fields; giving
+// one setting twice with different values is an error.
+func (sf CacheS3File) merged() (CacheS3File, error) {
+	for _, f := range []struct {
+		name    string
+		dst     *string
+		gl, glN string
+	}{
+		{"server_address", &sf.ServerAddress, sf.GLServerAddress, "ServerAddress"},
+		{"access_key", &sf.AccessKey, sf.GLAccessKey, "AccessKey"},
+		{"secret_key", &sf.SecretKey, sf.GLSecretKey, "SecretKey"},
+		{"bucket_name", &sf.BucketName, sf.GLBucketName, "BucketName"},
+		{"bucket_location", &sf.BucketLocation, sf.GLBucketLocation, "BucketLocation"},
+	} {
+		switch {
+		case f.gl == "":
+		case *f.dst == "":
+			*f.dst = f.gl
+		case *f.dst != f.gl:
+			return sf, fmt.Errorf("%s and %s are the same setting and differ", f.name, f.glN)
+		}
+	}
+	return sf, nil
+}
+
+// empty reports whether the table sets nothing (gitlab-runner register
+// writes an empty [runners.cache.s3]).
+func (sf *CacheS3File) empty() bool { return sf == nil || *sf == CacheS3File{} }
 
 // Cache holds the typed [runners.cache] settings.
 type Cache struct {
@@ -81,7 +118,7 @@ func (t ToolCache) volumes() []string {
 	return []string{t.Dir + ":" + t.Path + ":" + mode}
 }
 
-func cacheFromFile(cf *CacheFile) (Cache, error) {
+func cacheFromFile(cf *CacheFile, warn func(key, msg string)) (Cache, error) {
 	if cf == nil {
 		cf = &CacheFile{}
 	}
@@ -106,8 +143,13 @@ func cacheFromFile(cf *CacheFile) (Cache, error) {
 		return c, fmt.Errorf("path %q: want a plain prefix such as \"ci/cache\"", cf.Path)
 	}
 	switch c.Type {
+	case "gcs", "azure":
+		warn("runners.cache.Type", fmt.Sprintf("cache type %q is not supported: the cache stays local on the node in %s (supported: local, s3)", c.Type, c.Dir))
+		c.Type = "local"
+	}
+	switch c.Type {
 	case "local":
-		if cf.S3 != nil {
+		if !cf.S3.empty() {
 			return c, fmt.Errorf(`[runners.cache.s3] needs type = "s3"`)
 		}
 	case "s3":
@@ -123,9 +165,16 @@ func cacheFromFile(cf *CacheFile) (Cache, error) {
 	return c, nil
 }
 
-func s3FromFile(sf *CacheS3File) (CacheS3, error) {
-	if sf == nil || sf.BucketName == "" {
+func s3FromFile(in *CacheS3File) (CacheS3, error) {
+	if in == nil {
 		return CacheS3{}, fmt.Errorf("bucket_name is required")
+	}
+	sf, err := in.merged()
+	if err != nil {
+		return CacheS3{}, err
+	}
+	if sf.BucketName == "" {
+		return CacheS3{}, fmt.Errorf("bucket_name (BucketName) is required")
 	}
 	s := CacheS3{AccessKey: sf.AccessKey, SecretKey: sf.SecretKey, Bucket: sf.BucketName, Region: sf.BucketLocation}
 	if s.Region == "" {

@@ -45,6 +45,9 @@ type Config struct {
 	Runners         []Runner
 	GitHub          []GitHub // github.go
 	GitHubScaleSets []GitHubScaleSet
+	// Warnings are the gitlab-runner settings the agent accepts but does
+	// not implement, each with what it does instead.
+	Warnings []Warning
 }
 
 // Interruption says which cloud's interruption notices the agent watches
@@ -70,7 +73,15 @@ type Runner struct {
 	BuildsDir       string
 	OutputLimit     int64 // bytes
 	Environment     []string
-	Docker          Docker
+	// CloneURL, when set, replaces the scheme, host and path prefix of the
+	// repository URL sources are fetched from (gitlab-runner's clone_url).
+	CloneURL *url.URL
+	// TLS settings for GitLab (tls.go).
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+	// Hooks run in the job container (gitlab-runner's runner-level hooks).
+	PreGetSourcesScript, PostGetSourcesScript string
+	PreBuildScript, PostBuildScript           string
+	Docker                                    Docker
 	// Containerd is [runners.containerd] for executor "containerd" (whose
 	// job-container settings are in Docker).
 	Containerd Containerd
@@ -115,29 +126,54 @@ func (r Runner) ShortToken() string {
 }
 
 // Read decodes the file at path without applying defaults or environment.
+// gitlab-runner's keys that runfleet does not implement land in
+// File.Warnings; any other unknown key is an error (an *UnknownKeyError
+// under ErrInvalid, naming the key and the closest known one).
 func Read(path string) (File, error) {
-	var f File
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return f, fmt.Errorf("read config: %w", err)
+		return File{}, fmt.Errorf("read config: %w", err)
 	}
-	md, err := toml.Decode(string(b), &f)
+	f, err := Parse(b)
 	if err != nil {
-		return f, fmt.Errorf("parse config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return f, fmt.Errorf("%w: %s: unknown keys: %s", ErrInvalid, path, strings.Join(keys, ", "))
+		return f, fmt.Errorf("config %s: %w", path, err)
 	}
 	return f, nil
 }
 
+// Parse decodes config.toml text as Read does.
+func Parse(b []byte) (File, error) {
+	var f File
+	md, err := toml.Decode(string(b), &f)
+	if err != nil {
+		return f, fmt.Errorf("%w: parse config: %w", ErrInvalid, err)
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(b), &raw); err != nil {
+		return f, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	warns, err := classify(md.Undecoded(), raw)
+	if err != nil {
+		return f, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	f.Warnings = warns
+	return f, nil
+}
+
 // Load reads the file, applies environment overrides (see Env) and
-// defaults, and validates the result.
+// defaults, and validates the result. Config.Warnings lists the
+// gitlab-runner settings it ignores (log them with LogWarnings).
 func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	return load(path, env, false)
+}
+
+// LoadLocal is Load for `runner exec`: a runner needs no url or token,
+// since no coordinator is involved.
+func LoadLocal(path string, env func(string) (string, bool)) (*Config, error) {
+	return load(path, env, true)
+}
+
+func load(path string, env func(string) (string, bool), local bool) (*Config, error) {
 	f, err := Read(path)
 	if err != nil {
 		return nil, err
@@ -145,7 +181,7 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	if err := ApplyEnv(&f, env); err != nil {
 		return nil, err
 	}
-	c, err := FromFile(f)
+	c, err := fromFile(f, local)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -154,8 +190,14 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 }
 
 // FromFile turns a File into a validated Config.
-func FromFile(f File) (*Config, error) {
+func FromFile(f File) (*Config, error) { return fromFile(f, false) }
+
+// FromFileLocal is FromFile for `runner exec` (see LoadLocal).
+func FromFileLocal(f File) (*Config, error) { return fromFile(f, true) }
+
+func fromFile(f File, local bool) (*Config, error) {
 	c := &Config{
+		Warnings:        append([]Warning(nil), f.Warnings...),
 		Concurrent:      f.Concurrent,
 		CheckInterval:   time.Duration(f.CheckInterval) * time.Second,
 		ListenAddress:   f.ListenAddress,
@@ -210,8 +252,16 @@ func FromFile(f File) (*Config, error) {
 	} else {
 		c.GitHubScaleSets = ss
 	}
+	warn := func(key, msg string) {
+		for _, w := range c.Warnings {
+			if w.Key == key && w.Message == msg {
+				return
+			}
+		}
+		c.Warnings = append(c.Warnings, Warning{Key: key, Message: msg})
+	}
 	for i, rf := range f.Runners {
-		r, err := runnerFromFile(rf)
+		r, err := runnerFromFile(rf, local, warn)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("runners[%d] (%s): %w", i, rf.Name, err))
 			continue
@@ -224,44 +274,58 @@ func FromFile(f File) (*Config, error) {
 	return c, nil
 }
 
-func runnerFromFile(rf RunnerFile) (Runner, error) {
+func runnerFromFile(rf RunnerFile, local bool, warn func(key, msg string)) (Runner, error) {
 	r := Runner{
-		Name:        rf.Name,
-		ID:          rf.ID,
-		Token:       rf.Token,
-		Executor:    rf.Executor,
-		Limit:       rf.Limit,
-		BuildsDir:   rf.BuildsDir,
-		OutputLimit: int64(rf.OutputLimit) << 10,
-		Environment: rf.Environment,
+		Name:                 rf.Name,
+		ID:                   rf.ID,
+		Token:                rf.Token,
+		TokenObtainedAt:      rf.TokenObtainedAt,
+		TokenExpiresAt:       rf.TokenExpiresAt,
+		Executor:             rf.Executor,
+		Limit:                rf.Limit,
+		BuildsDir:            rf.BuildsDir,
+		OutputLimit:          int64(rf.OutputLimit) << 10,
+		Environment:          rf.Environment,
+		TLSCAFile:            rf.TLSCAFile,
+		TLSCertFile:          rf.TLSCertFile,
+		TLSKeyFile:           rf.TLSKeyFile,
+		PreGetSourcesScript:  rf.PreGetSourcesScript,
+		PostGetSourcesScript: rf.PostGetSourcesScript,
+		PreBuildScript:       rf.PreBuildScript,
+		PostBuildScript:      rf.PostBuildScript,
 	}
-	u, err := url.Parse(rf.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if local && rf.URL == "" {
+		// runner exec: no coordinator
+	} else if u, err := url.Parse(rf.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return r, fmt.Errorf("url %q: want http(s)://host", rf.URL)
+	} else {
+		r.URL = u
 	}
-	r.URL = u
-	for _, t := range []struct {
-		name string
-		raw  string
-		dst  *time.Time
-	}{{"token_obtained_at", rf.TokenObtainedAt, &r.TokenObtainedAt}, {"token_expires_at", rf.TokenExpiresAt, &r.TokenExpiresAt}} {
-		if t.raw == "" {
-			continue
+	if local && r.Token == "" {
+		r.Token = "local"
+	}
+	if rf.CloneURL != "" {
+		u, err := url.Parse(rf.CloneURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return r, fmt.Errorf("clone_url %q: want http(s)://host[/path], without credentials", rf.CloneURL)
 		}
-		v, err := time.Parse(time.RFC3339, t.raw)
-		if err != nil {
-			return r, fmt.Errorf("%s %q: want an RFC 3339 time", t.name, t.raw)
-		}
-		*t.dst = v
+		r.CloneURL = u
+	}
+	if _, err := r.TLSConfig(); err != nil {
+		return r, err
 	}
 	if r.Token == "" {
 		return r, errors.New("token is empty")
 	}
-	if r.Executor == "" {
+	switch r.Executor {
+	case "":
+		r.Executor = "docker"
+	case "docker+machine", "docker-autoscaler", "docker+autoscaler":
+		warn("runners.executor", fmt.Sprintf("executor %q runs as \"docker\" on this node's engine; the runfleet control plane (autoscaler run) adds and removes nodes", r.Executor))
 		r.Executor = "docker"
 	}
 	if r.Executor != "docker" && r.Executor != "containerd" {
-		return r, fmt.Errorf("executor %q is not supported (supported: docker, containerd)", r.Executor)
+		return r, fmt.Errorf("executor %q is not supported (supported: docker, containerd; docker+machine and docker-autoscaler run as docker)", r.Executor)
 	}
 	if r.Limit < 0 {
 		return r, fmt.Errorf("limit %d is negative", r.Limit)
@@ -280,15 +344,16 @@ func runnerFromFile(rf RunnerFile) (Runner, error) {
 			return r, fmt.Errorf("environment entry %q: want KEY=VALUE", e)
 		}
 	}
+	var err error
 	if r.Executor == "containerd" {
-		r.Containerd, r.Docker, err = containerdFromFile(rf)
-	} else if r.Docker, err = dockerFromFile(rf.Docker); err != nil {
+		r.Containerd, r.Docker, err = containerdFromFile(rf, warn)
+	} else if r.Docker, err = dockerFromFile(rf.Docker, "runners.docker", warn); err != nil {
 		err = fmt.Errorf("[runners.docker]: %w", err)
 	}
 	if err != nil {
 		return r, err
 	}
-	c, err := cacheFromFile(rf.Cache)
+	c, err := cacheFromFile(rf.Cache, warn)
 	if err != nil {
 		return r, fmt.Errorf("[runners.cache]: %w", err)
 	}
@@ -297,7 +362,7 @@ func runnerFromFile(rf RunnerFile) (Runner, error) {
 	return r, nil
 }
 
-func dockerFromFile(df *DockerFile) (Docker, error) {
+func dockerFromFile(df *DockerFile, table string, warn func(key, msg string)) (Docker, error) {
 	if df == nil {
 		df = &DockerFile{}
 	}
@@ -327,8 +392,12 @@ func dockerFromFile(df *DockerFile) (Docker, error) {
 	switch len(df.PullPolicy) {
 	case 0:
 		d.PullPolicy = "if-not-present"
+	case 1:
+		d.PullPolicy = df.PullPolicy[0]
 	default:
 		d.PullPolicy = df.PullPolicy[0]
+		warn(table+".pull_policy", fmt.Sprintf("the first pull policy (%s) is used; falling back to %s when it fails is not implemented",
+			d.PullPolicy, strings.Join(df.PullPolicy[1:], ", ")))
 	}
 	switch d.PullPolicy {
 	case "always", "if-not-present", "never":
@@ -337,6 +406,9 @@ func dockerFromFile(df *DockerFile) (Docker, error) {
 	}
 	switch d.NetworkMode {
 	case "", "none":
+	case "bridge", "host":
+		warn(table+".network_mode", fmt.Sprintf("network_mode %q is ignored: each job gets its own bridge network (or none with network_mode = \"none\")", d.NetworkMode))
+		d.NetworkMode = ""
 	default:
 		return d, fmt.Errorf("network_mode %q: want \"\" (a private network per job) or \"none\"", d.NetworkMode)
 	}
@@ -359,10 +431,10 @@ func dockerFromFile(df *DockerFile) (Docker, error) {
 	if d.MemorySwap > 0 && d.MemorySwap < d.Memory {
 		return d, fmt.Errorf("memory_swap (%d) must be at least memory (%d)", d.MemorySwap, d.Memory)
 	}
-	if d.ShmSize, err = size("shm_size", df.ShmSize); err != nil {
+	if d.ShmSize, err = size("shm_size", string(df.ShmSize)); err != nil {
 		return d, err
 	}
-	if d.DiskSize, err = size("disk_size", df.DiskSize); err != nil {
+	if d.DiskSize, err = size("disk_size", string(df.DiskSize)); err != nil {
 		return d, err
 	}
 	if d.PidsLimit < 0 {

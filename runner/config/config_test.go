@@ -73,7 +73,7 @@ max_size = "1g"
 			}
 		}},
 		{name: "bad env", body: base, env: map[string]string{"RUNFLEET_CONCURRENT": "many"}, wantErr: "RUNFLEET_CONCURRENT"},
-		{name: "unknown key", body: base + "\nbogus = 1\n", wantErr: "unknown keys"},
+		{name: "unknown key", body: base + "\nbogus = 1\n", wantErr: "unknown key"},
 		{name: "bad memory", body: strings.Replace(base, `"512m"`, `"lots"`, 1), wantErr: "memory"},
 		{name: "swap below memory", body: strings.Replace(base, `"1g"`, `"1m"`, 1), wantErr: "memory_swap"},
 		{name: "bad pull policy", body: strings.Replace(base, `"never"`, `"sometimes"`, 1), wantErr: "pull_policy"},

@@ -32,22 +32,22 @@ type ContainerdFile struct {
 	Bridge string `toml:"bridge,omitempty"`
 	Subnet string `toml:"subnet,omitempty"`
 
-	Image         string   `toml:"image"`
-	PullPolicy    []string `toml:"pull_policy,omitempty"`
-	CPUs          string   `toml:"cpus,omitempty"`
-	Memory        string   `toml:"memory,omitempty"`
-	MemorySwap    string   `toml:"memory_swap,omitempty"`
-	PidsLimit     int64    `toml:"pids_limit,omitempty"`
-	ShmSize       string   `toml:"shm_size,omitempty"`
-	DiskSize      string   `toml:"disk_size,omitempty"`
-	Privileged    bool     `toml:"privileged,omitempty"`
-	ReadOnly      bool     `toml:"read_only,omitempty"`
-	User          string   `toml:"user,omitempty"`
-	Volumes       []string `toml:"volumes,omitempty"`
-	NetworkMode   string   `toml:"network_mode,omitempty"`
-	ExtraHosts    []string `toml:"extra_hosts,omitempty"`
-	AllowedImages []string `toml:"allowed_images,omitempty"`
-	HelperImage   string   `toml:"helper_image,omitempty"`
+	Image         string        `toml:"image"`
+	PullPolicy    StringOrArray `toml:"pull_policy,omitempty"`
+	CPUs          string        `toml:"cpus,omitempty"`
+	Memory        string        `toml:"memory,omitempty"`
+	MemorySwap    string        `toml:"memory_swap,omitempty"`
+	PidsLimit     int64         `toml:"pids_limit,omitempty"`
+	ShmSize       Size          `toml:"shm_size,omitempty"`
+	DiskSize      Size          `toml:"disk_size,omitempty"`
+	Privileged    bool          `toml:"privileged,omitempty"`
+	ReadOnly      bool          `toml:"read_only,omitempty"`
+	User          string        `toml:"user,omitempty"`
+	Volumes       []string      `toml:"volumes,omitempty"`
+	NetworkMode   string        `toml:"network_mode,omitempty"`
+	ExtraHosts    []string      `toml:"extra_hosts,omitempty"`
+	AllowedImages []string      `toml:"allowed_images,omitempty"`
+	HelperImage   string        `toml:"helper_image,omitempty"`
 	// BlockedEgressCIDRs: see DockerFile.
 	BlockedEgressCIDRs []string `toml:"blocked_egress_cidrs,omitempty"`
 }
@@ -71,7 +71,7 @@ var containerdName = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
 // containerdFromFile validates [runners.containerd] and returns the engine
 // settings and the job-container settings. [runners.docker] is refused
 // next to executor "containerd": one section says how jobs run.
-func containerdFromFile(rf RunnerFile) (Containerd, Docker, error) {
+func containerdFromFile(rf RunnerFile, warn func(key, msg string)) (Containerd, Docker, error) {
 	if rf.Docker != nil {
 		return Containerd{}, Docker{}, errors.New(`[runners.docker] does not apply to executor "containerd": put the job settings in [runners.containerd]`)
 	}
@@ -105,7 +105,7 @@ func containerdFromFile(rf RunnerFile) (Containerd, Docker, error) {
 		PidsLimit: cf.PidsLimit, ShmSize: cf.ShmSize, DiskSize: cf.DiskSize, Privileged: cf.Privileged, ReadOnly: cf.ReadOnly,
 		Runtime: cf.Runtime, User: cf.User, Volumes: cf.Volumes, NetworkMode: cf.NetworkMode, ExtraHosts: cf.ExtraHosts,
 		AllowedImages: cf.AllowedImages, HelperImage: cf.HelperImage, BlockedEgressCIDRs: cf.BlockedEgressCIDRs,
-	})
+	}, "runners.containerd", warn)
 	if err != nil {
 		return c, d, fmt.Errorf("[runners.containerd]: %w", err)
 	}

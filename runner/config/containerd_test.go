@@ -60,7 +60,7 @@ volumes = ["/srv:/srv:ro"]
 		{name: "long bridge", body: strings.Replace(ctrd, `"rf-ci0"`, `"a-very-long-bridge-name"`, 1), wantErr: "bridge"},
 		{name: "relative address", body: strings.Replace(ctrd, `"/run/k3s/containerd/containerd.sock"`, `"containerd.sock"`, 1), wantErr: "address"},
 		{name: "containerd limits validated", body: strings.Replace(ctrd, `"256m"`, `"much"`, 1), wantErr: "memory"},
-		{name: "unknown containerd key", body: ctrd + "host = \"tcp://x\"\n", wantErr: "unknown keys"},
+		{name: "unknown containerd key", body: ctrd + "host = \"tcp://x\"\n", wantErr: "unknown key"},
 		{name: "unknown executor", body: head + "executor = \"podman\"\n", wantErr: "supported: docker, containerd"},
 		{name: "s3", body: head + `[runners.cache]
 type = "s3"
@@ -83,7 +83,7 @@ insecure = true
 		{name: "s3 half credentials", body: head + "[runners.cache]\ntype = \"s3\"\n[runners.cache.s3]\nbucket_name = \"b\"\naccess_key = \"AK\"\n", wantErr: "secret_key"},
 		{name: "s3 url as address", body: head + "[runners.cache]\ntype = \"s3\"\n[runners.cache.s3]\nbucket_name = \"b\"\nserver_address = \"http://h:9000\"\n", wantErr: "server_address"},
 		{name: "s3 section on local", body: head + "[runners.cache]\n[runners.cache.s3]\nbucket_name = \"b\"\n", wantErr: `type = "s3"`},
-		{name: "bad cache type", body: head + "[runners.cache]\ntype = \"gcs\"\n", wantErr: "supported: local, s3"},
+		{name: "bad cache type", body: head + "[runners.cache]\ntype = \"memcached\"\n", wantErr: "supported: local, s3"},
 		{name: "escaping path", body: head + "[runners.cache]\npath = \"../other\"\n", wantErr: "path"},
 		{name: "tool cache", body: head + "[runners.cache]\ntools_dir = \"/srv/tools\"\n[runners.docker]\nvolumes = [\"/cache\"]\n", check: func(t *testing.T, r Runner) {
 			want := []string{"/cache", "/srv/tools:" + DefaultToolsPath + ":ro"}

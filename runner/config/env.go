@@ -57,7 +57,7 @@ var overrides = []envOverride{
 		docker(r).PidsLimit = n
 		return err
 	})},
-	{"RUNFLEET_DOCKER_SHM_SIZE", eachRunner(func(r *RunnerFile, v string) error { docker(r).ShmSize = v; return nil })},
+	{"RUNFLEET_DOCKER_SHM_SIZE", eachRunner(func(r *RunnerFile, v string) error { docker(r).ShmSize = Size(v); return nil })},
 	{"RUNFLEET_DOCKER_PRIVILEGED", eachRunner(func(r *RunnerFile, v string) error {
 		b, err := strconv.ParseBool(v)
 		docker(r).Privileged = b

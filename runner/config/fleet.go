@@ -26,8 +26,23 @@ type FleetFile struct {
 	Offering      string `toml:"offering,omitempty"`
 	// HeartbeatInterval in seconds; the control plane's answer wins.
 	HeartbeatInterval int `toml:"heartbeat_interval,omitempty"`
+	// Identity is how the node proves which instance it is at
+	// registration: "aws" (the EC2 instance identity document) or empty
+	// (a bootstrap token from RUNFLEET_FLEET_BOOTSTRAP_TOKEN, set by the
+	// docker provider).
+	Identity string `toml:"identity,omitempty"`
+	// IdentityEndpoint overrides the metadata service address ("aws").
+	IdentityEndpoint string `toml:"identity_endpoint,omitempty"`
+	// CAFile is the PEM CA bundle the fleet API's certificate is checked
+	// against (https URLs); empty: the system roots.
+	CAFile string `toml:"ca_file,omitempty"`
+	// ClientCertFile and ClientKeyFile are the node's certificate for a
+	// control plane that requires mutual TLS.
+	ClientCertFile string `toml:"client_cert_file,omitempty"`
+	ClientKeyFile  string `toml:"client_key_file,omitempty"`
 
-	joinToken string // from the environment only; never written back
+	joinToken      string // from the environment only; never written back
+	bootstrapToken string // from the environment only; never written back
 }
 
 // Fleet is the typed [fleet] section; URL nil means no fleet.
@@ -39,6 +54,12 @@ type Fleet struct {
 	Pool              string
 	Offering          string
 	HeartbeatInterval time.Duration
+	BootstrapToken    string
+	Identity          string
+	IdentityEndpoint  string
+	CAFile            string
+	ClientCertFile    string
+	ClientKeyFile     string
 }
 
 // Enabled reports whether the agent joins a fleet.
@@ -49,6 +70,8 @@ var fleetOverrides = []envOverride{
 	{"RUNFLEET_FLEET_URL", fleetSetter(func(fl *FleetFile, v string) { fl.URL = v })},
 	{"RUNFLEET_FLEET_JOIN_TOKEN", fleetSetter(func(fl *FleetFile, v string) { fl.joinToken = v })},
 	{"RUNFLEET_FLEET_JOIN_TOKEN_FILE", fleetSetter(func(fl *FleetFile, v string) { fl.JoinTokenFile = v })},
+	{"RUNFLEET_FLEET_BOOTSTRAP_TOKEN", fleetSetter(func(fl *FleetFile, v string) { fl.bootstrapToken = v })},
+	{"RUNFLEET_FLEET_CA_FILE", fleetSetter(func(fl *FleetFile, v string) { fl.CAFile = v })},
 	{"RUNFLEET_FLEET_NODE_TOKEN_FILE", fleetSetter(func(fl *FleetFile, v string) { fl.NodeTokenFile = v })},
 	{"RUNFLEET_FLEET_PROVIDER_ID", fleetSetter(func(fl *FleetFile, v string) { fl.ProviderID = v })},
 	{"RUNFLEET_FLEET_POOL", fleetSetter(func(fl *FleetFile, v string) { fl.Pool = v })},
@@ -76,7 +99,15 @@ func fleetFromFile(ff *FleetFile, node string) (Fleet, error) {
 		return Fleet{}, fmt.Errorf("[fleet] url %q: want http(s)://host[:port]", ff.URL)
 	}
 	fl := Fleet{URL: u, JoinToken: ff.joinToken, NodeTokenFile: ff.NodeTokenFile, ProviderID: ff.ProviderID,
-		Pool: ff.Pool, Offering: ff.Offering, HeartbeatInterval: time.Duration(ff.HeartbeatInterval) * time.Second}
+		Pool: ff.Pool, Offering: ff.Offering, HeartbeatInterval: time.Duration(ff.HeartbeatInterval) * time.Second,
+		BootstrapToken: ff.bootstrapToken, Identity: ff.Identity, IdentityEndpoint: ff.IdentityEndpoint,
+		CAFile: ff.CAFile, ClientCertFile: ff.ClientCertFile, ClientKeyFile: ff.ClientKeyFile}
+	if fl.Identity != "" && fl.Identity != "aws" {
+		return fl, fmt.Errorf("[fleet] identity %q: want \"aws\" or empty", fl.Identity)
+	}
+	if (fl.ClientCertFile == "") != (fl.ClientKeyFile == "") {
+		return fl, errors.New("[fleet] client_cert_file and client_key_file go together")
+	}
 	if fl.JoinToken == "" && ff.JoinTokenFile != "" {
 		b, err := os.ReadFile(ff.JoinTokenFile)
 		if err != nil {

@@ -47,7 +47,7 @@ func githubExecutor(g *GitHub, gf GitHubFile) error {
 		c, _, err := containerdFromFile(RunnerFile{Containerd: &ContainerdFile{
 			Address: cf.Address, Namespace: cf.Namespace, Snapshotter: cf.Snapshotter, StateDir: cf.StateDir,
 			Bridge: cf.Bridge, Subnet: cf.Subnet,
-		}})
+		}}, func(string, string) {})
 		if err != nil {
 			// Its messages name [runners.containerd]; name the sub-table.
 			return fmt.Errorf("containerd sub-table: %s", strings.TrimPrefix(err.Error(), "[runners.containerd] "))

@@ -44,7 +44,7 @@ subnet = "10.240.0.0/16"
 		{name: "bad namespace", body: gh + "executor = \"containerd\"\n[github.containerd]\nnamespace = \"a b\"\n", wantErr: `containerd sub-table: namespace "a b"`},
 		{name: "relative address", body: gh + "executor = \"containerd\"\n[github.containerd]\naddress = \"containerd.sock\"\n", wantErr: "absolute"},
 		{name: "bad subnet", body: gh + "executor = \"containerd\"\n[github.containerd]\nsubnet = \"fd00::/64\"\n", wantErr: "IPv4"},
-		{name: "unknown key", body: gh + "executor = \"containerd\"\n[github.containerd]\nimage = \"x\"\n", wantErr: "unknown keys"},
+		{name: "unknown key", body: gh + "executor = \"containerd\"\n[github.containerd]\nimage = \"x\"\n", wantErr: "unknown key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

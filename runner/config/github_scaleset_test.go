@@ -53,7 +53,7 @@ memory = "2g"
 		{name: "no name", body: "[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n", wantErr: "scale_set"},
 		{name: "min idle above max", body: "[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\nscale_set = \"f\"\nmin_idle = 5\nmax_runners = 2\n", wantErr: "min_idle"},
 		{name: "no credentials", body: "[[github_scale_set]]\nurl = \"https://github.com/acme\"\nscale_set = \"f\"\n", wantErr: "credentials"},
-		{name: "unknown key", body: "[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\nscale_set = \"f\"\nmax = 3\n", wantErr: "unknown keys"},
+		{name: "unknown key", body: "[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\nscale_set = \"f\"\nmax = 3\n", wantErr: "unknown key"},
 		{name: "twice", body: strings.Repeat("[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\nscale_set = \"f\"\n", 2), wantErr: "twice"},
 	}
 	for _, tc := range cases {
