@@ -1,6 +1,7 @@
 package githubhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,13 +27,44 @@ const MaxBody = 1 << 20
 // within about a second (GitHub gives up after 10 s).
 const ReadTimeout = time.Second
 
+// Defaults of the delivery checks (Options override them).
+const (
+	// DefaultReplayWindow is how long a delivery id is remembered: as long
+	// as finished jobs are, so a replayed "queued" cannot resurrect one.
+	DefaultReplayWindow = 24 * time.Hour
+	// DefaultMaxDeliveryIDs bounds the remembered delivery ids (~100 B
+	// each); past it the oldest are forgotten first.
+	DefaultMaxDeliveryIDs = 100_000
+	// DefaultUnwatchedTTL is how long a queued job of a repository the
+	// reconcile does not watch is counted: nothing repairs it when its
+	// start or end delivery is lost.
+	DefaultUnwatchedTTL = 6 * time.Hour
+	// maxDeliveryID caps the X-GitHub-Delivery header (GitHub sends a
+	// 36-character GUID).
+	maxDeliveryID = 64
+)
+
+// Label values of runfleet_github_webhook_deliveries_total that do not
+// come from a verified delivery.
+const (
+	eventUnverified = "unverified" // the signature was not (yet) checked or failed
+	eventUnknown    = "unknown"    // signed, but not an event GitHub sends
+	actionOther     = "other"
+)
+
+// workflowJobActions are the actions GitHub sends for workflow_job.
+var workflowJobActions = []string{"queued", "in_progress", "completed", "waiting"}
+
 // Receiver is an http.Handler for GitHub webhook deliveries.
 type Receiver struct {
-	secret []byte
-	log    *slog.Logger
-	now    func() time.Time
+	secret       []byte
+	log          *slog.Logger
+	now          func() time.Time
+	known        map[string]bool // event names GitHub sends (go-github's list)
+	unwatchedTTL time.Duration
 
 	deliveries *prometheus.CounterVec
+	expired    prometheus.Counter
 
 	// Reconcile through the REST API (nil actions: webhooks only).
 	actions         Actions
@@ -41,9 +73,12 @@ type Receiver struct {
 	reconcileErrors prometheus.Counter
 	lastReconcile   prometheus.Gauge
 
-	mu     sync.Mutex
-	queued map[int64]queuedJob // by workflow job id
-	done   map[int64]time.Time // jobs seen in_progress/completed, so a late "queued" does not resurrect them
+	mu         sync.Mutex
+	queued     map[int64]queuedJob // by workflow job id
+	done       map[int64]time.Time // jobs seen in_progress/completed, so a late "queued" does not resurrect them
+	seen       *deliverySet        // verified delivery ids, to drop replays
+	lastWarn   time.Time           // bad-signature warnings: at most one a minute
+	suppressed int                 // bad signatures not logged since lastWarn
 }
 
 type queuedJob struct {
@@ -65,6 +100,13 @@ type Options struct {
 	// reconciled. Both are optional (no reconcile without them).
 	Actions Actions
 	Repos   []string
+	// ReplayWindow and MaxDeliveryIDs bound the memory of delivery ids
+	// (0: DefaultReplayWindow, DefaultMaxDeliveryIDs).
+	ReplayWindow   time.Duration
+	MaxDeliveryIDs int
+	// UnwatchedTTL drops queued jobs of repositories not in Repos after
+	// this long (0: DefaultUnwatchedTTL).
+	UnwatchedTTL time.Duration
 }
 
 // New returns a Receiver.
@@ -78,6 +120,13 @@ func New(o Options) (*Receiver, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ReplayWindow < 0 || o.MaxDeliveryIDs < 0 || o.UnwatchedTTL < 0 {
+		return nil, fmt.Errorf("githubhook: negative replay window %v, delivery ids %d or unwatched TTL %v",
+			o.ReplayWindow, o.MaxDeliveryIDs, o.UnwatchedTTL)
+	}
+	o.ReplayWindow = cmp.Or(o.ReplayWindow, DefaultReplayWindow)
+	o.MaxDeliveryIDs = cmp.Or(o.MaxDeliveryIDs, DefaultMaxDeliveryIDs)
+	o.UnwatchedTTL = cmp.Or(o.UnwatchedTTL, DefaultUnwatchedTTL)
 	var repos []string
 	for _, full := range o.Repos {
 		owner, name, ok := strings.Cut(full, "/")
@@ -86,14 +135,25 @@ func New(o Options) (*Receiver, error) {
 		}
 		repos = append(repos, strings.ToLower(full))
 	}
+	known := map[string]bool{}
+	for _, e := range github.MessageTypes() {
+		known[e] = true
+	}
 	r := &Receiver{
-		secret: o.Secret, log: o.Logger, now: o.Now,
+		secret: o.Secret, log: o.Logger, now: o.Now, known: known, unwatchedTTL: o.UnwatchedTTL,
 		actions: o.Actions, repos: repos,
 		queued: map[int64]queuedJob{}, done: map[int64]time.Time{},
+		seen: newDeliverySet(o.ReplayWindow, o.MaxDeliveryIDs),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_github_webhook_deliveries_total",
-			Help: "GitHub webhook deliveries by event, action and result (ok, ignored, bad_signature, bad_payload, too_large).",
+			Help: "GitHub webhook deliveries by event, action and result (ok, ignored, replayed, bad_request, bad_signature, " +
+				"bad_payload, too_large, unknown_event). event is \"unverified\" until the signature is checked and \"unknown\" " +
+				"for names GitHub does not send; action is a workflow_job action or \"other\".",
 		}, []string{"event", "action", "result"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "runfleet_github_webhook_expired_total",
+			Help: "Queued jobs of repositories the reconcile does not watch, dropped after the unwatched TTL.",
+		}),
 		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_github_reconcile_repairs_total",
 			Help: "Queued-job counts repaired by the REST reconcile: added (lost queued delivery) or removed (lost start/end delivery).",
@@ -108,7 +168,7 @@ func New(o Options) (*Receiver, error) {
 		}),
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.deliveries, r.repairs, r.reconcileErrors, r.lastReconcile} {
+		for _, c := range []prometheus.Collector{r.deliveries, r.expired, r.repairs, r.reconcileErrors, r.lastReconcile} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, err
 			}
@@ -117,20 +177,23 @@ func New(o Options) (*Receiver, error) {
 	return r, nil
 }
 
-// ServeHTTP authenticates, parses and applies one delivery.
+// ServeHTTP authenticates, checks, parses and applies one delivery. No
+// header becomes a metric label before the signature is verified, and
+// after it only names from fixed lists do.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	event := github.WebHookType(r)
 	// Not supported by every ResponseWriter (httptest's recorder): then the
 	// server's own timeouts apply.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ReadTimeout))
 	if r.Method != http.MethodPost {
+		rc.count(eventUnverified, "", "bad_request")
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	// SHA-256 only: go-github would fall back to the legacy SHA-1 header.
-	if r.Header.Get(github.SHA256SignatureHeader) == "" {
-		rc.count(event, "", "bad_signature")
-		http.Error(w, "missing X-Hub-Signature-256", http.StatusUnauthorized)
+	// HMAC-SHA256 only: go-github would also take the legacy SHA-1 header,
+	// or an "sha1=" value in the SHA-256 header.
+	if !strings.HasPrefix(r.Header.Get(github.SHA256SignatureHeader), "sha256=") {
+		rc.badSignature(r, "missing or not sha256=")
+		http.Error(w, "X-Hub-Signature-256 must be sha256=<hex>", http.StatusUnauthorized)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
@@ -138,40 +201,89 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			rc.count(event, "", "too_large")
+			rc.count(eventUnverified, "", "too_large")
 			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		rc.count(event, "", "bad_signature")
-		rc.log.Warn("github webhook with a bad signature", "event", event, "delivery", github.DeliveryID(r), "remote", r.RemoteAddr)
+		rc.badSignature(r, err.Error())
 		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	event := github.WebHookType(r)
+	if !rc.known[event] {
+		rc.count(eventUnknown, "", "unknown_event")
+		http.Error(w, "unknown X-GitHub-Event", http.StatusBadRequest)
+		return
+	}
+	delivery := github.DeliveryID(r)
+	if delivery == "" || len(delivery) > maxDeliveryID {
+		rc.count(event, "", "bad_request")
+		http.Error(w, "missing or oversized X-GitHub-Delivery", http.StatusBadRequest)
+		return
+	}
+	var ev *github.WorkflowJobEvent
+	if event == "workflow_job" {
+		parsed, err := github.ParseWebHook(event, payload)
+		var ok bool
+		ev, ok = parsed.(*github.WorkflowJobEvent)
+		if err != nil || !ok || ev.WorkflowJob == nil || ev.WorkflowJob.ID == nil || ev.Action == nil {
+			rc.count(event, "", "bad_payload")
+			http.Error(w, "malformed workflow_job payload", http.StatusBadRequest)
+			return
+		}
+	}
+	// Only a delivery that passed every check uses up its id.
+	if !rc.firstDelivery(delivery) {
+		rc.count(event, "", "replayed")
+		w.WriteHeader(http.StatusAccepted) // already applied: nothing to do, nothing for GitHub to retry
 		return
 	}
 	switch event {
 	case "ping":
 		rc.count(event, "", "ok")
 		w.WriteHeader(http.StatusOK)
-		return
 	case "workflow_job":
+		action := ev.GetAction()
+		if !slices.Contains(workflowJobActions, action) {
+			action = actionOther
+		}
+		rc.apply(ev)
+		rc.count(event, action, "ok")
+		w.WriteHeader(http.StatusAccepted)
 	default:
 		rc.count(event, "", "ignored")
 		w.WriteHeader(http.StatusAccepted)
-		return
 	}
-	parsed, err := github.ParseWebHook(event, payload)
-	ev, ok := parsed.(*github.WorkflowJobEvent)
-	if err != nil || !ok || ev.WorkflowJob == nil || ev.WorkflowJob.ID == nil || ev.Action == nil {
-		rc.count(event, "", "bad_payload")
-		http.Error(w, "malformed workflow_job payload", http.StatusBadRequest)
-		return
-	}
-	rc.apply(ev)
-	rc.count(event, ev.GetAction(), "ok")
-	w.WriteHeader(http.StatusAccepted)
+}
+
+// firstDelivery records a verified delivery id and reports whether it is
+// seen for the first time within the replay window.
+func (rc *Receiver) firstDelivery(id string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.seen.add(id, rc.now())
 }
 
 func (rc *Receiver) count(event, action, result string) {
 	rc.deliveries.WithLabelValues(event, action, result).Inc()
+}
+
+// badSignature counts a delivery that failed authentication and logs at
+// most one warning a minute, so a flood of forged deliveries cannot flood
+// the log.
+func (rc *Receiver) badSignature(r *http.Request, why string) {
+	rc.count(eventUnverified, "", "bad_signature")
+	now := rc.now()
+	rc.mu.Lock()
+	if now.Sub(rc.lastWarn) < time.Minute {
+		rc.suppressed++
+		rc.mu.Unlock()
+		return
+	}
+	n := rc.suppressed
+	rc.lastWarn, rc.suppressed = now, 0
+	rc.mu.Unlock()
+	rc.log.Warn("github webhook delivery refused: bad signature", "reason", why, "remote", r.RemoteAddr, "not_logged_since_last", n)
 }
 
 // apply updates the queue from one workflow_job event. Deliveries may
@@ -181,6 +293,7 @@ func (rc *Receiver) apply(ev *github.WorkflowJobEvent) {
 	id := ev.WorkflowJob.GetID()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
+	rc.expireUnwatchedLocked()
 	switch ev.GetAction() {
 	case "queued":
 		if _, finished := rc.done[id]; finished {
@@ -213,6 +326,19 @@ func (rc *Receiver) forgetOldLocked() {
 	}
 }
 
+// expireUnwatchedLocked drops queued jobs of repositories the reconcile
+// does not watch once they are older than the unwatched TTL: if their
+// start or end delivery was lost, nothing else would ever remove them.
+func (rc *Receiver) expireUnwatchedLocked() {
+	cutoff := rc.now().Add(-rc.unwatchedTTL)
+	for id, j := range rc.queued {
+		if j.since.Before(cutoff) && !slices.Contains(rc.repos, j.repo) {
+			delete(rc.queued, id)
+			rc.expired.Inc()
+		}
+	}
+}
+
 // normalizeLabels lowercases and sorts a label set (GitHub matches labels
 // case-insensitively).
 func normalizeLabels(in []string) []string {
@@ -232,6 +358,7 @@ func (rc *Receiver) Queued(ctx context.Context) ([]policy.QueuedJobs, error) {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
+	rc.expireUnwatchedLocked()
 	counts := map[string]*policy.QueuedJobs{}
 	for _, j := range rc.queued {
 		key := strings.Join(j.labels, "\x00")

@@ -6,11 +6,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,12 +41,26 @@ func sign(body []byte, key []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// deliveryIDs numbers the deliveries of these tests: like GitHub's GUIDs,
+// every delivery has an id of its own.
+var deliveryIDs atomic.Int64
+
+// deliver sends a delivery with a fresh X-GitHub-Delivery id.
 func deliver(t *testing.T, rc *Receiver, event string, body []byte, sig string) int {
+	t.Helper()
+	return deliverID(t, rc, event, fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", deliveryIDs.Add(1)), body, sig)
+}
+
+// deliverID sends a delivery with the given X-GitHub-Delivery id ("" for
+// none) and signature header ("" for none).
+func deliverID(t *testing.T, rc *Receiver, event, id string, body []byte, sig string) int {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", "d-1")
+	if id != "" {
+		req.Header.Set("X-GitHub-Delivery", id)
+	}
 	if sig != "" {
 		req.Header.Set("X-Hub-Signature-256", sig)
 	}
@@ -113,7 +129,7 @@ func TestReceiverSequence(t *testing.T) {
 			t.Errorf("%s: queued %d, want %d (%+v)", s.name, got, s.wantQ, queued(t, rc))
 		}
 	}
-	if n := testutil.ToFloat64(rc.deliveries.WithLabelValues("workflow_job", "", "bad_signature")); n != 2 {
+	if n := testutil.ToFloat64(rc.deliveries.WithLabelValues(eventUnverified, "", "bad_signature")); n != 2 {
 		t.Errorf("bad signatures counted %v, want 2", n)
 	}
 }

@@ -306,20 +306,6 @@ func send(t *testing.T, rc *Receiver, action string, id int64, repo string, labe
 	}
 }
 
-// stepClock advances a second per reading, so "before the reconcile
-// started" is well defined.
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
-
 func countsOf(t *testing.T, rc *Receiver) map[string]int {
 	out := map[string]int{}
 	for _, q := range queued(t, rc) {
@@ -404,7 +390,7 @@ func TestReconcile(t *testing.T) {
 			if tc.failing != "" {
 				fake.failing[tc.failing] = true
 			}
-			clock := &stepClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+			clock := &manualClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), step: time.Second}
 			rc, err := New(Options{Secret: secret, Now: clock.now, Actions: fake.client(t, restToken).Actions,
 				Repos: []string{"acme/app", "Acme/Lib"}, Registerer: prometheus.NewRegistry()})
 			if err != nil {
