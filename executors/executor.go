@@ -123,6 +123,11 @@ type Spec struct {
 	Runtime string
 	// User runs every Exec as this user unless the Step says otherwise.
 	User string
+	// AllowedImages are allowed_images globs the job's and services'
+	// images must match, on top of the executor's own list (runners that
+	// share one executor per engine keep their own lists); empty = no
+	// further restriction.
+	AllowedImages []string
 	// Log receives the executor's notes for the job log during Create:
 	// the limits applied, those asked for that the engine cannot enforce,
 	// and a loud warning for Privileged. Nil discards them.

@@ -28,10 +28,9 @@ type Agent struct {
 	resumed     chan struct{}         // closed and replaced when a condition clears
 	running     map[string]RunningJob // by source and job id (status.go)
 
-	// global holds the concurrent slots, shared by the slot loops and by
-	// work started outside them (TrySlot, slotgate.go).
-	global  chan struct{}
-	changed chan struct{} // closed and replaced on cordon, pause, resume, TrySlot release
+	// slots are the concurrent slots, shared fairly by the sources
+	// (slots.go).
+	slots *slots
 }
 
 // AgentOptions configures an Agent.
@@ -60,8 +59,7 @@ func NewAgent(o AgentOptions) *Agent {
 	return &Agent{
 		paused:          map[string]bool{},
 		resumed:         make(chan struct{}),
-		global:          make(chan struct{}, o.Concurrent),
-		changed:         make(chan struct{}),
+		slots:           newSlots(o.Concurrent),
 		sources:         o.Sources,
 		concurrent:      o.Concurrent,
 		shutdownTimeout: o.ShutdownTimeout,
@@ -79,7 +77,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if len(a.sources) == 0 {
 		return errors.New("no runners configured: run 'runner register' first")
 	}
-	global := a.global
+	if len(a.sources) > a.concurrent {
+		a.logger.Warn("fewer concurrent slots than runners: a runner may wait while others hold every slot",
+			"concurrent", a.concurrent, "runners", len(a.sources))
+	}
 	// Jobs outlive the polling context by up to the shutdown timeout.
 	jobCtx, abortJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortJobs()
@@ -111,7 +112,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.metrics.setLimit(src.Name(), n)
 		for i := range n {
 			wg.Go(func() {
-				a.slotLoop(pollCtx, jobCtx, src, Slot{Source: src.Name(), Index: i}, global)
+				a.slotLoop(pollCtx, jobCtx, src, Slot{Source: src.Name(), Index: i})
 			})
 		}
 	}
@@ -122,42 +123,73 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot, global chan struct{}) {
+// slotLoop is one slot of src: it holds a node slot (slots.go) from
+// before Acquire until the job it got has ended, keeping it across polls
+// that bring no job unless a source holding fewer waits for one.
+func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 	log := a.logger.With("runner", slot.Source, "slot", slot.Index)
+	sb, _ := src.(Standby)
+	standby := sb != nil && sb.Standby()
+	dw, _ := src.(DemandWaiter)
+	var hold *slotHold
+	release := func() {
+		if hold != nil {
+			a.slots.release(hold)
+			hold = nil
+		}
+	}
+	defer release()
 	for {
+		if a.pausedNow() {
+			release()
+		}
 		if err := a.waitRunnable(ctx); err != nil {
 			return
 		}
-		select {
-		case global <- struct{}{}:
-		case <-ctx.Done():
-			return
+		if hold == nil {
+			if dw != nil {
+				if err := dw.WaitDemand(ctx); err != nil {
+					return
+				}
+			}
+			h, err := a.slots.take(ctx, slot.Source, standby)
+			if err != nil {
+				return
+			}
+			hold = h
 		}
-		// select picks at random among ready cases: never ask for a job
-		// once polling has stopped.
+		// Never ask for a job once polling has stopped.
 		if ctx.Err() != nil {
-			<-global
 			return
 		}
-		job, err := src.Acquire(ctx, slot)
+		actx, cancel := context.WithCancel(ctx)
+		a.slots.acquire(hold, cancel)
+		job, err := src.Acquire(actx, slot)
+		a.slots.acquired(hold)
+		preempted := actx.Err() != nil && ctx.Err() == nil
+		cancel()
 		switch {
 		case err == nil:
 			a.run(jobCtx, log, src, job)
+			release() // the next job's slot goes to the fairest waiter
+		case preempted:
+			log.Debug("slot given to a runner that had none")
+			release()
 		case errors.Is(err, ErrNoJob):
+			if dw != nil || a.slots.yield(hold) {
+				hold = nil // no demand left, or a starving source took it
+			}
 		case ctx.Err() != nil:
-			<-global
 			return
 		default:
 			log.Warn("acquiring a job failed", "err", err)
-			<-global
+			release()
 			select {
 			case <-time.After(a.errorPause):
 			case <-ctx.Done():
 				return
 			}
-			continue
 		}
-		<-global
 	}
 }
 
@@ -188,7 +220,6 @@ func (a *Agent) Cordon(reason string) {
 	if a.stopPolling != nil {
 		a.stopPolling()
 	}
-	a.notifyLocked()
 }
 
 // AbortJobsAt aborts the running jobs at t (they report
@@ -216,7 +247,6 @@ func (a *Agent) Pause(condition string) {
 	a.paused[condition] = true
 	a.logger.Warn("node condition: taking no new jobs until it clears", "condition", condition)
 	a.metrics.setCondition(condition, true)
-	a.notifyLocked()
 }
 
 // Resume clears a condition set by Pause.
@@ -231,7 +261,13 @@ func (a *Agent) Resume(condition string) {
 	a.metrics.setCondition(condition, false)
 	close(a.resumed)
 	a.resumed = make(chan struct{})
-	a.notifyLocked()
+}
+
+// pausedNow reports whether a transient condition is in force.
+func (a *Agent) pausedNow() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.paused) > 0
 }
 
 // waitRunnable blocks while any transient condition is in force.

@@ -31,13 +31,15 @@ func executorKey(r config.Runner) string {
 }
 
 // newExecutor connects to the engine of r's executor. warm is how many
-// per-job networks Docker keeps ready.
+// per-job networks Docker keeps ready. The executor serves every runner on
+// that engine: each runner's allowed_images go with its specs
+// (withAllowedImages), not into the executor.
 func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int) (nodeExecutor, error) {
 	switch r.Executor {
 	case "containerd":
 		ex, err := containerd.New(containerd.Options{
 			Address: r.Containerd.Address, Namespace: r.Containerd.Namespace, Snapshotter: r.Containerd.Snapshotter,
-			StateDir: r.Containerd.StateDir, Bridge: r.Containerd.Bridge, Subnet: r.Containerd.Subnet, Node: node, Logger: logger, AllowedImages: r.Docker.AllowedImages,
+			StateDir: r.Containerd.StateDir, Bridge: r.Containerd.Bridge, Subnet: r.Containerd.Subnet, Node: node, Logger: logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("containerd: %w", err)
@@ -45,7 +47,7 @@ func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int) (n
 		return ex, nil
 	default:
 		ex, err := docker.New(docker.Options{
-			Host: r.Docker.Host, Node: node, Logger: logger, AllowedImages: r.Docker.AllowedImages, WarmNetworks: warm,
+			Host: r.Docker.Host, Node: node, Logger: logger, WarmNetworks: warm,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("docker: %w", err)
@@ -54,12 +56,11 @@ func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int) (n
 	}
 }
 
-// githubExecutor connects to the engine of a [[github]] or
-// [[github_scale_set]] table (executor docker or containerd), the way
-// newExecutor does for a [[runners]] entry.
-func githubExecutor(g config.GitHub, node string, logger *slog.Logger) (nodeExecutor, error) {
-	r := config.Runner{Executor: g.Executor, Containerd: g.Containerd, Docker: config.Docker{Host: g.DockerHost}}
-	return newExecutor(r, node, logger, 0)
+// githubRunner is the engine part of a [[github]] or [[github_scale_set]]
+// table (executor docker or containerd) as a [[runners]] entry, so its
+// runners share the engine's one executor.
+func githubRunner(g config.GitHub) config.Runner {
+	return config.Runner{Executor: g.Executor, Containerd: g.Containerd, Docker: config.Docker{Host: g.DockerHost}}
 }
 
 // newCacheStore returns r's cache store, and the local store when the

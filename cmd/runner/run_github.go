@@ -35,40 +35,26 @@ func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudg
 }
 
 // githubSources builds the label-mode sources of cfg's [[github]] tables
-// and removes the stale registrations a previous agent of this node left.
-// close releases their executors.
-func githubSources(ctx context.Context, cfg *config.Config, budgets *github.MintBudgets, logger *slog.Logger) (srcs []*github.Source, closeAll func(), err error) {
-	var closers []func() error
-	closeAll = func() {
-		for _, c := range closers {
-			_ = c()
-		}
-	}
-	defer func() {
-		if err != nil {
-			closeAll()
-		}
-	}()
+// on the engines' shared executors and removes the stale registrations a
+// previous agent of this node left.
+func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, logger *slog.Logger) ([]*github.Source, error) {
+	var srcs []*github.Source
 	for _, g := range cfg.GitHub {
 		client, err := githubClient(g, logger, budgets)
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
+			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
 		group, err := client.RunnerGroupID(ctx, g.RunnerGroup)
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
+			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
-		ex, err := githubExecutor(g, cfg.Node, logger) // executor.go
+		ex, err := engs.get(ctx, githubRunner(g)) // engines.go
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
-		}
-		closers = append(closers, ex.Close)
-		if err := ex.Reap(ctx); err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: reaping leftovers: %w", g.Name, err)
+			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
 		state := filepath.Join(g.StateDir, g.Name)
 		if err := os.RemoveAll(state); err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: state dir: %w", g.Name, err)
+			return nil, fmt.Errorf("github %s: state dir: %w", g.Name, err)
 		}
 		src, err := github.NewSource(github.SourceOptions{
 			Name: g.Name, API: client, Node: cfg.Node, NamePrefix: g.NamePrefix, Labels: g.Labels,
@@ -81,15 +67,15 @@ func githubSources(ctx context.Context, cfg *config.Config, budgets *github.Mint
 			},
 		})
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
+			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
 		logger.Info("removing stale GitHub runner registrations of this node", "github", g)
 		if err := src.RemoveStale(ctx); err != nil {
-			return nil, closeAll, fmt.Errorf("github %s: %w", g.Name, err)
+			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
 		srcs = append(srcs, src)
 	}
-	return srcs, closeAll, nil
+	return srcs, nil
 }
 
 // removeStaleGitHub runs at shutdown, after every slot has stopped.

@@ -40,39 +40,24 @@ func scaleSetClient(s config.GitHubScaleSet, logger *slog.Logger) (*actions.Clie
 	}, opts...)
 }
 
-// scaleSetListeners builds a listener per [[github_scale_set]] table, each
-// launching runners for this node's slots (limit, default concurrent; and
-// always within the agent's shared concurrent slots and cordon, gate) in
-// containers of its own executor (docker or containerd, executor.go).
-// closeAll releases the executors.
-func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, gate scaleset.Gate, budgets *github.MintBudgets, logger *slog.Logger) (ls []*scaleset.Listener, closeAll func(), err error) {
-	var closers []func() error
-	closeAll = func() {
-		for _, c := range closers {
-			_ = c()
-		}
-	}
-	defer func() {
-		if err != nil {
-			closeAll()
-		}
-	}()
+// scaleSetListeners builds a listener per [[github_scale_set]] table. Each
+// is a source of the agent's slot loop (limit, default concurrent),
+// launching its runners in containers of the engines' shared executors
+// (docker or containerd).
+func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, reg prometheus.Registerer, budgets *github.MintBudgets, logger *slog.Logger) ([]*scaleset.Listener, error) {
+	var ls []*scaleset.Listener
 	for _, s := range cfg.GitHubScaleSets {
 		client, err := scaleSetClient(s, logger)
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
+			return nil, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
 		}
-		ex, err := githubExecutor(s.GitHub, cfg.Node, logger) // executor.go
+		ex, err := engs.get(ctx, githubRunner(s.GitHub)) // engines.go
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
-		}
-		closers = append(closers, ex.Close)
-		if err := ex.Reap(ctx); err != nil {
-			return nil, closeAll, fmt.Errorf("github_scale_set %s: reaping leftovers: %w", s.ScaleSet, err)
+			return nil, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
 		}
 		state := filepath.Join(s.StateDir, "scaleset-"+s.ScaleSet)
 		if err := os.RemoveAll(state); err != nil {
-			return nil, closeAll, fmt.Errorf("github_scale_set %s: state dir: %w", s.ScaleSet, err)
+			return nil, fmt.Errorf("github_scale_set %s: state dir: %w", s.ScaleSet, err)
 		}
 		slots := s.Limit
 		if slots == 0 {
@@ -90,20 +75,20 @@ func scaleSetListeners(ctx context.Context, cfg *config.Config, reg prometheus.R
 				ToolCacheDir: s.ToolCacheDir, StateDir: state, Logger: logger,
 				Output: func(name string) io.Writer { return runnerLog{logger.With("github_runner", name)} },
 			}},
-			Gate: gate, Logger: logger, Registerer: reg,
+			Logger: logger, Registerer: reg,
 			// One JIT budget per App, shared with label mode.
 			MintBudget: budgets.For(github.BudgetKey(s.URL.Host, s.AppID, s.Token), s.JITPerMinute),
 		})
 		if err != nil {
-			return nil, closeAll, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
+			return nil, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
 		}
 		ls = append(ls, l)
 	}
-	return ls, closeAll, nil
+	return ls, nil
 }
 
-// startScaleSets runs the listeners until ctx ends or stop is called;
-// stop returns once every listener has stopped its runners.
+// startScaleSets runs the listeners (their sessions) until ctx ends or
+// stop is called; stop returns once every listener has stopped.
 func startScaleSets(ctx context.Context, ls []*scaleset.Listener, logger *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

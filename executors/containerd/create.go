@@ -67,15 +67,7 @@ func (e *Executor) validate(spec executors.Spec) error {
 			return fmt.Errorf("containerd: mount %q -> %q: paths must be absolute", m.Source, m.Target)
 		}
 	}
-	if err := allowlist.Check("containerd", e.allowed, spec.Image.Name); err != nil {
-		return err
-	}
-	for _, s := range spec.Services {
-		if err := allowlist.Check("containerd", e.allowed, s.Image.Name); err != nil {
-			return fmt.Errorf("service: %w", err)
-		}
-	}
-	return nil
+	return allowlist.CheckSpec("containerd", e.allowed, spec)
 }
 
 // service is one service being started: its image, network and name.

@@ -65,15 +65,7 @@ func (e *Executor) validate(spec executors.Spec) error {
 	if spec.Network != executors.NetworkPerJob && spec.Network != executors.NetworkNone {
 		return fmt.Errorf("docker: unknown network mode %q", spec.Network)
 	}
-	if err := allowlist.Check("docker", e.allowed, spec.Image.Name); err != nil {
-		return err
-	}
-	for _, s := range spec.Services {
-		if err := allowlist.Check("docker", e.allowed, s.Image.Name); err != nil {
-			return fmt.Errorf("service: %w", err)
-		}
-	}
-	return nil
+	return allowlist.CheckSpec("docker", e.allowed, spec)
 }
 
 // create does Create's work, recording every object in env as it goes.

@@ -51,7 +51,10 @@ type Source struct {
 	log *slog.Logger
 }
 
-var _ runner.Source = (*Source)(nil)
+var (
+	_ runner.Source  = (*Source)(nil)
+	_ runner.Standby = (*Source)(nil)
+)
 
 // NewSource returns a Source.
 func NewSource(o SourceOptions) (*Source, error) {
@@ -81,6 +84,11 @@ func (s *Source) Name() string { return s.o.Name }
 
 // Limit implements runner.Source.
 func (s *Source) Limit() int { return s.o.Limit }
+
+// Standby implements runner.Standby: Acquire waits with an idle runner
+// that cancelling withdraws (its registration deleted, or the job it just
+// took returned), so the agent may give its slot to a source that has none.
+func (s *Source) Standby() bool { return true }
 
 // namePrefix is what every runner name of this node starts with.
 func (s *Source) namePrefix() string { return s.o.NamePrefix + s.o.Node + "-" }

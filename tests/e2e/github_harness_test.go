@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,22 +31,33 @@ func newGitHubFake(t testing.TB) *githubtest.Server {
 	if _, err := c.ImageInspect(ctx, githubStubImage); err != nil {
 		t.Fatalf("image %s is missing: run 'make images' (%v)", githubStubImage, err)
 	}
-	n, err := c.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	srv := githubtest.New(t, githubtest.WithListenAddress(bridgeGateway(t)+":0"))
+	srv.AddRepo("acme/app")
+	return srv
+}
+
+// bridgeGateway is the host's IPv4 address on Docker's default bridge,
+// where containers reach the fakes: the IPAM gateway, or, when the engine
+// leaves it out of the IPAM config, the subnet's first address (the
+// engine gives it to the bridge).
+func bridgeGateway(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := dockerClient(t).NetworkInspect(ctx, "bridge", network.InspectOptions{})
 	if err != nil {
 		t.Fatalf("inspect the docker bridge: %v", err)
 	}
-	gw := ""
 	for _, cfg := range n.IPAM.Config {
 		if ip := net.ParseIP(cfg.Gateway); ip != nil && ip.To4() != nil {
-			gw = cfg.Gateway
+			return ip.String()
+		}
+		if p, err := netip.ParsePrefix(cfg.Subnet); err == nil && p.Addr().Is4() {
+			return p.Masked().Addr().Next().String()
 		}
 	}
-	if gw == "" {
-		t.Fatal("the docker bridge has no IPv4 gateway")
-	}
-	srv := githubtest.New(t, githubtest.WithListenAddress(gw+":0"))
-	srv.AddRepo("acme/app")
-	return srv
+	t.Fatal("the docker bridge has no IPv4 gateway")
+	return ""
 }
 
 // githubAgentConfig writes a config with one [[github]] table using a

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -50,10 +49,7 @@ func BenchmarkGitHubScaleSetJobStart(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- l.Run(ctx) }()
-			b.Cleanup(func() { cancel(); <-done })
+			runScaleSet(b, l, 1)
 
 			var total time.Duration
 			b.ResetTimer()

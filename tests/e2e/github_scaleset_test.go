@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	actions "github.com/actions/scaleset"
-	"github.com/docker/docker/api/types/network"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/docker"
+	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
 	"github.com/runfleet/runfleet/runner/github/scalesettest"
@@ -35,20 +34,7 @@ func newScaleSetFake(t testing.TB) *scalesettest.Server {
 	if _, err := c.ImageInspect(ctx, githubStubImage); err != nil {
 		t.Fatalf("image %s is missing: run 'make images' (%v)", githubStubImage, err)
 	}
-	n, err := c.NetworkInspect(ctx, "bridge", network.InspectOptions{})
-	if err != nil {
-		t.Fatalf("inspect the docker bridge: %v", err)
-	}
-	gw := ""
-	for _, cfg := range n.IPAM.Config {
-		if ip := net.ParseIP(cfg.Gateway); ip != nil && ip.To4() != nil {
-			gw = cfg.Gateway
-		}
-	}
-	if gw == "" {
-		t.Fatal("the docker bridge has no IPv4 gateway")
-	}
-	return scalesettest.New(t, scalesettest.Options{Token: scalesetPAT, ListenAddress: gw + ":0", PollTimeout: 2 * time.Second})
+	return scalesettest.New(t, scalesettest.Options{Token: scalesetPAT, ListenAddress: bridgeGateway(t) + ":0", PollTimeout: 2 * time.Second})
 }
 
 func scalesetAPI(t testing.TB, fake *scalesettest.Server) *actions.Client {
@@ -102,21 +88,7 @@ func TestGitHubScaleSetJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("listener: %v", err)
-		}
-	}
-	t.Cleanup(stop)
+	stop := runScaleSet(t, l, 1)
 
 	owner := func() string {
 		for _, s := range fake.ScaleSets() {
@@ -235,4 +207,35 @@ state_dir = %q
 	if strings.Contains(a.out.String(), scalesetPAT) {
 		t.Fatal("the token appears in the agent log")
 	}
+}
+
+// runScaleSet runs the listener's session and an agent of concurrent
+// slots whose one source is the listener (the runners run in its slot
+// loop); stop ends both, the agent first.
+func runScaleSet(t testing.TB, l *scaleset.Listener, concurrent int) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	agent := runner.NewAgent(runner.AgentOptions{Sources: []runner.Source{l}, Concurrent: concurrent, ShutdownTimeout: time.Minute})
+	actx, acancel := context.WithCancel(context.Background())
+	adone := make(chan error, 1)
+	go func() { adone <- agent.Run(actx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		acancel()
+		if err := <-adone; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("listener: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
 }

@@ -80,3 +80,24 @@ func Check(engine string, patterns []Pattern, name string) error {
 	}
 	return fmt.Errorf("%s: image %q: %w", engine, name, executors.ErrImageNotAllowed)
 }
+
+// CheckSpec checks the job's and services' images against the executor's
+// own patterns and the spec's AllowedImages (set per runner when runners
+// share one executor).
+func CheckSpec(engine string, own []Pattern, spec executors.Spec) error {
+	perSpec, err := Compile(spec.AllowedImages)
+	if err != nil {
+		return fmt.Errorf("%s: allowed_images: %w", engine, err)
+	}
+	for _, ps := range [][]Pattern{own, perSpec} {
+		if err := Check(engine, ps, spec.Image.Name); err != nil {
+			return err
+		}
+		for _, s := range spec.Services {
+			if err := Check(engine, ps, s.Image.Name); err != nil {
+				return fmt.Errorf("service: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -40,3 +40,34 @@ func TestCheckAllowed(t *testing.T) {
 		t.Error("empty pattern accepted")
 	}
 }
+
+// TestCheckSpec: with one executor shared by runners, a spec's own
+// allowed_images applies on top of the executor's, to services too.
+func TestCheckSpec(t *testing.T) {
+	own, err := Compile([]string{"runfleet/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		own     []Pattern
+		spec    executors.Spec
+		allowed bool
+	}{
+		{"no lists", nil, executors.Spec{Image: executors.Image{Name: "alpine"}}, true},
+		{"spec list allows", nil, executors.Spec{Image: executors.Image{Name: "alpine:3"}, AllowedImages: []string{"alpine:*"}}, true},
+		{"spec list refuses", nil, executors.Spec{Image: executors.Image{Name: "debian"}, AllowedImages: []string{"alpine:*"}}, false},
+		{"spec list refuses a service", nil, executors.Spec{Image: executors.Image{Name: "alpine"}, AllowedImages: []string{"alpine:*"},
+			Services: []executors.Service{{Image: executors.Image{Name: "postgres"}}}}, false},
+		{"both lists must allow", own, executors.Spec{Image: executors.Image{Name: "alpine"}, AllowedImages: []string{"alpine:*"}}, false},
+		{"both allow", own, executors.Spec{Image: executors.Image{Name: "runfleet/busybox"}, AllowedImages: []string{"runfleet/*"}}, true},
+	} {
+		err := CheckSpec("docker", tc.own, tc.spec)
+		if (err == nil) != tc.allowed || (err != nil && !errors.Is(err, executors.ErrImageNotAllowed)) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	if err := CheckSpec("docker", nil, executors.Spec{Image: executors.Image{Name: "a"}, AllowedImages: []string{""}}); err == nil {
+		t.Error("an empty pattern was accepted")
+	}
+}

@@ -6,9 +6,15 @@ import (
 	"slices"
 
 	actions "github.com/actions/scaleset"
-
-	"github.com/runfleet/runfleet/autoscaler/policy"
 )
+
+// QueuedJobs counts jobs waiting under one label set. It has the shape
+// of the autoscaler's demand type; the runner side never imports the
+// control plane.
+type QueuedJobs struct {
+	Labels []string
+	Count  int
+}
 
 func (l *Listener) setStatistics(st actions.RunnerScaleSetStatistic) {
 	l.mu.Lock()
@@ -41,7 +47,7 @@ func (l *Listener) Desired() int {
 // label set. Jobs merely available are not counted: another scale set
 // may take them. Before the first statistics it answers ErrNotConnected,
 // so the consumer can tell "no demand" from "demand unknown".
-func (l *Listener) Queued(ctx context.Context) ([]policy.QueuedJobs, error) {
+func (l *Listener) Queued(ctx context.Context) ([]QueuedJobs, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -51,7 +57,7 @@ func (l *Listener) Queued(ctx context.Context) ([]policy.QueuedJobs, error) {
 	}
 	n := st.TotalAssignedJobs - st.TotalRunningJobs
 	if n <= 0 {
-		return []policy.QueuedJobs{}, nil
+		return []QueuedJobs{}, nil
 	}
-	return []policy.QueuedJobs{{Labels: slices.Clone(l.labels), Count: n}}, nil
+	return []QueuedJobs{{Labels: slices.Clone(l.labels), Count: n}}, nil
 }

@@ -46,8 +46,8 @@ type Config struct {
 	// Owner names this listener's session and prefixes the names of the
 	// runners it launches (the node name).
 	Owner string
-	// Slots caps the runners this agent launches itself (standalone mode);
-	// 0 means Max.
+	// Slots caps the runners this agent runs at once for the scale set
+	// (the Source's Limit); 0 means Max.
 	Slots int
 	// WorkFolder of launched runners. Default "_work".
 	WorkFolder string
@@ -123,13 +123,10 @@ type Options struct {
 	Config
 	// API is the scale-set client, normally *actions.Client.
 	API API
-	// Launcher runs JIT runners for this node's slots; nil = demand only
-	// (the autoscaler consumes Queued and Desired).
+	// Launcher runs JIT runners for this node's slots when the agent's
+	// slot loop acquires a job from the listener (source.go); nil = demand
+	// only (Queued and Desired).
 	Launcher Launcher
-	// Gate shares the agent's concurrent slots, cordon and pause with the
-	// runners this listener launches (*runner.Agent); nil = only Slots
-	// limits them.
-	Gate Gate
 	// MintBudget paces JIT config generation (a token bucket shared per
 	// GitHub App, runner/github.MintBudgets); nil = unpaced.
 	MintBudget interface {
@@ -148,7 +145,6 @@ type Listener struct {
 	labels   []string
 	api      API
 	launcher Launcher
-	gate     Gate
 	budget   interface {
 		Wait(ctx context.Context) error
 	}
@@ -161,7 +157,8 @@ type Listener struct {
 	stats      *actions.RunnerScaleSetStatistic
 	desired    int
 	runners    map[string]*runnerState // launched runners by name
-	freeSlots  []int
+	launching  int                     // runners being minted and started
+	changed    chan struct{}           // closed and replaced on every change of the above
 }
 
 // New validates the options and returns a Listener; Run starts it.
@@ -183,12 +180,9 @@ func New(o Options) (*Listener, error) {
 		return nil, fmt.Errorf("scaleset: metrics: %w", err)
 	}
 	l := &Listener{
-		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, gate: o.Gate, budget: o.MintBudget,
+		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, budget: o.MintBudget,
 		log: o.Logger.With("scale_set", o.Name), metrics: m, sleep: o.Sleep,
-		runners: map[string]*runnerState{},
-	}
-	for i := range o.Slots {
-		l.freeSlots = append(l.freeSlots, i)
+		runners: map[string]*runnerState{}, changed: make(chan struct{}),
 	}
 	return l, nil
 }
@@ -212,26 +206,12 @@ func (l *Listener) ScaleSetID() int {
 	return l.scaleSetID
 }
 
-// Run keeps the scale set and its session alive until ctx ends, then
-// stops the runners it launched, removes the registrations of those that
-// never took a job, and returns ctx's error.
+// Run keeps the scale set and its session alive until ctx ends and
+// returns ctx's error. The runners themselves belong to the agent's slots
+// (source.go); keep Run going until the agent has stopped, so that the
+// jobs still running learn their results.
 func (l *Listener) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	sc := &scaler{l: l}
-	sc.spawn = func(r *runnerState) {
-		rctx, stop := context.WithCancel(runCtx)
-		r.stop = stop
-		wg.Go(func() {
-			defer stop()
-			sc.runRunner(rctx, r)
-		})
-	}
-	if l.gate != nil && l.launcher != nil {
-		wg.Go(func() { sc.followGate(runCtx) }) // gate.go
-	}
 
 	wait := l.cfg.RetryWait
 	for {
@@ -248,6 +228,7 @@ func (l *Listener) Run(ctx context.Context) error {
 			l.log.Warn("scale set or session not found; resolving the scale set again", "err", err)
 			l.mu.Lock()
 			l.scaleSetID = 0
+			l.notifyLocked()
 			l.mu.Unlock()
 		case errors.Is(err, ErrSessionConflict):
 			l.metrics.conflicts.Inc()
@@ -288,6 +269,7 @@ func (l *Listener) session(ctx context.Context, sc *scaler) (opened bool, err er
 			delete(l.runners, name)
 		}
 	}
+	l.notifyLocked()
 	l.mu.Unlock()
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -345,6 +327,7 @@ func (l *Listener) ensureScaleSet(ctx context.Context) (int, error) {
 	l.api.SetSystemInfo(actions.SystemInfo{System: "runfleet", ScaleSetID: ss.ID, Subsystem: "listener"})
 	l.mu.Lock()
 	l.scaleSetID = ss.ID
+	l.notifyLocked()
 	l.mu.Unlock()
 	return ss.ID, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/github/scalesettest"
 )
 
@@ -82,13 +83,14 @@ func TestConfigValidate(t *testing.T) {
 
 // harness runs a Listener against the fake scale-set service.
 type harness struct {
-	t    *testing.T
-	fake *scalesettest.Server
-	api  *actions.Client
-	reg  *prometheus.Registry
-	l    *Listener
-	stop func()
-	err  chan error
+	t     *testing.T
+	fake  *scalesettest.Server
+	api   *actions.Client
+	reg   *prometheus.Registry
+	l     *Listener
+	agent *runner.Agent // with a launcher: the agent whose source l is
+	stop  func()
+	err   chan error
 }
 
 func newAPI(t *testing.T, fake *scalesettest.Server) *actions.Client {
@@ -102,20 +104,23 @@ func newAPI(t *testing.T, fake *scalesettest.Server) *actions.Client {
 	return c
 }
 
-func newHarness(t *testing.T, fake *scalesettest.Server, cfg Config, launcher Launcher) *harness {
+func newHarness(t *testing.T, fake *scalesettest.Server, cfg Config, launcher Launcher, more ...func(*Options)) *harness {
 	t.Helper()
-	return newHarnessGate(t, fake, cfg, launcher, nil)
+	return newHarnessAgent(t, fake, cfg, launcher, 0, more...)
 }
 
-func newHarnessGate(t *testing.T, fake *scalesettest.Server, cfg Config, launcher Launcher, gate Gate, more ...func(*Options)) *harness {
+// newHarnessAgent runs the listener and, with a launcher, an agent of
+// concurrent slots (default the scale set's slots) whose one source is
+// the listener.
+func newHarnessAgent(t *testing.T, fake *scalesettest.Server, cfg Config, launcher Launcher, concurrent int, more ...func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, fake: fake, api: newAPI(t, fake), reg: prometheus.NewRegistry(), err: make(chan error, 1)}
 	if cfg.Owner == "" {
 		cfg.Owner = "node-1"
 	}
 	cfg.ConflictWait, cfg.RetryWait = 5*time.Millisecond, 5*time.Millisecond
-	o := Options{Config: cfg, API: h.api, Launcher: launcher, Gate: gate, Registerer: h.reg,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	o := Options{Config: cfg, API: h.api, Launcher: launcher, Registerer: h.reg, Logger: logger}
 	for _, f := range more {
 		f(&o)
 	}
@@ -126,9 +131,27 @@ func newHarnessGate(t *testing.T, fake *scalesettest.Server, cfg Config, launche
 	h.l = l
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { h.err <- l.Run(ctx) }()
+	stopAgent := func() {}
+	if launcher != nil {
+		if concurrent == 0 {
+			concurrent = l.Limit()
+		}
+		h.agent = runner.NewAgent(runner.AgentOptions{Sources: []runner.Source{l}, Concurrent: concurrent,
+			ShutdownTimeout: 10 * time.Second, Logger: logger})
+		actx, acancel := context.WithCancel(context.Background())
+		adone := make(chan error, 1)
+		go func() { adone <- h.agent.Run(actx) }()
+		stopAgent = func() {
+			acancel()
+			if err := <-adone; err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		}
+	}
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
+			stopAgent()
 			cancel()
 			if err := <-h.err; !errors.Is(err, context.Canceled) {
 				t.Errorf("Run returned %v, want context.Canceled", err)

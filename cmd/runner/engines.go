@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/config"
+)
+
+// engines holds one executor per container engine, shared by every job
+// source of the node (GitLab runners, GitHub tables, scale sets): so
+// Reap sees every live job of the engine, and PruneImages under disk
+// pressure reaches every executor.
+type engines struct {
+	node   string
+	logger *slog.Logger
+	warm   int
+	byKey  map[string]nodeExecutor
+	order  []nodeExecutor
+}
+
+func newEngines(node string, warm int, logger *slog.Logger) *engines {
+	return &engines{node: node, logger: logger, warm: warm, byKey: map[string]nodeExecutor{}}
+}
+
+// get returns the executor of r's engine, connecting and reaping what a
+// previous agent of this node left on it the first time.
+func (e *engines) get(ctx context.Context, r config.Runner) (nodeExecutor, error) {
+	key := executorKey(r)
+	if ex, ok := e.byKey[key]; ok {
+		return ex, nil
+	}
+	ex, err := newExecutor(r, e.node, e.logger, e.warm)
+	if err != nil {
+		return nil, err
+	}
+	e.logger.Info("removing what a previous agent on this node left behind", "node", e.node, "engine", key)
+	if err := ex.Reap(ctx); err != nil {
+		ex.Close()
+		return nil, fmt.Errorf("reaping leftovers: %w", err)
+	}
+	e.byKey[key] = ex
+	e.order = append(e.order, ex)
+	return ex, nil
+}
+
+// all returns the executors in the order they were made.
+func (e *engines) all() []nodeExecutor { return e.order }
+
+// close releases every executor.
+func (e *engines) close() {
+	for _, ex := range e.order {
+		_ = ex.Close()
+	}
+}
+
+// pruneImages prunes unused images on every engine (disk pressure).
+func (e *engines) pruneImages(ctx context.Context) error {
+	var errs []error
+	for _, ex := range e.order {
+		freed, err := ex.PruneImages(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.logger.Info("disk pressure: pruned unused images", "freed_bytes", freed)
+	}
+	return errors.Join(errs...)
+}
+
+// defaultReapInterval is how often leftovers are reaped while the agent
+// runs (reap_interval).
+const defaultReapInterval = 10 * time.Minute
+
+// ticker is the part of a clock the reaper needs; tests inject their own.
+type ticker interface {
+	NewTicker(d time.Duration) (<-chan time.Time, func())
+}
+
+type wallTicker struct{}
+
+func (wallTicker) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// reapPeriodically reaps every engine every interval until ctx ends. An
+// executor's Reap leaves alone the objects of its live jobs (each engine
+// has one executor, so that is every job running on this agent): it
+// removes what a crashed job or a failed cleanup left.
+func reapPeriodically(ctx context.Context, clk ticker, interval time.Duration, exs []nodeExecutor, logger *slog.Logger) {
+	if interval <= 0 || len(exs) == 0 {
+		return
+	}
+	tick, stop := clk.NewTicker(interval)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+		for _, ex := range exs {
+			if err := ex.Reap(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("periodic reap", "err", err)
+			}
+		}
+	}
+}
+
+// allowedImages gives every spec of one runner the runner's
+// allowed_images on a shared executor.
+type allowedImages struct {
+	executors.Executor
+	allowed []string
+}
+
+func (a allowedImages) Create(ctx context.Context, spec executors.Spec) (executors.Env, error) {
+	spec.AllowedImages = a.allowed
+	return a.Executor.Create(ctx, spec)
+}
+
+// allowedImagesFirstStep keeps the executor's first-step capability.
+type allowedImagesFirstStep struct {
+	allowedImages
+	fs executors.FirstStepCreator
+}
+
+func (a allowedImagesFirstStep) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
+	spec.AllowedImages = a.allowed
+	return a.fs.CreateFirstStep(ctx, spec, first)
+}
+
+// withAllowedImages wraps ex for a runner with allowed_images.
+func withAllowedImages(ex executors.Executor, allowed []string) executors.Executor {
+	if len(allowed) == 0 {
+		return ex
+	}
+	a := allowedImages{Executor: ex, allowed: allowed}
+	if fs, ok := ex.(executors.FirstStepCreator); ok {
+		return allowedImagesFirstStep{allowedImages: a, fs: fs}
+	}
+	return a
+}
+
+// reapInterval is the periodic reap's interval.
+func reapInterval(*config.Config) time.Duration { return defaultReapInterval }

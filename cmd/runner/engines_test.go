@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/docker"
+)
+
+// manualTicker delivers ticks when the test says so.
+type manualTicker struct{ c chan time.Time }
+
+func (m manualTicker) NewTicker(time.Duration) (<-chan time.Time, func()) { return m.c, func() {} }
+
+// TestReapPeriodically runs against the real Docker engine: on each tick
+// the shared executor removes what a previous agent of the node left
+// (an Env of another executor, so not live here) and keeps its own live
+// job, which still runs commands afterwards.
+func TestReapPeriodically(t *testing.T) {
+	node := fmt.Sprintf("cmd-reap-%d", time.Now().UnixNano()%1e6)
+	logger := slog.New(slog.DiscardHandler)
+	shared, err := docker.New(docker.Options{Node: node, Logger: logger})
+	if err != nil {
+		t.Fatalf("docker executor (the Docker engine is required): %v", err)
+	}
+	defer shared.Close()
+	crashed, err := docker.New(docker.Options{Node: node, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crashed.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := func(id string) executors.Spec {
+		return executors.Spec{JobID: id, Node: node, Image: executors.Image{Name: "runfleet/busybox:latest", PullPolicy: executors.PullNever}}
+	}
+	live, err := shared.Create(ctx, spec("live"))
+	if err != nil {
+		t.Fatalf("create (run 'make images' first): %v", err)
+	}
+	defer live.Close(context.Background())
+	left, err := crashed.Create(ctx, spec("left"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer left.Close(context.Background())
+
+	tick := manualTicker{c: make(chan time.Time)}
+	done := make(chan struct{})
+	rctx, stop := context.WithCancel(ctx)
+	go func() { reapPeriodically(rctx, tick, time.Minute, []nodeExecutor{shared}, logger); close(done) }()
+	select {
+	case tick.c <- time.Now():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reaper did not wait for its ticker")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var out bytes.Buffer
+		res, err := left.Exec(ctx, executors.Step{Script: "true"}, &out)
+		if err != nil || res.ExitCode != 0 {
+			break // reaped
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the leftover container to be reaped")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var out bytes.Buffer
+	if res, err := live.Exec(ctx, executors.Step{Script: "echo alive"}, &out); err != nil || res.ExitCode != 0 || out.String() != "alive\n" {
+		t.Fatalf("the live job after a reap: %+v %v %q", res, err, out.String())
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reaper did not stop with its context")
+	}
+}
