@@ -111,9 +111,8 @@ func (c *ControlPlane) adminAuth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		tok := bearer(r)
 		if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(c.o.AdminToken)) != 1 {
-			c.m.authFailures.WithLabelValues(authAdminToken).Inc()
-			c.log.Warn("admin request with a wrong admin token rejected", "path", r.URL.Path, "remote", r.RemoteAddr)
-			writeError(w, http.StatusUnauthorized, "invalid admin token")
+			c.reject(w, r, http.StatusUnauthorized, "invalid admin token", authAdminToken,
+				"admin request with a wrong admin token rejected", "path", r.URL.Path)
 			return
 		}
 		next(w, r)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -93,11 +94,16 @@ func newNodeToken() string {
 }
 
 func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
+	// The join token is checked before the body is read.
 	tok := bearer(r)
 	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(c.o.JoinToken)) != 1 {
-		c.m.authFailures.WithLabelValues(authJoinToken).Inc()
-		c.log.Warn("register with a wrong join token rejected", "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "invalid join token")
+		c.reject(w, r, http.StatusUnauthorized, "invalid join token", authJoinToken, "register with a wrong join token rejected")
+		return
+	}
+	if ex, _ := c.auth.exhausted(source(r)); ex {
+		// Past its failure budget, a source gets no identity check and no
+		// provider call until the budget refills.
+		c.tooMany(w, r)
 		return
 	}
 	var req fleetapi.RegisterRequest
@@ -128,9 +134,22 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 		ok, name = n != nil, req.Name
 	}
 	if !ok || n == nil || name != req.Name {
-		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
-		c.log.Warn("register from a node this control plane did not launch rejected", "name", req.Name, "provider_id", req.ProviderID, "remote", r.RemoteAddr)
-		writeError(w, http.StatusForbidden, "unknown node: not launched by this control plane")
+		c.reject(w, r, http.StatusForbidden, "unknown node: not launched by this control plane", authUnknownNode,
+			"register from a node this control plane did not launch rejected", "name", req.Name, "provider_id", req.ProviderID)
+		return
+	}
+	// One registration of a node at a time: each revokes the tokens
+	// before it, in the store and in memory, in the same order.
+	n.regMu.Lock()
+	defer n.regMu.Unlock()
+	if err := c.proveIdentity(ctx, n, req.Identity); err != nil {
+		if errors.Is(err, errIdentityPending) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		c.reject(w, r, http.StatusForbidden, "the node did not prove it is instance "+req.ProviderID, authIdentity,
+			"register without a proof of the instance rejected", "name", req.Name, "provider_id", req.ProviderID, "err", err)
 		return
 	}
 	n.mu.Lock()
@@ -149,10 +168,15 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 		rec.State = policy.NodeReady
 	}
 	if req.Capacity.Slots > 0 {
-		rec.Slots = req.Capacity.Slots
+		rec.Slots = c.capSlots(rec.Pool, req.Capacity.Slots)
+		if rec.Slots < req.Capacity.Slots {
+			c.log.Warn("node reports more slots than its pool gives a node: capped", "node", rec.Name,
+				"reported", req.Capacity.Slots, "slots", rec.Slots)
+		}
 	}
 	nodeTok := newNodeToken()
 	h := hashToken(nodeTok)
+	// SaveToken revokes the node's earlier tokens.
 	if err := c.o.Store.SaveToken(ctx, h, rec.Name); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "cannot store the node token")
 		c.log.Error("register", "node", rec.Name, "err", err)
@@ -178,8 +202,11 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 			n.idleSince = now
 		}
 		n.mu.Unlock()
+		for _, old := range c.tokensOf[rec.Name] {
+			delete(c.tokens, old)
+		}
 		c.tokens[h] = rec.Name
-		c.tokensOf[rec.Name] = append(c.tokensOf[rec.Name], h)
+		c.tokensOf[rec.Name] = []string{h}
 	}
 	if first {
 		c.bootBackoff, c.bootRetryAt = 0, time.Time{}
@@ -189,6 +216,8 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 		c.m.bootSeconds.WithLabelValues(rec.Pool).Observe(now.Sub(rec.LaunchedAt).Seconds())
 		c.log.Info("node registered", "node", rec.Name, "pool", rec.Pool, "slots", rec.Slots, "boot", now.Sub(rec.LaunchedAt).Round(100*time.Millisecond))
 		c.wake()
+	} else {
+		c.log.Info("node registered again: its earlier token is revoked", "node", rec.Name)
 	}
 	writeJSON(w, http.StatusOK, fleetapi.RegisterResponse{
 		NodeToken: nodeTok, HeartbeatIntervalSeconds: int(c.o.HeartbeatInterval.Seconds()),
@@ -196,43 +225,41 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+	// The node token is checked before the body is read. Only a read lock
+	// on the registry: heartbeats never wait for each other, nor for a
+	// reconcile pass walking the nodes.
 	tok := bearer(r)
-	var hb fleetapi.Heartbeat
-	if tok == "" {
-		c.m.authFailures.WithLabelValues(authNodeToken).Inc()
-		writeError(w, http.StatusUnauthorized, "missing node token")
+	var name string
+	var n *nodeState
+	if tok != "" {
+		c.mu.RLock()
+		name = c.tokens[hashToken(tok)]
+		n = c.nodes[name]
+		c.mu.RUnlock()
+	}
+	if n == nil {
+		c.reject(w, r, http.StatusUnauthorized, "invalid node token", authNodeToken, "heartbeat with an invalid node token rejected")
 		return
 	}
+	var hb fleetapi.Heartbeat
 	if err := decode(w, r, &hb); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h := hashToken(tok)
 	now := c.o.Now()
-	// Only a read lock on the registry: heartbeats never wait for each
-	// other, nor for a reconcile pass walking the nodes.
-	c.mu.RLock()
-	name, ok := c.tokens[h]
-	n := c.nodes[name]
-	c.mu.RUnlock()
-	if !ok || n == nil {
-		c.m.authFailures.WithLabelValues(authNodeToken).Inc()
-		writeError(w, http.StatusUnauthorized, "invalid node token")
-		return
-	}
 	n.mu.Lock()
 	if hb.Name != n.rec.Name || hb.ProviderID != n.rec.ProviderID {
 		n.mu.Unlock()
-		c.m.authFailures.WithLabelValues(authUnknownNode).Inc()
-		c.log.Warn("heartbeat for another node rejected", "token_node", name, "name", hb.Name, "provider_id", hb.ProviderID)
-		writeError(w, http.StatusForbidden, "unknown node: not launched by this control plane")
+		c.reject(w, r, http.StatusForbidden, "unknown node: not launched by this control plane", authUnknownNode,
+			"heartbeat for another node rejected", "token_node", name, "name", hb.Name, "provider_id", hb.ProviderID)
 		return
 	}
 	wasInterrupted := n.has(fleetapi.ConditionInterrupted) || n.has(fleetapi.ConditionRebalance)
 	n.lastSeen = now
 	if hb.Slots > 0 {
-		n.slots = hb.Slots
+		n.slots = c.capSlots(n.rec.Pool, hb.Slots)
 	}
+	hb.Busy = min(max(hb.Busy, 0), max(n.slots, n.rec.Slots))
 	if hb.Busy == 0 && n.busy > 0 {
 		n.idleSince = now
 	}

@@ -79,7 +79,7 @@ type hbSpec struct {
 	Results string        `json:"results"`
 }
 
-type hbNode struct{ Name, ProviderID string }
+type hbNode struct{ Name, ProviderID, BootstrapToken string }
 
 // hbResult is what the client process reports (milliseconds).
 type hbResult struct {
@@ -121,7 +121,7 @@ func heartbeatRun(b *testing.B, nodes int, every, dur time.Duration) hbResult {
 	defer srv.Close()
 	spec := hbSpec{URL: "http://" + ln.Addr().String(), Every: every, For: dur, Results: filepath.Join(dir, "results.json")}
 	for _, s := range cp.Status().Nodes {
-		spec.Nodes = append(spec.Nodes, hbNode{Name: s.Name, ProviderID: s.ProviderID})
+		spec.Nodes = append(spec.Nodes, hbNode{Name: s.Name, ProviderID: s.ProviderID, BootstrapToken: prov.bootToken(s.ProviderID)})
 	}
 	if len(spec.Nodes) != nodes {
 		b.Fatalf("%d nodes launched, want %d", len(spec.Nodes), nodes)
@@ -189,7 +189,8 @@ func heartbeatClient(specPath string) error {
 			defer func() { <-sem }()
 			var r fleetapi.RegisterResponse
 			if err := postJSON(hc, spec.URL+fleetapi.PathRegister, joinToken,
-				fleetapi.RegisterRequest{Name: nd.Name, ProviderID: nd.ProviderID, Capacity: fleetapi.Capacity{Slots: 2}}, &r); err != nil {
+				fleetapi.RegisterRequest{Name: nd.Name, ProviderID: nd.ProviderID, Capacity: fleetapi.Capacity{Slots: 2},
+					Identity: fleetapi.Identity{BootstrapToken: nd.BootstrapToken}}, &r); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

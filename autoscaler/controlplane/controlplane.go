@@ -91,10 +91,15 @@ type ControlPlane struct {
 	// lister answers registrations of nodes whose launch call has not
 	// returned yet.
 	lister instanceLister
+	// auth counts failed authentications per source address.
+	auth *authLimiter
 }
 
 // nodeState is a node's durable record plus what its heartbeats said.
 type nodeState struct {
+	// regMu serialises the node's registrations (each revokes the tokens
+	// before it); taken before mu, and before ControlPlane.mu.
+	regMu      sync.Mutex
 	mu         sync.Mutex // guards every field below
 	rec        Node
 	lastSeen   time.Time
@@ -156,6 +161,7 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 		nodes: map[string]*nodeState{}, byProvider: map[string]string{}, tokens: map[string]string{},
 		tokensOf: map[string][]string{}, wanted: map[string]int{},
 	}
+	c.auth = newAuthLimiter(o.Now, c.log, c.m)
 	recs, err := o.Store.Nodes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: loading nodes: %w", err)

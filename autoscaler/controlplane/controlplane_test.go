@@ -99,9 +99,18 @@ func (h *harness) post(path, tok string, body any) (int, []byte) {
 	return resp.StatusCode, buf.Bytes()
 }
 
+// identity is the proof node pid holds: its bootstrap token and its
+// signed instance identity document (a provider checks the one it uses).
+func (h *harness) identity(pid string) fleetapi.Identity {
+	id := signedIdentity(pid)
+	id.BootstrapToken = h.prov.bootToken(pid)
+	return id
+}
+
 func (h *harness) register(name, pid string) string {
 	h.t.Helper()
-	code, body := h.post(fleetapi.PathRegister, joinToken, fleetapi.RegisterRequest{Name: name, ProviderID: pid, Capacity: fleetapi.Capacity{Slots: 2}})
+	code, body := h.post(fleetapi.PathRegister, joinToken, fleetapi.RegisterRequest{Name: name, ProviderID: pid,
+		Capacity: fleetapi.Capacity{Slots: 2}, Identity: h.identity(pid)})
 	if code != http.StatusOK {
 		h.t.Fatalf("register %s: %d %s", name, code, body)
 	}
@@ -416,6 +425,15 @@ func TestAdoptsUnrecordedInstances(t *testing.T) {
 	if st := h.states(); st["node-0001"] != string(policy.NodeBooting) {
 		t.Fatalf("not adopted: %v", st)
 	}
+	// Its bootstrap token's hash was lost with the record: the join token
+	// alone admits it no more than a stranger. It stays Booting (and is
+	// replaced after the boot timeout).
+	if code, body := h.post(fleetapi.PathRegister, joinToken, fleetapi.RegisterRequest{Name: "node-0001", ProviderID: "i-0001",
+		Identity: h.identity("i-0001")}); code != http.StatusServiceUnavailable {
+		t.Fatalf("adopted node without a known bootstrap token registered: %d %s", code, body)
+	}
+	// A provider whose instances carry signed identities adopts and admits it.
+	restartWith(h, iidProvider{h.prov, newVerifying()})
 	h.register("node-0001", "i-0001")
 }
 

@@ -18,9 +18,10 @@ import (
 // it: the window in which early nodes of a batch register.
 type slowLauncher struct {
 	*fakeProvider
-	created chan struct{} // closed once the first instances exist
-	once    sync.Once
-	release chan struct{} // Launch returns once this is closed
+	verifying               // its nodes prove themselves with signed documents, as on EC2
+	created   chan struct{} // closed once the first instances exist
+	once      sync.Once
+	release   chan struct{} // Launch returns once this is closed
 }
 
 func (s *slowLauncher) Launch(ctx context.Context, req provider.LaunchRequest) ([]provider.Instance, error) {
@@ -73,7 +74,7 @@ func launchInBackground(h *harness) chan struct{} {
 
 func TestNodeRegisteringBeforeLaunchReturnsIsAccepted(t *testing.T) {
 	h := newHarness(t)
-	slow := &slowLauncher{fakeProvider: h.prov, created: make(chan struct{}), release: make(chan struct{})}
+	slow := &slowLauncher{fakeProvider: h.prov, verifying: newVerifying(), created: make(chan struct{}), release: make(chan struct{})}
 	restartWith(h, slow)
 	h.demand.set(6) // 3 nodes of 2 slots
 	done := launchInBackground(h)

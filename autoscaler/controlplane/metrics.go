@@ -18,6 +18,7 @@ type metrics struct {
 	interruptions  *prometheus.CounterVec
 	decisions      *prometheus.CounterVec
 	authFailures   *prometheus.CounterVec
+	authThrottled  prometheus.Counter
 	heartbeats     prometheus.Counter
 	reconciles     *prometheus.CounterVec
 	drainTimeouts  prometheus.Counter
@@ -59,6 +60,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_fleet_auth_failures_total", Help: "Fleet API requests rejected, by reason.",
 		}, []string{"reason"}),
+		authThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "runfleet_fleet_auth_throttled_total", Help: "Failed authentications answered 429: their source had used up its failure budget.",
+		}),
 		heartbeats: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "runfleet_fleet_heartbeats_total", Help: "Heartbeats accepted.",
 		}),
@@ -71,7 +75,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.nodes, m.wanted, m.actual, m.queued, m.bootSeconds, m.scaleEvents, m.capacityErrors,
-			m.providerErrors, m.interruptions, m.decisions, m.authFailures, m.heartbeats, m.reconciles, m.drainTimeouts)
+			m.providerErrors, m.interruptions, m.decisions, m.authFailures, m.authThrottled, m.heartbeats, m.reconciles, m.drainTimeouts)
 	}
 	return m
 }
@@ -81,5 +85,6 @@ const (
 	authJoinToken   = "join_token"
 	authNodeToken   = "node_token"
 	authUnknownNode = "unknown_node"
+	authIdentity    = "identity"
 	authAdminToken  = "admin_token"
 )

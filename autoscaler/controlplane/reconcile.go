@@ -372,8 +372,11 @@ func (c *ControlPlane) launch(ctx context.Context, l policy.Launch, now time.Tim
 	for _, in := range insts {
 		started[in.ProviderID] = true
 		// Already recorded when reported, or when its agent registered
-		// before Launch returned (adoptRegistering).
-		c.record(ctx, launchedNode(in, l, p, now), now, false)
+		// before Launch returned (adoptRegistering: then without its
+		// bootstrap token hash, which armBootstrap adds).
+		if !c.record(ctx, launchedNode(in, l, p, now), now, false) {
+			c.armBootstrap(ctx, in)
+		}
 		c.event(ctx, ScaleEvent{At: now, Kind: "launch", Pool: l.Pool, Node: in.Name, Detail: offeringKey(l.Offering)})
 	}
 	for _, in := range reported {

@@ -64,8 +64,12 @@ func launchedNode(in provider.Instance, l policy.Launch, p policy.Pool, now time
 	if launched.IsZero() {
 		launched = now
 	}
-	return Node{Name: in.Name, ProviderID: in.ProviderID, Pool: l.Pool, Offering: l.Offering,
+	n := Node{Name: in.Name, ProviderID: in.ProviderID, Pool: l.Pool, Offering: l.Offering,
 		State: policy.NodeBooting, Slots: p.SlotsPerNode, LaunchedAt: launched}
+	if in.BootstrapToken != "" {
+		n.BootstrapHash = hashToken(in.BootstrapToken)
+	}
+	return n
 }
 
 // instanceLister coalesces the provider List calls registrations of

@@ -32,6 +32,10 @@ type Node struct {
 	// keeps running the ones it has and is never retired by the policy
 	// while cordoned).
 	Cordoned bool
+	// BootstrapHash is the SHA-256 of the one-time bootstrap token the
+	// provider handed the node at launch; empty once the node used it, or
+	// when its provider proves identities otherwise.
+	BootstrapHash string
 }
 
 // ScaleEvent is one decision carried out, kept for the status command and
@@ -53,7 +57,9 @@ type Store interface {
 	// DeleteNode removes a node and its tokens; an unknown name is no error.
 	DeleteNode(ctx context.Context, name string) error
 	Nodes(ctx context.Context) ([]Node, error)
-	// SaveToken stores the hash of a node's token (never the token).
+	// SaveToken stores the hash of a node's token (never the token) and
+	// revokes (deletes) every earlier token of that node, in one
+	// transaction.
 	SaveToken(ctx context.Context, hash, node string) error
 	// Tokens returns node names by token hash.
 	Tokens(ctx context.Context) (map[string]string, error)

@@ -65,7 +65,7 @@ type Capacity struct {
 }
 
 // RegisterRequest is sent once by a new node (and again when its node
-// token is rejected).
+// token is rejected). A registration revokes the node's earlier tokens.
 type RegisterRequest struct {
 	// Name is the node name the provider gave it.
 	Name string `json:"name"`
@@ -77,6 +77,22 @@ type RegisterRequest struct {
 	Capacity   Capacity          `json:"capacity"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Version    string            `json:"version,omitempty"`
+	// Identity proves that the node is the instance ProviderID names; the
+	// join token alone admits no one.
+	Identity Identity `json:"identity"`
+}
+
+// Identity is a node's proof of which instance it is: the one-time
+// bootstrap token its provider handed it at launch (docker provider:
+// RUNFLEET_FLEET_BOOTSTRAP_TOKEN), or the cloud's signed instance
+// identity (EC2: the instance identity document and its base64 RSA
+// SHA-256 signature, from the metadata service).
+type Identity struct {
+	BootstrapToken string `json:"bootstrap_token,omitempty"`
+	// Document is the instance identity document as served (JSON text).
+	Document string `json:"document,omitempty"`
+	// Signature is the document's signature as served (base64).
+	Signature string `json:"signature,omitempty"`
 }
 
 // RegisterResponse hands the node its own token.

@@ -58,7 +58,28 @@ type Instance struct {
 	// State is the provider's view: pending, running, stopping, terminated.
 	State      string
 	LaunchedAt time.Time
+	// BootstrapToken, set by providers that hand each node its own secret
+	// at launch (the docker provider: an environment variable of the
+	// container), is what the node presents once, at its first
+	// registration, to prove it is this instance. The control plane keeps
+	// only its hash. Empty for providers whose instances prove themselves
+	// otherwise (EC2's signed instance identity document). Never logged.
+	BootstrapToken string
 }
+
+// Identity is a cloud-signed statement of which instance a node is (an
+// EC2 instance identity document and its signature), presented at
+// registration.
+type Identity struct {
+	// Document is the signed document as served by the metadata service.
+	Document []byte
+	// Signature is the signature over Document as served (base64).
+	Signature []byte
+}
+
+// ErrIdentity is returned (wrapped) when an identity does not prove the
+// instance it is presented for.
+var ErrIdentity = errors.New("instance identity not proven")
 
 // CapacityError says an offering had no capacity (spot pool empty,
 // InsufficientInstanceCapacity, MaxSpotInstanceCountExceeded, ...). Launch

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +26,12 @@ type awsProviderFile struct {
 	MaxAttempts int                    `toml:"max_attempts"`
 	Pools       map[string]awsPoolFile `toml:"pools"`
 	Static      *awsStaticCredsFile    `toml:"static_credentials"`
+	// IdentityCertificateFile is the PEM of the region's AWS "RSA" public
+	// certificate for instance identity documents: nodes prove which
+	// instance they are with their signed document (required).
+	IdentityCertificateFile string `toml:"identity_certificate_file"`
+	// AccountIDs limits the accounts identity documents may name.
+	AccountIDs []string `toml:"account_ids"`
 }
 
 // awsPoolFile is [provider.aws.pools.NAME], NAME being a [[pools]] name.
@@ -49,6 +56,9 @@ type awsProvider struct {
 	Pools       map[string]awsprovider.Pool
 	// Credentials is nil for the SDK's default chain.
 	Credentials aws.CredentialsProvider
+	// IdentityCertificate is the PEM nodes' identity documents verify with.
+	IdentityCertificate []byte
+	AccountIDs          []string
 }
 
 // awsConfig checks [provider.aws] against the pools: every pool needs
@@ -58,6 +68,16 @@ func awsConfig(f awsProviderFile, pools []policy.Pool) (awsProvider, error) {
 	a := awsProvider{Region: f.Region, Endpoint: f.Endpoint, MaxAttempts: f.MaxAttempts, Pools: map[string]awsprovider.Pool{}}
 	if a.Region == "" {
 		errs = append(errs, errors.New("[provider.aws] region is required"))
+	}
+	a.AccountIDs = f.AccountIDs
+	if f.IdentityCertificateFile == "" {
+		errs = append(errs, errors.New("[provider.aws] identity_certificate_file (the region's AWS RSA certificate for instance identity documents) is required: nodes prove which instance they are with it"))
+	} else if pem, err := os.ReadFile(f.IdentityCertificateFile); err != nil {
+		errs = append(errs, fmt.Errorf("[provider.aws] identity_certificate_file: %w", err))
+	} else if _, err := awsprovider.NewIdentityVerifier(pem, max(a.Region, "-"), nil); err != nil {
+		errs = append(errs, fmt.Errorf("[provider.aws] identity_certificate_file %s: %w", f.IdentityCertificateFile, err))
+	} else {
+		a.IdentityCertificate = pem
 	}
 	known := map[string]bool{}
 	for _, p := range pools {
@@ -109,5 +129,6 @@ func newAWSProvider(ctx context.Context, c *config, logger *slog.Logger) (*awspr
 	return awsprovider.New(ctx, awsprovider.Config{
 		Fleet: c.Fleet, Region: c.AWS.Region, Endpoint: c.AWS.Endpoint, Credentials: c.AWS.Credentials,
 		MaxAttempts: c.AWS.MaxAttempts, Pools: c.AWS.Pools, Logger: logger,
+		IdentityCertificate: c.AWS.IdentityCertificate, AccountIDs: c.AWS.AccountIDs,
 	})
 }

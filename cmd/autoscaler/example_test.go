@@ -22,6 +22,9 @@ func TestExampleConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dir, "aws-identity-rsa.pem"), testIdentitySigner(t).CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	body := strings.ReplaceAll(string(raw), "/etc/runfleet/", dir+"/")
 	for _, typ := range []string{"docker", "aws"} {
 		t.Run(typ, func(t *testing.T) {

@@ -69,6 +69,7 @@ type = "aws"
 region = %q
 endpoint = %q
 max_attempts = 1
+identity_certificate_file = %q
 [provider.aws.static_credentials]
 access_key_id = %q
 secret_access_key_file = %q
@@ -85,7 +86,8 @@ instance_type = "m7i.large"
 zone = "eu-west-1a"
 spot = true
 price_per_hour = 0.03
-`, fleetAddr, adminAddr, write("join", "join-secret\n"), filepath.Join(dir, "fleet.db"), awsRegion, srv.URL, awsKey,
+`, fleetAddr, adminAddr, write("join", "join-secret\n"), filepath.Join(dir, "fleet.db"), awsRegion, srv.URL,
+		write("aws-identity.pem", string(testIdentitySigner(t).CertificatePEM())), awsKey,
 		write("aws-secret", awsSecret))+extra)
 	return srv, cfgPath, fleetAddr, adminAddr
 }

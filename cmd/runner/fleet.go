@@ -14,10 +14,19 @@ import (
 // terminate.
 func runFleet(ctx context.Context, cfg *config.Config, agent *runner.Agent, stop func(), logger *slog.Logger) {
 	fl := cfg.Fleet
+	hc, err := fleet.NewHTTPClient(fl.CAFile, fl.ClientCertFile, fl.ClientKeyFile)
+	if err != nil {
+		logger.Error("fleet", "err", err)
+		return
+	}
+	var id fleet.IdentitySource
+	if fl.Identity == "aws" {
+		id = fleet.NewEC2Identity(fl.IdentityEndpoint)
+	}
 	c, err := fleet.New(fleet.Options{
-		URL: fl.URL.String(), JoinToken: fl.JoinToken, NodeTokenFile: fl.NodeTokenFile,
-		Name: cfg.Node, ProviderID: fl.ProviderID, Pool: fl.Pool, Offering: fl.Offering,
-		Version: version, Interval: fl.HeartbeatInterval, Agent: agent, Exit: stop, Logger: logger,
+		URL: fl.URL.String(), JoinToken: fl.JoinToken, BootstrapToken: fl.BootstrapToken, Identity: id,
+		NodeTokenFile: fl.NodeTokenFile, Name: cfg.Node, ProviderID: fl.ProviderID, Pool: fl.Pool, Offering: fl.Offering,
+		Version: version, Interval: fl.HeartbeatInterval, Agent: agent, Exit: stop, Logger: logger, HTTPClient: hc,
 	})
 	if err != nil {
 		logger.Error("fleet", "err", err)

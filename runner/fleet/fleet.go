@@ -28,8 +28,15 @@ type Agent interface {
 
 // Options configure a Client.
 type Options struct {
-	URL           string
-	JoinToken     string
+	URL       string
+	JoinToken string
+	// BootstrapToken is the one-time secret the node's provider handed
+	// it at launch (docker provider); presented at the first
+	// registration.
+	BootstrapToken string
+	// Identity, when set, supplies a signed instance identity presented
+	// at every registration (EC2: EC2Identity).
+	Identity      IdentitySource
 	NodeTokenFile string
 	Name          string
 	ProviderID    string
@@ -181,6 +188,14 @@ func (c *Client) register(ctx context.Context) error {
 		Name: c.o.Name, ProviderID: c.o.ProviderID, Pool: c.o.Pool, Offering: c.o.Offering,
 		Capacity: fleetapi.Capacity{Slots: st.Slots}, Labels: c.o.Labels, Version: c.o.Version,
 	}
+	if c.o.Identity != nil {
+		id, err := c.o.Identity.Identity(ctx)
+		if err != nil {
+			return fmt.Errorf("register: instance identity: %w", err)
+		}
+		req.Identity = id
+	}
+	req.Identity.BootstrapToken = c.o.BootstrapToken
 	var resp fleetapi.RegisterResponse
 	if err := c.post(ctx, fleetapi.PathRegister, c.o.JoinToken, req, &resp); err != nil {
 		return err

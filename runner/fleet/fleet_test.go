@@ -47,6 +47,7 @@ type fakePlane struct {
 	cmds       []fleetapi.Command
 	valid      string
 	rejectNext bool
+	lastReg    fleetapi.RegisterRequest
 }
 
 func (p *fakePlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +61,7 @@ func (p *fakePlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.registers++
+		json.NewDecoder(r.Body).Decode(&p.lastReg)
 		p.valid = "node-tok-" + string(rune('0'+p.registers))
 		json.NewEncoder(w).Encode(fleetapi.RegisterResponse{NodeToken: p.valid, HeartbeatIntervalSeconds: 1})
 	case fleetapi.PathHeartbeat:

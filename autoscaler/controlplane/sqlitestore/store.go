@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS nodes (
 	registered_at INTEGER NOT NULL,
 	drain_at INTEGER NOT NULL,
 	reason TEXT NOT NULL,
-	cordoned INTEGER NOT NULL DEFAULT 0
+	cordoned INTEGER NOT NULL DEFAULT 0,
+	bootstrap_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS tokens (
 	hash TEXT PRIMARY KEY,
@@ -106,6 +107,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("migrate: add nodes.cordoned: %w", err)
 		}
 	}
+	if !cols["bootstrap_hash"] {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE nodes ADD COLUMN bootstrap_hash TEXT NOT NULL DEFAULT ''`); err != nil {
+			return fmt.Errorf("migrate: add nodes.bootstrap_hash: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -129,10 +135,10 @@ func fromUnix(n int64) time.Time {
 // SaveNode inserts or replaces a node.
 func (s *Store) SaveNode(ctx context.Context, n controlplane.Node) error {
 	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO nodes
-		(name, provider_id, pool, instance_type, zone, spot, price, state, slots, launched_at, registered_at, drain_at, reason, cordoned)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(name, provider_id, pool, instance_type, zone, spot, price, state, slots, launched_at, registered_at, drain_at, reason, cordoned, bootstrap_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.Name, n.ProviderID, n.Pool, n.Offering.InstanceType, n.Offering.Zone, n.Offering.Spot, n.Offering.PricePerHour,
-		string(n.State), n.Slots, unix(n.LaunchedAt), unix(n.RegisteredAt), unix(n.DrainAt), n.Reason, n.Cordoned)
+		string(n.State), n.Slots, unix(n.LaunchedAt), unix(n.RegisteredAt), unix(n.DrainAt), n.Reason, n.Cordoned, n.BootstrapHash)
 	if err != nil {
 		return fmt.Errorf("save node %s: %w", n.Name, err)
 	}
@@ -161,7 +167,7 @@ func (s *Store) DeleteNode(ctx context.Context, name string) error {
 // Nodes returns every node, by name.
 func (s *Store) Nodes(ctx context.Context) ([]controlplane.Node, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, provider_id, pool, instance_type, zone, spot, price, state, slots,
-		launched_at, registered_at, drain_at, reason, cordoned FROM nodes ORDER BY name`)
+		launched_at, registered_at, drain_at, reason, cordoned, bootstrap_hash FROM nodes ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
@@ -172,7 +178,7 @@ func (s *Store) Nodes(ctx context.Context) ([]controlplane.Node, error) {
 		var state string
 		var launched, registered, drain int64
 		if err := rows.Scan(&n.Name, &n.ProviderID, &n.Pool, &n.Offering.InstanceType, &n.Offering.Zone, &n.Offering.Spot,
-			&n.Offering.PricePerHour, &state, &n.Slots, &launched, &registered, &drain, &n.Reason, &n.Cordoned); err != nil {
+			&n.Offering.PricePerHour, &state, &n.Slots, &launched, &registered, &drain, &n.Reason, &n.Cordoned, &n.BootstrapHash); err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
 		n.State = policy.NodeState(state)
@@ -182,9 +188,20 @@ func (s *Store) Nodes(ctx context.Context) ([]controlplane.Node, error) {
 	return out, rows.Err()
 }
 
-// SaveToken stores a token hash for a node.
+// SaveToken stores a token hash for a node and deletes its earlier ones.
 func (s *Store) SaveToken(ctx context.Context, hash, node string) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO tokens (hash, node) VALUES (?, ?)`, hash, node); err != nil {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save token of %s: %w", node, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE node = ?`, node); err != nil {
+		return fmt.Errorf("revoke tokens of %s: %w", node, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tokens (hash, node) VALUES (?, ?)`, hash, node); err != nil {
+		return fmt.Errorf("save token of %s: %w", node, err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("save token of %s: %w", node, err)
 	}
 	return nil

@@ -64,14 +64,21 @@ type Config struct {
 	HTTPClient  *http.Client
 	Pools       map[string]Pool
 	Logger      *slog.Logger
+	// IdentityCertificate is the PEM of the region's AWS RSA public
+	// certificate for instance identity documents (identity.go); without
+	// it no node can register.
+	IdentityCertificate []byte
+	// AccountIDs, when set, are the accounts identity documents may name.
+	AccountIDs []string
 }
 
 // Provider launches, lists and terminates EC2 nodes.
 type Provider struct {
-	cfg Config
-	ec2 *ec2.Client
-	as  *autoscaling.Client
-	log *slog.Logger
+	cfg      Config
+	ec2      *ec2.Client
+	as       *autoscaling.Client
+	log      *slog.Logger
+	identity *IdentityVerifier
 }
 
 // New builds a provider; it makes no call yet.
@@ -112,7 +119,13 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws provider: config: %w", err)
 	}
-	return &Provider{cfg: cfg, ec2: ec2.NewFromConfig(ac), as: autoscaling.NewFromConfig(ac), log: cfg.Logger}, nil
+	p := &Provider{cfg: cfg, ec2: ec2.NewFromConfig(ac), as: autoscaling.NewFromConfig(ac), log: cfg.Logger}
+	if len(cfg.IdentityCertificate) > 0 {
+		if p.identity, err = NewIdentityVerifier(cfg.IdentityCertificate, cfg.Region, cfg.AccountIDs); err != nil {
+			return nil, fmt.Errorf("aws provider: %w", err)
+		}
+	}
+	return p, nil
 }
 
 // Offerings returns every configured offering of every pool.

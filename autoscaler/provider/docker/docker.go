@@ -253,7 +253,12 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, st
 		}
 	}
 	key := provider.OfferingKey(req.Offering)
+	// The node's own one-time secret: the control plane keeps its hash
+	// and admits one registration with it (the join token alone admits
+	// no one).
+	bootstrap := "rfb_" + randomHex(32)
 	env := append([]string{
+		"RUNFLEET_FLEET_BOOTSTRAP_TOKEN=" + bootstrap,
 		"RUNFLEET_NODE_NAME=" + name,
 		"RUNFLEET_FLEET_URL=" + req.Bootstrap.FleetURL,
 		"RUNFLEET_FLEET_JOIN_TOKEN=" + req.Bootstrap.JoinToken,
@@ -297,7 +302,7 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, st
 		}
 	}
 	in := provider.Instance{ProviderID: name, Name: name, Pool: req.Pool, Offering: req.Offering,
-		State: "pending", LaunchedAt: p.o.Now()}
+		State: "pending", LaunchedAt: p.o.Now(), BootstrapToken: bootstrap}
 	if started != nil {
 		started(in)
 	}
