@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,11 +33,11 @@ log and exits non-zero when the job fails.`,
 			if err != nil {
 				return err
 			}
-			r, node, err := execRunner(g)
+			logger := newLogger(g.logLevel, g.logJSON)
+			r, node, err := execRunner(g, logger)
 			if err != nil {
 				return err
 			}
-			logger := newLogger(g.logLevel, g.logJSON)
 			ex, err := newExecutor(r, node, logger, 0)
 			if err != nil {
 				return err
@@ -66,8 +67,12 @@ log and exits non-zero when the job fails.`,
 
 // execRunner takes the first runner of the config, or defaults (with build
 // and cache directories under the user's cache dir) when there is no config.
-func execRunner(g *globalFlags) (config.Runner, string, error) {
-	cfg, err := loadConfig(g)
+// No coordinator is involved: the runner needs no url or token.
+func execRunner(g *globalFlags, logger *slog.Logger) (config.Runner, string, error) {
+	cfg, err := config.LoadLocal(g.config, os.LookupEnv)
+	if err == nil {
+		config.LogWarnings(logger, cfg.Warnings)
+	}
 	if err == nil && len(cfg.Runners) > 0 {
 		return cfg.Runners[0], cfg.Node, nil
 	}
@@ -80,13 +85,13 @@ func execRunner(g *globalFlags) (config.Runner, string, error) {
 	}
 	base = filepath.Join(base, "runfleet")
 	f := config.File{Runners: []config.RunnerFile{{
-		Name: "local", URL: "http://localhost", Token: "local", Executor: "docker", BuildsDir: filepath.Join(base, "builds"),
+		Name: "local", Executor: "docker", BuildsDir: filepath.Join(base, "builds"),
 		Cache: &config.CacheFile{Dir: filepath.Join(base, "cache")},
 	}}}
 	if err := config.ApplyEnv(&f, os.LookupEnv); err != nil {
 		return config.Runner{}, "", err
 	}
-	c, err := config.FromFile(f)
+	c, err := config.FromFileLocal(f)
 	if err != nil {
 		return config.Runner{}, "", err
 	}

@@ -70,7 +70,7 @@ func newVerifyCmd(g *globalFlags) *cobra.Command {
 			var keep []config.RunnerFile
 			var bad int
 			for _, r := range f.Runners {
-				client, err := g.client(r.URL)
+				client, err := g.runnerClient(r)
 				if err != nil {
 					return err
 				}
@@ -125,7 +125,7 @@ func newUnregisterCmd(g *globalFlags) *cobra.Command {
 					keep = append(keep, r)
 					continue
 				}
-				client, err := g.client(r.URL)
+				client, err := g.runnerClient(r)
 				if err != nil {
 					return err
 				}
@@ -166,4 +166,16 @@ func (g *globalFlags) registrations() (config.File, string, error) {
 // client returns a GitLab API client for url.
 func (g *globalFlags) client(url string) (*gitlab.Client, error) {
 	return gitlab.NewClient(gitlab.ClientOptions{BaseURL: url, UserAgent: "runfleet/" + version, Logger: newLogger(g.logLevel, g.logJSON)})
+}
+
+// runnerClient returns a GitLab API client for a registered runner, with
+// its tls-ca-file and client certificate.
+func (g *globalFlags) runnerClient(r config.RunnerFile) (*gitlab.Client, error) {
+	tlsConfig, err := config.Runner{TLSCAFile: r.TLSCAFile, TLSCertFile: r.TLSCertFile, TLSKeyFile: r.TLSKeyFile}.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("runner %s: %w", r.Name, err)
+	}
+	return gitlab.NewClient(gitlab.ClientOptions{
+		BaseURL: r.URL, UserAgent: "runfleet/" + version, Logger: newLogger(g.logLevel, g.logJSON), TLSConfig: tlsConfig,
+	})
 }

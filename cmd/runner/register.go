@@ -34,25 +34,32 @@ func newRegisterCmd(g *globalFlags) *cobra.Command {
 		Long: `Verifies a runner authentication token (glrt-…) with POST /api/v4/runners/verify,
 or registers with a legacy registration token through POST /api/v4/runners, then
 appends a [[runners]] entry to the config file (created with mode 0600 if missing).
-A wrong token leaves the config untouched.`,
+A wrong token leaves the config untouched. Without --non-interactive it asks
+for what the flags leave out (URL, token, name, executor, image) on the terminal.
+--token-file reads the token from a file, so it never shows in argv or history.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !f.nonInteractive {
+				if err := promptRegistration(cmd, f, gf); err != nil { // register_prompt.go
+					return err
+				}
+			}
 			if ok, err := isGitHub(f.url, gf); err != nil || ok {
 				if err != nil {
 					return err
 				}
 				return registerGitHub(cmd, g, f, gf)
 			}
-			return register(cmd, g, f)
+			return register(cmd, g, f, gf)
 		},
 	}
 	gf = addGitHubRegisterFlags(cmd)
 	fl := cmd.Flags()
-	fl.BoolVarP(&f.nonInteractive, "non-interactive", "n", false, "never prompt (required: registration takes flags only)")
+	fl.BoolVarP(&f.nonInteractive, "non-interactive", "n", false, "never prompt: take everything from flags")
 	fl.StringVarP(&f.url, "url", "u", "", "GitLab URL, e.g. https://gitlab.com")
 	fl.StringVarP(&f.token, "token", "t", "", "runner authentication token (glrt-…), or a legacy registration token")
 	fl.StringVar(&f.token, "registration-token", "", "alias of --token")
-	fl.StringVar(&f.executor, "executor", "docker", "executor: docker")
+	fl.StringVar(&f.executor, "executor", "docker", "executor: docker or containerd")
 	fl.StringVar(&f.dockerImage, "docker-image", config.DefaultImage, "default job image")
 	fl.StringVar(&f.name, "name", "", "runner name (default: host name)")
 	fl.StringVar(&f.tagList, "tag-list", "", "comma-separated tags (legacy registration only; glrt- runners get tags in GitLab)")
@@ -62,15 +69,22 @@ A wrong token leaves the config untouched.`,
 	return cmd
 }
 
-func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
-	if !f.nonInteractive {
-		return errors.New("interactive registration is not supported: pass --non-interactive with --url and --token")
+func register(cmd *cobra.Command, g *globalFlags, f *registerFlags, gf *githubRegisterFlags) error {
+	if f.token != "" && gf.tokenFile != "" {
+		return errors.New("give --token or --token-file, not both")
+	}
+	if gf.tokenFile != "" {
+		t, err := readTokenFile(gf.tokenFile)
+		if err != nil {
+			return err
+		}
+		f.token = t
 	}
 	if f.url == "" || f.token == "" {
-		return errors.New("--url and --token are required")
+		return errors.New("--url and --token (or --token-file) are required")
 	}
-	if f.executor != "docker" {
-		return fmt.Errorf("--executor %q is not supported (supported: docker)", f.executor)
+	if f.executor != "docker" && f.executor != "containerd" {
+		return fmt.Errorf("--executor %q is not supported (supported: docker, containerd)", f.executor)
 	}
 	if f.limit < 0 {
 		return errors.New("--limit must not be negative")
@@ -111,6 +125,9 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags) error {
 	rf := config.RunnerFile{
 		Name: name, URL: f.url, ID: res.ID, Token: token, Executor: f.executor, Limit: f.limit,
 		TagList: splitList(f.tagList), Docker: &config.DockerFile{Image: f.dockerImage},
+	}
+	if f.executor == "containerd" {
+		rf.Docker, rf.Containerd = nil, &config.ContainerdFile{Image: f.dockerImage}
 	}
 	rf.TokenObtainedAt = time.Now().UTC().Truncate(time.Second)
 	rf.TokenExpiresAt = res.TokenExpiresAt.UTC()

@@ -35,7 +35,7 @@ func addGitHubRegisterFlags(cmd *cobra.Command) *githubRegisterFlags {
 	fl.Int64Var(&f.appID, "app-id", 0, "GitHub App ID (GitHub)")
 	fl.Int64Var(&f.installationID, "installation-id", 0, "GitHub App installation ID (GitHub)")
 	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "GitHub App private key, PEM (GitHub)")
-	fl.StringVar(&f.tokenFile, "token-file", "", "file holding a personal access token (GitHub; instead of --token)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token (GitLab or GitHub; instead of --token, so it never shows in argv or history)")
 	fl.StringVar(&f.labels, "labels", "self-hosted", "comma-separated runner labels (GitHub)")
 	fl.StringVar(&f.runnerGroup, "runner-group", "", "runner group name (GitHub; default: Default)")
 	fl.StringVar(&f.runnerImage, "runner-image", config.DefaultGitHubRunnerImage, "runner image (GitHub)")

@@ -37,6 +37,10 @@ func loadConfig(g *globalFlags) (*config.Config, error) {
 
 func run(ctx context.Context, g *globalFlags) error {
 	cfg, err := loadConfig(g)
+	if isNotExist(err) {
+		printFirstRun(os.Stderr, g.config, true) // firstrun.go
+		return errFirstRun
+	}
 	if err != nil {
 		return err
 	}
@@ -45,6 +49,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		level = cfg.LogLevel
 	}
 	logger := newLogger(level, g.logJSON || cfg.LogFormat == "json")
+	config.LogWarnings(logger, cfg.Warnings) // gitlab-runner settings runfleet does not implement
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := runner.NewMetrics(reg)
@@ -53,7 +58,8 @@ func run(ctx context.Context, g *globalFlags) error {
 		return fmt.Errorf("system id: %w", err)
 	}
 	if len(cfg.Runners) == 0 && len(cfg.GitHub) == 0 && len(cfg.GitHubScaleSets) == 0 {
-		return fmt.Errorf("no runners in %s: run 'runner register' first", cfg.Path)
+		printFirstRun(os.Stderr, cfg.Path, false)
+		return errFirstRun
 	}
 
 	var sources []runner.Source
@@ -81,8 +87,12 @@ func run(ctx context.Context, g *globalFlags) error {
 			watchPaths = append(watchPaths, r.Cache.Dir)
 		}
 		watchPaths = append(watchPaths, r.BuildsDir)
+		tlsConfig, err := r.TLSConfig() // tls-ca-file, tls-cert-file
+		if err != nil {
+			return fmt.Errorf("runner %s: %w", r.Name, err)
+		}
 		client, err := gitlab.NewClient(gitlab.ClientOptions{
-			BaseURL: r.URL.String(), UserAgent: "runfleet/" + version, Logger: logger, Observer: metrics,
+			BaseURL: r.URL.String(), UserAgent: "runfleet/" + version, Logger: logger, Observer: metrics, TLSConfig: tlsConfig,
 		})
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)

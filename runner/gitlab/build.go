@@ -107,7 +107,7 @@ func (b *build) run(ctx context.Context) FinalResult {
 	if now == nil {
 		now = time.Now
 	}
-	b.vars = expandVariables(b.job.Variables)
+	b.vars = expandVariables(append(runnerVariables(b.s.Runner), b.job.Variables...))
 	b.project = b.job.JobInfo.ProjectFullPath
 	if b.project == "" {
 		b.project = lookup(b.vars, "CI_PROJECT_PATH")

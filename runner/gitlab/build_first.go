@@ -21,6 +21,9 @@ func (b *build) firstStepIndex(img executors.Image) int {
 			return -1
 		}
 	}
+	if hasContainerHooks(b.s.Runner, nil) {
+		return -1
+	}
 	for i, st := range b.job.Steps {
 		if st.Name == "after_script" || !whenMatches(st.When, false) {
 			continue
@@ -53,7 +56,7 @@ func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.E
 
 // stepOf is the executor step that runs a job step's script.
 func (b *build) stepOf(st Step) executors.Step {
-	return executors.Step{Script: stepScript(st.Script), WorkDir: b.projectDir()}
+	return executors.Step{Script: stepScript(withBuildHooks(b.s.Runner, st)), WorkDir: b.projectDir()}
 }
 
 // execStep runs job step i: as the first-step container's process when

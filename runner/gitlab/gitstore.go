@@ -21,6 +21,22 @@ type storeFetch struct {
 	Refspecs   []string
 	Depth      int
 	Out        io.Writer
+	// TLS is the runner's tls-ca-file / tls-cert-file / tls-key-file.
+	TLS gitTLS
+}
+
+// gitTLS is the TLS material git uses towards GitLab over https.
+type gitTLS struct{ CAFile, CertFile, KeyFile string }
+
+// args are git -c options for t.
+func (t gitTLS) args() []string {
+	var out []string
+	for _, kv := range [][2]string{{"http.sslCAInfo", t.CAFile}, {"http.sslCert", t.CertFile}, {"http.sslKey", t.KeyFile}} {
+		if kv[1] != "" {
+			out = append(out, "-c", kv[0]+"="+kv[1])
+		}
+	}
+	return out
 }
 
 // defaultRefspecs are fetched when GitLab sends none.
@@ -44,7 +60,7 @@ func fetchStore(ctx context.Context, f storeFetch) error {
 	if len(refspecs) == 0 {
 		refspecs = defaultRefspecs
 	}
-	args := []string{"fetch", "--prune", "--quiet", "--no-write-fetch-head"}
+	args := append(f.TLS.args(), "fetch", "--prune", "--quiet", "--no-write-fetch-head")
 	if f.Depth > 0 {
 		args = append(args, "--depth", strconv.Itoa(f.Depth))
 	}

@@ -169,7 +169,8 @@ func (b *build) environment() ([]string, error) {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("create file variable directory: %w", err)
 	}
-	env := append([]string{}, b.s.Runner.Environment...)
+	// The runner's environment entries are among b.vars (runnerVariables).
+	var env []string
 	for _, v := range b.vars {
 		val := v.Value
 		if v.File {
@@ -241,7 +242,8 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		Dir:        b.hostProjectDir(),
 		Store:      store,
 		Helper:     buildHelper{b: b, store: store},
-		Info:       b.job.GitInfo,
+		Info:       cloneInfo(b.s.Runner, b.job.GitInfo, b.project, b.job.Token),
+		TLS:        gitTLS{CAFile: b.s.Runner.TLSCAFile, CertFile: b.s.Runner.TLSCertFile, KeyFile: b.s.Runner.TLSKeyFile},
 		Strategy:   strategy(b.vars),
 		Depth:      depth,
 		Checkout:   lookup(b.vars, "GIT_CHECKOUT") != "false",
@@ -272,10 +274,8 @@ type prefetch struct {
 // pre_get_sources_script must run in the container first. Fetching
 // overlaps with the engine creating the job's containers.
 func (b *build) startPrefetch(ctx context.Context) {
-	for _, h := range b.job.Hooks {
-		if h.Name == "pre_get_sources_script" && len(h.Script) > 0 {
-			return
-		}
+	if len(hookScript(b.s.Runner, b.job.Hooks, "pre_get_sources_script")) > 0 {
+		return
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	p := &prefetch{done: make(chan struct{}), cancel: cancel}
@@ -301,15 +301,15 @@ func (b *build) stopPrefetch() {
 	}
 }
 
+// hook runs a get-sources hook (the runner's and the job's, see
+// hookScript) in the job container, never on the host.
 func (b *build) hook(ctx context.Context, name string) error {
-	for _, h := range b.job.Hooks {
-		if h.Name != name || len(h.Script) == 0 {
-			continue
-		}
-		fmt.Fprintf(b.rep, "Running %s\n", name)
-		return b.runStep(ctx, Step{Name: name, Script: h.Script})
+	script := hookScript(b.s.Runner, b.job.Hooks, name)
+	if len(script) == 0 {
+		return nil
 	}
-	return nil
+	fmt.Fprintf(b.rep, "Running %s\n", name)
+	return b.runStep(ctx, Step{Name: name, Script: script})
 }
 
 // executorName is how the job log names the executor.

@@ -46,6 +46,8 @@ type sourcesRequest struct {
 	Out        io.Writer
 	// Helper runs the checkout half in a container.
 	Helper helperRunner
+	// TLS is the runner's CA and client certificate for GitLab.
+	TLS gitTLS
 }
 
 // helperRunner runs one script in a container that mounts the project
@@ -79,7 +81,7 @@ func fetchSources(ctx context.Context, r sourcesRequest) error {
 	fmt.Fprintf(r.Out, "Fetching changes from %s\n", remote)
 	if err := fetchStore(ctx, storeFetch{
 		Store: r.Store, Remote: remote, AuthHeader: header,
-		Refspecs: r.Info.Refspecs, Depth: r.Depth, Out: r.Out,
+		Refspecs: r.Info.Refspecs, Depth: r.Depth, Out: r.Out, TLS: r.TLS,
 	}); err != nil {
 		return err
 	}

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rfconfig "github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
+)
+
+// TestExecWithGitLabRunnerConfig runs a job with `runner exec` on a config
+// written the way gitlab-runner writes it, without url or token (no
+// coordinator), with the runner-level hooks and environment.
+func TestExecWithGitLabRunnerConfig(t *testing.T) {
+	t.Parallel()
+	dockerClient(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	body := `concurrent = 1
+check_interval = 0
+connection_max_age = "15m0s"
+
+[session_server]
+  session_timeout = 1800
+
+[[runners]]
+  name = "local"
+  executor = "docker"
+  builds_dir = "` + filepath.Join(dir, "builds") + `"
+  environment = ["FROM_RUNNER=runner-env", "SHARED=runner"]
+  pre_build_script = "echo pre-build $FROM_RUNNER"
+  post_build_script = "echo post-build"
+  [runners.cache]
+    dir = "` + filepath.Join(dir, "cache") + `"
+    MaxUploadedArchiveSize = 0
+    [runners.cache.s3]
+    [runners.cache.gcs]
+    [runners.cache.azure]
+  [runners.docker]
+    tls_verify = false
+    image = "` + testImage + `"
+    pull_policy = "if-not-present"
+    privileged = false
+    oom_kill_disable = false
+    disable_cache = false
+    shm_size = 0
+    network_mtu = 0
+`
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := "variables:\n  SHARED: job\nok:\n  before_script: [echo before]\n  script: [echo script $SHARED]\n  after_script: [echo after]\n"
+	if err := os.WriteFile(filepath.Join(dir, ".gitlab-ci.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runnerBin, "exec", "--config", cfg, "--file", filepath.Join(dir, ".gitlab-ci.yml"), "ok")
+	cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=", "RUNFLEET_NODE_NAME="+nodeName(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("exec: %v\n%s", err, out)
+	}
+	log := string(out)
+	mustContain(t, log, "session_server", "pre-build runner-env", "script job", "post-build", "after", "Job succeeded")
+	order := []string{"\npre-build runner-env", "\nbefore", "\nscript job", "\npost-build", "\nafter"}
+	at := 0
+	for _, s := range order {
+		i := strings.Index(log[at:], s)
+		if i < 0 {
+			t.Fatalf("%q not after the previous step in:\n%s", s, log)
+		}
+		at += i + len(s)
+	}
+}
+
+// TestRunWithoutConfigSaysWhatToDo is the first run: no config yet.
+func TestRunWithoutConfigSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	out, err := runCLI(t, "run", "--config", cfg)
+	if err == nil {
+		t.Fatalf("run without config succeeded:\n%s", out)
+	}
+	mustContain(t, out, "no configuration at "+cfg, "runner register --config "+cfg, "runner run --config "+cfg, "--token-file")
+	if strings.Contains(out, "open "+cfg) || strings.Count(out, "runner:") != 2 {
+		t.Errorf("more than the next steps:\n%s", out)
+	}
+}
+
+// TestRegisterAsksOnTheTerminal feeds the answers gitlab-runner register
+// would ask for on stdin; --token-file keeps the token out of argv.
+func TestRegisterAsksOnTheTerminal(t *testing.T) {
+	t.Parallel()
+	srv := gitlabtest.New(t)
+	srv.AddRunner("glrt-prompted-token-01")
+	srv.AddRunner("glrt-from-a-file-0001")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+
+	cmd := exec.Command(runnerBin, "register", "--config", cfg)
+	cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=")
+	cmd.Stdin = strings.NewReader(srv.URL() + "\nglrt-prompted-token-01\nprompted\ncontainerd\n\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("register: %v\n%s", err, out)
+	}
+	mustContain(t, string(out), "GitLab instance URL", "authentication token", "name for the runner", "executor", "default job image")
+
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("glrt-from-a-file-0001\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "register", "--non-interactive", "--url", srv.URL(), "--token-file", tokenFile,
+		"--name", "from-file", "--docker-image", testImage, "--config", cfg); err != nil {
+		t.Fatalf("register --token-file: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "register", "--non-interactive", "--url", srv.URL(), "--token-file", filepath.Join(dir, "none"), "--config", cfg); err == nil {
+		t.Fatalf("a missing token file registered:\n%s", out)
+	}
+	c, err := rfconfig.Load(cfg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Runners) != 2 {
+		t.Fatalf("runners: %+v", c.Runners)
+	}
+	p, f := c.Runners[0], c.Runners[1]
+	if p.Name != "prompted" || p.Token != "glrt-prompted-token-01" || p.Executor != "containerd" || p.Docker.Image != rfconfig.DefaultImage || p.TokenObtainedAt.IsZero() {
+		t.Errorf("prompted runner: %+v", p)
+	}
+	if f.Name != "from-file" || f.Token != "glrt-from-a-file-0001" || f.Executor != "docker" {
+		t.Errorf("token-file runner: %+v", f)
+	}
+	if st, err := os.Stat(cfg); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("config mode: %v %v", st, err)
+	}
+}
