@@ -156,6 +156,7 @@ runfleet demo finished in %v
 		}
 		return fmt.Errorf("%d of %d jobs did not succeed", j.Failed, j.Total)
 	}
+	printNext(d.out) // next.go
 	return nil
 }
 
