@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,11 +37,18 @@ func bridgeGateway(t *testing.T) string {
 		t.Fatalf("the Docker engine does not answer (needed by this test): %v", err)
 	}
 	for _, cfg := range n.IPAM.Config {
-		if ip := net.ParseIP(cfg.Gateway); ip != nil && ip.To4() != nil {
+		gw := net.ParseIP(cfg.Gateway)
+		if _, subnet, err := net.ParseCIDR(cfg.Subnet); gw == nil && err == nil && subnet.IP.To4() != nil {
+			// Not every engine reports the gateway: Docker's default is the
+			// subnet's first address.
+			gw = slices.Clone(subnet.IP.To4())
+			gw[3]++
+		}
+		if gw != nil && gw.To4() != nil {
 			if _, err := c.ImageInspect(ctx, stubImage); err != nil {
 				t.Fatalf("image %s is missing: run 'make images' (%v)", stubImage, err)
 			}
-			return cfg.Gateway
+			return gw.String()
 		}
 	}
 	t.Fatal("docker bridge has no IPv4 gateway")

@@ -8,6 +8,12 @@
 // takes exactly one job, runs its script lines with sh, reports the
 // result and exits. When its registration is deleted before it got a job
 // it exits too, as a JIT runner does.
+//
+// Like the official runner it names its version in every call
+// (runnerversion.Default, or RUNFLEET_TEST_RUNNER_VERSION to play an
+// outdated runner) and, when GitHub answers that the version is
+// deprecated, prints GitHub's message the way the runner does and exits 1
+// without retrying.
 package main
 
 import (
@@ -19,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -26,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/github/runnerversion"
 )
 
 type runnerFile struct {
@@ -58,6 +67,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx); err != nil {
+		var dep errDeprecated
+		if errors.As(err, &dep) {
+			// As the official runner reports GitHub's refusal.
+			fmt.Printf("An error occurred: Error: Forbidden %s\n", dep.message)
+			fmt.Println("Runner listener exit with terminated error, stop the service, no retry needed.")
+			os.Exit(1)
+		}
 		fmt.Fprintln(os.Stderr, "githubrunner:", err)
 		os.Exit(1)
 	}
@@ -91,9 +107,14 @@ func decodeJIT(enc string) (runnerFile, credentialsFile, error) {
 }
 
 type client struct {
-	base, token string
-	http        *http.Client
+	base, token, version string
+	http                 *http.Client
 }
+
+// errDeprecated is GitHub's refusal of an outdated runner (403).
+type errDeprecated struct{ message string }
+
+func (e errDeprecated) Error() string { return e.message }
 
 var errGone = errors.New("registration deleted")
 
@@ -103,6 +124,11 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*http.R
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	path += sep + "runnerVersion=" + url.QueryEscape(c.version)
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.base, "/")+path, rd)
 	if err != nil {
 		return nil, err
@@ -119,6 +145,15 @@ func (c *client) do(ctx context.Context, method, path string, body any) (*http.R
 		resp.Body.Close()
 		return nil, errGone
 	}
+	if resp.StatusCode == http.StatusForbidden {
+		var e struct{ Message string }
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		resp.Body.Close()
+		if _, ok := runnerversion.ParseDeprecated(e.Message); ok {
+			return nil, errDeprecated{e.Message}
+		}
+		return nil, fmt.Errorf("%s %s: 403 %s", method, path, e.Message)
+	}
 	return resp, nil
 }
 
@@ -131,7 +166,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := &client{base: rf.ServerURL, token: cf.Data["token"], http: &http.Client{Timeout: 70 * time.Second}}
+	version := runnerversion.Default
+	if v := os.Getenv("RUNFLEET_TEST_RUNNER_VERSION"); v != "" {
+		version = v
+	}
+	c := &client{base: rf.ServerURL, token: cf.Data["token"], version: version, http: &http.Client{Timeout: 70 * time.Second}}
+	fmt.Printf("Current runner version: '%s'\n", version)
 	me := "/runners/" + strconv.FormatInt(rf.AgentID, 10)
 	fmt.Printf("githubrunner (test double): runner %s (id %d) connecting to %s\n", rf.AgentName, rf.AgentID, rf.ServerURL)
 	resp, err := c.do(ctx, http.MethodPost, me+"/session", map[string]string{})

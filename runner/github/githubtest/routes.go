@@ -19,6 +19,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", s.handleRunJobs) // workflowjobs.go
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs", s.handleRunJobs)
 	mux.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.handleInstallationToken)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/releases/latest", s.handleLatestRelease) // runnerversion.go
 	mux.HandleFunc("/api/v3/", func(w http.ResponseWriter, r *http.Request) { notFound(w) })
 	mux.HandleFunc("POST /_runfleet_test/runners/{id}/session", s.handleSessionOpen)
 	mux.HandleFunc("DELETE /_runfleet_test/runners/{id}/session", s.handleSessionClose)

@@ -5,7 +5,9 @@ package githubtest
 // acquisition, log upload) that no public document describes. This fake
 // replaces it with four calls, made by the stand-in runner in
 // tests/githubrunner and by nothing else. The runner authenticates with
-// "Authorization: Bearer <data.token of .credentials in its JIT config>":
+// "Authorization: Bearer <data.token of .credentials in its JIT config>"
+// and names its version in every call (?runnerVersion=2.338.0; an older one
+// than GitHub accepts gets 403, see runnerversion.go):
 //
 //	POST   /_runfleet_test/runners/{id}/session          → 200 {"session_id"}; the runner is online
 //	GET    /_runfleet_test/runners/{id}/job?wait=SECONDS → 200 job | 204 none yet (long poll, ≤ 50 s)
@@ -57,6 +59,9 @@ func (s *Server) runnerAuth(w http.ResponseWriter, r *http.Request) *runner {
 	case bearer(r) != rn.secret:
 		s.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, "Bad credentials", docAuth)
+		return nil
+	case !s.checkRunnerVersionLocked(w, r): // runnerversion.go
+		s.mu.Unlock()
 		return nil
 	}
 	return rn

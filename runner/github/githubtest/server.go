@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"github.com/runfleet/runfleet/runner/github/runnerversion"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +55,9 @@ type Server struct {
 	hook         *webhook
 	deliveries   []Delivery
 	now          func() time.Time
+	minRunner    string        // oldest runner version accepted (runnerversion.go)
+	refused      []string      // runner versions refused
+	release      runnerRelease // latest actions/runner release
 }
 
 // org is one scope that owns runners: an organization, an enterprise or a
@@ -124,6 +128,8 @@ func New(tb testing.TB, opts ...Option) *Server {
 		runners: map[int64]*runner{}, nextRunnerID: 3_000_000_001, nextGroupID: 2,
 		jobs: map[int64]*Job{}, nextJobID: 9_000_000_001, changed: make(chan struct{}),
 		limits: map[string]*rateBucket{}, now: o.now,
+		minRunner: runnerversion.Default,
+		release:   runnerRelease{version: runnerversion.Default, published: o.now().Add(-7 * 24 * time.Hour)},
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
