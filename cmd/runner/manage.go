@@ -67,7 +67,7 @@ func newVerifyCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var keep []config.RunnerFile
+			invalid := map[string]bool{} // by token
 			var bad int
 			for _, r := range f.Runners {
 				client, err := g.runnerClient(r)
@@ -78,17 +78,17 @@ func newVerifyCmd(g *globalFlags) *cobra.Command {
 				switch {
 				case err == nil:
 					fmt.Fprintf(cmd.OutOrStdout(), "Verifying runner %s... is valid\n", r.Name)
-					keep = append(keep, r)
 				case errors.Is(err, gitlab.ErrForbidden):
 					fmt.Fprintf(cmd.OutOrStdout(), "Verifying runner %s... is removed or its token is invalid\n", r.Name)
+					invalid[r.Token] = true
 					bad++
 				default:
 					return fmt.Errorf("verifying runner %s: %w", r.Name, err)
 				}
 			}
 			if del && bad > 0 {
-				f.Runners = keep
-				if err := config.Save(g.config, f); err != nil {
+				// The rest of the file, gitlab-runner's keys included, is kept.
+				if _, err := config.RemoveRunners(g.config, func(r config.RunnerFile) bool { return invalid[r.Token] }); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Removed %d runner(s) from %s\n", bad, g.config)
@@ -118,11 +118,10 @@ func newUnregisterCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var keep []config.RunnerFile
+			match := func(r config.RunnerFile) bool { return all || r.Name == name || r.Token == token }
 			var removed int
 			for _, r := range f.Runners {
-				if !all && r.Name != name && r.Token != token {
-					keep = append(keep, r)
+				if !match(r) {
 					continue
 				}
 				client, err := g.runnerClient(r)
@@ -143,8 +142,8 @@ func newUnregisterCmd(g *globalFlags) *cobra.Command {
 			if removed == 0 {
 				return errors.New("no runner matched")
 			}
-			f.Runners = keep
-			return config.Save(g.config, f)
+			_, err = config.RemoveRunners(g.config, match) // the rest of the file is kept
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "runner name")

@@ -199,23 +199,8 @@ func saveToken(path string) gitlab.TokenSaver {
 	return func(old string, res gitlab.VerifyResult, obtained time.Time) error {
 		mu.Lock()
 		defer mu.Unlock()
-		f, err := config.Read(path)
-		if err != nil {
-			return err
-		}
-		found := false
-		for i := range f.Runners {
-			if f.Runners[i].Token == old {
-				f.Runners[i].Token = res.Token
-				f.Runners[i].TokenObtainedAt = obtained.UTC().Truncate(time.Second)
-				f.Runners[i].TokenExpiresAt = res.TokenExpiresAt.UTC()
-				found = true
-			}
-		}
-		if !found {
-			return errors.New("the runner is no longer in the config file")
-		}
-		return config.Save(path, f)
+		// Every other key of the file, gitlab-runner's included, is kept.
+		return config.SetRunnerToken(path, old, res.Token, obtained, res.TokenExpiresAt)
 	}
 }
 
