@@ -16,9 +16,10 @@ import (
 // templateUse is one templatefile(path, vars) call: the template's file and the names the
 // call passes to it.
 type templateUse struct {
-	rng  hcl.Range
-	path string          // resolved against the module directory
-	keys map[string]bool // variables the call provides
+	rng   hcl.Range
+	path  string          // resolved against the module directory
+	keys  map[string]bool // variables the call provides
+	local string          // the local holding them, when the call passes local.NAME
 }
 
 // templateUses finds every templatefile call whose path is "${path.module}/…" and whose
@@ -71,6 +72,7 @@ func resolveTemplateUse(m *module, call *hclsyntax.FunctionCallExpr) (templateUs
 			return u, fmt.Sprintf("templatefile variables local.%s is not declared", name)
 		}
 		vars = e
+		u.local = name
 	}
 	obj, ok := vars.(*hclsyntax.ObjectConsExpr)
 	if !ok {

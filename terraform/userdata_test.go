@@ -4,87 +4,72 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/terraform/tfrender"
 )
 
-// sampleVars are realistic values for every variable the module passes to its user-data
-// templates; platform is set per case. A key the module passes without a sample here fails
-// the test, so the two stay in step.
-func sampleVars(platform string) map[string]string {
-	return map[string]string{
-		"platform":               platform,
-		"fleet_name":             "ci",
-		"gitlab_url":             "https://gitlab.example.com",
-		"github_url":             "https://github.com/acme",
-		"github_app_id":          "123456",
-		"github_installation_id": "7654321",
-		"github_runner_group":    "ci",
-		"runner_labels":          "self-hosted,linux",
-		"runner_labels_toml":     `"self-hosted", "linux"`,
-		"runner_secret_arn":      "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/token",
-		"fleet_join_token_arn":   "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runfleet/join-AbCdEf",
-		"platform_api_token_arn": "",
-		"autoscaler_endpoint":    "http://10.0.1.10:8080",
-		"region":                 "eu-west-1",
-		"deb_arch":               "amd64",
-		"agent_url":              "https://github.com/runfleet/runfleet/releases/download/v0.1.0/runner-linux-amd64",
-		"autoscaler_url":         "https://github.com/runfleet/runfleet/releases/download/v0.1.0/autoscaler-linux-amd64",
-		"agent_sha256":           strings.Repeat("ab", 32),
-		"slots_per_node":         "2",
-		"shutdown_timeout":       "90",
-		"stop_timeout":           "120",
-		"job_image":              "debian:bookworm-slim",
-		"job_cpus":               "1.5",
-		"job_memory":             "2g",
-		"job_pids_limit":         "4096",
-		"job_shm_size":           "",
-		"log_group":              "/runfleet/ci/nodes",
-		"cache_bucket":           "",
-		"asg_name":               "ci-nodes",
-		"listen_address":         "0.0.0.0:8080",
-		"queue_url":              "https://sqs.eu-west-1.amazonaws.com/123456789012/ci-interruptions",
-		"state_volume_id":        "vol-0123456789abcdef0",
-		"min_nodes":              "0",
-		"max_nodes":              "10",
-	}
+// fleetCase is one set of module inputs the render tests run.
+type fleetCase struct {
+	name     string
+	platform string
+	warm     bool
+	in       tfrender.Inputs
 }
 
-// heredoc matches `cat >[>] FILE <<TOML` … `TOML` blocks.
-var heredoc = regexp.MustCompile(`(?ms)^cat >>? \S+ <<'?TOML'?\n(.*?)^TOML$`)
+// fleetCases: each platform, with and without a warm pool (which needs on-demand only).
+func fleetCases() []fleetCase {
+	var out []fleetCase
+	for _, platform := range []string{"gitlab", "github"} {
+		in := tfrender.Sample(platform)
+		out = append(out, fleetCase{platform, platform, false, in})
+		out = append(out, fleetCase{platform + "-warm", platform, true, in.WithVars(map[string]cty.Value{
+			"spot_percentage": cty.NumberIntVal(0),
+			"warm_pool": cty.ObjectVal(map[string]cty.Value{
+				"min_size": cty.NumberIntVal(2), "pool_state": cty.StringVal("hibernated"), "reuse_on_scale_in": cty.True,
+			}),
+		})})
+	}
+	return out
+}
 
-// TestUserDataRenders renders both user-data templates for both platforms exactly as
-// templatefile would, and checks what boots a node: the script parses, installs the engine,
-// writes a systemd unit with a restart policy, holds no credential, and the agent config it
-// writes is one the agent's strict config reader accepts.
+// TestUserDataRenders evaluates the module's template variables from its real locals (as
+// `terraform plan` would, for each platform, with and without a warm pool), renders both
+// user-data templates with them, and checks what boots an instance: the script parses,
+// verifies the binary it downloads, writes a systemd unit with a restart policy, holds no
+// credential, and the configs it writes are ones the real loaders accept (the agent's here;
+// the autoscaler's in cmd/autoscaler's TestTerraformConfig).
 func TestUserDataRenders(t *testing.T) {
-	m := loadModule(t, filepath.Join("modules", "aws-fleet"))
-	uses, findings := templateUses(m)
+	dir := filepath.Join("modules", "aws-fleet")
+	uses, findings := templateUses(loadModule(t, dir))
 	for _, f := range findings {
 		t.Fatal(f)
+	}
+	mod, err := tfrender.Load(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	bash, bashErr := exec.LookPath("bash")
 	for _, u := range uses {
 		name := filepath.Base(u.path)
-		expr, _, err := parseTemplate(u.path)
-		if err != nil {
-			t.Fatal(err)
+		if u.local == "" {
+			t.Fatalf("%s: the module passes an object literal; the test evaluates a local", name)
 		}
-		for _, platform := range []string{"gitlab", "github"} {
-			t.Run(name+"/"+platform, func(t *testing.T) {
-				all := sampleVars(platform)
-				vars := map[string]string{}
-				for k := range u.keys {
-					v, ok := all[k]
-					if !ok {
-						t.Fatalf("the module passes %q to %s: add a sample value to sampleVars", k, name)
-					}
-					vars[k] = v
+		for _, c := range fleetCases() {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				if err := mod.Check(c.in); err != nil {
+					t.Fatalf("the module refuses the test's inputs: %v", err)
 				}
-				out, err := renderTemplate(expr, vars)
+				vars, err := mod.Local(u.local, c.in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := tfrender.Render(u.path, vars)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -101,20 +86,25 @@ func TestUserDataRenders(t *testing.T) {
 				for _, want := range []string{
 					"/etc/systemd/system/" + unit,
 					"[Service]", "Restart=always", "WantedBy=multi-user.target",
-					"systemctl enable --now " + unit,
-					vars["runner_secret_arn"],
+					tfrender.SampleJoinTokenARN, tfrender.SampleSHA256, "sha256sum -c --quiet -",
 				} {
 					if !strings.Contains(out, want) {
 						t.Errorf("rendered %s lacks %q", name, want)
 					}
 				}
 				if unit == "runfleet-runner.service" {
-					for _, want := range []string{"docker.io", "Requires=docker.service", "TimeoutStopSec=120", "sha256sum -c"} {
+					for _, want := range []string{"docker.io", "Requires=docker.service", "TimeoutStopSec=120", tfrender.SampleRunnerSecretARN} {
 						if !strings.Contains(out, want) {
 							t.Errorf("rendered %s lacks %q", name, want)
 						}
 					}
-					checkAgentConfig(t, out, platform)
+					checkWarmNode(t, out, c.warm)
+					checkAgentConfig(t, out, c.platform)
+				} else {
+					if strings.Contains(out, tfrender.SampleRunnerSecretARN) {
+						t.Error("the autoscaler reads the node credential")
+					}
+					checkAutoscalerText(t, out, c)
 				}
 				if bashErr != nil {
 					t.Fatalf("bash is needed to check the user-data syntax: %v", bashErr)
@@ -131,25 +121,54 @@ func TestUserDataRenders(t *testing.T) {
 	}
 }
 
-// checkAgentConfig pulls the TOML the script writes out of its here-documents, fills in
-// what the shell would (instance ID, the secret), and reads it with the agent's own strict
-// reader, which refuses unknown keys.
+// checkWarmNode: with a warm pool the node completes its group's launching hook on every
+// boot and does not start the agent while warming; without, neither appears.
+func checkWarmNode(t *testing.T, script string, warm bool) {
+	t.Helper()
+	hook := strings.Contains(script, "complete-lifecycle-action") && strings.Contains(script, "--auto-scaling-group-name '"+tfrender.SampleGroup+"'") &&
+		strings.Contains(script, "--lifecycle-hook-name 'runfleet-node-ready'") && strings.Contains(script, "systemctl enable runfleet-runner.service runfleet-lifecycle.service") &&
+		strings.Contains(script, "Warmed:*)")
+	if hook != warm {
+		t.Errorf("warm pool %v, but the lifecycle hook handling is present: %v", warm, hook)
+	}
+	if started := strings.Contains(script, "systemctl enable --now runfleet-runner.service"); started == warm {
+		t.Errorf("warm pool %v, but the agent is started unconditionally: %v", warm, started)
+	}
+}
+
+// checkAgentConfig takes the config and the environment file the node's script writes out
+// of its here-documents, fills in what the shell would (instance ID, the secret, the config
+// directory, the join token file), and loads them with the agent's own loader, which
+// refuses unknown keys.
 func checkAgentConfig(t *testing.T, script, platform string) {
 	t.Helper()
-	var doc strings.Builder
-	for _, m := range heredoc.FindAllStringSubmatch(script, -1) {
-		doc.WriteString(m[1])
+	files := tfrender.Heredocs(script)
+	dir := t.TempDir()
+	expand := strings.NewReplacer("$INSTANCE_ID", "i-0123456789abcdef0", "$SECRET", "glrt-test", "$CONF_DIR", dir).Replace
+	text, envText := expand(files["$CONF.new"]), expand(files["$CONF_DIR/runner.env"])
+	if text == "" || envText == "" {
+		t.Fatalf("the node user-data writes no config or no runner.env; here-documents: %v", keys(files))
 	}
-	if doc.Len() == 0 {
-		t.Fatal("no config here-document found in the node user-data")
+	if strings.Contains(text+envText, "$") {
+		t.Errorf("config or runner.env still holds an unexpanded $:\n%s\n%s", text, envText)
 	}
-	text := strings.NewReplacer("$INSTANCE_ID", "i-0123456789abcdef0", "$SECRET", "glrt-test").Replace(doc.String())
-	if strings.Contains(text, "$") {
-		t.Errorf("config still holds an unexpanded $: %s", text)
-	}
-	path := filepath.Join(t.TempDir(), "config.toml")
+	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "join-token"), []byte("join-test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(envText), "\n") {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			t.Fatalf("runner.env line %q is not KEY=VALUE", l)
+		}
+		env[k] = v
+	}
+	if _, ok := env["RUNFLEET_FLEET_JOIN_TOKEN"]; ok {
+		t.Error("runner.env puts the join token in the agent's environment")
 	}
 	f, err := config.Read(path)
 	if err != nil {
@@ -157,6 +176,13 @@ func checkAgentConfig(t *testing.T, script, platform string) {
 	}
 	if f.Concurrent != 2 || f.ShutdownTimeout != 90 || f.Interruption == nil || f.Interruption.Cloud != "aws" {
 		t.Errorf("global keys not as rendered: %+v", f)
+	}
+	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("the agent's loader refuses the %s config with runner.env: %v", platform, err)
+	}
+	if fl := cfg.Fleet; !fl.Enabled() || fl.URL.String() != "http://"+tfrender.SampleAutoscalerIP+":8080" || fl.JoinToken != "join-test" || fl.ProviderID != "i-0123456789abcdef0" {
+		t.Errorf("fleet membership: %+v", fl)
 	}
 	switch platform {
 	case "gitlab":
@@ -167,19 +193,46 @@ func checkAgentConfig(t *testing.T, script, platform string) {
 		if r.URL != "https://gitlab.example.com" || r.Token != "glrt-test" || r.Executor != "docker" || r.Docker == nil {
 			t.Errorf("gitlab runner entry not as rendered: %+v", r)
 		}
-		if d := r.Docker; d != nil && (d.CPUs != "1.5" || d.Memory != "2g" || d.PidsLimit != 4096 || d.ShmSize != "" || d.Privileged) {
-			t.Errorf("job limits not as rendered: %+v", d)
-		}
-		if _, err := config.Load(path, func(string) (string, bool) { return "", false }); err != nil {
-			t.Errorf("the agent's loader refuses the gitlab config: %v", err)
+		if d := r.Docker; d != nil && (d.CPUs != "1.5" || d.Memory != "2g" || d.PidsLimit != 4096 || d.ShmSize != "" || d.Privileged ||
+			!strings.Contains(d.Image, "@sha256:")) {
+			t.Errorf("job image and limits not as rendered: %+v", d)
 		}
 	case "github":
 		// The runner entry is appended by `runner register` at boot; only globals here.
 		if len(f.Runners) != 0 {
 			t.Errorf("github config: %d runners written directly, want 0 (register adds it)", len(f.Runners))
 		}
-		if !strings.Contains(script, "runner register --non-interactive") || !strings.Contains(script, "--private-key-file") {
-			t.Error("github user-data does not register the node with the App key file")
+		for _, want := range []string{"runner register --non-interactive", "--private-key-file", "--runner-image '" + tfrender.SampleRunnerImage + "'"} {
+			if !strings.Contains(script, want) {
+				t.Errorf("github user-data does not register the node with %q", want)
+			}
 		}
 	}
+}
+
+// checkAutoscalerText checks the autoscaler config as text and TOML; cmd/autoscaler loads
+// the same rendering with its loader.
+func checkAutoscalerText(t *testing.T, script string, c fleetCase) {
+	t.Helper()
+	text := tfrender.Heredocs(script)["$CONF_DIR/autoscaler.toml"]
+	var doc map[string]any
+	if _, err := toml.Decode(text, &doc); err != nil {
+		t.Fatalf("autoscaler.toml is not TOML: %v\n%s", err, text)
+	}
+	for _, want := range []string{`fleet = "` + tfrender.SampleFleet + `"`, `type = "aws"`, `auto_scaling_group = "` + tfrender.SampleGroup + `"`, `[[pools.offerings]]`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("autoscaler.toml lacks %q:\n%s", want, text)
+		}
+	}
+	if got := strings.Contains(text, "[pools.warm_pool]"); got != c.warm {
+		t.Errorf("warm pool %v, [pools.warm_pool] written: %v", c.warm, got)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

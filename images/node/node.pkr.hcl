@@ -83,7 +83,7 @@ variable "agent_sha256" {
 variable "prepull_images" {
   type        = list(string)
   description = "Job images pulled into the engine's store, so the first jobs start without a pull. Pin them by digest for reproducible images."
-  default     = ["debian:bookworm-slim"]
+  default     = ["debian:bookworm-slim@sha256:63a496b5d3b99214b39f5ed70eb71a61e590a77979c79cbee4faf991f8c0783e"]
 }
 
 variable "root_volume_size" {
@@ -107,6 +107,7 @@ locals {
     github_app_id          = ""
     github_installation_id = ""
     github_runner_group    = ""
+    github_runner_image    = ""
     runner_labels          = ""
     runner_labels_toml     = ""
     runner_secret_arn      = "arn:aws:ssm:${var.region}:000000000000:parameter/unused-at-bake"
@@ -126,6 +127,8 @@ locals {
     job_shm_size           = ""
     log_group              = ""
     cache_bucket           = ""
+    asg_name               = ""
+    warm_pool_hook         = ""
   })
 }
 

@@ -36,6 +36,7 @@ func nodeVars(platform, agentSHA string) map[string]string {
 		"github_app_id":          "123456",
 		"github_installation_id": "7654321",
 		"github_runner_group":    "ci",
+		"github_runner_image":    "runfleet/github-runner:test",
 		"runner_labels":          "self-hosted,linux",
 		"runner_labels_toml":     `"self-hosted", "linux"`,
 		"runner_secret_arn":      tokenARN,
@@ -55,6 +56,8 @@ func nodeVars(platform, agentSHA string) map[string]string {
 		"job_shm_size":           "256m",
 		"log_group":              "/runfleet/ci/nodes",
 		"cache_bucket":           "ci-cache-0123",
+		"asg_name":               "ci-nodes",
+		"warm_pool_hook":         "",
 	}
 }
 
@@ -227,6 +230,7 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 	checkMode(t, etc, "/etc/runfleet", os.ModeDir|0o700)
 	checkMode(t, etc, "/etc/runfleet/config.toml", 0o600)
 	checkMode(t, etc, "/etc/runfleet/runner.env", 0o600)
+	checkMode(t, etc, "/etc/runfleet/join-token", 0o600)
 	if _, ok := etc["/etc/runfleet/config.toml.new"]; ok {
 		t.Error("config.toml.new left behind")
 	}
@@ -255,10 +259,11 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 		t.Errorf("cache: %+v, want the fleet's S3 bucket, shared", c)
 	}
 	envFile := string(etc["/etc/runfleet/runner.env"].data)
-	for _, want := range []string{"RUNFLEET_FLEET_URL=http://10.0.1.10:8080\n", "RUNFLEET_FLEET_NAME=ci\n", "RUNFLEET_FLEET_JOIN_TOKEN=" + joinToken + "\n"} {
-		if !strings.Contains(envFile, want) {
-			t.Errorf("runner.env lacks %q:\n%s", want, envFile)
-		}
+	if want := "RUNFLEET_FLEET_URL=http://10.0.1.10:8080\nRUNFLEET_FLEET_JOIN_TOKEN_FILE=/etc/runfleet/join-token\n"; envFile != want {
+		t.Errorf("runner.env:\n%s\nwant (the join token in a file, never in the agent's environment):\n%s", envFile, want)
+	}
+	if got := string(etc["/etc/runfleet/join-token"].data); got != joinToken+"\n" {
+		t.Errorf("join-token holds %q", got)
 	}
 	list, err := os.ReadFile(filepath.Join(n.dir, "list.out"))
 	if err != nil || !strings.Contains(string(list), "ci-"+instanceID) || strings.Contains(string(list), gitlabToken) {
@@ -439,10 +444,28 @@ func TestBootstrapBakedGitHub(t *testing.T) {
 	}
 	want := "register --non-interactive --config /etc/runfleet/config.toml --platform github --url https://github.com/acme" +
 		" --app-id 123456 --installation-id 7654321 --private-key-file /etc/runfleet/github-app.pem" +
-		" --labels self-hosted,linux --runner-group ci --name ci-" + instanceID + "\n"
+		" --labels self-hosted,linux --runner-image runfleet/github-runner:test --runner-group ci --name ci-" + instanceID + "\n"
 	if string(reg) != want {
 		t.Errorf("agent calls:\n%s\nwant:\n%s", reg, want)
 	}
 	checkUnit(t, boot)
 	checkLogShipping(t, boot, calls)
+
+	// An agent that does not match agent_sha256 (the baked one, then the download) is never
+	// installed or run: the boot stops before any secret is read.
+	bad := runNode(t, e, run{image: image, userData: renderNodeUserData(t, nodeVars("github", strings.Repeat("0", 64))), agent: agent, secrets: secrets})
+	if bad.err == nil || !strings.Contains(bad.out, "does not match SHA-256") {
+		t.Errorf("a boot with the wrong agent SHA-256 did not fail loudly (err %v)", bad.err)
+	}
+	if !slices.Contains(bad.calls(t), "GET /runner") {
+		t.Error("the mismatching baked agent was kept instead of downloaded again")
+	}
+	for _, c := range bad.calls(t) {
+		if strings.HasPrefix(c, "aws ") {
+			t.Errorf("a boot with an unchecked agent read a secret: %s", c)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(bad.dir, "runner-calls")); err == nil {
+		t.Error("the unchecked agent ran")
+	}
 }

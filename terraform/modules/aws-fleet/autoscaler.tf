@@ -9,7 +9,7 @@ resource "aws_ebs_volume" "autoscaler_state" {
   type              = "gp3"
   encrypted         = true
   kms_key_id        = var.ebs_kms_key_arn
-  tags              = merge(local.tags, { Name = "${var.name}-autoscaler-state", "runfleet:role" = "autoscaler-state" })
+  tags              = merge(local.tags, { Name = "${var.name}-autoscaler-state", (local.tag_role) = "autoscaler-state" })
 }
 
 resource "aws_instance" "autoscaler" {
@@ -33,14 +33,29 @@ resource "aws_instance" "autoscaler" {
     encrypted   = true
     kms_key_id  = var.ebs_kms_key_arn
     # volume_tags would also retag the state volume attached below; tag the root here.
-    tags = merge(local.tags, { Name = "${var.name}-autoscaler", "runfleet:role" = "autoscaler" })
+    tags = merge(local.tags, { Name = "${var.name}-autoscaler", (local.tag_role) = "autoscaler" })
   }
 
-  tags = merge(local.tags, { Name = "${var.name}-autoscaler", "runfleet:role" = "autoscaler" })
+  tags = merge(local.tags, { Name = "${var.name}-autoscaler", (local.tag_role) = "autoscaler" })
 
   lifecycle {
     # A newer Debian AMI must not replace the control plane on every plan.
     ignore_changes = [ami]
+
+    precondition {
+      condition     = length(var.gitlab_projects) == 0 || (var.platform == "gitlab" && var.platform_api_token_arn != null)
+      error_message = "gitlab_projects needs platform = \"gitlab\" and platform_api_token_arn (a token with read_api)."
+    }
+
+    precondition {
+      condition     = length(var.github_repos) == 0 || (var.platform == "github" && var.platform_api_token_arn != null && var.github_webhook_secret_arn != null)
+      error_message = "github_repos needs platform = \"github\", github_webhook_secret_arn and platform_api_token_arn."
+    }
+
+    precondition {
+      condition     = var.github_webhook_secret_arn == null || var.platform == "github"
+      error_message = "github_webhook_secret_arn is for platform = \"github\"."
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 # Least-privilege IAM. Nodes read their own secrets and write their own logs (plus the cache
 # bucket and the agent object when configured). The autoscaler reads the group and EC2
 # offerings (Describe calls cannot be scoped by resource: they are held to this region),
-# and changes its own group only: by name in the ARN and by the runfleet:fleet tag.
+# and changes its own group only: by name in the ARN and by the dev.runfleet.fleet tag.
 
 data "aws_iam_policy_document" "ec2_assume" {
   statement {
@@ -88,6 +88,23 @@ data "aws_iam_policy_document" "node" {
     }
   }
 
+  # With a warm pool the node completes the launching lifecycle hook of its own group once
+  # its bootstrap is done (autoscaling:CompleteLifecycleAction takes no instance condition).
+  dynamic "statement" {
+    for_each = local.warm_pool ? [1] : []
+    content {
+      sid       = "CompleteOwnLaunchHook"
+      actions   = ["autoscaling:CompleteLifecycleAction"]
+      resources = [local.asg_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/${local.tag_fleet}"
+        values   = [var.name]
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = local.agent_s3_object != "" ? [1] : []
     content {
@@ -133,6 +150,7 @@ data "aws_iam_policy_document" "autoscaler" {
       "autoscaling:DescribeAutoScalingGroups",
       "autoscaling:DescribeAutoScalingInstances",
       "autoscaling:DescribeScalingActivities",
+      "autoscaling:DescribeWarmPool",
       "ec2:DescribeAvailabilityZones",
       "ec2:DescribeInstanceTypeOfferings",
       "ec2:DescribeInstanceTypes",
@@ -152,15 +170,18 @@ data "aws_iam_policy_document" "autoscaler" {
   statement {
     sid = "ScaleOwnGroupOnly"
     actions = [
+      "autoscaling:CompleteLifecycleAction",
+      "autoscaling:DeleteWarmPool",
+      "autoscaling:PutWarmPool",
       "autoscaling:SetDesiredCapacity",
       "autoscaling:SetInstanceProtection",
       "autoscaling:TerminateInstanceInAutoScalingGroup",
     ]
-    resources = ["arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_name}"]
+    resources = [local.asg_arn]
 
     condition {
       test     = "StringEquals"
-      variable = "aws:ResourceTag/${local.fleet_tag_key}"
+      variable = "aws:ResourceTag/${local.tag_fleet}"
       values   = [var.name]
     }
   }

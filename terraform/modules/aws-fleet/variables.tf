@@ -7,7 +7,7 @@
 
 variable "name" {
   type        = string
-  description = "Name of the fleet. Prefixes every resource and is the value of the `runfleet:fleet` tag the autoscaler's IAM policy is scoped by."
+  description = "Name of the fleet. Prefixes every resource and is the value of the `dev.runfleet.fleet` tag every resource carries and the autoscaler's IAM policy is scoped by."
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name))
@@ -17,12 +17,12 @@ variable "name" {
 
 variable "tags" {
   type        = map(string)
-  description = "Tags added to every resource (merged over the module's own `runfleet:*` tags, which win)."
+  description = "Tags added to every resource (merged under the module's own `dev.runfleet.*` tags, which win)."
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.tags) : !startswith(lower(k), "aws:") && !startswith(k, "runfleet:")])
-    error_message = "tags must not use the reserved prefixes 'aws:' and 'runfleet:'."
+    condition     = alltrue([for k in keys(var.tags) : !startswith(lower(k), "aws:") && !startswith(lower(k), "dev.runfleet.")])
+    error_message = "tags must not use the reserved prefixes 'aws:' and 'dev.runfleet.'."
   }
 }
 
@@ -250,8 +250,8 @@ variable "job_limits" {
 
 variable "job_image" {
   type        = string
-  description = "Image for jobs that name none (`[runners.docker] image`)."
-  default     = "debian:bookworm-slim"
+  description = "Image for jobs that name none (`[runners.docker] image`), pinned by digest (`name[:tag]@sha256:…`; a tag-only reference needs allow_unpinned_images = true). The default is Debian 12 slim, the digest images/job-base is built from."
+  default     = "debian:bookworm-slim@sha256:63a496b5d3b99214b39f5ed70eb71a61e590a77979c79cbee4faf991f8c0783e"
 
   validation {
     condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9./:@_-]*$", var.job_image))
@@ -318,13 +318,28 @@ variable "agent_url" {
 
 variable "agent_sha256" {
   type        = string
-  description = "Expected SHA-256 of the runner binary; boot fails when it does not match. Null skips the check (not recommended)."
-  default     = null
+  description = "SHA-256 of the runner binary at agent_url (the release's SHA256SUMS). Required: the node's bootstrap checks the download with `sha256sum -c` and fails when it does not match."
 
   validation {
-    condition     = var.agent_sha256 == null || can(regex("^[0-9a-f]{64}$", var.agent_sha256))
-    error_message = "agent_sha256 must be 64 lower-case hex digits or null."
+    condition     = can(regex("^[0-9a-f]{64}$", var.agent_sha256))
+    error_message = "agent_sha256 must be 64 lower-case hex digits."
   }
+}
+
+variable "autoscaler_sha256" {
+  type        = string
+  description = "SHA-256 of the autoscaler binary (fetched from beside agent_url). Required: the control plane's bootstrap checks the download with `sha256sum -c` and fails when it does not match."
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.autoscaler_sha256))
+    error_message = "autoscaler_sha256 must be 64 lower-case hex digits."
+  }
+}
+
+variable "allow_unpinned_images" {
+  type        = bool
+  description = "Accept job_image and github_runner_image references without an @sha256: digest. A tag can be moved to other content by whoever controls the registry; leave false outside development."
+  default     = false
 }
 
 # ---------------------------------------------------------------------------- cache
@@ -429,7 +444,7 @@ variable "autoscaler_ingress_cidrs" {
 
 variable "platform_api_token_arn" {
   type        = string
-  description = "ARN (SSM SecureString or Secrets Manager) of the token the autoscaler reads demand with: a GitLab access token with read_api for pending jobs (platform = gitlab). Null: the autoscaler scales on busy slots and its idle buffer only. For GitHub the autoscaler uses the App key of runner_secret_arn."
+  description = "ARN (SSM SecureString or Secrets Manager) of the token the autoscaler reads demand with: a GitLab access token with read_api for the pending jobs of gitlab_projects (platform = gitlab), or a GitHub token with actions:read on github_repos for the periodic reconcile (platform = github). Null: no API demand; the autoscaler scales on busy slots, webhooks and its idle buffer."
   default     = null
 
   validation {
@@ -440,17 +455,119 @@ variable "platform_api_token_arn" {
 
 variable "fleet_join_token_arn" {
   type        = string
-  description = "ARN (SSM SecureString or Secrets Manager) of the fleet join token nodes present to the autoscaler's fleet API. Null disables fleet registration (nodes still run jobs; the autoscaler then sees them only through the Auto Scaling group)."
-  default     = null
+  description = "ARN (SSM SecureString or Secrets Manager) of the fleet join token nodes present to the autoscaler's fleet API (a long random string). Read by nodes and the autoscaler at boot into 0600 files; never in user-data or the agent's environment."
 
   validation {
-    condition     = var.fleet_join_token_arn == null || can(regex("^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$", var.fleet_join_token_arn))
-    error_message = "fleet_join_token_arn must be an SSM parameter or Secrets Manager secret ARN, or null."
+    condition     = can(regex("^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$", var.fleet_join_token_arn))
+    error_message = "fleet_join_token_arn must be an SSM parameter or Secrets Manager secret ARN."
   }
 }
 
 variable "enable_ssm_session_manager" {
   type        = bool
-  description = "Attach AmazonSSMManagedInstanceCore to nodes and the autoscaler so operators reach them through Session Manager (the security groups have no ingress for SSH)."
-  default     = true
+  description = "Attach AmazonSSMManagedInstanceCore to nodes and the autoscaler so operators reach them through Session Manager (the security groups have no ingress for SSH). Off by default: that managed policy allows ssm:GetParameter(s) on every parameter, which undoes the scoped secret policy (any parameter of the account becomes readable from a node)."
+  default     = false
+}
+
+# ---------------------------------------------------------------------------- demand
+
+variable "gitlab_projects" {
+  type        = list(string)
+  description = "GitLab projects (IDs or full paths) whose pending jobs the autoscaler counts as demand (platform = gitlab; needs platform_api_token_arn). Empty: it scales on busy slots and min_idle_slots only."
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.gitlab_projects : can(regex("^[A-Za-z0-9._/-]+$", p))])
+    error_message = "gitlab_projects must be project IDs or paths (letters, digits, '.', '_', '/', '-')."
+  }
+}
+
+variable "github_webhook_secret_arn" {
+  type        = string
+  description = "ARN (SSM SecureString or Secrets Manager) of the secret of a `workflow_job` webhook (platform = github). Set, the autoscaler serves the webhook at /github/webhook on its port (reach it through a proxy listed in autoscaler_ingress_cidrs). Null: no webhook."
+  default     = null
+
+  validation {
+    condition     = var.github_webhook_secret_arn == null || can(regex("^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$", var.github_webhook_secret_arn))
+    error_message = "github_webhook_secret_arn must be an SSM parameter or Secrets Manager secret ARN, or null."
+  }
+}
+
+variable "github_repos" {
+  type        = list(string)
+  description = "Repositories (`owner/name`) whose queued workflow jobs the autoscaler reconciles through the REST API with platform_api_token_arn, repairing lost webhook deliveries (platform = github; needs github_webhook_secret_arn and platform_api_token_arn)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.github_repos : can(regex("^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$", r))])
+    error_message = "github_repos must be owner/name pairs."
+  }
+}
+
+variable "min_idle_slots" {
+  type        = number
+  description = "Free job slots the autoscaler keeps ready beyond the demand it sees (an idle buffer for jobs that arrive before any signal)."
+  default     = 0
+
+  validation {
+    condition     = var.min_idle_slots >= 0 && floor(var.min_idle_slots) == var.min_idle_slots
+    error_message = "min_idle_slots must be a whole number >= 0."
+  }
+}
+
+variable "instance_prices" {
+  type = map(object({
+    on_demand = number
+    spot      = optional(number)
+  }))
+  description = "Hourly prices by instance type. They only rank offerings and weigh costs in the autoscaler's policy, so any currency works. A missing type costs 1 on-demand; a missing spot price is 0.35 of on-demand."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for p in values(var.instance_prices) : p.on_demand > 0 && (p.spot == null || try(p.spot > 0, false))])
+    error_message = "instance_prices must be positive."
+  }
+}
+
+# ---------------------------------------------------------------------------- warm pool
+
+variable "warm_pool" {
+  type = object({
+    min_size          = optional(number, 0)
+    max_size          = optional(number)
+    pool_state        = optional(string, "stopped")
+    reuse_on_scale_in = optional(bool, false)
+  })
+  description = "An Auto Scaling warm pool of pre-booted nodes that start in seconds: min_size instances kept warm, max_size the most prepared (warm + running; null = the group's max_nodes), pool_state `stopped` (pay for disks only), `hibernated` (memory kept on the encrypted root volume) or `running`, reuse_on_scale_in returns drained nodes to the pool. AWS allows warm pools only on groups without spot or mixed instance types, so the group then launches on-demand instances of the first of instance_types (needs spot_percentage = 0). Null: no warm pool."
+  default     = null
+
+  validation {
+    condition = var.warm_pool == null || try(
+      contains(["stopped", "hibernated", "running"], var.warm_pool.pool_state) &&
+      var.warm_pool.min_size >= 0 && floor(var.warm_pool.min_size) == var.warm_pool.min_size &&
+      (var.warm_pool.max_size == null || try(var.warm_pool.max_size >= var.warm_pool.min_size, false)),
+    false)
+    error_message = "warm_pool: pool_state is stopped, hibernated or running; min_size is a whole number >= 0; max_size (when set) >= min_size."
+  }
+}
+
+variable "github_runner_image" {
+  type        = string
+  description = "Image of the GitHub Actions runner the nodes start per job (build it from images/github-runner and push it to a registry the nodes reach), pinned by digest (`name[:tag]@sha256:…`; a tag-only reference needs allow_unpinned_images = true). Required for platform = github."
+  default     = null
+
+  validation {
+    condition     = var.github_runner_image == null || can(regex("^[A-Za-z0-9][A-Za-z0-9./:@_-]*$", var.github_runner_image))
+    error_message = "github_runner_image must be an image reference (letters, digits and . / : @ _ -)."
+  }
+}
+
+variable "instance_identity_certificate" {
+  type        = string
+  description = "PEM of AWS's public \"RSA\" certificate for instance identity documents in this region (EC2 User Guide, \"Verify the instance identity document\", RSA certificate per region; not the DSA or RSA-2048 PKCS7 one). The autoscaler registers a node only when its signed identity document verifies with it, so a join token alone cannot impersonate a node. Public data, not a secret."
+
+  validation {
+    condition     = can(regex("^-----BEGIN CERTIFICATE-----\\n[A-Za-z0-9+/=\\n]+-----END CERTIFICATE-----\\n?$", var.instance_identity_certificate))
+    error_message = "instance_identity_certificate must be one PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)."
+  }
 }

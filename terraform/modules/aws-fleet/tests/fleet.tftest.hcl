@@ -43,10 +43,37 @@ mock_provider "aws" {
 }
 
 variables {
-  name              = "test-fleet"
-  platform          = "gitlab"
-  runner_secret_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/token"
-  subnet_ids        = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+  name                 = "test-fleet"
+  platform             = "gitlab"
+  runner_secret_arn    = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/token"
+  fleet_join_token_arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/join"
+  subnet_ids           = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+  agent_sha256         = "abababababababababababababababababababababababababababababababab"
+  autoscaler_sha256    = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+  # A self-signed stand-in for AWS's RSA identity certificate (its key was thrown away).
+  instance_identity_certificate = <<-PEM
+    -----BEGIN CERTIFICATE-----
+    MIIDaTCCAlGgAwIBAgIUVVjW8xEWznGXLgF2YLdzWbOZhfgwDQYJKoZIhvcNAQEL
+    BQAwQzEoMCYGA1UEAwwfcnVuZmxlZXQgdGVzdCBpbnN0YW5jZSBpZGVudGl0eTEX
+    MBUGA1UECgwOcnVuZmxlZXQgdGVzdHMwIBcNMjYxMjA0MTgyMjMwWhgPMjEyNjEx
+    MTAxODIyMzBaMEMxKDAmBgNVBAMMH3J1bmZsZWV0IHRlc3QgaW5zdGFuY2UgaWRl
+    bnRpdHkxFzAVBgNVBAoMDnJ1bmZsZWV0IHRlc3RzMIIBIjANBgkqhkiG9w0BAQEF
+    AAOCAQ8AMIIBCgKCAQEAqQcmALrDM0IG+jgOnqITxaBfiiQ2j8l6Wb/k3aldoCq6
+    7BaYgunjlkqNCzaLmpM3KlKcW1ddthl6FioLd44JpVmh2uEoMuAwmueGOXUTz916
+    lezTiNOvuWJD3f3QD5fxHOtHnioOcX8JLWie6D3Xs0ccvoNFIvbD6PO7fu9lsElQ
+    KRk5gdT5PXHfGJtvjr7uKQspUTkdrb5fFKBWpk75NUbIlKAktTRwh75LN50wRtxU
+    pKVaSWQdlTXRXNadJaf2QT1uMABLLq8YamMQe6N/ncfvDbFJT6zMUu+wg0BgzxJu
+    jgts2mbVspGqS0usSH0P0VpPOAlO4SpT6Psernf0hwIDAQABo1MwUTAdBgNVHQ4E
+    FgQUAgjQNVfYIqQnVPfZGjuWbnuOzScwHwYDVR0jBBgwFoAUAgjQNVfYIqQnVPfZ
+    GjuWbnuOzScwDwYDVR0TAQH/BAUwAwEB/zANBgkqhkiG9w0BAQsFAAOCAQEATts6
+    USz3LC7BRvTcZzyAwau6GXoSZw4MyfuUHYjuRarZJymFl2FcwAopbLytqaqsy8KT
+    rgZlchL7Hf1e1A1ZJMuVt37FsWZ+WVby0gwQ738mBBk9zzvoN1NZR98mqSQxPaKQ
+    lRYOuz/ctKoe0keloom0UCgiIkRuiPalqJ7iGJY+0RFI7yRXYDO9dEKi5Tb77jF/
+    ZNXdEUHRzltzF9uXCx4TDCaqtIUreTl8/VapQ+Ym768R2OlMvHCy5+XGBReY4toI
+    DVo5Ossq4sZ0iJUrW+4Ie892ojuaZymb0pdU46H8W7t7/hTTqjKubYJEpOugCBix
+    ASAtUZiTQpehDKshOQ==
+    -----END CERTIFICATE-----
+  PEM
 }
 
 run "spot_share_and_bounds" {
@@ -137,13 +164,13 @@ run "tags_reach_every_node" {
 
   assert {
     condition = toset([for t in aws_autoscaling_group.nodes.tag : "${t.key}=${t.value}"]) == toset([
-      "team=platform", "runfleet:fleet=test-fleet", "runfleet:managed-by=terraform",
+      "team=platform", "dev.runfleet.fleet=test-fleet", "dev.runfleet.managed=true", "dev.runfleet.pool=default",
     ])
-    error_message = "group tags must be the caller's tags plus the runfleet tags"
+    error_message = "group tags must be the caller's tags plus the dev.runfleet.* node tags the aws provider lists by"
   }
 
   assert {
-    condition     = aws_launch_template.nodes.tag_specifications[0].tags["runfleet:fleet"] == "test-fleet"
+    condition     = aws_launch_template.nodes.tag_specifications[0].tags["dev.runfleet.fleet"] == "test-fleet"
     error_message = "instances must carry the fleet tag the autoscaler's IAM policy checks"
   }
 
@@ -221,4 +248,55 @@ run "plain_secret_refused" {
   }
 
   expect_failures = [var.runner_secret_arn]
+}
+
+run "warm_pool_on_an_on_demand_group" {
+  command = plan
+
+  variables {
+    spot_percentage = 0
+    warm_pool = {
+      min_size          = 2
+      pool_state        = "hibernated"
+      reuse_on_scale_in = true
+    }
+  }
+
+  assert {
+    condition     = length(aws_autoscaling_group.nodes.mixed_instances_policy) == 0 && length(aws_autoscaling_group.nodes.launch_template) == 1
+    error_message = "a warm pool's group has no mixed instances policy (AWS refuses one)"
+  }
+
+  assert {
+    condition = (aws_autoscaling_group.nodes.warm_pool[0].pool_state == "Hibernated" &&
+      aws_autoscaling_group.nodes.warm_pool[0].min_size == 2 &&
+      aws_autoscaling_group.nodes.warm_pool[0].max_group_prepared_capacity == 10 &&
+    aws_autoscaling_group.nodes.warm_pool[0].instance_reuse_policy[0].reuse_on_scale_in)
+    error_message = "warm pool settings must reach the group"
+  }
+
+  assert {
+    condition     = aws_launch_template.nodes.hibernation_options[0].configured && aws_launch_template.nodes.instance_type == "m7i.large"
+    error_message = "a hibernated warm pool needs hibernation in the launch template and one instance type"
+  }
+}
+
+run "warm_pool_with_spot_refused" {
+  command = plan
+
+  variables {
+    warm_pool = {}
+  }
+
+  expect_failures = [aws_launch_template.nodes]
+}
+
+run "tag_only_image_refused" {
+  command = plan
+
+  variables {
+    job_image = "debian:bookworm-slim"
+  }
+
+  expect_failures = [aws_launch_template.nodes]
 }

@@ -2,8 +2,14 @@
 #
 #   aws ssm put-parameter --type SecureString --name /runfleet/ci/gitlab-runner-token \
 #     --value "$GITLAB_RUNNER_TOKEN"   # the glrt-… token from GitLab
+#   aws ssm put-parameter --type SecureString --name /runfleet/ci/join-token --value "$(openssl rand -hex 32)"
+#   aws ssm put-parameter --type SecureString --name /runfleet/ci/gitlab-api-token \
+#     --value "$GITLAB_READ_API_TOKEN"   # read_api, to count pending jobs
 #   terraform apply -var 'subnet_ids=["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]' \
-#     -var runner_token_arn=arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/gitlab-runner-token
+#     -var runner_token_arn=arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/gitlab-runner-token \
+#     -var join_token_arn=arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/join-token \
+#     -var api_token_arn=arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/gitlab-api-token \
+#     -var agent_sha256=… -var autoscaler_sha256=…   # from the release's SHA256SUMS
 
 module "fleet" {
   source = "../.."
@@ -13,6 +19,15 @@ module "fleet" {
   gitlab_url        = "https://gitlab.com"
   runner_secret_arn = var.runner_token_arn
   subnet_ids        = var.subnet_ids
+
+  fleet_join_token_arn   = var.join_token_arn
+  platform_api_token_arn = var.api_token_arn
+  gitlab_projects        = ["acme/app"]
+  agent_sha256           = var.agent_sha256
+  autoscaler_sha256      = var.autoscaler_sha256
+  min_idle_slots         = 2
+
+  instance_identity_certificate = var.instance_identity_certificate
 
   on_demand_base_capacity = 1
   spot_percentage         = 100
