@@ -103,14 +103,10 @@ func setKey(t map[string]any, key string, v any) {
 	t[canonicalRawKey(t, key)] = v
 }
 
+// canonicalRawKey is t's spelling of key, or key when t lacks it.
 func canonicalRawKey(t map[string]any, key string) string {
-	if _, ok := t[key]; ok {
-		return key
-	}
-	for k := range t {
-		if equalFold(k, key) {
-			return k
-		}
+	if k := canonicalKey(t, key); k != "" {
+		return k
 	}
 	return key
 }

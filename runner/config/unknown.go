@@ -114,7 +114,7 @@ func lookupTable(path string) (glTable, bool) {
 func hasKey(m map[string]string, key string) bool { return canonicalKey(m, key) != "" }
 
 // canonicalKey returns m's key equal to key ignoring case, or "".
-func canonicalKey(m map[string]string, key string) string {
+func canonicalKey[V any](m map[string]V, key string) string {
 	if _, ok := m[key]; ok {
 		return key
 	}
