@@ -30,6 +30,7 @@ func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudg
 	}
 	if budgets != nil {
 		o.JITBudget = budgets.For(github.BudgetKey(g.URL.Host, g.AppID, g.Token), g.JITPerMinute)
+		o.RateGate = budgets.RateGate() // one pause per App or token across the agent
 	}
 	return github.NewClient(o)
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/time/rate"
+
+	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
 // MintBudgets hands out one JIT minting token bucket per credential, so
@@ -16,12 +18,19 @@ import (
 // (about 170 JIT configs a minute) is per App, not per source.
 // Safe for concurrent use.
 type MintBudgets struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
+	mu   sync.Mutex
+	m    map[string]*rate.Limiter
+	gate *ratelimit.Gate
 }
 
 // NewMintBudgets returns an empty set of budgets.
-func NewMintBudgets() *MintBudgets { return &MintBudgets{m: map[string]*rate.Limiter{}} }
+func NewMintBudgets() *MintBudgets {
+	return &MintBudgets{m: map[string]*rate.Limiter{}, gate: ratelimit.New(ratelimit.Options{})}
+}
+
+// RateGate is the rate-limit gate shared by every client drawing on these
+// budgets (ClientOptions.RateGate): a limit seen by one pauses them all.
+func (b *MintBudgets) RateGate() *ratelimit.Gate { return b.gate }
 
 // For returns the bucket of key, creating it with perMinute (0 means
 // DefaultJITPerMinute); the first caller's rate holds for the key.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	gh "github.com/google/go-github/v92/github"
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
+
+	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
 // DefaultJITPerMinute is the JIT minting budget per credential: JIT
@@ -77,6 +80,12 @@ type ClientOptions struct {
 	MaxRateLimitWait time.Duration
 	// Sleep waits d or until ctx ends (injected by tests); nil sleeps.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RateGate is the agent's rate-limit gate, shared by every client of
+	// the same App or token: an exhausted primary limit, a secondary limit
+	// or a Retry-After seen by any of them pauses every request made with
+	// the credential (installation tokens included) until it lifts. Nil
+	// gives the client a gate of its own.
+	RateGate *ratelimit.Gate
 }
 
 // Client calls the GitHub REST API for one Target.
@@ -113,6 +122,20 @@ func NewClient(o ClientOptions) (*Client, error) {
 	base := o.Transport
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	gate := o.RateGate
+	if gate == nil {
+		gate = ratelimit.New(ratelimit.Options{Logger: o.Logger})
+	}
+	var host string
+	if u, err := url.Parse(t.WebURL); err == nil {
+		host = u.Host
+	}
+	key := BudgetKey(host, o.Auth.AppID, o.Auth.Token)
+	// Below the retries: every attempt waits at the gate.
+	base = &ratelimit.Transport{
+		Next: base, Gate: gate, Limit: ratelimit.GitHubLimit,
+		Key: func(*http.Request) string { return "github:" + key },
 	}
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{Transport: base}

@@ -34,6 +34,9 @@ func (c *Client) UpdateJob(ctx context.Context, jobID int64, body UpdateJobBody)
 	}
 	switch r.code {
 	case http.StatusOK, http.StatusAccepted:
+		if r.code == http.StatusOK && (body.State == StateSuccess || body.State == StateFailed) {
+			c.unbindJob(body.Token)
+		}
 		return UpdateResult{
 			Code:           r.code,
 			JobStatus:      r.header.Get(headerJobStatus),

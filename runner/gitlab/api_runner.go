@@ -138,6 +138,7 @@ func (c *Client) RequestJob(ctx context.Context, body RequestJobBody) (RequestRe
 			return res, fmt.Errorf("gitlab %s: %w", EndpointRequestJob, err)
 		}
 		res.Job, res.RawJSON = job, r.body
+		c.BindJob(job.Token, body.Token)
 		return res, nil
 	}
 	return res, c.statusError(EndpointRequestJob, r)

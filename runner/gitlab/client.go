@@ -14,9 +14,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
 // Client defaults, used for zero ClientOptions fields.
@@ -80,6 +83,11 @@ type ClientOptions struct {
 	// CallTimeout bounds one JSON API call with its retries (not artifact
 	// transfers, which only the caller's context bounds).
 	CallTimeout time.Duration
+	// RateGate is the agent's rate-limit gate, shared by every client and
+	// slot: a 429 on any call made with a runner token (or with the job
+	// token of one of its jobs) pauses every call of that runner until
+	// the server's time has passed. Nil gives the client a gate of its own.
+	RateGate *ratelimit.Gate
 }
 
 // Client talks to GitLab's runner API. It is safe for concurrent use.
@@ -95,6 +103,10 @@ type Client struct {
 	retryMax, requestJobRetryMax int
 	waitMin, waitMax             time.Duration
 	maxRetryAfter, callTimeout   time.Duration
+
+	gate      *ratelimit.Gate
+	jobsMu    sync.Mutex
+	jobRunner map[string]string // job token → the runner token that took the job
 }
 
 // NewClient validates opts and returns a Client.
@@ -118,6 +130,8 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		waitMax:            opts.RetryWaitMax,
 		maxRetryAfter:      opts.MaxRetryAfter,
 		callTimeout:        opts.CallTimeout,
+		gate:               opts.RateGate,
+		jobRunner:          map[string]string{},
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
@@ -149,6 +163,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if c.callTimeout <= 0 {
 		c.callTimeout = DefaultCallTimeout
 	}
+	if c.gate == nil {
+		c.gate = ratelimit.New(ratelimit.Options{Clock: gateClock{c.clock}, Logger: c.log})
+	}
 
 	hc := opts.HTTPClient
 	if hc == nil {
@@ -162,7 +179,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	observed := &observingTransport{next: next, obs: c.obs, clock: c.clock}
+	// Every attempt waits at the gate for its credential first; the
+	// observer times the network part only.
+	observed := &ratelimit.Transport{
+		Next: &observingTransport{next: next, obs: c.obs, clock: c.clock},
+		Gate: c.gate, Key: c.credentialKey, Limit: ratelimit.GitLabLimit,
+	}
 
 	api := *hc
 	api.Transport = observed
@@ -356,10 +378,17 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	return false, nil
 }
 
-// backoff honours Retry-After / RateLimit-ResetTime, else waits
-// exponentially with equal jitter between min and max.
+// backoff leaves rate-limit waits to the gate (the next attempt waits
+// there, with every other call of the credential), honours Retry-After /
+// RateLimit-ResetTime of ungated calls, else waits exponentially with equal
+// jitter between min and max.
 func (c *Client) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
+		if resp.Request != nil && c.credentialKey(resp.Request) != "" {
+			if until, _ := ratelimit.GitLabLimit(resp, c.clock.Now()); !until.IsZero() {
+				return 0
+			}
+		}
 		if wait := c.retryAfter(resp.Header); wait > 0 {
 			return wait
 		}

@@ -33,6 +33,14 @@ type fixedClock struct{ now time.Time }
 func (c fixedClock) Now() time.Time                 { return c.now }
 func (c fixedClock) NewTimer(d time.Duration) Timer { return realClock{}.NewTimer(d) }
 
+// shiftedClock runs at the wall clock's pace from a chosen start.
+type shiftedClock struct{ start, wall time.Time }
+
+func newShiftedClock(start time.Time) shiftedClock { return shiftedClock{start, time.Now()} }
+
+func (c shiftedClock) Now() time.Time                 { return c.start.Add(time.Since(c.wall)) }
+func (c shiftedClock) NewTimer(d time.Duration) Timer { return realClock{}.NewTimer(d) }
+
 // countingObserver counts requests and retries per endpoint.
 type countingObserver struct {
 	mu       sync.Mutex
@@ -264,7 +272,7 @@ func TestRetries(t *testing.T) {
 				tc.answers[i](w)
 			}), func(o *ClientOptions) {
 				// The date-based waits are 1 s minus 950 ms from this clock.
-				o.Clock = fixedClock{now.Add(950 * time.Millisecond)}
+				o.Clock = newShiftedClock(now.Add(950 * time.Millisecond))
 				o.Observer = obs
 			})
 			start := time.Now()

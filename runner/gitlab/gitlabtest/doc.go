@@ -15,5 +15,9 @@
 // default, reported as test errors when the test ends.
 //
 // Faults (5xx, 429 with Retry-After, hangs, one-off 416/412/202 answers) are
-// injected per endpoint with FaultPlan, deterministically from a seed.
+// injected per endpoint with FaultPlan, deterministically from a seed. A 429
+// with Retry-After binds the whole runner, as GitLab's limits do: any call
+// made with its runner token or one of its jobs' tokens before the time has
+// passed is a protocol violation (EarlyCalls), on any connection, past a
+// short in-flight grace (WithInFlightGrace).
 package gitlabtest

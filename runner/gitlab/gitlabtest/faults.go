@@ -125,7 +125,11 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, ep Endpoint
 		j.event("fault: %s answered %d", ep, rule.Status)
 	}
 	if rule.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((rule.RetryAfter+time.Second-1)/time.Second)))
+		seconds := int((rule.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		if rule.Status == http.StatusTooManyRequests {
+			s.rateLimitedLocked(r, rule.Status, seconds, s.cfg.now())
+		}
 	}
 	switch {
 	case j != nil && ep == EndpointPatchTrace && rule.Status == http.StatusRequestedRangeNotSatisfiable:

@@ -21,6 +21,7 @@ type config struct {
 	requestRateLimit int
 	seed             uint64
 	violationsOK     bool
+	inFlightGrace    time.Duration
 }
 
 func defaultConfig() config {
@@ -33,6 +34,7 @@ func defaultConfig() config {
 		maxTracePatch:   1<<20 + 64<<10,
 		maxArtifactSize: 100 << 20,
 		seed:            1,
+		inFlightGrace:   DefaultInFlightGrace,
 	}
 }
 
@@ -107,4 +109,11 @@ func WithSeed(seed uint64) Option {
 // tests that send bad requests on purpose.
 func WithViolationsAllowed() Option {
 	return func(c *config) { c.violationsOK = true }
+}
+
+// WithInFlightGrace sets how long after a 429 with Retry-After a call of
+// the same runner is taken as sent before the client could read the 429 (default DefaultInFlightGrace). Later calls
+// before the Retry-After has passed are protocol violations.
+func WithInFlightGrace(d time.Duration) Option {
+	return func(c *config) { c.inFlightGrace = d }
 }

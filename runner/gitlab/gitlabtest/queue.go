@@ -86,8 +86,8 @@ func (s *Server) expireHoldsLocked() {
 	}
 }
 
-// rateLimitedLocked records a poll and reports the wait if over the limit.
-func (s *Server) rateLimitedLocked(rn *runner) (time.Duration, bool) {
+// pollLimitedLocked records a poll and reports the wait if over the limit.
+func (s *Server) pollLimitedLocked(rn *runner) (time.Duration, bool) {
 	if s.cfg.requestRateLimit <= 0 {
 		return 0, false
 	}
@@ -128,9 +128,11 @@ func (s *Server) handleRequestJob(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("RUNNER-TOKEN"); h != "" && h != *body.Token {
 		s.violateLocked("jobs/request: RUNNER-TOKEN header differs from body token")
 	}
-	if wait, limited := s.rateLimitedLocked(rn); limited {
+	if wait, limited := s.pollLimitedLocked(rn); limited {
+		seconds := int(wait.Seconds() + 0.999)
+		s.rateLimitedLocked(r, http.StatusTooManyRequests, seconds, s.cfg.now())
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
+		w.Header().Set("Retry-After", fmt.Sprint(seconds))
 		writeMessage(w, http.StatusTooManyRequests, "429 Too Many Requests")
 		return
 	}

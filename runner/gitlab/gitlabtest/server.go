@@ -39,6 +39,8 @@ type Server struct {
 	requests       []RequestRecord
 	violations     []string
 	faults         *faultState
+	limits         map[string]*rateLimit // Retry-After in force, by runner token (ratelimit.go)
+	earlyCalls     int
 }
 
 // New starts a fake GitLab for the test; t.Cleanup closes it and, unless
@@ -65,6 +67,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		version:        1,
 		changed:        make(chan struct{}),
 		repos:          map[string]*repo{},
+		limits:         map[string]*rateLimit{},
 	}
 	s.http = httptest.NewServer(s.record(s.routes()))
 	tb.Cleanup(s.close)
@@ -111,6 +114,8 @@ type reqInfo struct {
 	endpoint Endpoint
 	jobID    int64
 	fault    bool
+	// credential is the runner the request is made for (ratelimit.go).
+	credential string
 }
 
 func infoOf(r *http.Request) *reqInfo {
@@ -134,6 +139,13 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, ep Endpoint, h http.
 				return
 			}
 			info.jobID = id
+		}
+		if ep != EndpointGit {
+			runnerToken, jobToken := requestTokens(r, ep)
+			s.mu.Lock()
+			info.credential = s.credentialLocked(runnerToken, jobToken)
+			s.checkRateLimitLocked(r, info.credential, s.cfg.now())
+			s.mu.Unlock()
 		}
 		if ep != EndpointUpdateJob && s.injectFault(w, r, ep, false) {
 			return
