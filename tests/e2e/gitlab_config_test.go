@@ -137,3 +137,65 @@ func TestRegisterAsksOnTheTerminal(t *testing.T) {
 		t.Errorf("config mode: %v %v", st, err)
 	}
 }
+
+// TestRunnerHooksAndEnvironment runs a GitLab job through `runner run`
+// with gitlab-runner's runner-level settings: the get-sources hooks run in
+// the job container (never on the host), the build hooks in the script's
+// shell around before_script and script, environment reaches the job and
+// its git settings, and clone_url is where the sources come from.
+func TestRunnerHooksAndEnvironment(t *testing.T) {
+	t.Parallel()
+	dockerClient(t)
+	srv := gitlabtest.New(t)
+	srv.AddRepo(t, "group/project", map[string]string{"README.md": "readme-content\n"})
+	hostMarker := filepath.Join(t.TempDir(), "ran-on-host")
+	tok := "glrt-hooks-and-env-0001"
+	srv.AddRunner(tok)
+	dir := t.TempDir()
+	node := nodeName(t)
+	cfg, metrics := writeConfig(t, dir, node, srv, tok, agentConfig{})
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := strings.Replace(srv.URL(), "127.0.0.1", "localhost", 1)
+	runnerLevel := `environment = ["FROM_RUNNER=runner-env", "GIT_DEPTH=1", "SHARED=runner"]
+clone_url = "` + clone + `"
+pre_get_sources_script = "echo HOOK-PRE-SOURCES $FROM_RUNNER; touch ` + hostMarker + ` 2>/dev/null || echo not-on-host"
+post_get_sources_script = "echo HOOK-POST-SOURCES $(cat README.md)"
+pre_build_script = "echo HOOK-PRE-BUILD"
+post_build_script = "echo HOOK-POST-BUILD"
+`
+	body := strings.Replace(string(b), "executor = \"docker\"\n", "executor = \"docker\"\n"+runnerLevel, 1)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startAgentWith(t, cfg, node, dir, metrics)
+	id := srv.Enqueue(gitlabtest.JobSpec{
+		Variables:    []gitlabtest.Variable{{Key: "SHARED", Value: "job"}},
+		Hooks:        []gitlabtest.Hook{{Name: "pre_get_sources_script", Script: []string{"echo JOB-PRE-SOURCES"}}},
+		BeforeScript: []string{"echo BEFORE-SCRIPT"},
+		Script:       []string{"echo SCRIPT $SHARED $FROM_RUNNER depth=$(git rev-list --count HEAD 2>/dev/null || echo nogit)"},
+		AfterScript:  []string{"echo AFTER-SCRIPT"},
+	})
+	rec := srv.WaitFinal(t, id, jobWait)
+	log := string(rec.Trace)
+	if rec.State != gitlabtest.StateSuccess {
+		t.Fatalf("state %s (%s); log:\n%s", rec.State, rec.FailureReason, log)
+	}
+	mustContain(t, log, "HOOK-PRE-SOURCES runner-env", "not-on-host", "HOOK-POST-SOURCES readme-content",
+		"SCRIPT job runner-env", "Fetching changes from "+clone+"/group/project.git")
+	if _, err := os.Stat(hostMarker); err == nil {
+		t.Errorf("pre_get_sources_script ran on the host")
+	}
+	at := 0
+	for _, s := range []string{"\nHOOK-PRE-SOURCES", "\nJOB-PRE-SOURCES", "\nHOOK-POST-SOURCES", "\nHOOK-PRE-BUILD", "\nBEFORE-SCRIPT", "\nSCRIPT job", "\nHOOK-POST-BUILD", "\nAFTER-SCRIPT"} {
+		i := strings.Index(log[at:], s)
+		if i < 0 {
+			t.Fatalf("%q not in order in:\n%s", s, log)
+		}
+		at += i + len(s)
+	}
+	checkReportedOnce(t, rec)
+	checkViolations(t, srv)
+}
