@@ -31,6 +31,9 @@ type Agent struct {
 	// slots are the concurrent slots, shared fairly by the sources
 	// (slots.go).
 	slots *slots
+	// reported are conditions sources raise without pausing the node
+	// (conditions.go).
+	reported reportedConditions
 }
 
 // AgentOptions configures an Agent.
@@ -56,7 +59,7 @@ func NewAgent(o AgentOptions) *Agent {
 	if o.ErrorPause <= 0 {
 		o.ErrorPause = time.Second
 	}
-	return &Agent{
+	a := &Agent{
 		paused:          map[string]bool{},
 		resumed:         make(chan struct{}),
 		slots:           newSlots(o.Concurrent),
@@ -67,6 +70,8 @@ func NewAgent(o AgentOptions) *Agent {
 		logger:          o.Logger,
 		metrics:         o.Metrics,
 	}
+	a.wireConditionReporters()
+	return a
 }
 
 // Run polls and runs jobs until ctx is cancelled (SIGTERM): then it stops

@@ -19,7 +19,8 @@ type Status struct {
 	Busy    int
 	Running []RunningJob
 	// Conditions in force: the cordon reason (Interrupted, Rebalance,
-	// Cordoned, Draining) and transient ones (DiskPressure, MemoryPressure).
+	// Cordoned, Draining), transient ones (DiskPressure, MemoryPressure)
+	// and those sources report (RunnerOutdated).
 	Conditions []string
 }
 
@@ -54,6 +55,7 @@ func (a *Agent) Status() Status {
 	for c := range a.paused {
 		st.Conditions = append(st.Conditions, c)
 	}
+	st.Conditions = append(st.Conditions, a.reported.list()...) // conditions.go
 	slices.Sort(st.Conditions)
 	return st
 }

@@ -92,6 +92,7 @@ type LaunchedRunner struct {
 	closeMu  sync.Mutex
 	closed   bool
 	closeErr error
+	watch    *refusalWatch // GitHub's refusal of an outdated runner (outdated.go)
 }
 
 var containerName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
@@ -151,11 +152,13 @@ func (l *RunnerLauncher) Launch(ctx context.Context, name, jitConfig string) (*L
 		return nil, fmt.Errorf("github: runner container: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &LaunchedRunner{name: name, env: xenv, stateDir: state, cancel: cancel, done: make(chan struct{})}
 	out := io.Discard
 	if l.Output != nil {
 		out = l.Output(name)
 	}
+	watch := &refusalWatch{out: out}
+	out = watch
+	r := &LaunchedRunner{name: name, env: xenv, stateDir: state, cancel: cancel, done: make(chan struct{}), watch: watch}
 	cmd := l.Command
 	if cmd == "" {
 		cmd = DefaultRunnerCommand
@@ -177,6 +180,14 @@ func (r *LaunchedRunner) Done() <-chan struct{} { return r.done }
 func (r *LaunchedRunner) Result() (executors.Result, error) {
 	<-r.done
 	return r.result, r.err
+}
+
+// Refused is the runner version GitHub refused as outdated, when the
+// runner printed GitHub's refusal ("Runner version vX is deprecated and
+// cannot receive messages."); "" otherwise. Valid once Done is closed.
+func (r *LaunchedRunner) Refused() string {
+	<-r.done
+	return r.watch.refused()
 }
 
 // Events are the job hook events the runner recorded so far.

@@ -42,6 +42,10 @@ type SourceOptions struct {
 	// CleanupTimeout bounds registration deletes and container removal
 	// after the caller's context ended (default 30 s).
 	CleanupTimeout time.Duration
+	// OutdatedRecheck is how long minting stays stopped after GitHub
+	// refused the image's runner as outdated, before one runner probes
+	// whether the image was updated (default 30 min; source_outdated.go).
+	OutdatedRecheck time.Duration
 }
 
 // Source is the label-mode GitHub job source: Acquire keeps one idle
@@ -49,6 +53,8 @@ type SourceOptions struct {
 type Source struct {
 	o   SourceOptions
 	log *slog.Logger
+
+	outdated outdatedState // source_outdated.go
 }
 
 var (
@@ -72,6 +78,9 @@ func NewSource(o SourceOptions) (*Source, error) {
 	}
 	if o.CleanupTimeout <= 0 {
 		o.CleanupTimeout = 30 * time.Second
+	}
+	if o.OutdatedRecheck <= 0 {
+		o.OutdatedRecheck = 30 * time.Minute
 	}
 	if o.Name == "" {
 		o.Name = "github"
@@ -108,7 +117,20 @@ func (s *Source) cleanupCtx(ctx context.Context) (context.Context, context.Cance
 // GitHub hands it a job. When ctx ends first the registration is deleted
 // and the container removed — unless GitHub refuses the delete because the
 // runner just took a job: then that job is returned and runs to its end.
-func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, error) {
+func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, err error) {
+	probe, err := s.waitAccepted(ctx) // no minting while GitHub refuses the image (source_outdated.go)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		switch {
+		case !probe:
+		case err == nil: // the probe runner took a job: GitHub accepts the image again
+			s.accepted(s.log)
+		default:
+			s.probeDone()
+		}
+	}()
 	name := s.runnerName(slot)
 	jit, err := s.o.API.MintJIT(ctx, JITRequest{Name: name, RunnerGroupID: s.o.RunnerGroupID, Labels: s.o.Labels})
 	if err != nil {
@@ -128,9 +150,14 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 	j := &job{src: s, lr: lr, runnerID: jit.RunnerID, log: log}
 	tick := time.NewTicker(s.o.EventPoll)
 	defer tick.Stop()
+	launched := time.Now()
 	for {
 		select {
 		case <-tick.C:
+			if probe && time.Since(launched) > probeGrace {
+				s.accepted(log) // GitHub did not refuse the probe
+				probe = false
+			}
 			if !lr.Events().JobStarted.IsZero() {
 				return j, nil
 			}
@@ -145,6 +172,10 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 			}
 			res, xerr := lr.Result()
 			s.retire(ctx, log, lr, jit.RunnerID)
+			if v := lr.Refused(); v != "" {
+				probe = false
+				return nil, s.refused(log, v)
+			}
 			return nil, fmt.Errorf("github: runner %s exited before taking a job (exit code %d): %w", name, res.ExitCode, errors.Join(xerr, errExitedIdle))
 		case <-ctx.Done():
 			cctx, cancel := s.cleanupCtx(ctx)
