@@ -74,7 +74,7 @@ func newLogger(level string, json bool) *slog.Logger {
 		l = slog.LevelDebug
 	case "warn", "warning":
 		l = slog.LevelWarn
-	case "error":
+	case "error", "fatal", "panic": // gitlab-runner's log_level values too
 		l = slog.LevelError
 	}
 	opts := &slog.HandlerOptions{Level: l}

@@ -23,6 +23,7 @@ type registerFlags struct {
 	limit          int
 	runUntagged    bool
 	locked         bool
+	tlsCAFile      string
 }
 
 func newRegisterCmd(g *globalFlags) *cobra.Command {
@@ -66,6 +67,7 @@ for what the flags leave out (URL, token, name, executor, image) on the terminal
 	fl.IntVar(&f.limit, "limit", 0, "most jobs this runner runs at once (0 = bounded by concurrent)")
 	fl.BoolVar(&f.runUntagged, "run-untagged", false, "take untagged jobs (legacy registration only)")
 	fl.BoolVar(&f.locked, "locked", true, "lock the runner to its project (legacy registration only)")
+	fl.StringVar(&f.tlsCAFile, "tls-ca-file", "", "PEM file of the CA that signed GitLab's certificate (kept as tls-ca-file)")
 	return cmd
 }
 
@@ -97,7 +99,14 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags, gf *githubRe
 	if name == "" {
 		name = hostname()
 	}
-	client, err := g.client(f.url)
+	if f.tlsCAFile != "" {
+		abs, err := absPath(f.tlsCAFile)
+		if err != nil {
+			return err
+		}
+		f.tlsCAFile = abs
+	}
+	client, err := g.runnerClient(config.RunnerFile{Name: name, URL: f.url, TLSCAFile: f.tlsCAFile})
 	if err != nil {
 		return err
 	}
@@ -124,7 +133,7 @@ func register(cmd *cobra.Command, g *globalFlags, f *registerFlags, gf *githubRe
 	}
 	rf := config.RunnerFile{
 		Name: name, URL: f.url, ID: res.ID, Token: token, Executor: f.executor, Limit: f.limit,
-		TagList: splitList(f.tagList), Docker: &config.DockerFile{Image: f.dockerImage},
+		TagList: splitList(f.tagList), Docker: &config.DockerFile{Image: f.dockerImage}, TLSCAFile: f.tlsCAFile,
 	}
 	if f.executor == "containerd" {
 		rf.Docker, rf.Containerd = nil, &config.ContainerdFile{Image: f.dockerImage}

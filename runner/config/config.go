@@ -330,6 +330,9 @@ func runnerFromFile(rf RunnerFile, local bool, warn func(key, msg string)) (Runn
 	if r.Limit < 0 {
 		return r, fmt.Errorf("limit %d is negative", r.Limit)
 	}
+	if rf.RequestConcurrency > 1 {
+		warn("runners.request_concurrency", "ignored: each runner asks GitLab for one job at a time")
+	}
 	if r.BuildsDir == "" {
 		r.BuildsDir = DefaultBuildsDir
 	}
