@@ -2,4 +2,12 @@
 // operators edit (gitlab-runner's shape, so migration is a copy), its
 // environment overrides, and the typed runtime configuration the agent runs
 // on, with byte sizes and durations parsed once at load time.
+//
+// A config.toml written or documented by gitlab-runner 17/18 loads
+// unchanged: the keys runfleet implements keep gitlab-runner's meaning and
+// types (types.go), the gitlab-runner keys it does not implement are
+// accepted with one Warning each saying what runfleet does instead
+// (gitlab.go), and any other key is an UnknownKeyError with the closest
+// known key (unknown.go). Rewrites (token rotation, unregister) keep every
+// key (rewrite.go).
 package config
