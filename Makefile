@@ -55,7 +55,8 @@ bench: ## speed and memory figures, printed as ratios against baselines measured
 	tests/engine.sh $(MAKE) bench-local
 
 bench-local: images build
-	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./executors/containerd/ ./executors/enginebench/ ./executors/diskcap/ ./runner/cache/ ./tests/e2e/ ./autoscaler/sim/
+	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./executors/containerd/ ./executors/enginebench/ ./executors/diskcap/ ./runner/cache/ ./tests/e2e/
+	$(GO) test -run='^$$' -bench=ReplayTraces -benchtime=1x -count=1 -timeout 30m ./autoscaler/sim/
 	$(GO) test -run='^$$' -bench=Heartbeats10k -benchtime=1x -count=1 -timeout 10m ./autoscaler/controlplane/
 
 demo: ## the local fleet: a burst of jobs on a local fake GitLab, nodes (containers) scaling up, running them, scaling down

@@ -59,6 +59,16 @@ type Config struct {
 	Overdue time.Duration
 	// MaxRunAge: runs older than this predict nothing more (default 24 h).
 	MaxRunAge time.Duration
+	// WaveGap splits a run's arrivals into waves (stages): a job queued
+	// more than WaveGap after the run's previous one starts a new wave
+	// (default 20 s). A run in progress is matched to past runs at the
+	// start of its latest wave.
+	WaveGap time.Duration
+	// Quantile, in (0, 1), makes the expected count per horizon that
+	// quantile over the past runs instead of their mean: above 0.5 it
+	// plans for the runs whose waves came early, so capacity is ready for
+	// them too, at the price of idle time when the wave comes late.
+	Quantile float64
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRunAge <= 0 {
 		c.MaxRunAge = 24 * time.Hour
+	}
+	if c.WaveGap <= 0 {
+		c.WaveGap = 20 * time.Second
 	}
 	return c
 }
@@ -89,8 +102,16 @@ type run struct {
 	start   time.Time
 	jobs    []arrival // in queue order
 	seen    map[string]bool
+	waves   []wave
 	running map[string]time.Time // job → started at
 	quiet   bool                 // predicts nothing until its next event
+}
+
+// wave is a burst of a run's jobs: arrivals less than Config.WaveGap
+// apart. first indexes the run's jobs.
+type wave struct {
+	first int
+	start time.Duration
 }
 
 type flow struct {
@@ -161,7 +182,11 @@ func (f *Forecaster) Observe(e Event) {
 			return
 		}
 		r.seen[e.JobID] = true
-		r.jobs = append(r.jobs, arrival{off: max(e.At.Sub(r.start), 0), labels: LabelKey(e.Labels)})
+		off := max(e.At.Sub(r.start), 0)
+		if n := len(r.jobs); n == 0 || off-r.jobs[n-1].off > f.cfg.WaveGap {
+			r.waves = append(r.waves, wave{first: n, start: off})
+		}
+		r.jobs = append(r.jobs, arrival{off: off, labels: LabelKey(e.Labels)})
 		f.errs.arrived(e.At)
 	case JobStarted:
 		r.running[e.JobID] = e.At
@@ -279,13 +304,15 @@ func (f *Forecaster) active(now time.Time) []*run {
 // A past run counts only when it has been observed far enough to cover
 // the window; when none has, r predicts nothing yet.
 func (f *Forecaster) predict(r *run, now time.Time, hs []time.Duration, longest time.Duration) map[string][]float64 {
-	n := len(r.jobs)
+	k := len(r.waves)
 	anchor := r.start
-	if n > 0 {
-		anchor = r.start.Add(r.jobs[n-1].off)
+	inWave := 0
+	if k > 0 {
+		anchor = r.start.Add(r.waves[k-1].start)
+		inWave = len(r.jobs) - r.waves[k-1].first
 	}
 	fl := f.flows[r.flow]
-	out := map[string][]float64{}
+	var per []map[string][]float64 // one per past run used
 	used, older, future := 0, 0, false
 	for i := len(fl.runs) - 1; i >= 0 && used < f.cfg.Runs; i-- {
 		p := fl.runs[i]
@@ -293,23 +320,31 @@ func (f *Forecaster) predict(r *run, now time.Time, hs []time.Duration, longest 
 			continue
 		}
 		older++
-		tau := time.Duration(0)
-		if n > 0 {
-			if len(p.jobs) < n {
-				// r has already produced more than p did: p predicts none.
-				if now.Sub(p.start) >= r.jobs[n-1].off+longest {
+		tau, from := time.Duration(0), 0
+		if k > 0 {
+			if len(p.waves) < k {
+				// r is further along than p ever went: p predicts none.
+				if now.Sub(p.start) >= r.waves[k-1].start+longest {
 					used++
+					per = append(per, nil)
 				}
 				continue
 			}
-			tau = p.jobs[n-1].off
+			pw := p.waves[k-1]
+			end := len(p.jobs)
+			if k < len(p.waves) {
+				end = p.waves[k].first
+			}
+			tau, from = pw.start, min(pw.first+inWave, end)
 		}
 		// p must have been watched over the whole window it speaks for.
 		if now.Sub(p.start) < tau+now.Add(longest).Sub(anchor) {
 			continue
 		}
 		used++
-		for _, a := range p.jobs[n:] {
+		out := map[string][]float64{}
+		per = append(per, out)
+		for _, a := range p.jobs[from:] {
 			at := anchor.Add(a.off - tau)
 			if !at.After(now.Add(-f.cfg.Overdue)) {
 				continue // it did not come: heal
@@ -336,15 +371,51 @@ func (f *Forecaster) predict(r *run, now time.Time, hs []time.Duration, longest 
 		r.quiet = older == 0
 		return nil
 	}
-	for _, c := range out {
-		for k := range c {
-			c[k] /= float64(used)
-		}
-	}
+	out := f.combine(per, len(hs))
 	if len(out) == 0 && !future {
 		r.quiet = true
 	}
 	return out
+}
+
+// combine merges the past runs' counts per label set and horizon: their
+// mean, or the configured quantile.
+func (f *Forecaster) combine(per []map[string][]float64, nh int) map[string][]float64 {
+	out := map[string][]float64{}
+	for _, m := range per {
+		for labels := range m {
+			if out[labels] == nil {
+				out[labels] = make([]float64, nh)
+			}
+		}
+	}
+	vals := make([]float64, len(per))
+	for labels, c := range out {
+		for k := range nh {
+			for i, m := range per {
+				vals[i] = 0
+				if v := m[labels]; v != nil {
+					vals[i] = v[k]
+				}
+			}
+			c[k] = f.aggregate(vals)
+		}
+	}
+	return out
+}
+
+func (f *Forecaster) aggregate(vals []float64) float64 {
+	q := f.cfg.Quantile
+	if q <= 0 || q >= 1 {
+		sum := 0.0
+		for _, v := range vals {
+			sum += v
+		}
+		return sum / float64(len(vals))
+	}
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	return s[min(int(q*float64(len(s))), len(s)-1)]
 }
 
 // Error is the forecast's weighted absolute percentage error so far:

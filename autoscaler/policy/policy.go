@@ -121,6 +121,11 @@ func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Du
 		case n.Interrupted:
 			// Stop using it at once; the replacement is wanted below.
 			plan.Drain = append(plan.Drain, n.ID)
+		case bridged(pool, n, s.Now):
+			// A warm node that served the job which could not wait for a
+			// cold boot goes back (or away) at once: it runs on dearer
+			// on-demand capacity, and spot nodes take the rest.
+			plan.Drain = append(plan.Drain, n.ID)
 		case pool.MaxJobsPerNode > 0 && n.JobsRun >= pool.MaxJobsPerNode:
 			// Spent: it takes no more jobs. Drained once idle; until then
 			// its free slots do not count as capacity.
@@ -136,31 +141,44 @@ func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Du
 			busy += n.Busy
 		}
 	}
-	base := busy + queued + idleBuffer(pool, busy, s.Now) + spentFree
+	core := busy + queued + spentFree
+	buffer := idleBuffer(pool, busy, s.Now)
 	soon := int(math.Round(expectedWithin(s, idx, pool.BootTime)))
 	now := soon
 	if pool.WarmPool != nil {
-		now = int(math.Round(expectedWithin(s, idx, pool.WarmStartTime)))
+		now = min(int(math.Round(expectedWithin(s, idx, pool.WarmStartTime))), soon)
 		plan.WarmTarget[pool.Name] = pool.WarmPool.MinSize
 	} else {
 		warm = 0
 	}
-	plan.Wanted[pool.Name] = base + soon
+	plan.Wanted[pool.Name] = core + buffer + soon
 	plan.Expected[pool.Name] = soon
-	// nodesNow must be in service (ready or starting) now; nodesSoon must
-	// be in service or waiting warm, since a warm node starts in time for
-	// demand expected beyond the warm start horizon.
-	nodesNow, nodesSoon := pool.nodesFor(base+now), pool.nodesFor(base+soon)
 	have := len(usable)
-	if k := min(nodesNow-have, warm); k > 0 {
-		plan.Launch = append(plan.Launch, Launch{Pool: pool.Name, Offering: pool.WarmPool.Offering, Count: k, Kind: LaunchWarm})
+	// Jobs queued or due within a warm start cannot wait for a cold boot:
+	// warm nodes start for them. The idle buffer is refilled cold.
+	started := max(min(pool.nodesFor(core+now)-have, warm), 0)
+	if started > 0 {
+		plan.Launch = append(plan.Launch, Launch{Pool: pool.Name, Offering: pool.WarmPool.Offering, Count: started, Kind: LaunchWarm})
 	}
+	// Demand due after a warm start but within a cold boot is covered by
+	// the warm nodes left (they start later, in time); the rest boots
+	// cold now.
+	cover := min(warm-started, int(math.Ceil(float64(soon-now)/float64(pool.SlotsPerNode))))
+	target := pool.nodesFor(core + buffer + soon)
 	switch {
-	case nodesSoon > have+warm:
-		plan.Launch = append(plan.Launch, chooseOfferings(pool, usable, nodesSoon-have-warm, s.Failures, s.Now, ttl)...)
-	case nodesSoon < have:
-		plan.Drain = append(plan.Drain, retire(pool, usable, have-nodesSoon, s.Now)...)
+	case target > have+started+cover:
+		plan.Launch = append(plan.Launch, chooseOfferings(pool, usable, target-have-started-cover, s.Failures, s.Now, ttl)...)
+	case target < have:
+		plan.Drain = append(plan.Drain, retire(pool, usable, have-target, s.Now)...)
 	}
+}
+
+// bridged reports whether n is an idle warm-pool node that has run a job,
+// or that has stayed idle as long as a cold boot takes (the demand it was
+// started for went elsewhere or did not come).
+func bridged(pool Pool, n Node, now time.Time) bool {
+	return pool.WarmPool != nil && n.Offering == pool.WarmPool.Offering && n.State == NodeReady &&
+		n.Busy == 0 && !n.IdleSince.IsZero() && (n.JobsRun > 0 || now.Sub(n.IdleSince) >= pool.BootTime)
 }
 
 // nodesFor is the node count holding slots, within the pool's bounds.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runfleet/runfleet/autoscaler/forecast"
 	"github.com/runfleet/runfleet/autoscaler/policy"
 )
 
@@ -25,7 +26,17 @@ type Scenario struct {
 	IdleTime  time.Duration
 	// Samples of the time series to keep per result (0: none).
 	Samples int
+	// WarmStart is the median warm start (default: a third of the boot
+	// median).
+	WarmStart time.Duration
+	// WarmStoragePrice is the hourly price of one node waiting stopped in
+	// a warm pool (default DefaultWarmStoragePrice).
+	WarmStoragePrice float64
 }
+
+// DefaultWarmStoragePrice is a 50 GB gp3 volume's hourly price: $0.08 per
+// GB-month over 730 hours.
+const DefaultWarmStoragePrice = 50 * 0.08 / 730
 
 // Contender is one policy of a comparison.
 type Contender struct {
@@ -33,6 +44,8 @@ type Contender struct {
 	Planner   Planner
 	Pool      policy.Pool
 	Ephemeral bool
+	// Forecast: the contender plans with a forecast.Forecaster.
+	Forecast bool
 }
 
 // DefaultOfferings is a small spot market: two instance types in three
@@ -52,17 +65,53 @@ func DefaultOfferings() []policy.Offering {
 	return out
 }
 
-// Runfleet is runfleet's own policy and the pool settings it is tuned with.
-func Runfleet(offerings []policy.Offering, slots int) (policy.Policy, policy.Pool) {
+// Runfleet is runfleet's own policy and the pool settings it is tuned
+// with: a small idle buffer for jobs nothing announces, a warm pool of
+// stopped on-demand nodes for bursts, and the forecast's horizons (a cold
+// boot, a warm start). The same settings serve every trace.
+func Runfleet(offerings []policy.Offering, slots int, boot, warmStart time.Duration) (policy.Policy, policy.Pool) {
 	return policy.Policy{}, policy.Pool{
 		Name: "sim", SlotsPerNode: slots, MaxNodes: 5000,
-		MinIdleSlots:   0,
-		ScaleDownDelay: 0,
+		MinIdleSlots:   RunfleetIdleSlots,
+		ScaleFactor:    RunfleetScaleFactor,
+		ScaleDownDelay: RunfleetScaleDownDelay,
 		Offerings:      offerings,
+		BootTime:       boot,
+		WarmStartTime:  warmStart,
+		WarmPool: &policy.WarmPool{
+			MinSize: RunfleetWarmMin, MaxSize: RunfleetWarmMax, State: policy.WarmStopped,
+			ReuseOnScaleIn: true, Offering: cheapestOnDemand(offerings),
+		},
 	}
 }
 
-// Contenders lists runfleet's policy and the three baselines for jobs:
+// Runfleet's pool settings in the comparison.
+const (
+	RunfleetIdleSlots      = 1
+	RunfleetScaleFactor    = 0.1
+	RunfleetScaleDownDelay = time.Minute
+	RunfleetWarmMin        = 1
+	RunfleetWarmMax        = 2
+	// RunfleetQuantile: the forecast plans for the runs whose waves come
+	// early (see forecast.Config.Quantile).
+	RunfleetQuantile = 0.9
+)
+
+// cheapestOnDemand is the offering a warm pool runs on: Auto Scaling warm
+// pools take no Spot instances.
+func cheapestOnDemand(offerings []policy.Offering) policy.Offering {
+	var best policy.Offering
+	for _, o := range offerings {
+		if !o.Spot && (best.InstanceType == "" || o.PricePerHour < best.PricePerHour) {
+			best = o
+		}
+	}
+	return best
+}
+
+// Contenders lists runfleet's policy and the four baselines for jobs:
+//   - warm-idle: runfleet's warm pool and idle buffer without the
+//     forecast (what the forecast itself adds);
 //   - static-peak: a fixed fleet sized for the trace's peak concurrency;
 //   - vm-per-job: one new one-slot VM per queued job, gone when the job ends
 //     (terraform-aws-github-runner's model);
@@ -70,7 +119,7 @@ func Runfleet(offerings []policy.Offering, slots int) (policy.Policy, policy.Poo
 //     docker-autoscaler's idle_count / idle_time).
 func Contenders(jobs []Job, sc Scenario) []Contender {
 	sc = sc.withDefaults()
-	pol, pool := Runfleet(sc.Offerings, sc.SlotsPerNode)
+	pol, pool := Runfleet(sc.Offerings, sc.SlotsPerNode, sc.World.Boot.Median, sc.WarmStart)
 	peakNodes := int(math.Ceil(float64(PeakConcurrency(jobs)) / float64(sc.SlotsPerNode)))
 	perSlot := make([]policy.Offering, len(sc.Offerings))
 	for i, o := range sc.Offerings {
@@ -84,7 +133,8 @@ func Contenders(jobs []Job, sc Scenario) []Contender {
 	idle := base
 	idle.MinIdleSlots, idle.ScaleDownDelay = sc.IdleCount, sc.IdleTime
 	return []Contender{
-		{Name: "runfleet", Planner: pol, Pool: pool},
+		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: true},
+		{Name: "warm-idle", Planner: pol, Pool: pool},
 		{Name: "static-peak", Planner: policy.Policy{}, Pool: static},
 		{Name: "vm-per-job", Planner: policy.Policy{}, Pool: vm, Ephemeral: true},
 		{Name: "idle-count", Planner: IgnoreQueue{}, Pool: idle},
@@ -104,6 +154,15 @@ func (sc Scenario) withDefaults() Scenario {
 	if sc.IdleTime <= 0 {
 		sc.IdleTime = 20 * time.Minute
 	}
+	if sc.World.Boot.Median <= 0 {
+		sc.World.Boot.Median = 30 * time.Second
+	}
+	if sc.WarmStart <= 0 {
+		sc.WarmStart = sc.World.Boot.Median / 3
+	}
+	if sc.WarmStoragePrice <= 0 {
+		sc.WarmStoragePrice = DefaultWarmStoragePrice
+	}
 	return sc
 }
 
@@ -116,7 +175,12 @@ func Compare(jobs []Job, sc Scenario) []Result {
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
-			res := Run(jobs, c.Planner, Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples})
+			cfg := Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples,
+				WarmStart: sc.WarmStart, WarmStoragePrice: sc.WarmStoragePrice}
+			if c.Forecast {
+				cfg.NewForecaster = func() Forecaster { return forecast.New(forecast.Config{Quantile: RunfleetQuantile}) }
+			}
+			res := Run(jobs, c.Planner, cfg)
 			res.Name = c.Name
 			out[i] = res
 		})

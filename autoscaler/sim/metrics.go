@@ -23,7 +23,7 @@ type Result struct {
 	P99WaitS float64       `json:"p99_wait_s"`
 	MaxWaitS float64       `json:"max_wait_s"`
 	// Over10s, Over60s, Over120s are the shares of jobs that waited longer.
-	Over10s  float64 `json:"over_10s"`
+	Over10s  float64 `json:"share_over_10s"`
 	Over60s  float64 `json:"over_60s"`
 	Over120s float64 `json:"over_120s"`
 	// ZeroWait is the share of jobs that started within one second.
@@ -44,8 +44,21 @@ type Result struct {
 	InterruptedJobs  int `json:"interrupted_jobs"`
 	Interruptions    int `json:"interruptions"`
 	CapacityFailures int `json:"capacity_failures"`
-	Launches         int `json:"launches"`
-	PeakNodes        int `json:"peak_nodes"`
+	// Launches counts every node booted: LaunchesCold into service,
+	// WarmFills into the warm pool. LaunchesWarm counts warm-pool nodes
+	// started into service.
+	Launches     int `json:"launches"`
+	LaunchesCold int `json:"launches_cold"`
+	LaunchesWarm int `json:"launches_warm"`
+	WarmFills    int `json:"warm_fills"`
+	PeakNodes    int `json:"peak_nodes"`
+	// WarmCost is the part of Cost paid for nodes waiting in the warm
+	// pool (their disks), over WarmHours node-hours.
+	WarmCost  float64 `json:"warm_cost"`
+	WarmHours float64 `json:"warm_hours"`
+	// ForecastError is the forecast's weighted absolute percentage error
+	// (see forecast.Forecaster.Error); null for policies without one.
+	ForecastError *float64 `json:"forecast_error"`
 
 	Series []Sample `json:"-"`
 }

@@ -33,6 +33,17 @@ type Config struct {
 	// Samples is how many points of demand, fleet and queue Result.Series
 	// keeps (0: none).
 	Samples int
+	// WarmStart is the median time from a warm node's start request to
+	// ready (default: a third of the boot median). Warm starts draw from
+	// the boot model's spread.
+	WarmStart time.Duration
+	// WarmStoragePrice is what a node waiting stopped or hibernated in
+	// the warm pool costs per hour (its disk); it counts in Cost.
+	WarmStoragePrice float64
+	// NewForecaster, when set, gives the run a forecaster. The run feeds
+	// it run starts and job queued, started and finished events as its
+	// clock reaches them, and plans with its forecast.
+	NewForecaster func() Forecaster
 }
 
 // warmUp is how long the simulated fleet runs before the first arrival, so
@@ -69,6 +80,8 @@ type simNode struct {
 	seq        uint64
 	launchedAt time.Time
 	readyAt    time.Time
+	segStart   time.Time // start of the running time billed next
+	warmSince  time.Time // NodeWarm: when it stopped
 	reclaimAt  time.Time // zero until an interruption notice
 	slots      []slot
 	used       bool // ephemeral: took its one job
@@ -89,6 +102,8 @@ type run struct {
 	paidSec  float64 // slot-seconds of node lifetime
 	costHour float64 // price × hours billed
 	series   *seriesRecorder
+	feed     *feeder // nil: no forecast
+	startSeq uint64  // warm starts drawn so far
 }
 
 // Run replays jobs (sorted by arrival) through p in the world cfg
@@ -99,6 +114,9 @@ func Run(jobs []Job, p Planner, cfg Config) Result {
 	}
 	if cfg.World.Boot.Median <= 0 {
 		cfg.World.Boot.Median = cfg.BootTime
+	}
+	if cfg.WarmStart <= 0 {
+		cfg.WarmStart = cfg.World.Boot.Median / 3
 	}
 	if len(jobs) == 0 {
 		return Result{}
@@ -117,12 +135,17 @@ func Run(jobs []Job, p Planner, cfg Config) Result {
 	for i, j := range jobs {
 		all[i] = &simJob{Job: j, queuedSince: j.Arrival}
 	}
+	if cfg.NewForecaster != nil {
+		r.feed = newFeeder(cfg.NewForecaster(), jobs)
+	}
 	next := 0
 	for {
 		for next < len(all) && !all[next].Arrival.After(r.now) {
+			r.feed.queued(all[next])
 			r.queue = append(r.queue, all[next])
 			next++
 		}
+		r.feed.runsUpTo(r.now)
 		r.applyWorld()
 		r.advanceNodes()
 		r.dispatch()
@@ -138,6 +161,7 @@ func Run(jobs []Job, p Planner, cfg Config) Result {
 	}
 	r.nodes = nil
 	r.finish(all)
+	r.res.ForecastError = r.feed.error()
 	return r.res
 }
 
@@ -175,6 +199,7 @@ func (r *run) applyWorld() {
 			r.busySec += n.reclaimAt.Sub(s.start).Seconds()
 			s.job.interrupted = true
 			s.job.queuedSince = n.reclaimAt
+			r.feed.queued(s.job)
 			r.queue = append(r.queue, s.job)
 			s.job = nil
 			requeued = true
@@ -198,6 +223,9 @@ func (r *run) advanceNodes() {
 				n.slots[i].freeAt = n.readyAt
 			}
 		}
+		if n.State == policy.NodeWarming && !n.readyAt.After(r.now) {
+			r.stopToWarm(n, n.readyAt)
+		}
 		if r.completeUpTo(n, r.now) {
 			continue // ephemeral node gone with its job
 		}
@@ -213,6 +241,7 @@ func (r *run) completeUpTo(n *simNode, t time.Time) bool {
 		s := &n.slots[i]
 		if s.job != nil && !s.end.After(t) {
 			r.busySec += s.end.Sub(s.start).Seconds()
+			r.feed.finished(s.job, s.end)
 			s.job = nil
 			s.freeAt = s.end
 			if r.cfg.Ephemeral {
@@ -251,7 +280,7 @@ func (r *run) dispatch() {
 		var best *simNode
 		bi := -1
 		for _, n := range r.nodes {
-			if n.State != policy.NodeReady || n.Interrupted || (r.cfg.Ephemeral && n.used) {
+			if n.State != policy.NodeReady || n.Interrupted || (r.cfg.Ephemeral && n.used) || r.spent(n) {
 				continue
 			}
 			for i, s := range n.slots {
@@ -273,6 +302,8 @@ func (r *run) dispatch() {
 		j.wait += start.Sub(j.queuedSince)
 		s.job, s.start, s.end = j, start, start.Add(j.Duration)
 		best.used = true
+		best.JobsRun++
+		r.feed.started(j, start)
 		if !s.end.After(r.now) {
 			if r.completeUpTo(best, r.now) {
 				r.nodes = slices.DeleteFunc(r.nodes, func(n *simNode) bool { return n == best })
@@ -300,28 +331,24 @@ func (r *run) plan() policy.Plan {
 	if len(r.queue) > 0 {
 		snap.Queued = []policy.QueuedJobs{{Count: len(r.queue)}}
 	}
+	snap.Expected = r.feed.expected(r.now, policy.Horizons(snap.Pools))
 	for _, n := range r.nodes {
 		snap.Nodes = append(snap.Nodes, n.Node)
 	}
 	plan := r.p.Plan(snap)
 	for _, l := range plan.Launch {
+		if l.Kind == policy.LaunchWarm {
+			r.startWarm(l.Count)
+			continue
+		}
 		if r.w.dry(l.Offering, r.now) {
 			r.res.CapacityFailures++
 			r.failures = append(r.failures, policy.CapacityFailure{Offering: l.Offering, At: r.now})
 			continue
 		}
 		for range l.Count {
-			r.seq++
-			r.res.Launches++
-			boot := r.w.cfg.Boot.draw(l.Offering, r.w.nodeRNG(r.seq))
-			n := &simNode{
-				Node:       policy.Node{ID: fmt.Sprint(r.seq), Pool: r.cfg.Pool.Name, Offering: l.Offering, State: policy.NodeBooting, Slots: r.cfg.Pool.SlotsPerNode},
-				seq:        r.seq,
-				launchedAt: r.now,
-				readyAt:    r.now.Add(boot),
-				slots:      make([]slot, r.cfg.Pool.SlotsPerNode),
-			}
-			r.nodes = append(r.nodes, n)
+			r.res.LaunchesCold++
+			r.launchCold(l.Offering, policy.NodeBooting)
 		}
 	}
 	kept := r.nodes[:0]
@@ -332,6 +359,10 @@ func (r *run) plan() policy.Plan {
 		switch {
 		case slices.Contains(plan.Terminate, n.ID) && n.Busy == 0:
 			r.retire(n, r.now, false)
+		case n.State == policy.NodeDraining && n.Busy == 0 && !n.Interrupted && r.reusable(n):
+			// Back to the warm pool instead of terminated.
+			r.stopToWarm(n, r.now.Add(drainAck))
+			kept = append(kept, n)
 		case n.State == policy.NodeDraining && n.Busy == 0 && !n.Interrupted:
 			// An idle node acknowledges the drain in its next heartbeat
 			// and the control plane terminates it then.
@@ -341,16 +372,51 @@ func (r *run) plan() policy.Plan {
 		}
 	}
 	r.nodes = kept
-	r.res.PeakNodes = max(r.res.PeakNodes, len(r.nodes))
+	r.keepWarm(plan.WarmTarget[r.cfg.Pool.Name])
+	inService := 0
+	for _, n := range r.nodes {
+		if n.State != policy.NodeWarm && n.State != policy.NodeWarming {
+			inService++
+		}
+	}
+	r.res.PeakNodes = max(r.res.PeakNodes, inService)
 	return plan
 }
 
-// retire bills n from launch to end.
+// launchCold boots a new node on o, into service (NodeBooting) or into
+// the warm pool (NodeWarming).
+func (r *run) launchCold(o policy.Offering, state policy.NodeState) *simNode {
+	r.seq++
+	r.res.Launches++
+	boot := r.w.cfg.Boot.draw(o, r.w.nodeRNG(r.seq))
+	n := &simNode{
+		Node:       policy.Node{ID: fmt.Sprint(r.seq), Pool: r.cfg.Pool.Name, Offering: o, State: state, Slots: r.cfg.Pool.SlotsPerNode},
+		seq:        r.seq,
+		launchedAt: r.now,
+		segStart:   r.now,
+		readyAt:    r.now.Add(boot),
+		slots:      make([]slot, r.cfg.Pool.SlotsPerNode),
+	}
+	r.nodes = append(r.nodes, n)
+	return n
+}
+
+// retire bills n up to end, when it is terminated.
 func (r *run) retire(n *simNode, end time.Time, reclaimed bool) {
-	life := end.Sub(n.launchedAt)
+	if n.State == policy.NodeWarm {
+		r.billWarm(n, end)
+		return
+	}
+	r.billRunning(n, end, reclaimed)
+}
+
+// billRunning bills n's running time since segStart (per-second, one
+// minute minimum per start; spot reclaimed within its first hour free).
+func (r *run) billRunning(n *simNode, end time.Time, reclaimed bool) {
+	life := end.Sub(n.segStart)
 	r.paidSec += life.Seconds() * float64(len(n.slots))
 	r.res.NodeHours += life.Hours()
-	if reclaimed && n.Offering.Spot && life < freeSpotHour {
+	if reclaimed && n.Offering.Spot && end.Sub(n.launchedAt) < freeSpotHour {
 		return
 	}
 	r.costHour += n.Offering.PricePerHour * max(life, minBilled).Hours()
@@ -367,9 +433,12 @@ func (r *run) skip(plan policy.Plan, all []*simJob, next int) time.Time {
 		return nextTick
 	}
 	for _, n := range r.nodes {
-		if n.Interrupted || n.State != policy.NodeReady {
+		if n.Interrupted || n.State != policy.NodeReady && n.State != policy.NodeWarm {
 			return nextTick
 		}
+	}
+	if r.feed.pending(r.now) {
+		return nextTick
 	}
 	target := time.Time{}
 	consider := func(t time.Time) {
@@ -379,6 +448,9 @@ func (r *run) skip(plan policy.Plan, all []*simJob, next int) time.Time {
 	}
 	if next < len(all) {
 		consider(all[next].Arrival)
+	}
+	if at, ok := r.feed.nextRun(); ok {
+		consider(at)
 	}
 	if r.evIdx < len(r.w.events) {
 		consider(r.w.events[r.evIdx].at)

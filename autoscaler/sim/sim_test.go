@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +34,25 @@ func TestLoadTrace(t *testing.T) {
 	}
 	if jobs[0].ID != "a" || jobs[1].Duration != time.Minute || len(jobs[1].Labels) != 2 {
 		t.Errorf("jobs %+v", jobs)
+	}
+	const runs = "job_id,queued_at_unix,started_at_unix,finished_at_unix,labels,repo,run_id,workflow,run_created_at_unix\n" +
+		"a,1000,1000,1060,,org/app,7,ci,990\n" +
+		"b,1000,1000,1060,,org/app,7,ci,1010\n"
+	jobs, _, err = LoadTrace(strings.NewReader(runs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := jobs[0].Run; r.ID != "7" || r.Repo != "org/app" || r.Workflow != "ci" || r.Created.Unix() != 990 || jobs[1].Run.Created.Unix() != 1000 {
+		t.Errorf("runs %+v %+v (a run created after its job queued is taken as created then)", jobs[0].Run, jobs[1].Run)
+	}
+	const buildkite = "job_id,queued_at_unix,started_at_unix,finished_at_unix,labels,repo,scheduled_at_unix,pipeline,build_number\n" +
+		"a,1000,1000,1060,queue=gpu,org/llm,900,nightly,42\n"
+	jobs, _, err = LoadTrace(strings.NewReader(buildkite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := jobs[0].Run; r.ID != "nightly#42" || r.Workflow != "nightly" || r.Created.Unix() != 900 {
+		t.Errorf("buildkite run %+v", r)
 	}
 	if _, _, err := LoadTrace(strings.NewReader("job_id,labels\n")); err == nil {
 		t.Error("a header without times was accepted")
@@ -112,7 +130,7 @@ func TestCompareDeterministic(t *testing.T) {
 	if same {
 		t.Error("another seed changed nothing")
 	}
-	names := []string{"runfleet", "static-peak", "vm-per-job", "idle-count"}
+	names := []string{"runfleet", "warm-idle", "static-peak", "vm-per-job", "idle-count"}
 	for i, r := range a {
 		if r.Name != names[i] || r.Jobs != len(jobs) || r.CostRatio < 1 || r.IdleRatio < 0 || r.IdleRatio > 1 {
 			t.Errorf("result %d: %+v", i, r)
@@ -136,10 +154,10 @@ func TestBaselinesBehave(t *testing.T) {
 	if v := by["vm-per-job"]; v.P50WaitS < 20 || v.Launches < len(jobs) {
 		t.Errorf("vm-per-job %v", v)
 	}
-	// Queue-aware scaling waits less than one boot per job at about the
-	// same cost.
-	if r, v := by["runfleet"], by["vm-per-job"]; r.P95WaitS >= v.P95WaitS || r.CostRatio > v.CostRatio*1.05 {
-		t.Errorf("runfleet %v\nvm-per-job %v", r, v)
+	// runfleet hides most boots (its idle buffer and warm pool cost a
+	// little), far below a fleet sized for the peak.
+	if r, v, s := by["runfleet"], by["vm-per-job"], by["static-peak"]; r.P95WaitS >= v.P95WaitS/2 || r.CostRatio >= s.CostRatio/2 {
+		t.Errorf("runfleet %v\nvm-per-job %v\nstatic-peak %v", r, v, s)
 	}
 }
 
@@ -174,41 +192,7 @@ func TestWriteSVG(t *testing.T) {
 		t.Fatal(err)
 	}
 	svg := b.String()
-	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 6 || !strings.Contains(svg, "fleet slots: runfleet") {
+	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 7 || !strings.Contains(svg, "fleet slots: runfleet") {
 		t.Errorf("svg: %.300s", svg)
-	}
-}
-
-// BenchmarkReplayTraces replays the shipped trace and the real traces in
-// testdata (see testdata/README.md) through runfleet's policy and the three baselines (30 s
-// boot, 2 % interruption rate, seed 1) and prints the table.
-func BenchmarkReplayTraces(b *testing.B) {
-	traces := []string{shippedTrace}
-	for _, name := range []string{"bitcoin_core_gha_jobs.csv", "vllm_buildkite_nightly_jobs.csv"} {
-		traces = append(traces, filepath.Join("testdata", name))
-	}
-	for _, path := range traces {
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatalf("trace %s: %v", path, err)
-		}
-		jobs, st, err := LoadTrace(f)
-		f.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(filepath.Base(path), func(b *testing.B) {
-			var res []Result
-			for range b.N {
-				res = Compare(jobs, Scenario{World: testWorld(1)})
-			}
-			var out strings.Builder
-			WriteTable(&out, res)
-			b.Logf("%s: %+v\n%s", path, st, out.String())
-			for _, r := range res {
-				b.ReportMetric(r.P95WaitS, r.Name+"-p95-s")
-				b.ReportMetric(r.CostRatio, r.Name+"-cost/floor")
-			}
-		})
 	}
 }

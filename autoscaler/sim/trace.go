@@ -18,6 +18,17 @@ type Job struct {
 	Arrival  time.Time
 	Duration time.Duration
 	Labels   []string
+	// Run is the workflow run (pipeline, build) the job belongs to; zero
+	// when the trace does not say.
+	Run RunInfo
+}
+
+// RunInfo names a job's workflow run and when it was created: the signal a
+// live fleet gets (workflow_run requested, pipeline created) before the
+// run's jobs queue.
+type RunInfo struct {
+	Repo, Workflow, ID string
+	Created            time.Time
 }
 
 // TraceStats says what LoadTrace kept and skipped.
@@ -30,6 +41,13 @@ type TraceStats struct {
 // seconds, fractions allowed; labels separated by ';'). Rows without a
 // queued time or with a non-positive duration are skipped and counted.
 // Jobs come back sorted by arrival.
+//
+// When the header also names run_id, workflow and run_created_at_unix
+// (and optionally repo), each job carries its Run, which feeds the
+// forecaster as a run-start event. Buildkite traces name the same things
+// pipeline, build_number and scheduled_at_unix (a build's jobs share its
+// scheduled time); they are read as such when run_id is absent. A run
+// created after its job queued is taken as created at the queue time.
 func LoadTrace(r io.Reader) ([]Job, TraceStats, error) {
 	var st TraceStats
 	cr := csv.NewReader(r)
@@ -71,11 +89,39 @@ func LoadTrace(r io.Reader) ([]Job, TraceStats, error) {
 		if l := rec[col["labels"]]; l != "" {
 			labels = strings.Split(l, ";")
 		}
-		jobs = append(jobs, Job{ID: rec[col["job_id"]], Arrival: queued, Duration: finished.Sub(started), Labels: labels})
+		jobs = append(jobs, Job{ID: rec[col["job_id"]], Arrival: queued, Duration: finished.Sub(started), Labels: labels, Run: runOf(rec, col, queued)})
 	}
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].Arrival.Before(jobs[j].Arrival) })
 	st.Kept = len(jobs)
 	return jobs, st, nil
+}
+
+// runOf reads a row's run columns, native or Buildkite's.
+func runOf(rec []string, col map[string]int, queued time.Time) RunInfo {
+	get := func(name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	var run RunInfo
+	var created string
+	switch {
+	case get("run_id") != "":
+		run = RunInfo{Repo: get("repo"), Workflow: get("workflow"), ID: get("run_id")}
+		created = get("run_created_at_unix")
+	case get("build_number") != "":
+		run = RunInfo{Repo: get("repo"), Workflow: get("pipeline"), ID: get("pipeline") + "#" + get("build_number")}
+		created = get("scheduled_at_unix")
+	default:
+		return RunInfo{}
+	}
+	at, ok := unix(created)
+	if !ok || at.After(queued) {
+		at = queued
+	}
+	run.Created = at
+	return run
 }
 
 func unix(s string) (time.Time, bool) {

@@ -27,6 +27,11 @@ func (b BootModel) draw(o policy.Offering, rng *rand.Rand) time.Duration {
 	if d, ok := b.PerOffering[offeringKey(o)]; ok {
 		med = d
 	}
+	return b.drawMedian(med, rng)
+}
+
+// drawMedian draws a time around med with the model's spread.
+func (b BootModel) drawMedian(med time.Duration, rng *rand.Rand) time.Duration {
 	if b.Sigma <= 0 {
 		return med
 	}

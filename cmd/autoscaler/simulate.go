@@ -23,19 +23,36 @@ type simulateFlags struct {
 	svg              string
 	tick             time.Duration
 	slots            int
+	warmStart        time.Duration
+	warmPrice        float64
 }
 
 func newSimulateCmd() *cobra.Command {
 	f := &simulateFlags{}
 	cmd := &cobra.Command{
 		Use:   "simulate --trace FILE",
-		Short: "replay a job trace through runfleet's policy and three baselines",
+		Short: "replay a job trace through runfleet's policy and four baselines",
 		Long: `simulate replays a CSV job trace (job_id, queued_at_unix, started_at_unix,
-finished_at_unix, labels) through runfleet's scaling policy and three baselines
-(static-peak, vm-per-job, idle-count) in the same simulated cloud: log-normal
-boot times, correlated spot interruptions and capacity droughts drawn from the
-seed. It prints queue wait percentiles and cost over the floor (Σ job duration ×
-cheapest price) for each.`,
+finished_at_unix, labels) through runfleet's scaling policy and four baselines
+in the same simulated cloud: log-normal boot and warm-start times, correlated
+spot interruptions and capacity droughts drawn from the seed.
+
+  runfleet     forecast from pipeline structure + warm pool + small idle buffer
+  warm-idle    the same warm pool and idle buffer, no forecast
+  static-peak  a fixed fleet sized for the trace's peak concurrency
+  vm-per-job   one new VM per queued job, gone when the job ends
+  idle-count   busy slots plus an idle buffer, blind to the queue
+
+When the trace has the columns run_id, workflow and run_created_at_unix (and
+repo), or Buildkite's pipeline, build_number and scheduled_at_unix, each run's
+creation feeds the forecaster as a run-start event once the simulated clock
+reaches it; jobs feed it as they queue, start and finish, never earlier.
+
+Warm pools hold stopped on-demand nodes (Auto Scaling warm pools take no Spot);
+a node waiting in one costs --warm-storage-price per hour, which counts in the
+cost. It prints, per policy, queue wait percentiles, the share of jobs that
+waited over 10 s, cost over the floor (Σ job duration × cheapest price per
+slot), launches (cold, warm, warm-pool fills) and the forecast's error (WAPE).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSimulate(cmd.OutOrStdout(), f)
@@ -52,6 +69,8 @@ cheapest price) for each.`,
 	fl.StringVar(&f.svg, "svg", "", "write a chart of demand, fleet size and queue to this SVG file")
 	fl.DurationVar(&f.tick, "tick", 10*time.Second, "control loop period")
 	fl.IntVar(&f.slots, "slots-per-node", 1, "job slots per node of the pooled policies")
+	fl.DurationVar(&f.warmStart, "warm-start", 0, "median time from a warm node's start request to ready (default: a third of --boot)")
+	fl.Float64Var(&f.warmPrice, "warm-storage-price", sim.DefaultWarmStoragePrice, "hourly price of one node waiting stopped in a warm pool (default: a 50 GB gp3 volume, 50×0.08/730)")
 	_ = cmd.MarkFlagRequired("trace")
 	return cmd
 }
@@ -60,8 +79,8 @@ func runSimulate(out io.Writer, f *simulateFlags) error {
 	if f.format != "table" && f.format != "json" {
 		return fmt.Errorf("--format %q: want table or json", f.format)
 	}
-	if f.boot <= 0 || f.tick <= 0 || f.slots <= 0 || f.interruptionRate < 0 || f.capacityRate < 0 || f.bootSigma < 0 {
-		return fmt.Errorf("--boot, --tick and --slots-per-node must be positive; rates and sigma not negative")
+	if f.boot <= 0 || f.tick <= 0 || f.slots <= 0 || f.interruptionRate < 0 || f.capacityRate < 0 || f.bootSigma < 0 || f.warmStart < 0 || f.warmPrice < 0 {
+		return fmt.Errorf("--boot, --tick and --slots-per-node must be positive; rates, sigma, --warm-start and --warm-storage-price not negative")
 	}
 	file, err := os.Open(f.trace)
 	if err != nil {
@@ -76,8 +95,10 @@ func runSimulate(out io.Writer, f *simulateFlags) error {
 		return fmt.Errorf("trace %s: no usable jobs (%+v)", f.trace, st)
 	}
 	sc := sim.Scenario{
-		SlotsPerNode: f.slots,
-		Tick:         f.tick,
+		SlotsPerNode:     f.slots,
+		Tick:             f.tick,
+		WarmStart:        f.warmStart,
+		WarmStoragePrice: f.warmPrice,
 		World: sim.WorldConfig{
 			Seed:                f.seed,
 			Boot:                sim.BootModel{Median: f.boot, Sigma: f.bootSigma},
@@ -89,6 +110,11 @@ func runSimulate(out io.Writer, f *simulateFlags) error {
 		sc.Samples = 1000
 	}
 	results := sim.Compare(jobs, sc)
+	warm := f.warmStart
+	if warm == 0 {
+		warm = f.boot / 3
+	}
+	signal := sim.SignalOf(jobs, warm, f.boot)
 	if f.svg != "" {
 		svg, err := os.Create(f.svg)
 		if err != nil {
@@ -106,15 +132,18 @@ func runSimulate(out io.Writer, f *simulateFlags) error {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Trace   string         `json:"trace"`
-			Stats   sim.TraceStats `json:"trace_stats"`
-			Seed    uint64         `json:"seed"`
-			BootS   float64        `json:"boot_s"`
-			Rate    float64        `json:"interruption_rate"`
-			Results []sim.Result   `json:"results"`
-		}{f.trace, st, f.seed, f.boot.Seconds(), f.interruptionRate, results})
+			Trace      string         `json:"trace"`
+			Stats      sim.TraceStats `json:"trace_stats"`
+			Signal     sim.Signal     `json:"signal"`
+			Seed       uint64         `json:"seed"`
+			BootS      float64        `json:"boot_s"`
+			WarmStartS float64        `json:"warm_start_s"`
+			Rate       float64        `json:"interruption_rate"`
+			Results    []sim.Result   `json:"results"`
+		}{f.trace, st, signal, f.seed, f.boot.Seconds(), warm.Seconds(), f.interruptionRate, results})
 	}
-	fmt.Fprintf(out, "trace %s: %d jobs (%d rows, %d without queued time, %d without duration); boot %s, interruption rate %g, seed %d\n",
-		f.trace, st.Kept, st.Rows, st.NoArrival, st.NoDuration, f.boot, f.interruptionRate, f.seed)
+	fmt.Fprintf(out, "trace %s: %d jobs (%d rows, %d without queued time, %d without duration); boot %s, warm start %s, interruption rate %g, seed %d\n",
+		f.trace, st.Kept, st.Rows, st.NoArrival, st.NoDuration, f.boot, warm, f.interruptionRate, f.seed)
+	fmt.Fprintf(out, "signal: %s\n", signal)
 	return sim.WriteTable(out, results)
 }
