@@ -33,6 +33,10 @@ type LaunchRequest struct {
 	Pool     string
 	Offering policy.Offering
 	Count    int
+	// Kind is policy.LaunchWarm to start nodes waiting in the pool's warm
+	// pool (a provider without one, or with too few, boots the rest cold),
+	// or cold ("" too) for new nodes.
+	Kind policy.LaunchKind
 	// Bootstrap is what a node needs to join the fleet: the control plane's
 	// URL and the join token (passed as user-data, env or a file; never
 	// logged).

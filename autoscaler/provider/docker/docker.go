@@ -158,6 +158,9 @@ func (p *Provider) List(ctx context.Context) ([]provider.Instance, error) {
 	}
 	out := make([]provider.Instance, 0, len(cs))
 	for _, c := range cs {
+		if waiting(c) {
+			continue // in the warm pool: not a node yet (see Warm)
+		}
 		name := strings.TrimPrefix(firstOr(c.Names, c.ID), "/")
 		out = append(out, provider.Instance{
 			ProviderID: name, Name: name, Pool: c.Labels[provider.LabelPool],
@@ -223,8 +226,11 @@ func (p *Provider) LaunchEach(ctx context.Context, req provider.LaunchRequest, s
 		}
 		count = min(count, max(p.o.MaxNodes-n, 0))
 	}
-	var out []provider.Instance
-	for range count {
+	out, err := p.startWarm(ctx, req, count, started)
+	if err != nil {
+		return out, err
+	}
+	for range count - len(out) {
 		in, err := p.launchOne(ctx, req, started)
 		if err != nil {
 			return out, err
@@ -245,11 +251,21 @@ func randomHex(n int) string {
 }
 
 func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, started func(provider.Instance)) (provider.Instance, error) {
+	in, id, cleanup, err := p.createNode(ctx, req, false)
+	if err != nil {
+		return provider.Instance{}, err
+	}
+	return p.startNode(ctx, in, id, cleanup, started)
+}
+
+// createNode creates a node container, not started; warm marks it as
+// waiting in the pool's warm pool. cleanup removes it and its directory.
+func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, warm bool) (provider.Instance, string, func(), error) {
 	name := fmt.Sprintf("rf-%s-%s-%s", p.o.Fleet, req.Pool, randomHex(4))
 	dir := filepath.Join(p.o.StateDir, name)
 	for _, d := range []string{"builds", "cache"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return provider.Instance{}, fmt.Errorf("docker provider: node directory: %w", err)
+			return provider.Instance{}, "", nil, fmt.Errorf("docker provider: node directory: %w", err)
 		}
 	}
 	key := provider.OfferingKey(req.Offering)
@@ -276,6 +292,9 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, st
 		provider.LabelManaged: "true", provider.LabelFleet: p.o.Fleet,
 		provider.LabelPool: req.Pool, provider.LabelOffering: key,
 	}
+	if warm {
+		labels[labelWarm] = "true"
+	}
 	cfg := &container.Config{Image: p.o.Image, Env: env, Labels: labels, Hostname: name}
 	hc := &container.HostConfig{
 		// See the package doc: the engine socket goes to the node only.
@@ -287,7 +306,7 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, st
 	created, err := p.c.ContainerCreate(ctx, cfg, hc, &network.NetworkingConfig{}, nil, name)
 	if err != nil {
 		os.RemoveAll(dir)
-		return provider.Instance{}, fmt.Errorf("docker provider: create %s: %w", name, err)
+		return provider.Instance{}, "", nil, fmt.Errorf("docker provider: create %s: %w", name, err)
 	}
 	cleanup := func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -298,19 +317,24 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, st
 	if len(p.o.NodeConfig) > 0 {
 		if err := p.c.CopyToContainer(ctx, created.ID, configDir, configTar(p.o.NodeConfig), container.CopyToContainerOptions{}); err != nil {
 			cleanup()
-			return provider.Instance{}, fmt.Errorf("docker provider: copy config into %s: %w", name, err)
+			return provider.Instance{}, "", nil, fmt.Errorf("docker provider: copy config into %s: %w", name, err)
 		}
 	}
 	in := provider.Instance{ProviderID: name, Name: name, Pool: req.Pool, Offering: req.Offering,
 		State: "pending", LaunchedAt: p.o.Now(), BootstrapToken: bootstrap}
+	return in, created.ID, cleanup, nil
+}
+
+// startNode reports a created node to started, then starts it.
+func (p *Provider) startNode(ctx context.Context, in provider.Instance, id string, cleanup func(), started func(provider.Instance)) (provider.Instance, error) {
 	if started != nil {
 		started(in)
 	}
-	if err := p.c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+	if err := p.c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		cleanup()
-		return provider.Instance{}, fmt.Errorf("docker provider: start %s: %w", name, err)
+		return provider.Instance{}, fmt.Errorf("docker provider: start %s: %w", in.Name, err)
 	}
-	p.log.Info("node container started", "node", name, "pool", req.Pool)
+	p.log.Info("node container started", "node", in.Name, "pool", in.Pool)
 	in.State = "running"
 	return in, nil
 }
