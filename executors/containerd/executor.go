@@ -75,6 +75,11 @@ type Options struct {
 	// AllowMetadata lets jobs reach the cloud metadata endpoint. By default
 	// New installs a firewall rule against it and fails when it cannot.
 	AllowMetadata bool
+	// BlockedEgress are more destinations jobs must not reach (the control
+	// plane, the agent's listeners, operator networks). Job networks are
+	// IPv4-only: IPv6 blocks are not needed. New fails when a rule cannot
+	// be installed.
+	BlockedEgress []executors.EgressBlock
 	// CleanupTimeout bounds removal on Close, on a failed Create and in
 	// Reap; zero means 30s.
 	CleanupTimeout time.Duration
@@ -163,6 +168,9 @@ func New(opts Options) (*Executor, error) {
 	e.net, err = newNetworks(dirs, firstNonEmpty(opts.Bridge, DefaultBridge), subnet, filepath.Join(e.stateDir, "ipam"))
 	if err != nil {
 		return nil, fmt.Errorf("containerd: CNI: %w", err)
+	}
+	if err := e.net.guardEgress(firstNonEmpty(opts.Bridge, DefaultBridge), opts.BlockedEgress, e.log); err != nil {
+		return nil, err
 	}
 	if opts.AllowMetadata {
 		e.log.Warn("jobs may reach the cloud metadata endpoint (AllowMetadata)")

@@ -15,6 +15,9 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/netns"
 	gocni "github.com/containerd/go-cni"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/egress"
 )
 
 // cniNetworkName names the CNI network of job networks (IPAM state and
@@ -96,6 +99,17 @@ func newNetworks(pluginDirs []string, bridge, subnet, ipamDir string) (*networks
 	return &networks{bridge: br, lo: lo, conf: conf}, nil
 }
 
+// ensureAdminChain creates adminChain unless it exists.
+func (n *networks) ensureAdminChain() error {
+	if exec.Command("iptables", "-w", "-n", "-L", adminChain).Run() == nil {
+		return nil
+	}
+	if out, err := exec.Command("iptables", "-w", "-N", adminChain).CombinedOutput(); err != nil {
+		return fmt.Errorf("iptables -N %s: %v: %s", adminChain, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 // guardMetadata installs, once and idempotently, a REJECT rule for the
 // metadata endpoint in adminChain, which the firewall plugin jumps to for
 // every job's forwarded traffic.
@@ -103,10 +117,8 @@ func (n *networks) guardMetadata(log *slog.Logger) error {
 	ipt := func(args ...string) ([]byte, error) {
 		return exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput()
 	}
-	if _, err := ipt("-n", "-L", adminChain); err != nil {
-		if out, err := ipt("-N", adminChain); err != nil {
-			return fmt.Errorf("%w: iptables -N %s: %v: %s", ErrMetadataGuard, adminChain, err, strings.TrimSpace(string(out)))
-		}
+	if err := n.ensureAdminChain(); err != nil {
+		return fmt.Errorf("%w: %w", ErrMetadataGuard, err)
 	}
 	rule := []string{adminChain, "-d", metadataEndpoint, "-j", "REJECT",
 		"-m", "comment", "--comment", "runfleet: no cloud metadata for jobs"}
@@ -118,6 +130,28 @@ func (n *networks) guardMetadata(log *slog.Logger) error {
 			ErrMetadataGuard, err, strings.TrimSpace(string(out)))
 	}
 	log.Info("jobs cannot reach the cloud metadata endpoint", "address", metadataEndpoint)
+	return nil
+}
+
+// guardEgress installs, idempotently, the REJECT rules of the job egress
+// policy: in adminChain for what the node forwards, and in INPUT (for
+// traffic entering on the job bridge) for what is addressed to the node
+// itself. Job networks are IPv4-only, so IPv6 blocks need no rule.
+func (n *networks) guardEgress(bridge string, blocks []executors.EgressBlock, log *slog.Logger) error {
+	for _, b := range blocks {
+		if b.Net.Addr().Is6() {
+			continue
+		}
+		if err := n.ensureAdminChain(); err != nil {
+			return err
+		}
+		for _, r := range [][]string{egress.Rule(adminChain, "", b), egress.Rule("INPUT", bridge, b)} {
+			if err := egress.Ensure("iptables", r); err != nil {
+				return err
+			}
+		}
+		log.Info("jobs cannot reach "+b.Why, "network", b.Net.String(), "port", b.Port)
+	}
 	return nil
 }
 

@@ -45,6 +45,10 @@ type Options struct {
 	// time (0 = none). Each still serves one job only. Call Close to
 	// remove the unused ones.
 	WarmNetworks int
+	// BlockedEgress are more destinations jobs must not reach (the control
+	// plane, the agent's listeners, operator networks). New fails when
+	// their IPv4 rules cannot be installed.
+	BlockedEgress []executors.EgressBlock
 }
 
 // Executor runs jobs on one Docker engine. It is safe for concurrent use.
@@ -114,6 +118,9 @@ func New(opts Options) (*Executor, error) {
 
 // finishNew applies the settings that need the engine's host.
 func (e *Executor) finishNew(opts Options) error {
+	if err := e.guardEgress(opts.BlockedEgress); err != nil {
+		return err
+	}
 	if opts.AllowMetadata {
 		e.log.Warn("jobs may reach the cloud metadata endpoint (AllowMetadata)")
 		return nil

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/egress"
 )
 
 // Job networks get bridge interfaces named with this prefix, so one
@@ -60,6 +63,29 @@ func (e *Executor) guardMetadata() error {
 			continue
 		}
 		return fmt.Errorf("%w: %s %v: %s (run the agent as root on a host where Docker manages iptables, or set BlockMetadata=false knowingly)", ErrMetadataGuard, ep.cmd, err, msg)
+	}
+	return nil
+}
+
+// guardEgress installs, idempotently, the REJECT rules of the job egress
+// policy for traffic from runfleet bridges: in DOCKER-USER for what the
+// node forwards, in INPUT for what is addressed to the node itself (its
+// listeners, a control plane on the same host). An IPv6 block is only
+// logged when ip6tables fails (Docker without IPv6 networks).
+func (e *Executor) guardEgress(blocks []executors.EgressBlock) error {
+	for _, b := range blocks {
+		cmd := egress.Command(b)
+		for _, chain := range []string{"DOCKER-USER", "INPUT"} {
+			err := egress.Ensure(cmd, egress.Rule(chain, bridgePrefix+"+", b))
+			if err != nil && cmd == "ip6tables" {
+				e.log.Warn("no IPv6 egress rule (Docker without IPv6 networks needs none)", "block", b.Why, "err", err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		e.log.Info("jobs cannot reach "+b.Why, "network", b.Net.String(), "port", b.Port)
 	}
 	return nil
 }

@@ -1,0 +1,27 @@
+package docker_test
+
+import (
+	"testing"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/docker"
+	"github.com/runfleet/runfleet/executors/executortest"
+	"github.com/runfleet/runfleet/executors/internal/egress"
+)
+
+// TestJobEgressPolicy: jobs reach neither a blocked port of the node nor
+// a blocked network (executortest.RunEgress).
+func TestJobEgressPolicy(t *testing.T) {
+	node := uniqueNode(t)
+	executortest.RunEgress(t, executortest.EgressCase{
+		Node:  node,
+		Image: testImage,
+		New: func(t *testing.T, blocks []executors.EgressBlock) executors.Executor {
+			return newExecutor(t, node, func(o *docker.Options) { o.BlockedEgress = blocks })
+		},
+		Rules: func(b executors.EgressBlock) (string, [][]string) {
+			return egress.Command(b), [][]string{egress.Rule("DOCKER-USER", "rf-+", b), egress.Rule("INPUT", "rf-+", b)}
+		},
+		Remove: egress.Remove,
+	})
+}
