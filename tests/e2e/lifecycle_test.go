@@ -282,7 +282,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	srv.WaitFinal(t, id, jobWait)
 	var body string
 	waitFor(t, 10*time.Second, "metrics", func() bool {
-		resp, err := http.Get("http://" + a.metrics + "/metrics")
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + a.metrics + "/metrics")
 		if err != nil {
 			return false
 		}
@@ -292,7 +292,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		return strings.Contains(body, `runfleet_jobs_total{failure_reason="",runner="e2e",state="success"} 1`)
 	})
 	mustContain(t, body, "runfleet_api_requests_total", "runfleet_job_duration_seconds", "runfleet_runner_slots")
-	resp, err := http.Get("http://" + a.metrics + "/healthz")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + a.metrics + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}

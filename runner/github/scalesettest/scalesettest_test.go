@@ -73,7 +73,7 @@ func TestAuth(t *testing.T) {
 	// The Actions service rejects a forged admin token.
 	req, _ := http.NewRequest(http.MethodGet, s.URL()+tenantRoot+"_apis/runtime/runnerscalesets?api-version=6.0-preview", nil)
 	req.Header.Set("Authorization", "Bearer forged")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestStrictness(t *testing.T) {
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +342,7 @@ func TestRunnerProtocol(t *testing.T) {
 	call := func(method, path, token, body string) (int, string) {
 		req, _ := http.NewRequest(method, strings.TrimRight(rf.ServerURL, "/")+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@ func (c *manualClock) Advance(d time.Duration) {
 
 // connClient sends every request on its own kept-alive connection.
 func connClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
 }
 
 func TestRetryAfterIsEnforcedPerRunner(t *testing.T) {

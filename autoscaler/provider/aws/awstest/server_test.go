@@ -43,7 +43,7 @@ func TestRejects(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
