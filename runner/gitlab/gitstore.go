@@ -28,12 +28,13 @@ type storeFetch struct {
 // gitTLS is the TLS material git uses towards GitLab over https.
 type gitTLS struct{ CAFile, CertFile, KeyFile string }
 
-// args are git -c options for t.
-func (t gitTLS) args() []string {
+// env is t as git's environment variables, which take precedence over
+// git's configuration and over the agent's own GIT_SSL_CAINFO.
+func (t gitTLS) env() []string {
 	var out []string
-	for _, kv := range [][2]string{{"http.sslCAInfo", t.CAFile}, {"http.sslCert", t.CertFile}, {"http.sslKey", t.KeyFile}} {
+	for _, kv := range [][2]string{{"GIT_SSL_CAINFO", t.CAFile}, {"GIT_SSL_CERT", t.CertFile}, {"GIT_SSL_KEY", t.KeyFile}} {
 		if kv[1] != "" {
-			out = append(out, "-c", kv[0]+"="+kv[1])
+			out = append(out, kv[0]+"="+kv[1])
 		}
 	}
 	return out
@@ -60,12 +61,12 @@ func fetchStore(ctx context.Context, f storeFetch) error {
 	if len(refspecs) == 0 {
 		refspecs = defaultRefspecs
 	}
-	args := append(f.TLS.args(), "fetch", "--prune", "--quiet", "--no-write-fetch-head")
+	args := []string{"fetch", "--prune", "--quiet", "--no-write-fetch-head"}
 	if f.Depth > 0 {
 		args = append(args, "--depth", strconv.Itoa(f.Depth))
 	}
 	args = append(append(args, "--", f.Remote), refspecs...)
-	return hostGit(ctx, f.Store, f.AuthHeader, f.Out, args...)
+	return hostGit(ctx, f.Store, f.AuthHeader, f.TLS, f.Out, args...)
 }
 
 // openStore makes sure the store is a bare repository of the agent's: a
@@ -89,7 +90,7 @@ func openStore(ctx context.Context, store string, out io.Writer) error {
 	if err := os.Mkdir(store, 0o700); err != nil {
 		return fmt.Errorf("create the source store: %w", err)
 	}
-	return hostGit(ctx, store, "", out, "init", "--quiet", "--bare")
+	return hostGit(ctx, store, "", gitTLS{}, out, "init", "--quiet", "--bare")
 }
 
 // hostGitConfig is set on every git the agent runs: it takes precedence
@@ -138,10 +139,10 @@ func hostGitEnv(store, authHeader string, lookup func(string) (string, bool)) []
 }
 
 // hostGit runs one git command on the store.
-func hostGit(ctx context.Context, store, authHeader string, out io.Writer, args ...string) error {
+func hostGit(ctx context.Context, store, authHeader string, tls gitTLS, out io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = store
-	cmd.Env = hostGitEnv(store, authHeader, os.LookupEnv)
+	cmd.Env = append(hostGitEnv(store, authHeader, os.LookupEnv), tls.env()...) // the last of a name wins
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("git %s: %w", strings.Join(args[:1], " "), err)

@@ -88,11 +88,11 @@ func TestCloneURL(t *testing.T) {
 	}
 }
 
-func TestGitTLSArgs(t *testing.T) {
-	if got := strings.Join(gitTLS{CAFile: "/ca.pem"}.args(), " "); got != "-c http.sslCAInfo=/ca.pem" {
-		t.Errorf("args = %s", got)
+func TestGitTLSEnv(t *testing.T) {
+	if got := strings.Join(gitTLS{CAFile: "/ca.pem"}.env(), " "); got != "GIT_SSL_CAINFO=/ca.pem" {
+		t.Errorf("env = %s", got)
 	}
-	if len(gitTLS{}.args()) != 0 {
-		t.Error("empty TLS adds args")
+	if len(gitTLS{}.env()) != 0 {
+		t.Error("empty TLS adds variables")
 	}
 }

@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"encoding/pem"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,4 +202,49 @@ post_build_script = "echo HOOK-POST-BUILD"
 	}
 	checkReportedOnce(t, rec)
 	checkViolations(t, srv)
+}
+
+// TestTLSCAFileForAPIAndGit puts the fake GitLab behind HTTPS with a
+// certificate no system root signs: with tls-ca-file the agent talks to
+// the API and fetches the sources (clone_url on the HTTPS address) there.
+func TestTLSCAFileForAPIAndGit(t *testing.T) {
+	t.Parallel()
+	dockerClient(t)
+	srv := gitlabtest.New(t)
+	srv.AddRepo(t, "group/project", map[string]string{"README.md": "over-https\n"})
+	target, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(front.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "gitlab-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok := "glrt-behind-https-0001"
+	srv.AddRunner(tok)
+	node := nodeName(t)
+	cfg, metrics := writeConfig(t, dir, node, srv, tok, agentConfig{})
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(b), "url = \""+srv.URL()+"\"", "url = \""+front.URL+"\"\ntls-ca-file = \""+ca+"\"\nclone_url = \""+front.URL+"\"", 1)
+	if body == string(b) {
+		t.Fatal("url line not found in the generated config")
+	}
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startAgentWith(t, cfg, node, dir, metrics)
+	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"cat README.md"}})
+	rec := srv.WaitFinal(t, id, jobWait)
+	log := string(rec.Trace)
+	if rec.State != gitlabtest.StateSuccess {
+		t.Fatalf("state %s (%s); log:\n%s", rec.State, rec.FailureReason, log)
+	}
+	mustContain(t, log, "Fetching changes from "+front.URL+"/group/project.git", "\nover-https")
+	checkReportedOnce(t, rec)
 }
