@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -443,12 +444,34 @@ func dockerFromFile(df *DockerFile, table string, warn func(key, msg string)) (D
 	if d.PidsLimit < 0 {
 		return d, fmt.Errorf("pids_limit %d is negative", d.PidsLimit)
 	}
+	var volumes []string
 	for _, v := range d.Volumes {
 		if err := checkVolume(v); err != nil {
 			return d, err
 		}
+		if engineSocket(v) {
+			warn(table+".volumes", fmt.Sprintf("volume %q is not mounted: jobs never get the container engine's socket (use a docker:dind service with privileged = true)", v))
+			continue
+		}
+		volumes = append(volumes, v)
+	}
+	d.Volumes = volumes
+	if strings.Contains(d.HelperImage, "gitlab-runner-helper") || strings.Contains(d.HelperImage, "$") {
+		warn(table+".helper_image", fmt.Sprintf("helper_image %q is gitlab-runner's helper: runfleet checks sources out with its own helper image", d.HelperImage))
+		d.HelperImage = ""
 	}
 	return d, nil
+}
+
+// engineSockets are the sockets of container engines: whoever reaches one
+// owns the node.
+var engineSockets = []string{"docker.sock", "containerd.sock", "podman.sock", "crio.sock", "buildkitd.sock"}
+
+// engineSocket reports whether a volume binds a container engine's socket
+// (gitlab-runner configs often mount /var/run/docker.sock).
+func engineSocket(v string) bool {
+	src, _, bind := strings.Cut(v, ":")
+	return bind && slices.Contains(engineSockets, filepath.Base(src))
 }
 
 // checkVolume accepts "/container/path" (a per-job volume) and

@@ -182,6 +182,18 @@ func TestGitLabRunnerKeys(t *testing.T) {
 					t.Errorf("network mode %q", c.Runners[0].Docker.NetworkMode)
 				}
 			}},
+		{name: "the engine socket is never mounted", body: head + "[runners.docker]\nvolumes = [\"/cache\", \"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+			warns: []string{"runners.docker.volumes"}, check: func(t *testing.T, c *Config) {
+				if v := c.Runners[0].Docker.Volumes; len(v) != 1 || v[0] != "/cache" {
+					t.Errorf("volumes %v", v)
+				}
+			}},
+		{name: "gitlab-runner's helper image is not used", body: head + "[runners.docker]\nhelper_image = \"registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-${CI_RUNNER_REVISION}\"\n",
+			warns: []string{"runners.docker.helper_image"}, check: func(t *testing.T, c *Config) {
+				if c.Runners[0].Docker.HelperImage != "" {
+					t.Errorf("helper image %q", c.Runners[0].Docker.HelperImage)
+				}
+			}},
 		{name: "typo in a runfleet key", body: head + "[runners.docker]\nimgae = \"alpine\"\n", wantErr: "unknown key runners.docker.imgae (did you mean image?)"},
 		{name: "typo in a gitlab-runner key", body: head + "[runners.docker]\ntls_verfy = true\n", wantErr: "did you mean tls_verify?"},
 		{name: "typo in a table name", body: head + "[runners.dockr]\nimage = \"alpine\"\n", wantErr: "unknown key runners.dockr (did you mean docker?)"},
