@@ -269,6 +269,7 @@ func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		n.idleSince = now
 	}
 	n.busy, n.running, n.conditions = hb.Busy, hb.Running, hb.Conditions
+	n.countJobs(hb.Running)
 	if n.rec.State == policy.NodeDraining && n.has(fleetapi.ConditionDraining) {
 		n.drainSeen = true
 	}

@@ -60,6 +60,9 @@ type Options struct {
 	Now            func() time.Time
 	Logger         *slog.Logger
 	Registry       prometheus.Registerer
+	// Forecaster, when set, is asked for the demand expected within each
+	// pool's boot and warm-start horizons (see signals.go).
+	Forecaster Forecaster
 }
 
 // ControlPlane is the fleet's registry, API and reconcile loop.
@@ -93,6 +96,9 @@ type ControlPlane struct {
 	lister instanceLister
 	// auth counts failed authentications per source address.
 	auth *authLimiter
+	// sig and capLog: instant-start signals (signals.go).
+	sig    *signalMetrics
+	capLog capacityLog
 }
 
 // nodeState is a node's durable record plus what its heartbeats said.
@@ -113,6 +119,9 @@ type nodeState struct {
 	drainSeen bool
 	// drainTimeoutLogged: the drain timed out while jobs ran (logged once).
 	drainTimeoutLogged bool
+	// jobsSeen holds the ids of the jobs heartbeats reported running
+	// (single-use pools retire a node after its first).
+	jobsSeen map[string]bool
 	// adoptedAt is when this control plane took over a node it did not
 	// launch in this run (loaded from the store after a restart, or found
 	// in the provider's list): the boot timeout counts from then, not
@@ -162,6 +171,10 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 		tokensOf: map[string][]string{}, wanted: map[string]int{},
 	}
 	c.auth = newAuthLimiter(o.Now, c.log, c.m)
+	c.sig = newSignalMetrics()
+	if o.Registry != nil {
+		o.Registry.MustRegister(c.sig.collectors()...)
+	}
 	recs, err := o.Store.Nodes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: loading nodes: %w", err)

@@ -54,9 +54,11 @@ func (c *ControlPlane) Reconcile(ctx context.Context) (err error) {
 		return fmt.Errorf("capacity failures: %w", err)
 	}
 	snap := c.snapshot(now, queued, failures)
+	c.withSignals(ctx, &snap)
 	plan := c.o.Policy.Plan(snap)
 	c.observe(snap, plan)
 	c.execute(ctx, plan, now)
+	c.afterPlan(ctx, snap, plan)
 	return derr
 }
 
@@ -209,6 +211,7 @@ func (c *ControlPlane) snapshot(now time.Time, queued []policy.QueuedJobs, failu
 			ID: n.rec.Name, Pool: n.rec.Pool, Offering: n.rec.Offering, State: n.rec.State,
 			Slots: n.slots, Busy: n.busy, IdleSince: n.idleSince,
 			Interrupted: n.has("Interrupted") || n.has("Rebalance"),
+			JobsRun:     len(n.jobsSeen),
 		}
 		if pn.Slots == 0 {
 			pn.Slots = n.rec.Slots
@@ -347,10 +350,7 @@ func (c *ControlPlane) drain(ctx context.Context, name string, now time.Time) {
 
 func (c *ControlPlane) launch(ctx context.Context, l policy.Launch, now time.Time) error {
 	c.m.decisions.WithLabelValues(l.Pool, "launch").Add(float64(l.Count))
-	req := provider.LaunchRequest{Pool: l.Pool, Offering: l.Offering, Count: l.Count, Bootstrap: provider.Bootstrap{
-		FleetURL: c.o.FleetURL, JoinToken: c.o.JoinToken,
-		Labels: map[string]string{provider.LabelPool: l.Pool, provider.LabelOffering: offeringKey(l.Offering)},
-	}}
+	req := provider.LaunchRequest{Pool: l.Pool, Offering: l.Offering, Count: l.Count, Kind: l.Kind, Bootstrap: c.bootstrapFor(l.Pool, l.Offering)}
 	p, _ := c.pool(l.Pool)
 	var (
 		insts    []provider.Instance
@@ -387,6 +387,7 @@ func (c *ControlPlane) launch(ctx context.Context, l policy.Launch, now time.Tim
 			}
 		}
 	}
+	c.countLaunch(l, len(insts))
 	if len(insts) > 0 {
 		c.log.Info("launched nodes", "pool", l.Pool, "offering", offeringKey(l.Offering), "asked", l.Count, "started", len(insts))
 	}
@@ -410,6 +411,12 @@ func (c *ControlPlane) launch(ctx context.Context, l policy.Launch, now time.Tim
 	}
 	c.providerFailed(ctx, "launch", l.Pool, err, now)
 	return err
+}
+
+// bootstrapFor is what a node of pool on offering gets to join.
+func (c *ControlPlane) bootstrapFor(pool string, o policy.Offering) provider.Bootstrap {
+	return provider.Bootstrap{FleetURL: c.o.FleetURL, JoinToken: c.o.JoinToken,
+		Labels: map[string]string{provider.LabelPool: pool, provider.LabelOffering: offeringKey(o)}}
 }
 
 // providerFailed counts a provider error and backs off when throttled.
