@@ -20,6 +20,7 @@ import (
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/health"
 	"github.com/runfleet/runfleet/runner/interrupt"
+	"github.com/runfleet/runfleet/runner/journal"
 )
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -66,6 +67,13 @@ func run(ctx context.Context, g *globalFlags) error {
 	var rotators []*gitlab.Source
 	var stores []*cache.LocalStore
 	var watchPaths []string
+	// Jobs are journaled before they start; what a killed agent left is
+	// reported before polling (recover.go).
+	jr, err := journal.Open(journalDir(cfg.Path))
+	if err != nil {
+		return err
+	}
+	recovery := map[string]recoverRunner{}
 	// One executor per engine, shared by every source (engines.go).
 	// Networks made ahead of time take ~200 ms off each job's start.
 	engs := newEngines(cfg.Node, min(cfg.Concurrent, 4), logger)
@@ -102,10 +110,11 @@ func run(ctx context.Context, g *globalFlags) error {
 			Build: gitlab.BuildSettings{
 				Node: cfg.Node, Runner: r, Executor: withAllowedImages(ex, r.Docker.AllowedImages), Cache: store, Artifacts: client, Logger: logger, VersionTag: version,
 			},
-			Logger: logger,
+			Logger: logger, Journal: jr,
 		})
 		sources = append(sources, src)
 		rotators = append(rotators, src)
+		recovery[r.Name] = recoverRunner{client: client, token: r.Token, info: versionInfo(r.Name)}
 	}
 
 	budgets := github.NewMintBudgets()                               // JIT minting, one budget per GitHub App or token
@@ -183,6 +192,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
+	recoverJobs(ctx, jr, recovery, logger)
 	err = agent.Run(agentCtx)
 	stopScaleSets()
 	removeStaleGitHub(ctx, ghSources, logger)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/journal"
 )
 
 // defaultQuietCheck is how often a job with no new output asks GitLab
@@ -33,6 +34,9 @@ type SourceOptions struct {
 	Backoff *Backoff
 	// Trace tunes job logs (zero value = defaults).
 	Trace TraceOptions
+	// Journal, when set, records each job before it starts and forgets it
+	// once GitLab acknowledged its final state (journal.go).
+	Journal *journal.Journal
 }
 
 // Source polls POST jobs/request for one runner. Its slots share one
@@ -230,6 +234,9 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		opts.KeepAliveInterval = defaultQuietCheck
 	}
 	opts.Logger = j.log
+	rec := j.record()
+	defer rec.close()
+	opts.Spool = rec.spoolWriter()
 	tr, err := NewTrace(opts)
 	if err != nil {
 		// Cannot happen with a client and a job; report it loudly anyway.
@@ -249,6 +256,8 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 	if err := tr.Finish(fctx, res); err != nil {
 		j.log.Error("reporting the final state failed", "err", err)
 		out.State = "unreported"
+	} else if err := rec.done(); err != nil {
+		j.log.Warn("removing the job's journal record", "err", err)
 	}
 	// The slot stays busy until the job's containers are gone.
 	if err := b.cleanup(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -63,6 +64,10 @@ type TraceOptions struct {
 	Backoff *Backoff
 	Logger  *slog.Logger
 	Clock   Clock
+	// Spool, when set, receives the log as sent (masked, capped) as it
+	// grows: the job journal keeps it so that a restarted agent can close
+	// the job with the right checksum (see RecoverJob).
+	Spool io.Writer
 }
 
 // Trace is one job's log: the job's executor writes to it (masked, capped at
@@ -82,6 +87,7 @@ type Trace struct {
 	backoff      Backoff
 	log          *slog.Logger
 	clock        Clock
+	spool        io.Writer // nil once a write to it failed
 
 	wake          chan struct{} // signals the first output
 	canceling     chan struct{}
@@ -124,6 +130,7 @@ func NewTrace(opts TraceOptions) (*Trace, error) {
 		finalTimeout: opts.FinalTimeout,
 		log:          opts.Logger,
 		clock:        opts.Clock,
+		spool:        opts.Spool,
 		interval:     opts.UpdateInterval,
 		wake:         make(chan struct{}, 1),
 		canceling:    make(chan struct{}),
@@ -202,6 +209,12 @@ func (s traceSink) Write(p []byte) (int, error) {
 func (t *Trace) append(p []byte) {
 	t.buf = append(t.buf, p...)
 	t.crc = crc32.Update(t.crc, crc32.IEEETable, p)
+	if t.spool != nil {
+		if _, err := t.spool.Write(p); err != nil {
+			t.log.Warn("gitlab: spooling the job log failed; a restart could not resend it", "err", err)
+			t.spool = nil
+		}
+	}
 }
 
 // Checksum is "crc32:%08x" of the log as sent.
