@@ -19,6 +19,8 @@ type engines struct {
 	node   string
 	logger *slog.Logger
 	warm   int
+	// egress is the job egress policy every executor installs.
+	egress []executors.EgressBlock
 	byKey  map[string]nodeExecutor
 	order  []nodeExecutor
 }
@@ -34,7 +36,7 @@ func (e *engines) get(ctx context.Context, r config.Runner) (nodeExecutor, error
 	if ex, ok := e.byKey[key]; ok {
 		return ex, nil
 	}
-	ex, err := newExecutor(r, e.node, e.logger, e.warm)
+	ex, err := newExecutor(r, e.node, e.logger, e.warm, e.egress)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ log and exits non-zero when the job fails.`,
 			if err != nil {
 				return err
 			}
-			ex, err := newExecutor(r, node, logger, 0)
+			ex, err := newExecutor(r, node, logger, 0, nil)
 			if err != nil {
 				return err
 			}

@@ -33,13 +33,15 @@ func executorKey(r config.Runner) string {
 // newExecutor connects to the engine of r's executor. warm is how many
 // per-job networks Docker keeps ready. The executor serves every runner on
 // that engine: each runner's allowed_images go with its specs
-// (withAllowedImages), not into the executor.
-func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int) (nodeExecutor, error) {
+// (withAllowedImages), not into the executor. egress is the node's job
+// egress policy (egressPolicy).
+func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int, egress []executors.EgressBlock) (nodeExecutor, error) {
 	switch r.Executor {
 	case "containerd":
 		ex, err := containerd.New(containerd.Options{
 			Address: r.Containerd.Address, Namespace: r.Containerd.Namespace, Snapshotter: r.Containerd.Snapshotter,
 			StateDir: r.Containerd.StateDir, Bridge: r.Containerd.Bridge, Subnet: r.Containerd.Subnet, Node: node, Logger: logger,
+			BlockedEgress: egress,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("containerd: %w", err)
@@ -47,7 +49,7 @@ func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int) (n
 		return ex, nil
 	default:
 		ex, err := docker.New(docker.Options{
-			Host: r.Docker.Host, Node: node, Logger: logger, WarmNetworks: warm,
+			Host: r.Docker.Host, Node: node, Logger: logger, WarmNetworks: warm, BlockedEgress: egress,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("docker: %w", err)

@@ -77,6 +77,9 @@ func run(ctx context.Context, g *globalFlags) error {
 	// One executor per engine, shared by every source (engines.go).
 	// Networks made ahead of time take ~200 ms off each job's start.
 	engs := newEngines(cfg.Node, min(cfg.Concurrent, 4), logger)
+	if engs.egress, err = egressPolicy(ctx, cfg, resolveHost); err != nil {
+		return err
+	}
 	defer engs.close()
 	for _, r := range cfg.Runners {
 		ex, err := engs.get(ctx, r)

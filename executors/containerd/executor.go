@@ -191,7 +191,10 @@ func New(opts Options) (*Executor, error) {
 
 // Close releases the connection to containerd. It does not touch running
 // Envs.
-func (e *Executor) Close() error { return e.client.Close() }
+func (e *Executor) Close() error {
+	e.net.egress.RemoveAll()
+	return e.client.Close()
+}
 
 // withNS returns ctx in the executor's containerd namespace.
 func (e *Executor) withNS(ctx context.Context) context.Context {

@@ -47,6 +47,8 @@ type networks struct {
 	bridge gocni.CNI // bridge + host-local + firewall, then loopback
 	lo     gocni.CNI // loopback only
 	conf   []byte    // the generated bridge conflist
+	// egress is the egress rules guardEgress inserted (removed by close).
+	egress egress.Installed
 }
 
 // bridgeConfList returns the CNI conflist of job networks: one bridge
@@ -146,7 +148,7 @@ func (n *networks) guardEgress(bridge string, blocks []executors.EgressBlock, lo
 			return err
 		}
 		for _, r := range [][]string{egress.Rule(adminChain, "", b), egress.Rule("INPUT", bridge, b)} {
-			if err := egress.Ensure("iptables", r); err != nil {
+			if err := n.egress.Ensure("iptables", r); err != nil {
 				return err
 			}
 		}

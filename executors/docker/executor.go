@@ -12,6 +12,7 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/allowlist"
+	"github.com/runfleet/runfleet/executors/internal/egress"
 )
 
 // Options configure an Executor.
@@ -60,6 +61,7 @@ type Executor struct {
 	allowed        []allowlist.Pattern
 	extraCaps      []string
 	cleanupTimeout time.Duration
+	egress         egress.Installed // the egress rules New inserted
 	now            func() time.Time
 
 	mu   sync.Mutex
@@ -131,6 +133,7 @@ func (e *Executor) finishNew(opts Options) error {
 // Close removes the warm networks nobody took and releases the engine
 // client if New created it. It does not touch running Envs.
 func (e *Executor) Close() error {
+	e.egress.RemoveAll()
 	e.drainWarm(context.Background())
 	if e.ownClient == nil {
 		return nil

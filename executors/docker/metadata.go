@@ -71,12 +71,13 @@ func (e *Executor) guardMetadata() error {
 // policy for traffic from runfleet bridges: in DOCKER-USER for what the
 // node forwards, in INPUT for what is addressed to the node itself (its
 // listeners, a control plane on the same host). An IPv6 block is only
-// logged when ip6tables fails (Docker without IPv6 networks).
+// logged when ip6tables fails (Docker without IPv6 networks). Close
+// removes the rules this executor inserted.
 func (e *Executor) guardEgress(blocks []executors.EgressBlock) error {
 	for _, b := range blocks {
 		cmd := egress.Command(b)
 		for _, chain := range []string{"DOCKER-USER", "INPUT"} {
-			err := egress.Ensure(cmd, egress.Rule(chain, bridgePrefix+"+", b))
+			err := e.egress.Ensure(cmd, egress.Rule(chain, bridgePrefix+"+", b))
 			if err != nil && cmd == "ip6tables" {
 				e.log.Warn("no IPv6 egress rule (Docker without IPv6 networks needs none)", "block", b.Why, "err", err)
 				continue

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -63,10 +64,27 @@ func RunEgress(t *testing.T, c EgressCase) {
 			}
 		}
 	})
-	after := runProbe(t, c.New(t, blocks), c, script)
+	ex := c.New(t, blocks)
+	after := runProbe(t, ex, c, script)
 	for _, want := range []string{"listener=BLOCKED", "control-plane=BLOCKED", "open-port=REACHED"} {
 		if !strings.Contains(after, want) {
 			t.Errorf("with the egress policy, want %s:\n%s", want, after)
+		}
+	}
+	// Close takes back the rules the executor inserted.
+	closer, ok := ex.(interface{ Close() error })
+	if !ok {
+		t.Fatalf("%T has no Close", ex)
+	}
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		cmd, rules := c.Rules(b)
+		for _, r := range rules {
+			if exec.Command(cmd, append([]string{"-w", "-C"}, r...)...).Run() == nil {
+				t.Errorf("rule still installed after Close: %s %v", cmd, r)
+			}
 		}
 	}
 }

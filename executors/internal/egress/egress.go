@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/runfleet/runfleet/executors"
 )
@@ -35,8 +36,15 @@ func Rule(chain, iface string, b executors.EgressBlock) []string {
 	return append(r, "-j", "REJECT", "-m", "comment", "--comment", "runfleet: no "+b.Why+" for jobs")
 }
 
+// Installed is the rules one executor inserted, so it removes them (and
+// only them) when it closes: a rule another agent inserted first stays.
+type Installed struct {
+	mu    sync.Mutex
+	rules [][]string // cmd, then the rule
+}
+
 // Ensure inserts rule with cmd unless it is there already.
-func Ensure(cmd string, rule []string) error {
+func (in *Installed) Ensure(cmd string, rule []string) error {
 	if exec.Command(cmd, append([]string{"-w", "-C"}, rule...)...).Run() == nil {
 		return nil
 	}
@@ -44,12 +52,23 @@ func Ensure(cmd string, rule []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s -I %s: %v: %s", executors.ErrEgressGuard, cmd, strings.Join(rule, " "), err, strings.TrimSpace(string(out)))
 	}
+	in.mu.Lock()
+	in.rules = append(in.rules, append([]string{cmd}, rule...))
+	in.mu.Unlock()
 	return nil
 }
 
-// Remove deletes rule with cmd if it is there (tests, and blocks an
-// operator removed).
-func Remove(cmd string, rule []string) {
-	for exec.Command(cmd, append([]string{"-w", "-D"}, rule...)...).Run() == nil {
+// RemoveAll deletes the rules Ensure inserted.
+func (in *Installed) RemoveAll() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, r := range in.rules {
+		Remove(r[0], r[1:])
 	}
+	in.rules = nil
+}
+
+// Remove deletes one copy of rule with cmd, if it is there.
+func Remove(cmd string, rule []string) {
+	_ = exec.Command(cmd, append([]string{"-w", "-D"}, rule...)...).Run()
 }
