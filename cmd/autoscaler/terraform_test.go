@@ -23,16 +23,27 @@ func TestTerraformConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	warm := map[string]cty.Value{
+		"spot_percentage":   cty.NumberIntVal(0),
+		"max_jobs_per_node": cty.NumberIntVal(1),
+		"warm_pool": cty.ObjectVal(map[string]cty.Value{
+			"min_size": cty.NumberIntVal(2), "max_size": cty.NumberIntVal(6), "pool_state": cty.StringVal("hibernated"), "reuse_on_scale_in": cty.True,
+		}),
+	}
 	cases := []struct {
 		name      string
 		in        tfrender.Inputs
 		offerings int
+		warm      bool
 	}{
 		// 2 instance types x 2 zones, all spot.
-		{"gitlab", tfrender.Sample("gitlab"), 4},
-		{"github", tfrender.Sample("github"), 4},
+		{"gitlab", tfrender.Sample("gitlab"), 4, false},
+		{"github", tfrender.Sample("github"), 4, false},
 		// A base of on-demand nodes adds the on-demand market.
-		{"gitlab-on-demand-base", tfrender.Sample("gitlab").WithVars(map[string]cty.Value{"on_demand_base_capacity": cty.NumberIntVal(1)}), 8},
+		{"gitlab-on-demand-base", tfrender.Sample("gitlab").WithVars(map[string]cty.Value{"on_demand_base_capacity": cty.NumberIntVal(1)}), 8, false},
+		// A warm pool: on-demand instances of the first type only (AWS takes no Spot there).
+		{"gitlab-warm", tfrender.Sample("gitlab").WithVars(warm), 2, true},
+		{"github-warm", tfrender.Sample("github").WithVars(warm), 2, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -54,8 +65,16 @@ func TestTerraformConfig(t *testing.T) {
 				!slices.Equal(p.Labels, []string{"self-hosted", "linux"}) || len(p.Offerings) != c.offerings {
 				t.Errorf("pool: %+v, want %d offerings", p, c.offerings)
 			}
+			switch wp := p.WarmPool; {
+			case !c.warm && (wp != nil || p.MaxJobsPerNode != 0):
+				t.Errorf("warm pool %+v, max jobs per node %d, without a warm_pool in the module", wp, p.MaxJobsPerNode)
+			case c.warm && (wp == nil || wp.MinSize != 2 || wp.MaxSize != 6 || wp.State != "hibernated" || !wp.ReuseOnScaleIn ||
+				wp.Offering.InstanceType != "m7i.large" || wp.Offering.Spot || p.MaxJobsPerNode != 1):
+				t.Errorf("warm pool %+v, max jobs per node %d: not the module's", wp, p.MaxJobsPerNode)
+			}
 			for _, o := range p.Offerings {
-				if o.InstanceType == "m7i.large" && o.Spot && o.PricePerHour != 0.0381 || o.InstanceType == "m6i.large" && !o.Spot && o.PricePerHour != 1 {
+				if o.InstanceType == "m7i.large" && o.Spot && o.PricePerHour != 0.0381 || o.InstanceType == "m7i.large" && !o.Spot && o.PricePerHour != 0.1008 ||
+					o.InstanceType == "m6i.large" && !o.Spot && o.PricePerHour != 1 || c.warm && (o.Spot || o.InstanceType != "m7i.large") {
 					t.Errorf("offering %+v: price not from instance_prices (or the documented fallback)", o)
 				}
 			}

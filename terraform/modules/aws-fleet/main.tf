@@ -193,6 +193,7 @@ locals {
     max_nodes                 = tostring(var.max_nodes)
     min_idle_slots            = tostring(var.min_idle_slots)
     on_demand_base            = tostring(local.warm_pool ? 0 : var.on_demand_base_capacity)
+    max_jobs_per_node         = tostring(var.max_jobs_per_node)
     offerings_toml            = local.offerings_toml
     warm_pool_state           = local.warm_pool_state
     warm_pool_min_size        = local.warm_pool ? tostring(var.warm_pool.min_size) : ""

@@ -571,3 +571,14 @@ variable "instance_identity_certificate" {
     error_message = "instance_identity_certificate must be one PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)."
   }
 }
+
+variable "max_jobs_per_node" {
+  type        = number
+  description = "Jobs a node runs before the autoscaler drains and replaces it; 1 makes single-use nodes (each job on a fresh instance, the isolation of one VM per job; with a warm pool the replacement starts in seconds). 0: no limit."
+  default     = 0
+
+  validation {
+    condition     = var.max_jobs_per_node >= 0 && floor(var.max_jobs_per_node) == var.max_jobs_per_node
+    error_message = "max_jobs_per_node must be a whole number >= 0."
+  }
+}
