@@ -46,6 +46,16 @@ type Pool struct {
 	Subnets map[string]string
 	// Offerings are what Offerings reports and the price List attaches.
 	Offerings []policy.Offering
+	// WarmGroup, when set, is an Auto Scaling group of on-demand
+	// instances (one launch template, no mixed instances policy: warm
+	// pools take no Spot) that carries the pool's warm pool; warm launches
+	// grow it, and it takes from its warm pool first (warmpool.go).
+	WarmGroup string
+	// WarmPoolState is the state warm instances wait in: Stopped
+	// (default), Hibernated or Running.
+	WarmPoolState string
+	// WarmReuseOnScaleIn returns scaled-in instances to the warm pool.
+	WarmReuseOnScaleIn bool
 }
 
 // Config configures a Provider.
@@ -161,6 +171,9 @@ func (p *Provider) Launch(ctx context.Context, req provider.LaunchRequest) ([]pr
 	}
 	if req.Count <= 0 {
 		return nil, nil
+	}
+	if req.Kind == policy.LaunchWarm && pool.WarmGroup != "" {
+		return nil, p.grow(ctx, pool.WarmGroup, req.Count)
 	}
 	if pool.LaunchTemplateID != "" {
 		return p.launchFleet(ctx, req, pool)
@@ -295,6 +308,10 @@ func (p *Provider) List(ctx context.Context) ([]provider.Instance, error) {
 	if err := p.protect(ctx); err != nil {
 		return nil, err
 	}
+	waiting, err := p.warmIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag:" + provider.LabelManaged), Values: []string{"true"}},
 		{Name: aws.String("tag:" + provider.LabelFleet), Values: []string{p.cfg.Fleet}},
@@ -309,7 +326,9 @@ func (p *Provider) List(ctx context.Context) ([]provider.Instance, error) {
 		}
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
-				out = append(out, p.instance(i))
+				if !waiting[aws.ToString(i.InstanceId)] {
+					out = append(out, p.instance(i))
+				}
 			}
 		}
 	}
@@ -344,8 +363,10 @@ func (p *Provider) instance(i ec2types.Instance) provider.Instance {
 func (p *Provider) protect(ctx context.Context) error {
 	var groups []string
 	for _, name := range p.poolNames() {
-		if g := p.cfg.Pools[name].AutoScalingGroup; g != "" && !slices.Contains(groups, g) {
-			groups = append(groups, g)
+		for _, g := range []string{p.cfg.Pools[name].AutoScalingGroup, p.cfg.Pools[name].WarmGroup} {
+			if g != "" && !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
 		}
 	}
 	if len(groups) == 0 {

@@ -14,6 +14,9 @@ var asActions = map[string]action{
 	"SetDesiredCapacity":                  {regexp.MustCompile(`^(AutoScalingGroupName|DesiredCapacity|HonorCooldown)$`), (*Server).setDesired},
 	"TerminateInstanceInAutoScalingGroup": {regexp.MustCompile(`^(InstanceId|ShouldDecrementDesiredCapacity)$`), (*Server).terminateInGroup},
 	"SetInstanceProtection":               {regexp.MustCompile(`^(AutoScalingGroupName|InstanceIds\.member\.\d+|ProtectedFromScaleIn)$`), (*Server).setProtection},
+	"PutWarmPool":                         {regexp.MustCompile(`^(AutoScalingGroupName|MaxGroupPreparedCapacity|MinSize|PoolState|InstanceReusePolicy\.ReuseOnScaleIn)$`), (*Server).putWarmPool},
+	"DescribeWarmPool":                    {regexp.MustCompile(`^(AutoScalingGroupName|MaxRecords|NextToken)$`), (*Server).describeWarmPool},
+	"DeleteWarmPool":                      {regexp.MustCompile(`^(AutoScalingGroupName|ForceDelete)$`), (*Server).deleteWarmPool},
 }
 
 type responseMetadata struct {
@@ -42,6 +45,8 @@ type asGroup struct {
 	CreatedTime           string       `xml:"CreatedTime"`
 	NewInstancesProtected bool         `xml:"NewInstancesProtectedFromScaleIn"`
 	Instances             []asInstance `xml:"Instances>member"`
+	WarmPool              *warmPoolXML `xml:"WarmPoolConfiguration,omitempty"`
+	WarmPoolSize          *int         `xml:"WarmPoolSize,omitempty"`
 }
 
 type describeGroupsResponse struct {
@@ -74,6 +79,11 @@ func (s *Server) describeGroups(form url.Values) (any, *apiError) {
 		ag := asGroup{Name: g.Name, ARN: "arn:aws:autoscaling:" + s.Region + ":123456789012:autoScalingGroup:0:autoScalingGroupName/" + g.Name,
 			MinSize: g.Min, MaxSize: g.Max, DesiredCapacity: g.Desired, DefaultCooldown: 300, HealthCheckType: "EC2",
 			CreatedTime: "2026-11-01T00:00:00Z", NewInstancesProtected: g.NewInstancesProtected}
+		if g.warm != nil {
+			ag.WarmPool = g.warm.xml()
+			n := len(s.warmInstances(g.Name))
+			ag.WarmPoolSize = &n
+		}
 		zones := map[string]bool{}
 		for _, o := range g.Offerings {
 			if !zones[o.Zone] {
@@ -194,6 +204,10 @@ func (s *Server) terminateInGroup(form url.Values) (any, *apiError) {
 		g.Desired--
 	}
 	in.State = "terminated"
+	if g.warm != nil && g.warm.reuse && dec {
+		// Instance reuse: back to the warm pool instead of terminated.
+		in.Warm, in.State, in.Protected = true, g.warm.instanceState(), false
+	}
 	s.fillGroup(g)
 	return terminateInGroupResponse{NS: asNS, Metadata: responseMetadata{requestID}, Activity: activity{
 		ActivityID: "d1f7b6a8-0000-4000-8000-" + id[2:14], AutoScalingGroupName: g.Name,

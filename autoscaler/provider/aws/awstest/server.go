@@ -53,6 +53,11 @@ type Group struct {
 	Offerings []Offering
 	// Tags propagated to the group's instances at launch.
 	Tags map[string]string
+	// MixedInstancesPolicy: the group launches from a mixed instances
+	// policy (PutWarmPool refuses such a group, as it refuses Spot).
+	MixedInstancesPolicy bool
+	// warm is the group's warm pool (PutWarmPool), nil without one.
+	warm *warmPool
 }
 
 // Instance is an EC2 instance of the fake.
@@ -64,6 +69,9 @@ type Instance struct {
 	Protected bool
 	Tags      map[string]string
 	LaunchAt  time.Time
+	// Warm: the instance waits in its group's warm pool (State stopped,
+	// or running for a Running pool).
+	Warm bool
 }
 
 // Server is the fake. Create it with New; its URL serves both services.
@@ -399,6 +407,16 @@ func (s *Server) launch(o Offering, group string, tags map[string]string) *Insta
 // skipping offerings without capacity; the caller holds mu.
 func (s *Server) fillGroup(g *Group) {
 	live := s.groupInstances(g.Name)
+	// A warm pool's instances go into service first.
+	for _, in := range s.warmInstances(g.Name) {
+		if len(live) >= g.Desired {
+			break
+		}
+		in.Warm, in.State = false, "running"
+		in.Protected = g.NewInstancesProtected
+		live = append(live, in)
+	}
+	defer s.fillWarm(g)
 	for i := 0; len(live) < g.Desired && i < len(g.Offerings)*g.Desired; i++ {
 		o := g.Offerings[(len(live)+i)%len(g.Offerings)]
 		if _, dry := s.noCap[o]; dry {
@@ -413,7 +431,7 @@ func (s *Server) fillGroup(g *Group) {
 func (s *Server) groupInstances(name string) []*Instance {
 	var out []*Instance
 	for _, id := range s.order {
-		if in := s.instances[id]; in.Group == name && in.State != "terminated" && in.State != "shutting-down" {
+		if in := s.instances[id]; in.Group == name && !in.Warm && in.State != "terminated" && in.State != "shutting-down" {
 			out = append(out, in)
 		}
 	}
