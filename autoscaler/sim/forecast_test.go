@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -53,18 +52,7 @@ func (g *clockGuard) Expected(now time.Time, h []time.Duration) []policy.Expecte
 func (g *clockGuard) Pending(now time.Time) bool { return g.inner.Pending(now) }
 func (g *clockGuard) Error() (float64, int)      { return g.inner.Error() }
 
-func loadPushTrace(t testing.TB) []Job {
-	f, err := os.Open(pushTrace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	jobs, _, err := LoadTrace(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jobs
-}
+func loadPushTrace(t testing.TB) []Job { return loadTrace(t, pushTrace) }
 
 func TestForecasterNeverReadsAheadOfTheClock(t *testing.T) {
 	jobs := loadPushTrace(t)

@@ -96,8 +96,10 @@ func TestQueueAwareBeatsIdleOnlyOnBursts(t *testing.T) {
 	}
 }
 
-func loadShipped(t testing.TB) []Job {
-	f, err := os.Open(shippedTrace)
+func loadShipped(t testing.TB) []Job { return loadTrace(t, shippedTrace) }
+
+func loadTrace(t testing.TB, path string) []Job {
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
