@@ -63,7 +63,7 @@ func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budge
 			Launcher: &github.RunnerLauncher{
 				Executor: ex, Node: cfg.Node, Image: g.RunnerImage, PullPolicy: executors.PullPolicy(g.PullPolicy),
 				Resources:    executors.Resources{NanoCPUs: g.NanoCPUs, Memory: g.Memory, PidsLimit: g.PidsLimit},
-				ToolCacheDir: g.ToolCacheDir, StateDir: state, Logger: logger,
+				ToolCacheDir: g.ToolCacheDir, ToolCacheWritable: g.ToolCacheWritable, StateDir: state, Logger: logger,
 				Output: func(name string) io.Writer { return runnerLog{logger.With("github_runner", name)} },
 			},
 		})

@@ -72,7 +72,7 @@ func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, r
 			Launcher: scaleset.ContainerLauncher{Launcher: &github.RunnerLauncher{
 				Executor: ex, Node: cfg.Node, Image: s.RunnerImage, PullPolicy: executors.PullPolicy(s.PullPolicy),
 				Resources:    executors.Resources{NanoCPUs: s.NanoCPUs, Memory: s.Memory, PidsLimit: s.PidsLimit},
-				ToolCacheDir: s.ToolCacheDir, StateDir: state, Logger: logger,
+				ToolCacheDir: s.ToolCacheDir, ToolCacheWritable: s.ToolCacheWritable, StateDir: state, Logger: logger,
 				Output: func(name string) io.Writer { return runnerLog{logger.With("github_runner", name)} },
 			}},
 			Logger: logger, Registerer: reg,

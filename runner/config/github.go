@@ -54,7 +54,10 @@ type GitHubFile struct {
 	Memory       string   `toml:"memory,omitempty"`
 	PidsLimit    int64    `toml:"pids_limit,omitempty"`
 	ToolCacheDir string   `toml:"tool_cache_dir,omitempty"`
-	StateDir     string   `toml:"state_dir,omitempty"`
+	// ToolCacheWritable lets jobs install into the shared tool cache; only
+	// for a table whose url names one repository.
+	ToolCacheWritable bool   `toml:"tool_cache_writable,omitempty"`
+	StateDir          string `toml:"state_dir,omitempty"`
 	// JITPerMinute budgets JIT minting (0 = 170, GitHub's limit per App).
 	JITPerMinute float64 `toml:"jit_per_minute,omitempty"`
 	// Containerd is the engine of executor "containerd" (github_containerd.go).
@@ -83,8 +86,10 @@ type GitHub struct {
 	Memory       int64
 	PidsLimit    int64
 	ToolCacheDir string
-	StateDir     string
-	JITPerMinute float64
+	// ToolCacheWritable: jobs may change the shared tool cache.
+	ToolCacheWritable bool
+	StateDir          string
+	JITPerMinute      float64
 }
 
 // LogValue keeps the token out of logs.
@@ -124,6 +129,7 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 		Token: gf.Token, RunnerGroup: gf.RunnerGroup, RunnerImage: gf.RunnerImage, PullPolicy: gf.PullPolicy,
 		NamePrefix: gf.NamePrefix, Limit: gf.Limit, Executor: gf.Executor, DockerHost: gf.DockerHost, PidsLimit: gf.PidsLimit,
 		ToolCacheDir: gf.ToolCacheDir, StateDir: gf.StateDir, JITPerMinute: gf.JITPerMinute,
+		ToolCacheWritable: gf.ToolCacheWritable,
 	}
 	if g.Name == "" {
 		g.Name = "github"
@@ -133,6 +139,9 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 		return g, fmt.Errorf("url %q: want https://github.com/ORG[/REPO]", gf.URL)
 	}
 	g.URL = u
+	if g.ToolCacheWritable && strings.Count(strings.Trim(u.Path, "/"), "/") != 1 {
+		return g, fmt.Errorf("tool_cache_writable needs a url naming one repository (https://github.com/ORG/REPO): the runners of %s take jobs of every repository", gf.URL)
+	}
 	app := gf.AppID != 0 || gf.InstallationID != 0 || gf.PrivateKeyFile != ""
 	pat := gf.Token != "" || gf.TokenFile != ""
 	switch {

@@ -45,7 +45,7 @@ const (
 // config is the runner's only secret (ACTIONS_RUNNER_INPUT_JITCONFIG), no
 // platform credential ever enters the container. The container gets the
 // slot's Resources, the shared tool cache at ToolCachePath
-// (RUNNER_TOOL_CACHE), a private state directory at StatePath, and the
+// (RUNNER_TOOL_CACHE, read-only for jobs by default), a private state directory at StatePath, and the
 // job hooks (ACTIONS_RUNNER_HOOK_JOB_STARTED/COMPLETED) that record when
 // the runner's one job starts and ends. The JIT config may come from the
 // REST API (label mode, Source) or from a runner scale set: the launcher
@@ -66,8 +66,12 @@ type RunnerLauncher struct {
 	User      string
 	Resources executors.Resources
 	// ToolCacheDir is the host directory shared by all runners as their
-	// tool cache; empty means no shared tool cache.
+	// tool cache; empty means no shared tool cache. Jobs read it and
+	// cannot change it unless ToolCacheWritable (toolCacheMounts).
 	ToolCacheDir string
+	// ToolCacheWritable lets jobs install tools into the shared cache for
+	// the runners after them: for runners of one trusted repository.
+	ToolCacheWritable bool
 	// StateDir is a host directory under which each runner gets its own
 	// state directory (the hook events). Required.
 	StateDir string
@@ -130,12 +134,13 @@ func (l *RunnerLauncher) Launch(ctx context.Context, name, jitConfig string) (*L
 	}, l.Env...)
 	mounts := []executors.Mount{{Source: state, Target: StatePath}}
 	if l.ToolCacheDir != "" {
-		if err := os.MkdirAll(l.ToolCacheDir, 0o755); err != nil {
+		tc, err := toolCacheMounts(l.ToolCacheDir, filepath.Join(state, "toolcache"), l.ToolCacheWritable)
+		if err != nil {
 			os.RemoveAll(state)
-			return nil, fmt.Errorf("github: tool cache: %w", err)
+			return nil, err
 		}
 		env = append(env, "RUNNER_TOOL_CACHE="+ToolCachePath, "AGENT_TOOLSDIRECTORY="+ToolCachePath)
-		mounts = append(mounts, executors.Mount{Source: l.ToolCacheDir, Target: ToolCachePath})
+		mounts = append(mounts, tc...)
 	}
 	spec := executors.Spec{
 		JobID: id, Node: l.Node,
