@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -40,6 +41,9 @@ type awsPoolFile struct {
 	LaunchTemplateID      string            `toml:"launch_template_id"`
 	LaunchTemplateVersion string            `toml:"launch_template_version"`
 	Subnets               map[string]string `toml:"subnets"` // zone → subnet id
+	// WarmGroup is the on-demand Auto Scaling group (no mixed instances
+	// policy) that carries the pool's [pools.warm_pool].
+	WarmGroup string `toml:"warm_group"`
 }
 
 // awsStaticCredsFile is [provider.aws.static_credentials]: tests only.
@@ -96,10 +100,20 @@ func awsConfig(f awsProviderFile, pools []policy.Pool) (awsProvider, error) {
 		if len(p.Offerings) == 0 {
 			errs = append(errs, fmt.Errorf("pool %q: the aws provider needs [[pools.offerings]]", p.Name))
 		}
-		a.Pools[p.Name] = awsprovider.Pool{
+		ap := awsprovider.Pool{
 			AutoScalingGroup: pf.AutoScalingGroup, LaunchTemplateID: pf.LaunchTemplateID,
 			LaunchTemplateVersion: pf.LaunchTemplateVersion, Subnets: pf.Subnets, Offerings: p.Offerings,
 		}
+		switch {
+		case p.WarmPool != nil && pf.WarmGroup == "":
+			errs = append(errs, fmt.Errorf("[provider.aws.pools.%s] warm_group (an on-demand Auto Scaling group without a mixed instances policy: warm pools take no Spot) is required for [pools.warm_pool]", p.Name))
+		case p.WarmPool != nil:
+			ap.WarmGroup, ap.WarmReuseOnScaleIn = pf.WarmGroup, p.WarmPool.ReuseOnScaleIn
+			if st := string(p.WarmPool.State); st != "" {
+				ap.WarmPoolState = strings.ToUpper(st[:1]) + st[1:] // the Auto Scaling PoolState
+			}
+		}
+		a.Pools[p.Name] = ap
 	}
 	var extra []string
 	for name := range f.Pools {

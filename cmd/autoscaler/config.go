@@ -63,6 +63,44 @@ type poolFile struct {
 	OnDemandBase   int            `toml:"on_demand_base"`
 	Offerings      []offeringFile `toml:"offerings"`
 	Periods        []periodFile   `toml:"periods"`
+	// BootTime and WarmStartTime are the forecast horizons: how long a
+	// cold launch and a warm start take to give a ready node.
+	BootTime       time.Duration `toml:"boot_time"`
+	WarmStartTime  time.Duration `toml:"warm_start_time"`
+	MaxJobsPerNode int           `toml:"max_jobs_per_node"`
+	WarmPool       *warmPoolFile `toml:"warm_pool"`
+}
+
+// warmPoolFile is a pool's [pools.warm_pool].
+type warmPoolFile struct {
+	MinSize        int    `toml:"min_size"`
+	MaxSize        int    `toml:"max_size"`
+	InstanceState  string `toml:"instance_state"`
+	ReuseOnScaleIn bool   `toml:"reuse_on_scale_in"`
+	// Offering warm nodes run on; default: the pool's cheapest on-demand
+	// offering (warm pools take no Spot).
+	Offering *offeringFile `toml:"offering"`
+}
+
+// warmPool converts a [pools.warm_pool] for pool p.
+func (w *warmPoolFile) warmPool(p policy.Pool) *policy.WarmPool {
+	if w == nil {
+		return nil
+	}
+	wp := &policy.WarmPool{MinSize: w.MinSize, MaxSize: w.MaxSize, State: policy.WarmState(w.InstanceState), ReuseOnScaleIn: w.ReuseOnScaleIn}
+	if wp.State == "" {
+		wp.State = policy.WarmStopped
+	}
+	if w.Offering != nil {
+		wp.Offering = policy.Offering(*w.Offering)
+		return wp
+	}
+	for _, o := range p.Offerings {
+		if !o.Spot && (wp.Offering.InstanceType == "" || o.PricePerHour < wp.Offering.PricePerHour) {
+			wp.Offering = o
+		}
+	}
+	return wp
 }
 
 type offeringFile struct {
@@ -206,6 +244,7 @@ func loadConfig(path string) (*config, error) {
 			Name: pf.Name, Labels: pf.Labels, SlotsPerNode: pf.SlotsPerNode, MinNodes: pf.MinNodes, MaxNodes: pf.MaxNodes,
 			MinIdleSlots: pf.MinIdleSlots, ScaleFactor: pf.ScaleFactor, MaxIdleSlots: pf.MaxIdleSlots,
 			ScaleDownDelay: pf.ScaleDownDelay, OnDemandBase: pf.OnDemandBase,
+			BootTime: pf.BootTime, WarmStartTime: pf.WarmStartTime, MaxJobsPerNode: pf.MaxJobsPerNode,
 		}
 		for _, o := range pf.Offerings {
 			p.Offerings = append(p.Offerings, policy.Offering(o))
@@ -216,6 +255,7 @@ func loadConfig(path string) (*config, error) {
 		for _, per := range pf.Periods {
 			p.Periods = append(p.Periods, policy.Period(per))
 		}
+		p.WarmPool = pf.WarmPool.warmPool(p)
 		if err := p.Validate(); err != nil {
 			errs = append(errs, err)
 		}
