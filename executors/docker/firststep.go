@@ -179,6 +179,11 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 			return res, engineErr("inspect job container", err)
 		}
 		res.OOMKilled = ins.State != nil && ins.State.OOMKilled
+		if !res.OOMKilled && !stdout.sawEnd() && signalExit(code) {
+			if err := v.engineStopped(ctx, code); err != nil { // enginestop.go
+				return res, err
+			}
+		}
 	}
 	return res, nil
 }
