@@ -18,4 +18,12 @@
 // through the REST API (go-github) and repairs what lost deliveries left
 // wrong, without undoing deliveries that arrive while it runs. Queued jobs
 // of repositories it does not watch expire after a TTL instead.
+//
+// With Options.Forecast set, the receiver also feeds the forecaster
+// (workflow.go): workflow_run deliveries (requested, in_progress) start a
+// run, workflow_job deliveries queue, start and finish its jobs, keyed by
+// repository, workflow name, run id and attempt, with GitHub's own times.
+// The reconcile feeds what it lists of the runs in progress, so a lost
+// delivery is recovered; each run and job step is fed once whichever way
+// it arrives first.
 package githubhook

@@ -77,6 +77,8 @@ type Receiver struct {
 	queued     map[int64]queuedJob // by workflow job id
 	done       map[int64]time.Time // jobs seen in_progress/completed, so a late "queued" does not resurrect them
 	seen       *deliverySet        // verified delivery ids, to drop replays
+	forecast   Forecast            // nil: no forecast fed (workflow.go)
+	fed        feedState           // forecast events passed on
 	lastWarn   time.Time           // bad-signature warnings: at most one a minute
 	suppressed int                 // bad signatures not logged since lastWarn
 }
@@ -107,6 +109,9 @@ type Options struct {
 	// UnwatchedTTL drops queued jobs of repositories not in Repos after
 	// this long (0: DefaultUnwatchedTTL).
 	UnwatchedTTL time.Duration
+	// Forecast, when set, is fed the workflow_run and workflow_job
+	// deliveries and what Reconcile lists (workflow.go).
+	Forecast Forecast
 }
 
 // New returns a Receiver.
@@ -143,12 +148,12 @@ func New(o Options) (*Receiver, error) {
 		secret: o.Secret, log: o.Logger, now: o.Now, known: known, unwatchedTTL: o.UnwatchedTTL,
 		actions: o.Actions, repos: repos,
 		queued: map[int64]queuedJob{}, done: map[int64]time.Time{},
-		seen: newDeliverySet(o.ReplayWindow, o.MaxDeliveryIDs),
+		seen: newDeliverySet(o.ReplayWindow, o.MaxDeliveryIDs), forecast: o.Forecast, fed: newFeedState(),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "runfleet_github_webhook_deliveries_total",
 			Help: "GitHub webhook deliveries by event, action and result (ok, ignored, replayed, bad_request, bad_signature, " +
 				"bad_payload, too_large, unknown_event). event is \"unverified\" until the signature is checked and \"unknown\" " +
-				"for names GitHub does not send; action is a workflow_job action or \"other\".",
+				"for names GitHub does not send; action is a workflow_job or workflow_run action or \"other\".",
 		}, []string{"event", "action", "result"}),
 		expired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "runfleet_github_webhook_expired_total",
@@ -232,6 +237,14 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var run *github.WorkflowRunEvent
+	if event == "workflow_run" {
+		if run = parseWorkflowRun(payload); run == nil {
+			rc.count(event, "", "bad_payload")
+			http.Error(w, "malformed workflow_run payload", http.StatusBadRequest)
+			return
+		}
+	}
 	// Only a delivery that passed every check uses up its id.
 	if !rc.firstDelivery(delivery) {
 		rc.count(event, "", "replayed")
@@ -249,6 +262,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rc.apply(ev)
 		rc.count(event, action, "ok")
+		w.WriteHeader(http.StatusAccepted)
+	case "workflow_run":
+		rc.applyRun(run)
+		rc.count(event, runAction(run), "ok")
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		rc.count(event, "", "ignored")
@@ -293,6 +310,7 @@ func (rc *Receiver) apply(ev *github.WorkflowJobEvent) {
 	id := ev.WorkflowJob.GetID()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
+	defer rc.feedJobLocked(ev)
 	rc.expireUnwatchedLocked()
 	switch ev.GetAction() {
 	case "queued":
@@ -324,6 +342,7 @@ func (rc *Receiver) forgetOldLocked() {
 			delete(rc.done, id)
 		}
 	}
+	rc.fed.forget(cutoff)
 }
 
 // expireUnwatchedLocked drops queued jobs of repositories the reconcile

@@ -49,8 +49,9 @@ func (rc *Receiver) Reconcile(ctx context.Context) (Repairs, error) {
 	var ok []string
 	var rep Repairs
 	var errs []error
+	var listed []listedRun
 	for _, full := range rc.repos {
-		jobs, err := rc.listQueued(ctx, full)
+		jobs, runs, err := rc.listQueued(ctx, full)
 		if err != nil {
 			rep.Failed = append(rep.Failed, full)
 			errs = append(errs, fmt.Errorf("%s: %w", full, err))
@@ -58,6 +59,7 @@ func (rc *Receiver) Reconcile(ctx context.Context) (Repairs, error) {
 			continue
 		}
 		ok = append(ok, full)
+		listed = append(listed, runs...)
 		for id, j := range jobs {
 			j.since = start
 			truth[id] = j
@@ -82,6 +84,7 @@ func (rc *Receiver) Reconcile(ctx context.Context) (Repairs, error) {
 		rc.queued[id] = j
 		rep.Added++
 	}
+	rc.feedListedLocked(listed)
 	rc.mu.Unlock()
 
 	rc.repairs.WithLabelValues("added").Add(float64(rep.Added))
@@ -96,10 +99,12 @@ func (rc *Receiver) Reconcile(ctx context.Context) (Repairs, error) {
 	return rep, nil
 }
 
-// listQueued returns the queued jobs of one repository ("owner/name").
-func (rc *Receiver) listQueued(ctx context.Context, full string) (map[int64]queuedJob, error) {
+// listQueued returns the queued jobs of one repository ("owner/name"),
+// and its runs in progress with their jobs (for the forecast).
+func (rc *Receiver) listQueued(ctx context.Context, full string) (map[int64]queuedJob, []listedRun, error) {
 	owner, repo, _ := strings.Cut(full, "/")
 	out := map[int64]queuedJob{}
+	var listed []listedRun
 	// A run stays queued until its first job starts, and an in-progress
 	// run may still hold queued jobs (jobs waiting on needs:, matrix legs).
 	for _, status := range []string{"queued", "in_progress"} {
@@ -107,12 +112,14 @@ func (rc *Receiver) listQueued(ctx context.Context, full string) (map[int64]queu
 		for {
 			runs, resp, err := rc.actions.ListRepositoryWorkflowRuns(ctx, owner, repo, opts)
 			if err != nil {
-				return nil, fmt.Errorf("list %s runs: %w", status, err)
+				return nil, nil, fmt.Errorf("list %s runs: %w", status, err)
 			}
 			for _, run := range runs.WorkflowRuns {
-				if err := rc.listRunJobs(ctx, owner, repo, full, run.GetID(), out); err != nil {
-					return nil, err
+				jobs, err := rc.listRunJobs(ctx, owner, repo, full, run.GetID(), out)
+				if err != nil {
+					return nil, nil, err
 				}
+				listed = append(listed, listedRun{repo: full, run: run, jobs: jobs})
 			}
 			if resp == nil || resp.NextPage == 0 {
 				break
@@ -120,23 +127,25 @@ func (rc *Receiver) listQueued(ctx context.Context, full string) (map[int64]queu
 			opts.Page = resp.NextPage
 		}
 	}
-	return out, nil
+	return out, listed, nil
 }
 
-func (rc *Receiver) listRunJobs(ctx context.Context, owner, repo, full string, runID int64, out map[int64]queuedJob) error {
+func (rc *Receiver) listRunJobs(ctx context.Context, owner, repo, full string, runID int64, out map[int64]queuedJob) ([]*github.WorkflowJob, error) {
+	var all []*github.WorkflowJob
 	opts := &github.ListWorkflowJobsOptions{Filter: "latest", ListOptions: github.ListOptions{PerPage: 100}}
 	for {
 		jobs, resp, err := rc.actions.ListWorkflowJobs(ctx, owner, repo, runID, opts)
 		if err != nil {
-			return fmt.Errorf("list jobs of run %d: %w", runID, err)
+			return nil, fmt.Errorf("list jobs of run %d: %w", runID, err)
 		}
+		all = append(all, jobs.Jobs...)
 		for _, j := range jobs.Jobs {
 			if j.GetStatus() == "queued" && j.ID != nil {
 				out[j.GetID()] = queuedJob{labels: normalizeLabels(j.Labels), repo: full}
 			}
 		}
 		if resp == nil || resp.NextPage == 0 {
-			return nil
+			return all, nil
 		}
 		opts.Page = resp.NextPage
 	}

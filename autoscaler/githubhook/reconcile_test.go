@@ -268,6 +268,8 @@ func (f *restFake) jobJSON(repo string, runID int64, j restJob) (map[string]any,
 		return nil, fmt.Errorf("recorded workflow_job: %w", err)
 	}
 	job["id"], job["run_id"], job["status"], job["labels"] = j.id, runID, j.status, j.labels
+	// Of the listed run: its workflow, after its created_at.
+	job["workflow_name"], job["created_at"], job["started_at"] = "CI", "2026-11-23T10:00:02Z", "2026-11-23T10:00:04Z"
 	job["url"] = "https://api.github.com/repos/" + repo + "/actions/jobs/" + strconv.FormatInt(j.id, 10)
 	return job, nil
 }
