@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/runfleet/runfleet/internal/serve"
 )
+
+// maxConns caps the metrics and health server's open connections (a
+// scraper, a health checker, an operator).
+const maxConns = 32
 
 // Serve answers /metrics (from gatherer) and /healthz on addr until ctx is
 // done. ready reports whether the agent can take work; /healthz answers 503
@@ -28,11 +33,12 @@ func Serve(ctx context.Context, addr string, gatherer prometheus.Gatherer, ready
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ln, err := net.Listen("tcp", addr)
+	// Timeouts, a header size limit and a connection cap (serve).
+	ln, err := serve.Listen(addr, maxConns, nil)
 	if err != nil {
 		return fmt.Errorf("listen_address %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := serve.Server(mux, logger)
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

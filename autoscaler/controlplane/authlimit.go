@@ -111,6 +111,9 @@ func (l *authLimiter) fail(r *http.Request, reason, msg string, attrs ...any) bo
 // reject answers a failed authentication: code and msg while src is
 // within its failure budget, 429 with Retry-After past it.
 func (c *ControlPlane) reject(w http.ResponseWriter, r *http.Request, code int, msg, reason, logMsg string, attrs ...any) {
+	// The body is never read: answer at once and close the connection
+	// (otherwise the server would first drain what the client still sends).
+	w.Header().Set("Connection", "close")
 	if !c.auth.fail(r, reason, logMsg, attrs...) {
 		c.tooMany(w, r)
 		return
@@ -120,6 +123,7 @@ func (c *ControlPlane) reject(w http.ResponseWriter, r *http.Request, code int, 
 
 // tooMany answers 429 to a source past its failure budget.
 func (c *ControlPlane) tooMany(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
 	_, wait := c.auth.exhausted(source(r))
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Round(time.Second).Seconds()))))
 	writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address")

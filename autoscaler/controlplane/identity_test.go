@@ -3,6 +3,7 @@ package controlplane_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -228,5 +229,40 @@ func TestFailedAuthIsRateLimitedPerSource(t *testing.T) {
 	h.clock.Add(10 * time.Second)
 	if code, _ := h.post(fleetapi.PathRegister, "wrong", bad); code != http.StatusUnauthorized {
 		t.Fatalf("after the budget refilled: %d, want 401", code)
+	}
+}
+
+// TestTokenCheckedBeforeBody: a request with a wrong token is refused
+// without the server reading its body (here a body that never ends).
+func TestTokenCheckedBeforeBody(t *testing.T) {
+	h := newHarness(t)
+	for _, path := range []string{fleetapi.PathRegister, fleetapi.PathHeartbeat} {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, pr)
+		req.Header.Set("Content-Type", fleetapi.ContentType)
+		req.Header.Set("Authorization", "Bearer wrong")
+		type answer struct {
+			code int
+			err  error
+		}
+		got := make(chan answer, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				got <- answer{0, err}
+				return
+			}
+			resp.Body.Close()
+			got <- answer{resp.StatusCode, nil}
+		}()
+		select {
+		case a := <-got:
+			if a.err != nil || a.code != http.StatusUnauthorized {
+				t.Fatalf("%s with a wrong token and an endless body: %d %v, want 401", path, a.code, a.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no answer within 10s: the server waited for the body before checking the token", path)
+		}
 	}
 }

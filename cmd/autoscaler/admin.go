@@ -14,17 +14,35 @@ import (
 
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
+	"github.com/runfleet/runfleet/internal/serve"
 )
 
 // adminFlags locate the control plane's admin listener and its token.
 type adminFlags struct {
 	admin     string
 	tokenFile string
+	caFile    string
 }
 
 func (a *adminFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&a.admin, "admin", "http://127.0.0.1:8781", "the control plane's admin address")
+	cmd.Flags().StringVar(&a.admin, "admin", "http://127.0.0.1:8781", "the control plane's admin address (https://… when it serves [tls])")
 	cmd.Flags().StringVar(&a.tokenFile, "admin-token-file", "/etc/runfleet/admin-token", "file holding the admin token (admin_token_file of the control plane)")
+	registerCAFlag(cmd, &a.caFile)
+}
+
+func registerCAFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "ca-file", "", "PEM CA bundle the admin address's certificate must chain to (default: the system roots)")
+}
+
+// adminClient is the HTTP client of the admin commands.
+func adminClient(caFile string) (*http.Client, error) {
+	cfg, err := serve.ClientTLS(caFile, "", "")
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
+	return &http.Client{Transport: tr}, nil
 }
 
 func newCordonCmd() *cobra.Command {
@@ -75,7 +93,11 @@ func adminAction(ctx context.Context, w io.Writer, a adminFlags, pattern, node s
 		return err
 	}
 	req.Header.Set(fleetapi.HeaderAuthorization, fleetapi.BearerPrefix+tok)
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := adminClient(a.caFile)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("control plane at %s: %w", a.admin, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/runfleet/runfleet/autoscaler/policy"
+	"github.com/runfleet/runfleet/internal/serve"
 )
 
 // fileConfig is the control plane's TOML file as written.
@@ -32,6 +34,23 @@ type fileConfig struct {
 	Provider          providerFile  `toml:"provider"`
 	Pools             []poolFile    `toml:"pools"`
 	Demand            demandFile    `toml:"demand"`
+	TLS               tlsFile       `toml:"tls"`
+	// InsecurePlaintext allows clear text on a non-loopback address
+	// without [tls]: tokens then cross the network unencrypted. Logged
+	// loudly at start; for a private network being moved to TLS only.
+	InsecurePlaintext bool `toml:"insecure_plaintext"`
+	// MaxConnections caps the fleet API's open connections (each node
+	// keeps one; default DefaultMaxConnections).
+	MaxConnections int `toml:"max_connections"`
+}
+
+// tlsFile is [tls]: the certificate both listeners serve, and the CA
+// whose certificates nodes must present on the fleet API (mutual TLS;
+// empty: nodes authenticate by token only).
+type tlsFile struct {
+	CertFile     string `toml:"cert_file"`
+	KeyFile      string `toml:"key_file"`
+	ClientCAFile string `toml:"client_ca_file"`
 }
 
 type providerFile struct {
@@ -48,6 +67,10 @@ type dockerProviderFile struct {
 	Socket     string `toml:"socket"`
 	Slots      int    `toml:"slots"`
 	MaxNodes   int    `toml:"max_nodes"`
+	// AllowHostDockerSocket must be true: node containers get the host
+	// engine's socket (root on the host), so the docker provider is for
+	// a development box, listening on loopback only.
+	AllowHostDockerSocket bool `toml:"allow_host_docker_socket"`
 }
 
 type poolFile struct {
@@ -149,7 +172,18 @@ type config struct {
 	GitLab            []gitlabDemand
 	GitHub            *githubDemand
 	AWS               awsProvider
+	// FleetTLS and AdminTLS are nil when [tls] is not set (loopback only).
+	FleetTLS       *tls.Config
+	AdminTLS       *tls.Config
+	MaxConnections int
+	// Plaintext lists the non-loopback addresses served in clear text
+	// (insecure_plaintext), warned about at start.
+	Plaintext []string
 }
+
+// DefaultMaxConnections is the fleet API's connection cap: one keep-alive
+// connection per node of a 10,000-node fleet.
+const DefaultMaxConnections = 10000
 
 type gitlabDemand struct {
 	URL      string
@@ -202,13 +236,40 @@ func loadConfig(path string) (*config, error) {
 	if c.AdminAddress == "" {
 		c.AdminAddress = "127.0.0.1:8781"
 	}
+	var errs []error
+	if f.TLS != (tlsFile{}) {
+		if c.FleetTLS, err = serve.TLSConfig(f.TLS.CertFile, f.TLS.KeyFile, f.TLS.ClientCAFile); err != nil {
+			errs = append(errs, fmt.Errorf("[tls] %w", err))
+		} else {
+			// The admin listener serves the same certificate; its clients
+			// (status, cordon, drain) authenticate with the admin token.
+			c.AdminTLS = c.FleetTLS.Clone()
+			c.AdminTLS.ClientAuth, c.AdminTLS.ClientCAs = tls.NoClientCert, nil
+		}
+	}
+	for _, l := range []struct{ key, addr string }{{"listen_address", c.ListenAddress}, {"admin_address", c.AdminAddress}} {
+		switch {
+		case f.TLS != (tlsFile{}) || serve.Loopback(l.addr):
+		case f.InsecurePlaintext:
+			c.Plaintext = append(c.Plaintext, l.addr)
+		default:
+			errs = append(errs, fmt.Errorf("%s %s is not a loopback address: the fleet serves no clear text off this host; set [tls] cert_file and key_file (or listen on 127.0.0.1)", l.key, l.addr))
+		}
+	}
+	c.MaxConnections = f.MaxConnections
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
 	if c.FleetURL == "" {
-		c.FleetURL = "http://" + c.ListenAddress
+		scheme := "http://"
+		if f.TLS != (tlsFile{}) {
+			scheme = "https://"
+		}
+		c.FleetURL = scheme + c.ListenAddress
 	}
 	if c.Store == "" {
 		c.Store = "/var/lib/runfleet/autoscaler.db"
 	}
-	var errs []error
 	if c.JoinToken, err = readSecret("join_token_file", f.JoinTokenFile); err != nil {
 		errs = append(errs, err)
 	}
@@ -223,6 +284,14 @@ func loadConfig(path string) (*config, error) {
 	switch c.Provider.Type {
 	case "docker":
 		d := c.Provider.Docker
+		if !d.AllowHostDockerSocket {
+			errs = append(errs, errors.New("[provider.docker] allow_host_docker_socket = true is required: node containers get the host engine's socket, which is root on this host (development and demos only)"))
+		}
+		for _, l := range []struct{ key, addr string }{{"listen_address", c.ListenAddress}, {"admin_address", c.AdminAddress}} {
+			if !serve.Loopback(l.addr) {
+				errs = append(errs, fmt.Errorf("[provider.docker] %s %s: the docker provider listens on loopback only", l.key, l.addr))
+			}
+		}
 		if d.StateDir == "" || !filepath.IsAbs(d.StateDir) {
 			errs = append(errs, fmt.Errorf("[provider.docker] state_dir %q must be an absolute path", d.StateDir))
 		}

@@ -22,6 +22,7 @@ type = "docker"
 [provider.docker]
 node_config = "` + dir + `/node.toml"
 state_dir = "` + dir + `/nodes"
+allow_host_docker_socket = true
 [[pools]]
 name = "linux"
 labels = ["linux"]
@@ -45,6 +46,11 @@ projects = ["42"]
 		{"bad provider", strings.Replace(good, `type = "docker"`, `type = "gce"`, 1), "want docker or aws"},
 		{"bad pool", strings.Replace(good, "max_nodes = 4", "max_nodes = -1", 1), "min/max nodes"},
 		{"missing join token", strings.Replace(good, dir+"/join", dir+"/nope", 1), "join_token_file"},
+		{"host socket not allowed", strings.Replace(good, "allow_host_docker_socket = true\n", "", 1), "allow_host_docker_socket = true is required"},
+		{"docker provider off loopback", `listen_address = "0.0.0.0:8780"` + "\n" + good, "the docker provider listens on loopback only"},
+		{"clear text off loopback", `admin_address = "10.0.0.5:8781"` + "\n" + good, "serves no clear text off this host"},
+		{"docker provider off loopback, clear text consented", `insecure_plaintext = true` + "\n" + `admin_address = "10.0.0.5:8781"` + "\n" + good, "the docker provider listens on loopback only"},
+		{"tls without a key", good + "[tls]\ncert_file = \"" + dir + "/join\"\n", "cert_file and key_file are both required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,12 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/controlplane/sqlitestore"
 	"github.com/runfleet/runfleet/autoscaler/demand/gitlab"
+	"github.com/runfleet/runfleet/internal/serve"
 )
+
+// adminMaxConnections caps the admin listener's connections (operators,
+// a Prometheus scraper).
+const adminMaxConnections = 64
 
 func newRunCmd(g *globalFlags) *cobra.Command {
 	var path string
@@ -78,11 +84,13 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	fleetLn, err := net.Listen("tcp", c.ListenAddress)
+	// Every listener: timeouts, a header size limit, a connection cap,
+	// and TLS when [tls] is set (off-loopback it must be).
+	fleetLn, err := serve.Listen(c.ListenAddress, c.MaxConnections, c.FleetTLS)
 	if err != nil {
 		return fmt.Errorf("listen_address: %w", err)
 	}
-	adminLn, err := net.Listen("tcp", c.AdminAddress)
+	adminLn, err := serve.Listen(c.AdminAddress, adminMaxConnections, c.AdminTLS)
 	if err != nil {
 		fleetLn.Close()
 		return fmt.Errorf("admin_address: %w", err)
@@ -96,12 +104,14 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 		mux.Handle("POST "+c.GitHub.Path, ghHook)
 		fleetHandler = mux
 	}
-	servers := []*http.Server{
-		{Handler: fleetHandler, ReadHeaderTimeout: 5 * time.Second},
-		{Handler: cp.AdminHandler(reg), ReadHeaderTimeout: 5 * time.Second},
+	servers := []*http.Server{serve.Server(fleetHandler, logger), serve.Server(cp.AdminHandler(reg), logger)}
+	for _, addr := range c.Plaintext {
+		logger.Warn("INSECURE: serving clear text off loopback (insecure_plaintext = true): join and node tokens cross the network unencrypted; set [tls]",
+			"addr", addr)
 	}
+	mtls := c.FleetTLS != nil && c.FleetTLS.ClientAuth == tls.RequireAndVerifyClientCert
 	logger.Info("control plane started", "fleet", c.Fleet, "fleet_api", fleetLn.Addr().String(),
-		"admin", adminLn.Addr().String(), "provider", c.Provider.Type, "pools", len(c.Pools), "store", c.Store)
+		"admin", adminLn.Addr().String(), "tls", c.FleetTLS != nil, "mtls", mtls, "provider", c.Provider.Type, "pools", len(c.Pools), "store", c.Store)
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	for i, ln := range []net.Listener{fleetLn, adminLn} {

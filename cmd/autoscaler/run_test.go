@@ -146,7 +146,7 @@ func TestRunAWSScalesGroup(t *testing.T) {
 		return g.Desired == 2
 	})
 	eventually(t, "the control plane to know 2 booting nodes", func() bool {
-		list, err := fetchStatus(context.Background(), "http://"+adminAddr)
+		list, err := fetchStatus(context.Background(), "http://"+adminAddr, "")
 		return err == nil && len(list.Nodes) == 2 && list.Nodes[0].State == "Booting"
 	})
 	eventually(t, "scale-in protection on both instances", func() bool {
@@ -210,7 +210,7 @@ secret_file = %q
 		t.Fatalf("signed delivery: %d, want 202", code)
 	}
 	eventually(t, "the queued job in the control plane's view", func() bool {
-		list, err := fetchStatus(context.Background(), "http://"+adminAddr)
+		list, err := fetchStatus(context.Background(), "http://"+adminAddr, "")
 		if err != nil {
 			return false
 		}

@@ -17,24 +17,25 @@ import (
 )
 
 func newStatusCmd() *cobra.Command {
-	var admin string
+	var admin, caFile string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print the fleet as a table (asks the control plane's admin address)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, err := fetchStatus(cmd.Context(), admin)
+			list, err := fetchStatus(cmd.Context(), admin, caFile)
 			if err != nil {
 				return err
 			}
 			return printStatus(cmd.OutOrStdout(), list, time.Now())
 		},
 	}
-	cmd.Flags().StringVar(&admin, "admin", "http://127.0.0.1:8781", "the control plane's admin address")
+	cmd.Flags().StringVar(&admin, "admin", "http://127.0.0.1:8781", "the control plane's admin address (https://… when it serves [tls])")
+	registerCAFlag(cmd, &caFile)
 	return cmd
 }
 
-func fetchStatus(ctx context.Context, admin string) (fleetapi.NodeList, error) {
+func fetchStatus(ctx context.Context, admin, caFile string) (fleetapi.NodeList, error) {
 	var list fleetapi.NodeList
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -42,7 +43,11 @@ func fetchStatus(ctx context.Context, admin string) (fleetapi.NodeList, error) {
 	if err != nil {
 		return list, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := adminClient(caFile)
+	if err != nil {
+		return list, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return list, fmt.Errorf("control plane at %s: %w", admin, err)
 	}

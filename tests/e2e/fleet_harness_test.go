@@ -139,7 +139,7 @@ pull_policy = ["never"]
 memory = "128m"
 `, f.gl.URL(), f.token, testImage)
 	p, err := dockerprov.New(dockerprov.Options{Fleet: f.name, Image: fleetImage, NodeConfig: []byte(nodeCfg),
-		Slots: 2, StateDir: filepath.Join(f.dir, "nodes")})
+		Slots: 2, StateDir: filepath.Join(f.dir, "nodes"), AllowHostDockerSocket: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,10 @@ const (
 	configDir = "/etc/runfleet"
 )
 
+// ErrHostSocketNotAllowed is returned by New unless
+// Options.AllowHostDockerSocket is set.
+var ErrHostSocketNotAllowed = errors.New("docker provider: node containers get the host's engine socket (root on the host); set allow_host_docker_socket = true to accept that (development and demos only)")
+
 // DefaultOffering is the one offering of a local engine.
 var DefaultOffering = policy.Offering{InstanceType: "container", Zone: "local"}
 
@@ -69,7 +73,13 @@ type Options struct {
 	// nodes (0 = no limit), like a cloud running out of capacity.
 	MaxNodes int
 	// Env is added to every node's environment.
-	Env    []string
+	Env []string
+	// AllowHostDockerSocket must be true: each node container gets the
+	// engine's socket (Socket), which is root on the engine's host. The
+	// provider is for development boxes and demos; New refuses without
+	// it and warns when it starts.
+	AllowHostDockerSocket bool
+
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -88,6 +98,9 @@ type Provider struct {
 func New(o Options) (*Provider, error) {
 	if o.Fleet == "" || o.StateDir == "" {
 		return nil, errors.New("docker provider: Fleet and StateDir are required")
+	}
+	if !o.AllowHostDockerSocket {
+		return nil, ErrHostSocketNotAllowed
 	}
 	if !filepath.IsAbs(o.StateDir) {
 		return nil, fmt.Errorf("docker provider: state dir %q must be absolute", o.StateDir)
@@ -127,6 +140,8 @@ func New(o Options) (*Provider, error) {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("docker provider: state dir: %w", err)
 	}
+	p.log.Warn("DOCKER PROVIDER: every node container gets the engine socket, which is root on the engine's host: for development boxes and demos only, never for other people's jobs",
+		"socket", p.o.Socket)
 	return p, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"slices"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
@@ -50,7 +52,7 @@ func engine(t *testing.T) *client.Client {
 func newProvider(t *testing.T, c *client.Client) (*docker.Provider, string) {
 	t.Helper()
 	fleet := "t" + hexID(t)
-	p, err := docker.New(docker.Options{Client: c, Fleet: fleet, StateDir: t.TempDir(), Image: testImage})
+	p, err := docker.New(docker.Options{Client: c, Fleet: fleet, StateDir: t.TempDir(), Image: testImage, AllowHostDockerSocket: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,5 +185,43 @@ func TestLaunchEachReportsNodesBeforeTheyStart(t *testing.T) {
 		if insts[i].ProviderID != reported[i].ProviderID || insts[i].State != "running" {
 			t.Errorf("returned %+v, reported %+v", insts[i], reported[i])
 		}
+	}
+}
+
+// TestEachNodeGetsItsOwnBootstrapToken: every container carries its own
+// one-time bootstrap token in its environment, the one Launch reports.
+func TestEachNodeGetsItsOwnBootstrapToken(t *testing.T) {
+	c := engine(t)
+	p, _ := newProvider(t, c)
+	ctx := context.Background()
+	insts, err := p.Launch(ctx, provider.LaunchRequest{Pool: "linux", Offering: docker.DefaultOffering, Count: 2})
+	for _, in := range insts {
+		t.Cleanup(func() { p.Terminate(context.Background(), in.ProviderID) })
+	}
+	if err != nil || len(insts) != 2 {
+		t.Fatalf("Launch: %d nodes, %v", len(insts), err)
+	}
+	seen := map[string]bool{}
+	for _, in := range insts {
+		if len(in.BootstrapToken) < 32 || seen[in.BootstrapToken] {
+			t.Fatalf("%s: bootstrap token %q: want a fresh random one per node", in.Name, in.BootstrapToken)
+		}
+		seen[in.BootstrapToken] = true
+		ci, err := c.ContainerInspect(ctx, in.ProviderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(ci.Config.Env, "RUNFLEET_FLEET_BOOTSTRAP_TOKEN="+in.BootstrapToken) {
+			t.Errorf("%s: the container's environment lacks its bootstrap token", in.Name)
+		}
+	}
+}
+
+// TestHostSocketNeedsConsent: without AllowHostDockerSocket the provider
+// refuses to start.
+func TestHostSocketNeedsConsent(t *testing.T) {
+	_, err := docker.New(docker.Options{Client: engine(t), Fleet: "x", StateDir: t.TempDir()})
+	if !errors.Is(err, docker.ErrHostSocketNotAllowed) {
+		t.Fatalf("New without allow_host_docker_socket: %v, want ErrHostSocketNotAllowed", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -95,7 +96,8 @@ func (d *demo) setUp(ctx context.Context) error {
 	if d.dir, err = os.MkdirTemp("", "runfleet-demo-"); err != nil {
 		return err
 	}
-	d.prov, err = dockerprov.New(dockerprov.Options{Client: d.docker, Fleet: o.Fleet, StateDir: filepath.Join(d.dir, "nodes")})
+	d.prov, err = dockerprov.New(dockerprov.Options{Client: d.docker, Fleet: o.Fleet, StateDir: filepath.Join(d.dir, "nodes"),
+		AllowHostDockerSocket: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
