@@ -182,6 +182,9 @@ var (
 	ErrImageNotAllowed = errors.New("image not allowed")
 	// ErrEngine means the container engine failed (not the job).
 	ErrEngine = errors.New("container engine error")
+	// ErrEnvClosed is returned by Exec (and RunFirst) on an Env that was
+	// closed, by every executor.
+	ErrEnvClosed = errors.New("environment is closed")
 )
 
 // FirstStepCreator is an optional Executor capability, found by type

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // Agent runs jobs from its sources in slots: at most Concurrent jobs in
@@ -18,6 +20,7 @@ type Agent struct {
 	errorPause      time.Duration
 	logger          *slog.Logger
 	metrics         *Metrics
+	clock           clock.Clock
 
 	// Set while Run runs: stop polling (Cordon) and abort running jobs.
 	mu          sync.Mutex
@@ -46,6 +49,8 @@ type AgentOptions struct {
 	// ErrorPause is the pause after an unexpected Acquire error (sources
 	// do their own backoff; this only guards against a hot loop).
 	ErrorPause time.Duration
+	// Clock is the agent's time source (runner/clock); nil = wall clock.
+	Clock clock.Clock
 }
 
 // NewAgent returns an agent ready to Run.
@@ -69,6 +74,7 @@ func NewAgent(o AgentOptions) *Agent {
 		errorPause:      o.ErrorPause,
 		logger:          o.Logger,
 		metrics:         o.Metrics,
+		clock:           clock.Or(o.Clock),
 	}
 	a.wireConditionReporters()
 	return a
@@ -99,11 +105,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	stopTimer := context.AfterFunc(ctx, func() {
 		a.logger.Info("shutting down: no new jobs; waiting for running jobs", "timeout", a.shutdownTimeout)
-		t := time.AfterFunc(a.shutdownTimeout, func() {
+		stop := clock.AfterFunc(a.clock, a.shutdownTimeout, func() {
 			a.logger.Warn("shutdown timeout reached: aborting running jobs")
 			abortJobs()
 		})
-		context.AfterFunc(jobCtx, func() { t.Stop() })
+		context.AfterFunc(jobCtx, func() { stop() })
 	})
 	defer stopTimer()
 
@@ -189,9 +195,7 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 		default:
 			log.Warn("acquiring a job failed", "err", err)
 			release()
-			select {
-			case <-time.After(a.errorPause):
-			case <-ctx.Done():
+			if clock.Sleep(ctx, a.clock, a.errorPause) != nil {
 				return
 			}
 		}
@@ -202,11 +206,11 @@ func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job) 
 	log = log.With("job", job.ID())
 	log.Info("job started")
 	a.metrics.jobStarted(src.Name())
-	start := time.Now()
+	start := a.clock.Now()
 	untrack := a.track(src.Name(), job.ID(), start)
 	defer untrack()
 	out := job.Run(ctx)
-	d := time.Since(start)
+	d := a.clock.Now().Sub(start)
 	a.metrics.jobFinished(src.Name(), out, d)
 	log.Info("job finished", "state", out.State, "failure_reason", out.FailureReason, "duration", d.Round(time.Millisecond))
 }
@@ -230,7 +234,7 @@ func (a *Agent) Cordon(reason string) {
 // AbortJobsAt aborts the running jobs at t (they report
 // runner_system_failure), e.g. shortly before a spot instance goes.
 func (a *Agent) AbortJobsAt(t time.Time) {
-	time.AfterFunc(time.Until(t), func() {
+	clock.AfterFunc(a.clock, t.Sub(a.clock.Now()), func() {
 		a.mu.Lock()
 		abort := a.abortJobs
 		a.mu.Unlock()

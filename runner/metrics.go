@@ -15,6 +15,7 @@ type Metrics struct {
 	jobDuration   *prometheus.HistogramVec
 	queueDuration *prometheus.HistogramVec
 	concurrent    prometheus.Gauge
+	busy          prometheus.Gauge
 	limit         *prometheus.GaugeVec
 	apiRequests   *prometheus.CounterVec
 	apiDuration   *prometheus.HistogramVec
@@ -41,6 +42,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		concurrent: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "runfleet_concurrent", Help: "The global concurrent job limit.",
 		}),
+		busy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "runfleet_slots_busy", Help: "Slots running a job of any source, as the heartbeat reports them (idle runners waiting for a job are not busy).",
+		}),
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "runfleet_runner_slots", Help: "Job slots per runner.",
 		}, []string{"runner"}),
@@ -58,7 +62,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "runfleet_node_condition", Help: "Node conditions in force (1), e.g. Interrupted, Rebalance.",
 		}, []string{"condition"}),
 	}
-	reg.MustRegister(m.jobsRunning, m.jobsTotal, m.jobDuration, m.queueDuration, m.concurrent, m.limit,
+	reg.MustRegister(m.jobsRunning, m.jobsTotal, m.jobDuration, m.queueDuration, m.concurrent, m.busy, m.limit,
 		m.apiRequests, m.apiDuration, m.apiRetries, m.conditions)
 	return m
 }
@@ -86,6 +90,12 @@ func (m *Metrics) setConcurrent(n int) {
 	}
 }
 
+func (m *Metrics) setBusy(n int) {
+	if m != nil {
+		m.busy.Set(float64(n))
+	}
+}
+
 func (m *Metrics) setLimit(runner string, n int) {
 	if m != nil {
 		m.limit.WithLabelValues(runner).Set(float64(n))
@@ -103,7 +113,7 @@ func (m *Metrics) jobFinished(runner string, o Outcome, d time.Duration) {
 		return
 	}
 	m.jobsRunning.WithLabelValues(runner).Dec()
-	m.jobsTotal.WithLabelValues(runner, o.State, o.FailureReason).Inc()
+	m.jobsTotal.WithLabelValues(runner, string(o.State), string(o.FailureReason)).Inc()
 	m.jobDuration.WithLabelValues(runner).Observe(d.Seconds())
 	if o.Queued > 0 {
 		m.queueDuration.WithLabelValues(runner).Observe(o.Queued)

@@ -39,8 +39,8 @@ type Job interface {
 
 // Outcome is how a job ended, for metrics and logs.
 type Outcome struct {
-	State         string // success | failed | canceled
-	FailureReason string
+	State         State         // StateSuccess, StateFailed, StateCanceled or StateUnreported
+	FailureReason FailureReason // set when State is StateFailed or StateCanceled by the agent
 	// Queued is how long the job waited on the platform before this agent
 	// took it (0 when unknown).
 	Queued float64 // seconds

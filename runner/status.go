@@ -32,10 +32,12 @@ func (a *Agent) track(source, id string, since time.Time) func() {
 		a.running = map[string]RunningJob{}
 	}
 	a.running[key] = RunningJob{ID: id, Source: source, Since: since}
+	a.metrics.setBusy(len(a.running))
 	a.mu.Unlock()
 	return func() {
 		a.mu.Lock()
 		delete(a.running, key)
+		a.metrics.setBusy(len(a.running))
 		a.mu.Unlock()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
 )
 
@@ -78,51 +79,43 @@ func (e *engines) pruneImages(ctx context.Context) error {
 // runs (reap_interval).
 const defaultReapInterval = 10 * time.Minute
 
-// ticker is the part of a clock the reaper needs; tests inject their own.
-type ticker interface {
-	NewTicker(d time.Duration) (<-chan time.Time, func())
-}
-
-type wallTicker struct{}
-
-func (wallTicker) NewTicker(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTicker(d)
-	return t.C, t.Stop
-}
-
-// reapPeriodically reaps every engine every interval until ctx ends. An
-// executor's Reap leaves alone the objects of its live jobs (each engine
-// has one executor, so that is every job running on this agent): it
-// removes what a crashed job or a failed cleanup left.
-func reapPeriodically(ctx context.Context, clk ticker, interval time.Duration, exs []nodeExecutor, logger *slog.Logger) {
+// reapPeriodically reaps every engine every interval on clk until ctx
+// ends. An executor's Reap leaves alone the objects of its live jobs
+// (each engine has one executor, so that is every job running on this
+// agent): it removes what a crashed job or a failed cleanup left.
+func reapPeriodically(ctx context.Context, clk clock.Clock, interval time.Duration, exs []nodeExecutor, logger *slog.Logger) {
 	if interval <= 0 || len(exs) == 0 {
 		return
 	}
-	tick, stop := clk.NewTicker(interval)
-	defer stop()
+	t := clk.NewTimer(interval)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick:
+		case <-t.C():
 		}
 		for _, ex := range exs {
 			if err := ex.Reap(ctx); err != nil && ctx.Err() == nil {
 				logger.Warn("periodic reap", "err", err)
 			}
 		}
+		t.Reset(interval)
 	}
 }
 
 // allowedImages gives every spec of one runner the runner's
-// allowed_images on a shared executor.
+// allowed_images on a shared executor; a spec the agent built with its own
+// list (the sources helper: its image) keeps it.
 type allowedImages struct {
 	executors.Executor
 	allowed []string
 }
 
 func (a allowedImages) Create(ctx context.Context, spec executors.Spec) (executors.Env, error) {
-	spec.AllowedImages = a.allowed
+	if spec.AllowedImages == nil {
+		spec.AllowedImages = a.allowed
+	}
 	return a.Executor.Create(ctx, spec)
 }
 
@@ -133,7 +126,9 @@ type allowedImagesFirstStep struct {
 }
 
 func (a allowedImagesFirstStep) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
-	spec.AllowedImages = a.allowed
+	if spec.AllowedImages == nil {
+		spec.AllowedImages = a.allowed
+	}
 	return a.fs.CreateFirstStep(ctx, spec, first)
 }
 

@@ -10,12 +10,20 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/docker"
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
-// manualTicker delivers ticks when the test says so.
-type manualTicker struct{ c chan time.Time }
+// manualClock's timers fire when the test sends on c.
+type manualClock struct{ c chan time.Time }
 
-func (m manualTicker) NewTicker(time.Duration) (<-chan time.Time, func()) { return m.c, func() {} }
+func (m manualClock) Now() time.Time                     { return time.Now() }
+func (m manualClock) NewTimer(time.Duration) clock.Timer { return manualTimer(m) }
+
+type manualTimer struct{ c chan time.Time }
+
+func (m manualTimer) C() <-chan time.Time      { return m.c }
+func (m manualTimer) Stop() bool               { return true }
+func (m manualTimer) Reset(time.Duration) bool { return true }
 
 // TestReapPeriodically runs against the real Docker engine: on each tick
 // the shared executor removes what a previous agent of the node left
@@ -50,7 +58,7 @@ func TestReapPeriodically(t *testing.T) {
 	}
 	defer left.Close(context.Background())
 
-	tick := manualTicker{c: make(chan time.Time)}
+	tick := manualClock{c: make(chan time.Time)}
 	done := make(chan struct{})
 	rctx, stop := context.WithCancel(ctx)
 	go func() { reapPeriodically(rctx, tick, time.Minute, []nodeExecutor{shared}, logger); close(done) }()

@@ -1,6 +1,3 @@
-// Command runner is the runfleet node agent: it registers with GitLab, then
-// takes jobs and runs each one in its own container (`runner run`), or runs
-// one job of a local .gitlab-ci.yml without GitLab (`runner exec`).
 package main
 
 import (

@@ -17,8 +17,9 @@ import (
 	"github.com/runfleet/runfleet/executors/internal/proctree"
 )
 
-// ErrEnvClosed is returned by Exec on an Env that was closed.
-var ErrEnvClosed = errors.New("containerd: environment is closed")
+// ErrEnvClosed is executors.ErrEnvClosed, the one error of every
+// executor for an Exec on a closed Env.
+var ErrEnvClosed = executors.ErrEnvClosed
 
 // Env is one job's environment: the job container and task, its
 // services, network namespaces, volumes and lease.

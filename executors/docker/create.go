@@ -42,6 +42,11 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *execu
 		if rerr := env.remove(cctx); rerr != nil {
 			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
 		}
+		// A cancelled request may have created an object whose answer
+		// was lost: the job's label finds it.
+		if rerr := e.reapJob(cctx, spec.JobID); rerr != nil {
+			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
+		}
 		e.release(spec.JobID)
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("docker: create cancelled: %w", errors.Join(cerr, err))
@@ -49,6 +54,14 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *execu
 		return nil, err
 	}
 	return env, nil
+}
+
+// uncut is ctx without its cancellation, for the calls that create an
+// engine object: a request cut off by a cancel may still create the
+// object after its answer was lost, leaving it behind. They are quick
+// local calls; the steps between them still stop at ctx's end.
+func (e *Executor) uncut(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }
 
 // validate rejects specs this executor cannot run, before any I/O.
@@ -99,7 +112,7 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, fi
 		}
 	}
 	if spec.Network == executors.NetworkPerJob && env.networkID == "" {
-		resp, err := e.api.NetworkCreate(ctx, base, network.CreateOptions{
+		resp, err := e.api.NetworkCreate(e.uncut(ctx), base, network.CreateOptions{
 			Driver:  "bridge",
 			Options: map[string]string{bridgeOption: newBridgeName()},
 			Labels:  objectLabels(spec.Labels, e.node, spec.JobID, roleNetwork),
@@ -121,7 +134,7 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, fi
 		if disk.volumes {
 			vo.Driver, vo.DriverOpts = "local", tmpfsVolumeOpts(spec.Resources.DiskSize)
 		}
-		v, err := e.api.VolumeCreate(ctx, vo)
+		v, err := e.api.VolumeCreate(e.uncut(ctx), vo)
 		if err != nil {
 			return engineErr("create volume", err)
 		}
@@ -156,7 +169,7 @@ func (e *Executor) startService(ctx context.Context, env *Env, spec executors.Sp
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		netMode: {Aliases: s.Aliases},
 	}}
-	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, name)
+	resp, err := e.api.ContainerCreate(e.uncut(ctx), cfg, hc, nc, nil, name)
 	if err != nil {
 		return engineErr("create service "+s.Image.Name, err)
 	}
@@ -217,7 +230,7 @@ func (j *jobContainer) config(e *Executor, entrypoint, cmd []string) (*container
 func (e *Executor) startJob(ctx context.Context, env *Env, j *jobContainer) error {
 	entrypoint, cmd := jobEntrypoint(j.spec.Image)
 	cfg, hc, nc := j.config(e, entrypoint, cmd)
-	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, j.name)
+	resp, err := e.api.ContainerCreate(e.uncut(ctx), cfg, hc, nc, nil, j.name)
 	if err != nil {
 		return engineErr("create job container", err)
 	}

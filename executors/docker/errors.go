@@ -1,13 +1,14 @@
 package docker
 
 import (
-	"errors"
-
 	cerrdefs "github.com/containerd/errdefs"
+
+	"github.com/runfleet/runfleet/executors"
 )
 
-// ErrEnvClosed is returned by Exec on an Env that was closed.
-var ErrEnvClosed = errors.New("docker: environment is closed")
+// ErrEnvClosed is executors.ErrEnvClosed, the one error of every
+// executor for an Exec on a closed Env.
+var ErrEnvClosed = executors.ErrEnvClosed
 
 // isNotFound reports whether err is the engine's "no such object".
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }

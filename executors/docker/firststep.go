@@ -74,7 +74,7 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 		cfg.WorkingDir = step.WorkDir
 	}
 	cfg.AttachStdout, cfg.AttachStderr = true, true
-	resp, err := e.api.ContainerCreate(ctx, cfg, hc, nc, nil, j.name)
+	resp, err := e.api.ContainerCreate(e.uncut(ctx), cfg, hc, nc, nil, j.name)
 	if err != nil {
 		return engineErr("create job container", err)
 	}

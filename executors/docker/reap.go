@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 
@@ -22,9 +23,23 @@ func (e *Executor) Reap(ctx context.Context) error {
 
 // ReapCount is Reap, also returning how many objects it removed.
 func (e *Executor) ReapCount(ctx context.Context) (int, error) {
+	return e.reap(ctx, labelFilter(e.node), e.isLive)
+}
+
+// reapJob removes every object labelled for jobID, which no live Env owns
+// (a Create that failed or was cancelled): found by label, it includes
+// objects whose creation answer was lost.
+func (e *Executor) reapJob(ctx context.Context, jobID string) error {
+	f := labelFilter(e.node)
+	f.Add("label", executors.LabelJob+"="+jobID)
+	_, err := e.reap(ctx, f, func(string) bool { return false })
+	return err
+}
+
+// reap removes the objects matching f whose job is not live.
+func (e *Executor) reap(ctx context.Context, f filters.Args, live func(jobID string) bool) (int, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
 	defer cancel()
-	f := labelFilter(e.node)
 	var errs []error
 	n := 0
 	cs, err := e.api.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
@@ -32,7 +47,7 @@ func (e *Executor) ReapCount(ctx context.Context) (int, error) {
 		return 0, engineErr("reap: list containers", err)
 	}
 	for _, c := range cs {
-		if e.isLive(c.Labels[executors.LabelJob]) {
+		if live(c.Labels[executors.LabelJob]) {
 			continue
 		}
 		err := e.api.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
@@ -48,7 +63,7 @@ func (e *Executor) ReapCount(ctx context.Context) (int, error) {
 		return n, engineErr("reap: list networks", err)
 	}
 	for _, nw := range nets {
-		if e.isLive(nw.Labels[executors.LabelJob]) {
+		if live(nw.Labels[executors.LabelJob]) {
 			continue
 		}
 		if err := e.api.NetworkRemove(ctx, nw.ID); err != nil && !isNotFound(err) {
@@ -63,7 +78,7 @@ func (e *Executor) ReapCount(ctx context.Context) (int, error) {
 		return n, engineErr("reap: list volumes", err)
 	}
 	for _, vol := range vols.Volumes {
-		if e.isLive(vol.Labels[executors.LabelJob]) {
+		if live(vol.Labels[executors.LabelJob]) {
 			continue
 		}
 		if err := e.api.VolumeRemove(ctx, vol.Name, true); err != nil && !isNotFound(err) {

@@ -109,8 +109,8 @@ func testCloseTwice(t *testing.T, h Harness) {
 	if left := h.Leftovers(t, node); len(left) != 0 {
 		t.Errorf("after Close, still labelled for the node: %q", left)
 	}
-	if _, err := env.Exec(ctx, executors.Step{Script: "true"}, &syncBuffer{}); err == nil {
-		t.Errorf("Exec after Close succeeded")
+	if _, err := env.Exec(ctx, executors.Step{Script: "true"}, &syncBuffer{}); !errors.Is(err, executors.ErrEnvClosed) {
+		t.Errorf("Exec after Close: %v, want executors.ErrEnvClosed", err)
 	}
 	// Close under an already cancelled context still cleans up.
 	env2 := create(t, ex, executors.Spec{JobID: newJobID(), Node: node, Image: spec.Image, Services: spec.Services})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // Agent is what the fleet client reads and steers.
@@ -52,6 +53,9 @@ type Options struct {
 	Exit       func()
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// Clock is the time source of the heartbeat waits (runner/clock);
+	// nil = wall clock.
+	Clock clock.Clock
 }
 
 // Client registers and heartbeats.
@@ -63,6 +67,7 @@ type Client struct {
 	token    string
 	draining bool
 	exitOnce sync.Once
+	clk      clock.Clock
 }
 
 // ErrRejected wraps a 4xx answer of the control plane.
@@ -101,7 +106,7 @@ func New(o Options) (*Client, error) {
 	if o.Exit == nil {
 		o.Exit = func() {}
 	}
-	return &Client{o: o, base: strings.TrimSuffix(o.URL, "/"), hc: o.HTTPClient, log: o.Logger.With("fleet", o.URL)}, nil
+	return &Client{o: o, base: strings.TrimSuffix(o.URL, "/"), hc: o.HTTPClient, log: o.Logger.With("fleet", o.URL), clk: clock.Or(o.Clock)}, nil
 }
 
 // Run registers (or reuses the stored node token) and heartbeats until
@@ -115,7 +120,7 @@ func (c *Client) Run(ctx context.Context) {
 		if c.token == "" {
 			if err := c.register(ctx); err != nil {
 				c.log.Warn("registering with the fleet control plane", "err", err, "retry_in", wait)
-				if !sleep(ctx, wait) {
+				if clock.Sleep(ctx, c.clk, wait) != nil {
 					return
 				}
 				wait = min(2*wait, 30*time.Second)
@@ -134,20 +139,9 @@ func (c *Client) Run(ctx context.Context) {
 				c.log.Warn("heartbeat", "err", err)
 			}
 		}
-		if !sleep(ctx, c.o.Interval) {
+		if clock.Sleep(ctx, c.clk, c.o.Interval) != nil {
 			return
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -272,7 +266,7 @@ func (c *Client) act(cmd fleetapi.Command) {
 	case fleetapi.CommandTerminate:
 		c.log.Warn("control plane asks to terminate: ending running jobs now", "reason", cmd.Reason)
 		c.o.Agent.Cordon(fleetapi.ConditionDraining)
-		c.o.Agent.AbortJobsAt(time.Now())
+		c.o.Agent.AbortJobsAt(c.clk.Now())
 		c.exit("terminated")
 	default:
 		c.log.Warn("unknown command from the control plane", "type", cmd.Type)

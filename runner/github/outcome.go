@@ -14,9 +14,9 @@ import (
 // does not answer, the runner's exit code is all there is.
 func (j *job) outcome(ctx context.Context) runner.Outcome {
 	res, xerr := j.lr.Result()
-	exitOutcome := runner.Outcome{State: "success"}
+	exitOutcome := runner.Outcome{State: runner.StateSuccess}
 	if xerr != nil || res.ExitCode != 0 {
-		exitOutcome = runner.Outcome{State: "failed", FailureReason: "runner_system_failure"}
+		exitOutcome = runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureRunnerSystem}
 		j.log.Warn("runner ended abnormally", "exit_code", res.ExitCode, "err", xerr)
 	}
 	ref := j.lr.Events().Job
@@ -43,7 +43,7 @@ func (j *job) outcome(ctx context.Context) runner.Outcome {
 			return ConclusionOutcome(st.Conclusion)
 		case attempt >= 5:
 			j.log.Warn("job not completed on GitHub after its runner exited", "github_job_id", st.ID, "status", st.Status)
-			return runner.Outcome{State: "failed", FailureReason: "runner_system_failure"}
+			return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureRunnerSystem}
 		}
 		select {
 		case <-time.After(wait):
@@ -58,13 +58,13 @@ func (j *job) outcome(ctx context.Context) runner.Outcome {
 func ConclusionOutcome(conclusion string) runner.Outcome {
 	switch conclusion {
 	case "success", "neutral", "skipped":
-		return runner.Outcome{State: "success"}
+		return runner.Outcome{State: runner.StateSuccess}
 	case "cancelled":
-		return runner.Outcome{State: "canceled"}
+		return runner.Outcome{State: runner.StateCanceled}
 	case "timed_out":
-		return runner.Outcome{State: "failed", FailureReason: "job_execution_timeout"}
+		return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureJobExecutionTimeout}
 	case "failure":
-		return runner.Outcome{State: "failed", FailureReason: "script_failure"}
+		return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureScript}
 	}
-	return runner.Outcome{State: "failed", FailureReason: "unknown_failure"}
+	return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureUnknown}
 }

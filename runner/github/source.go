@@ -134,6 +134,11 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 	name := s.runnerName(slot)
 	jit, err := s.o.API.MintJIT(ctx, JITRequest{Name: name, RunnerGroupID: s.o.RunnerGroupID, Labels: s.o.Labels})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled mid-request (shutdown, or the slot given to
+			// another source): GitHub may have registered the runner.
+			s.removeNamed(ctx, name)
+		}
 		return nil, err
 	}
 	log := s.log.With("slot", slot.Index, "github_runner", name, "github_runner_id", jit.RunnerID)
@@ -231,6 +236,24 @@ func (s *Source) retire(ctx context.Context, log *slog.Logger, lr *LaunchedRunne
 	}
 	if err := s.o.API.DeleteRunner(cctx, id); err != nil {
 		log.Warn("deleting a runner registration", "err", err)
+	}
+}
+
+// removeNamed deletes the registration named name, if GitHub has one.
+func (s *Source) removeNamed(ctx context.Context, name string) {
+	cctx, cancel := s.cleanupCtx(ctx)
+	defer cancel()
+	rs, err := s.o.API.ListRunners(cctx, name)
+	if err != nil {
+		s.log.Warn("looking for the registration of a runner whose minting was cancelled", "github_runner", name, "err", err)
+		return
+	}
+	for _, r := range rs {
+		if r.Name == name {
+			if err := s.o.API.DeleteRunner(cctx, r.ID); err != nil {
+				s.log.Warn("deleting the registration of a runner whose minting was cancelled", "github_runner", name, "err", err)
+			}
+		}
 	}
 }
 

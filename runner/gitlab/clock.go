@@ -1,30 +1,14 @@
 package gitlab
 
-import "time"
+import "github.com/runfleet/runfleet/runner/clock"
 
-// Clock is the time source of the Client and the Trace; tests inject their
-// own (or run under testing/synctest with the real one).
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
+// Clock is the time source of the Client and the Trace: the agent's one
+// clock (runner/clock); tests inject their own or run the real one under
+// testing/synctest.
+type Clock = clock.Clock
 
 // Timer is the part of *time.Timer the package uses.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-	Reset(d time.Duration) bool
-}
+type Timer = clock.Timer
 
 // realClock is the wall clock.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time        { return r.t.C }
-func (r realTimer) Stop() bool                 { return r.t.Stop() }
-func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
+type realClock = clock.Real

@@ -1,9 +1,16 @@
-// Package gitlab is runfleet's client for GitLab's runner API (/api/v4):
-// the wire types of the job payload and of the request/update bodies, an
-// HTTP client with typed errors and transport-level retries, the incremental
-// job log sender (Trace) with its masking writer (Masker), a capped
-// exponential Backoff, and the runner manager's system ID.
-//
-// The package owns the protocol only; the job loop that polls for jobs and
-// executes them builds on it.
+// Package gitlab is runfleet's GitLab CI job source. It speaks GitLab's
+// runner API (/api/v4: wire types, an HTTP client with typed errors,
+// retries and one rate-limit gate per runner token) and plugs into the
+// agent's slot loop as a runner.Source: a free slot long-polls
+// jobs/request, accepts the job with the two-phase commit and runs it
+// (build): services and the job container through the engine's executor,
+// sources fetched on the host, cache and artifacts, the script steps and
+// after_script, then the final update, exactly once. The job log streams
+// as incremental trace patches with masking (Trace, Masker). The package
+// also renews the runner's token (RotateToken), keeps the runner manager's
+// system ID, reports the jobs a killed agent left unfinished
+// (RecoverJob), and runs one job of a local .gitlab-ci.yml without GitLab
+// (RunLocal, `runner exec`). Job states and failure reasons are the
+// agent's one vocabulary (runner.State, runner.FailureReason) as wire
+// strings; time comes from runner/clock.
 package gitlab

@@ -122,13 +122,19 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 // this PUT) and wraps it for the slot.
 func (s *Source) accept(ctx context.Context, job *JobResponse, slot runner.Slot) (runner.Job, error) {
 	log := s.log.With("job", job.ID, "project", job.JobInfo.ProjectFullPath)
+	j := &remoteJob{src: s, job: job, slot: slot, log: log}
+	// Recorded before it is ours: a crash from here on is reported.
+	j.rec = j.record()
 	_, err := s.o.Client.UpdateJob(ctx, job.ID, UpdateJobBody{Token: job.Token, State: "running"})
 	if err != nil {
 		// Someone else has it, or GitLab dropped it: it is not ours.
 		log.Warn("could not accept job; leaving it to GitLab", "err", err)
+		if err := j.rec.done(); err != nil {
+			log.Warn("removing the job's journal record", "err", err)
+		}
 		return nil, runner.ErrNoJob
 	}
-	return &remoteJob{src: s, job: job, slot: slot, log: log}, nil
+	return j, nil
 }
 
 // failed records an error and decides the next pause.
@@ -213,6 +219,7 @@ type remoteJob struct {
 	job  *JobResponse
 	slot runner.Slot
 	log  *slog.Logger
+	rec  *jobRecord // journal.go
 }
 
 func (j *remoteJob) ID() string { return strconv.FormatInt(j.job.ID, 10) }
@@ -234,14 +241,14 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		opts.KeepAliveInterval = defaultQuietCheck
 	}
 	opts.Logger = j.log
-	rec := j.record()
+	rec := j.rec
 	defer rec.close()
 	opts.Spool = rec.spoolWriter()
 	tr, err := NewTrace(opts)
 	if err != nil {
 		// Cannot happen with a client and a job; report it loudly anyway.
 		j.log.Error("creating the job log failed", "err", err)
-		return runner.Outcome{State: "unreported", FailureReason: FailureRunnerSystem}
+		return runner.Outcome{State: runner.StateUnreported, FailureReason: runner.FailureRunnerSystem}
 	}
 	var wg sync.WaitGroup
 	// The sender outlives ctx: the final log must reach GitLab even when the
@@ -250,12 +257,12 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 	wg.Go(func() { _ = tr.Run(senderCtx) })
 	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index}
 	res := b.run(ctx)
-	out := runner.Outcome{State: res.State, FailureReason: res.FailureReason, Queued: j.job.JobInfo.TimeInQueueSeconds}
+	out := runner.Outcome{State: runner.State(res.State), FailureReason: runner.FailureReason(res.FailureReason), Queued: j.job.JobInfo.TimeInQueueSeconds}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
 	if err := tr.Finish(fctx, res); err != nil {
 		j.log.Error("reporting the final state failed", "err", err)
-		out.State = "unreported"
+		out.State = runner.StateUnreported
 	} else if err := rec.done(); err != nil {
 		j.log.Warn("removing the job's journal record", "err", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/runfleet/runfleet/runner"
 )
 
 // JobResponse is the job payload GitLab answers to POST jobs/request with 201.
@@ -203,16 +205,17 @@ type Features struct {
 	FailureReasons    []string `json:"failure_reasons"`
 }
 
-// Failure reasons a runner may send with a failed job.
+// Failure reasons a runner may send with a failed job: the agent's one
+// vocabulary (runner.FailureReason) as the wire's strings.
 const (
-	FailureScript                   = "script_failure"
-	FailureRunnerSystem             = "runner_system_failure"
-	FailureJobExecutionTimeout      = "job_execution_timeout"
-	FailureImagePull                = "image_pull_failure"
-	FailureUnknown                  = "unknown_failure"
-	FailureRunnerConfiguration      = "runner_configuration_error"
-	FailureRunnerExternalDependency = "runner_external_dependency_failure"
-	FailureRunnerInterrupted        = "runner_interrupted"
+	FailureScript                   = string(runner.FailureScript)
+	FailureRunnerSystem             = string(runner.FailureRunnerSystem)
+	FailureJobExecutionTimeout      = string(runner.FailureJobExecutionTimeout)
+	FailureImagePull                = string(runner.FailureImagePull)
+	FailureUnknown                  = string(runner.FailureUnknown)
+	FailureRunnerConfiguration      = string(runner.FailureRunnerConfiguration)
+	FailureRunnerExternalDependency = string(runner.FailureRunnerExternalDependency)
+	FailureRunnerInterrupted        = string(runner.FailureRunnerInterrupted)
 )
 
 // FailureReason maps reason to one the job's server accepts: reason itself
@@ -275,12 +278,13 @@ func decodeJobBytes(b []byte) (*JobResponse, error) {
 	return DecodeJob(bytes.NewReader(b))
 }
 
-// Job states used in UpdateJobBody.State.
+// Job states used in UpdateJobBody.State: the agent's one vocabulary
+// (runner.State) as the wire's strings.
 const (
 	StatePending = "pending"
-	StateRunning = "running"
-	StateSuccess = "success"
-	StateFailed  = "failed"
+	StateRunning = string(runner.StateRunning)
+	StateSuccess = string(runner.StateSuccess)
+	StateFailed  = string(runner.StateFailed)
 )
 
 // Job-Status header values that drive the runner.

@@ -12,12 +12,15 @@
 // scale set by name again, re-creating it when it is gone, and open a new
 // session. Any other failure is retried with backoff.
 //
-// The Listener implements the autoscaler's demand interface
-// (Queued(ctx) []policy.QueuedJobs). In standalone mode (a Launcher is
-// given) it also acts on the demand for this node's own slots: for each
-// wanted runner it asks the scale set for a JIT config and hands it to the
-// Launcher, which runs the official runner in a container; registrations
-// of runners that exit without having taken a job are removed.
+// The Listener reports the demand (Queued, Desired). With a Launcher it is
+// also a job source of the agent's one slot loop (runner.Source): a slot
+// waits for demand, then Acquire mints a JIT config on the scale set,
+// launches the official runner in a container and returns the job once
+// GitHub hands it one, so busy counts, heartbeats, metrics, cordon, drain
+// and the shutdown grace hold for scale-set jobs too. Idle runners above
+// the demand, or whose slot stops, are withdrawn by removing their
+// registration (GitHub refuses when the runner just took a job, which then
+// runs); registrations of runners that exit without a job are removed.
 //
 // Queue→assign→start→finish times carried by the messages become
 // Prometheus histograms on the registry passed in.

@@ -13,6 +13,8 @@ import (
 	actions "github.com/actions/scaleset"
 	"github.com/actions/scaleset/listener"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // API is the part of *actions.Client (github.com/actions/scaleset) the
@@ -25,6 +27,7 @@ type API interface {
 	MessageSessionClient(ctx context.Context, scaleSetID int, owner string, opts ...actions.HTTPOption) (*actions.MessageSessionClient, error)
 	GenerateJitRunnerConfig(ctx context.Context, setting *actions.RunnerScaleSetJitRunnerSetting, scaleSetID int) (*actions.RunnerScaleSetJitRunnerConfig, error)
 	RemoveRunner(ctx context.Context, runnerID int64) error
+	GetRunnerByName(ctx context.Context, name string) (*actions.RunnerReference, error)
 	SetSystemInfo(info actions.SystemInfo)
 }
 
@@ -134,8 +137,9 @@ type Options struct {
 	}
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	// Sleep waits d or until ctx ends; injected so tests need not wait.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock is the time source of the retry waits and result waits
+	// (runner/clock); nil = wall clock.
+	Clock clock.Clock
 }
 
 // Listener holds one scale set's session and turns its messages into
@@ -150,7 +154,7 @@ type Listener struct {
 	}
 	log     *slog.Logger
 	metrics *metrics
-	sleep   func(ctx context.Context, d time.Duration) error
+	clock   clock.Clock
 
 	mu         sync.Mutex
 	scaleSetID int
@@ -172,30 +176,16 @@ func New(o Options) (*Listener, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
-	}
 	m, err := newMetrics(o.Name, o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("scaleset: metrics: %w", err)
 	}
 	l := &Listener{
 		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, budget: o.MintBudget,
-		log: o.Logger.With("scale_set", o.Name), metrics: m, sleep: o.Sleep,
+		log: o.Logger.With("scale_set", o.Name), metrics: m, clock: clock.Or(o.Clock),
 		runners: map[string]*runnerState{}, changed: make(chan struct{}),
 	}
 	return l, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // ScaleSetID is the id of the scale set the listener last resolved (0
@@ -233,13 +223,13 @@ func (l *Listener) Run(ctx context.Context) error {
 		case errors.Is(err, ErrSessionConflict):
 			l.metrics.conflicts.Inc()
 			l.log.Warn("scale set session held elsewhere; waiting", "wait", l.cfg.ConflictWait, "err", err)
-			if err := l.sleep(ctx, l.cfg.ConflictWait); err != nil {
+			if err := clock.Sleep(ctx, l.clock, l.cfg.ConflictWait); err != nil {
 				return err
 			}
 		default:
 			l.metrics.failures.Inc()
 			l.log.Error("scale set listener failed; retrying", "wait", wait, "err", err)
-			if err := l.sleep(ctx, wait); err != nil {
+			if err := clock.Sleep(ctx, l.clock, wait); err != nil {
 				return err
 			}
 			wait = min(2*wait, l.cfg.MaxRetryWait)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	actions "github.com/actions/scaleset"
@@ -96,6 +97,10 @@ func (l *Listener) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, e
 	jit, err := l.api.GenerateJitRunnerConfig(ctx, &actions.RunnerScaleSetJitRunnerSetting{Name: name, WorkFolder: l.cfg.WorkFolder}, id)
 	if err != nil {
 		unreserve()
+		if ctx.Err() != nil {
+			// Cancelled mid-request: the scale set may have registered it.
+			l.removeNamed(ctx, name)
+		}
 		return nil, fmt.Errorf("generate JIT config for %s: %w", name, err)
 	}
 	if jit == nil || jit.Runner == nil || jit.EncodedJITConfig == "" {
@@ -212,6 +217,23 @@ func (l *Listener) withdraw(ctx context.Context, r *runnerState, why string) boo
 	return true
 }
 
+// removeNamed removes the registration named name, if the scale set has
+// one.
+func (l *Listener) removeNamed(ctx context.Context, name string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	ref, err := l.api.GetRunnerByName(cctx, name)
+	if err != nil || ref == nil {
+		if err != nil {
+			l.log.Warn("looking for the registration of a runner whose JIT config was cancelled", "runner", name, "err", err)
+		}
+		return
+	}
+	if err := l.api.RemoveRunner(cctx, int64(ref.ID)); err != nil && !errors.Is(err, actions.RunnerNotFoundError) {
+		l.log.Warn("removing the registration of a runner whose JIT config was cancelled", "runner", name, "err", err)
+	}
+}
+
 // job is a scale-set runner that took a job.
 type job struct {
 	l *Listener
@@ -248,25 +270,36 @@ func (j *job) Run(ctx context.Context) runner.Outcome {
 	out := runner.Outcome{Queued: r.queued}
 	switch {
 	case aborted:
-		out.State, out.FailureReason = "canceled", "runner_system_failure"
-	case r.result == "succeeded":
-		out.State = "success"
-	case r.result == "canceled" || r.result == "cancelled":
-		out.State = "canceled"
+		out.State, out.FailureReason = runner.StateCanceled, runner.FailureRunnerSystem
 	case r.result != "":
-		out.State, out.FailureReason = "failed", "script_failure"
+		out = resultOutcome(r.result)
+		out.Queued = r.queued
 	case r.err == nil:
-		out.State = "success" // the runner exited cleanly; the result message never came
+		out.State = runner.StateSuccess // the runner exited cleanly; the result message never came
 	default:
-		out.State, out.FailureReason = "failed", "runner_system_failure"
+		out.State, out.FailureReason = runner.StateFailed, runner.FailureRunnerSystem
 	}
 	return out
+}
+
+// resultOutcome maps a JobCompleted result (the scale-set service's
+// TaskResult names) to an agent outcome.
+func resultOutcome(result string) runner.Outcome {
+	switch strings.ToLower(result) {
+	case "succeeded", "succeededwithissues", "skipped":
+		return runner.Outcome{State: runner.StateSuccess}
+	case "canceled", "cancelled", "abandoned":
+		return runner.Outcome{State: runner.StateCanceled}
+	case "failed":
+		return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureScript}
+	}
+	return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureUnknown}
 }
 
 // waitResult waits a little for r's JobCompleted after its container
 // exited.
 func (l *Listener) waitResult(ctx context.Context, r *runnerState) {
-	t := time.NewTimer(resultWait)
+	t := l.clock.NewTimer(resultWait)
 	defer t.Stop()
 	for {
 		l.mu.Lock()
@@ -277,7 +310,7 @@ func (l *Listener) waitResult(ctx context.Context, r *runnerState) {
 		}
 		select {
 		case <-ch:
-		case <-t.C:
+		case <-t.C():
 			return
 		case <-ctx.Done():
 			return

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/github/scalesettest"
 )
 
@@ -167,5 +168,23 @@ func TestMintBudget(t *testing.T) {
 	defer b.mu.Unlock()
 	if n := len(fake.JITConfigs()); b.n != n || n < 2 {
 		t.Errorf("%d budget permits for %d JIT configs", b.n, n)
+	}
+}
+
+func TestResultOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		result string
+		want   runner.Outcome
+	}{
+		{"succeeded", runner.Outcome{State: runner.StateSuccess}},
+		{"SucceededWithIssues", runner.Outcome{State: runner.StateSuccess}},
+		{"failed", runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureScript}},
+		{"canceled", runner.Outcome{State: runner.StateCanceled}},
+		{"abandoned", runner.Outcome{State: runner.StateCanceled}},
+		{"weird", runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureUnknown}},
+	} {
+		if got := resultOutcome(tc.result); got != tc.want {
+			t.Errorf("resultOutcome(%q) = %+v, want %+v", tc.result, got, tc.want)
+		}
 	}
 }
