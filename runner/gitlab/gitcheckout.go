@@ -152,6 +152,9 @@ func (b *build) helperSpec(store string) executors.Spec {
 		JobID: fmt.Sprintf("%d-src-%s", b.job.ID, randomSuffix()),
 		Node:  b.s.Node,
 		Image: executors.Image{Name: name, PullPolicy: pull},
+		// The runner's allowed_images are for job images: the helper is
+		// the agent's and allowed by name.
+		AllowedImages: []string{name},
 		Labels: map[string]string{
 			"dev.runfleet.platform":   "gitlab",
 			"dev.runfleet.runner":     r.Name,

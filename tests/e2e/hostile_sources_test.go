@@ -218,15 +218,15 @@ func runHostileSources(t *testing.T, srv *gitlabtest.Server) {
 			})
 			rec2 := srv.WaitFinal(t, id2, jobWait)
 			log := string(rec2.Trace)
+			if after := h.snapshot(t); after != before {
+				t.Errorf("the host changed: code ran outside the containers\nbefore:\n%safter:\n%s", before, after)
+			}
 			if rec2.State != gitlabtest.StateSuccess {
 				t.Fatalf("job 2 = %s (%s); log:\n%s", rec2.State, rec2.FailureReason, tail(log, 3000))
 			}
 			checkReportedOnce(t, rec2)
 			mustContain(t, log, "content=good contents of "+v.name, "head="+sha, "pwned-files=0", "conf=job 2 file variable", "only-own-project")
 			mustNotContain(t, log, "EVIL CONTENTS")
-			if after := h.snapshot(t); after != before {
-				t.Errorf("the host changed: code ran outside the containers\nbefore:\n%safter:\n%s", before, after)
-			}
 		})
 	}
 	checkViolations(t, srv)
@@ -238,7 +238,9 @@ func TestHostileSourcesDocker(t *testing.T) {
 	dockerClient(t)
 	srv := gitlabtest.New(t, gitlabtest.WithLongPollHold(time.Second))
 	srv.AddRepo(t, "hostile/other", map[string]string{"README.md": "another project\n"})
-	startAgent(t, srv, agentConfig{Concurrent: 1, Limit: 1})
+	// allowed_images holds the job image only: the sources helper is the
+	// agent's and runs all the same.
+	startAgent(t, srv, agentConfig{Concurrent: 1, Limit: 1, Extra: `allowed_images = ["runfleet/busybox:latest"]`})
 	runHostileSources(t, srv)
 }
 
