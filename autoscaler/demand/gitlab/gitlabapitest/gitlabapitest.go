@@ -1,9 +1,19 @@
 // Package gitlabapitest is a strict fake of the part of GitLab's REST API
-// the GitLab demand source uses: GET /api/v4/projects/:id/jobs with
-// scope[]=pending, authenticated by PRIVATE-TOKEN, paginated with
-// X-Page/X-Next-Page/X-Total headers, answering GitLab's JSON shapes. It
-// rejects what GitLab rejects (a missing or wrong token: 401; an unknown
-// project: 404; a bad scope: 400; other methods: 405).
+// the GitLab demand source uses, answering GitLab's JSON shapes:
+//
+//   - GET /api/v4/projects/:id/jobs with scope[]=pending (pending jobs);
+//   - GET /api/v4/projects/:id/pipelines with status= (the pipelines of a
+//     project by status);
+//   - GET /api/v4/projects/:id/pipelines/:pipeline_id/jobs with scope[]=
+//     (a pipeline's jobs, created ones included);
+//   - GET /api/v4/groups/:id/projects (a group's projects, include_subgroups)
+//     and GET /api/v4/projects (every project, last_activity_after).
+//
+// Every request is authenticated by PRIVATE-TOKEN and paginated with
+// X-Page/X-Next-Page/X-Total headers. It rejects what GitLab rejects: a
+// missing or wrong token: 401; an unknown project, group or pipeline:
+// 404; a scope, status, order or page GitLab does not know: 400; other
+// methods: 405.
 package gitlabapitest
 
 import (
@@ -14,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -33,6 +44,12 @@ type Server struct {
 	// Requests counts answered requests.
 	Requests atomic.Int64
 	srv      *httptest.Server
+
+	mu        sync.Mutex
+	projects  []Project            // with pipelines (SetPipelines)
+	pipelines map[int64][]Pipeline // by project id
+	groups    map[string][]int64   // group id or path → project ids
+	asked     []string             // pipeline requests, "path?query"
 }
 
 // New starts the fake on loopback.
@@ -63,18 +80,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.Requests.Add(1)
 	// Go's mux would unescape %2F; GitLab takes "group%2Fproject" as one segment.
 	raw := r.URL.EscapedPath()
-	rest, ok := strings.CutPrefix(raw, "/api/v4/projects/")
-	pid, tail, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || tail != "jobs" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
-		return
-	}
 	if r.Method != http.MethodGet {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "405 Method Not Allowed"})
 		return
 	}
 	if tok := r.Header.Get("PRIVATE-TOKEN"); tok == "" || tok != s.Token {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
+		return
+	}
+	if raw == "/api/v4/projects" {
+		s.serveProjects(w, r)
+		return
+	}
+	if rest, ok := strings.CutPrefix(raw, "/api/v4/groups/"); ok {
+		gid, tail, _ := strings.Cut(rest, "/")
+		if tail != "projects" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+			return
+		}
+		s.serveGroupProjects(w, r, gid)
+		return
+	}
+	rest, ok := strings.CutPrefix(raw, "/api/v4/projects/")
+	pid, tail, ok2 := strings.Cut(rest, "/")
+	if ok && ok2 && (tail == "pipelines" || strings.HasPrefix(tail, "pipelines/")) {
+		s.servePipelines(w, r, pid, strings.TrimPrefix(strings.TrimPrefix(tail, "pipelines"), "/"))
+		return
+	}
+	if !ok || !ok2 || tail != "jobs" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 		return
 	}
 	project, err := url.PathUnescape(pid)
@@ -95,43 +129,68 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "gitlabapitest: want scope[]=pending only"})
 		return
 	}
-	page, perPage := 1, 20
-	if v := q.Get("page"); v != "" {
-		if page, err = strconv.Atoi(v); err != nil || page < 1 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "page is invalid"})
-			return
-		}
+	pg, ok := pageParams(w, r)
+	if !ok {
+		return
 	}
-	if v := q.Get("per_page"); v != "" {
-		if perPage, err = strconv.Atoi(v); err != nil || perPage < 1 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "per_page is invalid"})
-			return
-		}
-		perPage = min(perPage, 100)
+	var jobs []Job
+	exists := false
+	if s.Jobs != nil {
+		jobs, exists = s.Jobs(project)
 	}
-	jobs, exists := s.Jobs(project)
 	if !exists {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
 		return
 	}
-	total := len(jobs)
-	start := min((page-1)*perPage, total)
-	end := min(start+perPage, total)
-	pages := (total + perPage - 1) / perPage
-	h := w.Header()
-	h.Set("X-Page", strconv.Itoa(page))
-	h.Set("X-Per-Page", strconv.Itoa(perPage))
-	h.Set("X-Total", strconv.Itoa(total))
-	h.Set("X-Total-Pages", strconv.Itoa(max(pages, 1)))
-	h.Set("X-Next-Page", "")
-	if end < total {
-		h.Set("X-Next-Page", strconv.Itoa(page+1))
-	}
+	start, end := pg.bounds(w, len(jobs))
 	out := make([]map[string]any, 0, end-start)
 	for _, j := range jobs[start:end] {
 		out = append(out, jobJSON(project, j))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// page is a request's page and per_page.
+type page struct{ page, perPage int }
+
+// pageParams reads page and per_page (GitLab's defaults 1 and 20, at most
+// 100 a page); false when it answered 400.
+func pageParams(w http.ResponseWriter, r *http.Request) (page, bool) {
+	q := r.URL.Query()
+	pg := page{1, 20}
+	var err error
+	if v := q.Get("page"); v != "" {
+		if pg.page, err = strconv.Atoi(v); err != nil || pg.page < 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "page is invalid"})
+			return pg, false
+		}
+	}
+	if v := q.Get("per_page"); v != "" {
+		if pg.perPage, err = strconv.Atoi(v); err != nil || pg.perPage < 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "per_page is invalid"})
+			return pg, false
+		}
+		pg.perPage = min(pg.perPage, 100)
+	}
+	return pg, true
+}
+
+// bounds sets the pagination headers for n items and returns the page's
+// bounds.
+func (pg page) bounds(w http.ResponseWriter, n int) (start, end int) {
+	start = min((pg.page-1)*pg.perPage, n)
+	end = min(start+pg.perPage, n)
+	pages := (n + pg.perPage - 1) / pg.perPage
+	h := w.Header()
+	h.Set("X-Page", strconv.Itoa(pg.page))
+	h.Set("X-Per-Page", strconv.Itoa(pg.perPage))
+	h.Set("X-Total", strconv.Itoa(n))
+	h.Set("X-Total-Pages", strconv.Itoa(max(pages, 1)))
+	h.Set("X-Next-Page", "")
+	if end < n {
+		h.Set("X-Next-Page", strconv.Itoa(pg.page+1))
+	}
+	return start, end
 }
 
 // jobJSON is a job in the shape of GitLab's "List project jobs" answer.
