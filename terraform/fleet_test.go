@@ -59,15 +59,26 @@ func TestFleetModuleShape(t *testing.T) {
 	for _, f := range findings {
 		t.Error(f)
 	}
-	if len(uses) != 2 {
-		t.Errorf("aws-fleet: %d templatefile calls, want 2 (node and autoscaler user-data)", len(uses))
+	if len(uses) != 3 {
+		t.Errorf("aws-fleet: %d templatefile calls, want 3 (node, warm-pool node and autoscaler user-data)", len(uses))
 	}
 	for _, fb := range m.resources("resource", "aws_autoscaling_group") {
 		body := fb.f.text(fb.b.Body.SrcRange)
-		for _, s := range []string{`"price-capacity-optimized"`, "capacity_rebalance", "protect_from_scale_in", `"AZRebalance"`} {
+		want := map[string][]string{
+			"nodes": {`"price-capacity-optimized"`, "capacity_rebalance", "protect_from_scale_in", `"AZRebalance"`},
+			// AWS takes no warm pool on a group with a mixed instances policy.
+			"warm": {"warm_pool {", "initial_lifecycle_hook {", "protect_from_scale_in", `"AZRebalance"`, "ignore_changes = [desired_capacity, warm_pool]"},
+		}[fb.b.Labels[1]]
+		if want == nil {
+			t.Errorf("aws_autoscaling_group.%s: a group this test does not know", fb.b.Labels[1])
+		}
+		for _, s := range want {
 			if !strings.Contains(body, s) {
 				t.Errorf("aws_autoscaling_group.%s lacks %s", fb.b.Labels[1], s)
 			}
+		}
+		if fb.b.Labels[1] == "warm" && strings.Contains(body, "mixed_instances_policy") {
+			t.Error("aws_autoscaling_group.warm has a mixed instances policy: AWS refuses a warm pool there")
 		}
 	}
 }

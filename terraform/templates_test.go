@@ -74,18 +74,48 @@ func resolveTemplateUse(m *module, call *hclsyntax.FunctionCallExpr) (templateUs
 		vars = e
 		u.local = name
 	}
-	obj, ok := vars.(*hclsyntax.ObjectConsExpr)
-	if !ok {
-		return u, "templatefile variables must be an object literal or a local holding one"
-	}
-	for _, it := range obj.Items {
-		k, ok := literalKey(it.KeyExpr)
-		if !ok {
-			return u, "templatefile variables need literal keys"
-		}
-		u.keys[k] = true
+	if msg := objectKeys(m, vars, u.keys, 0); msg != "" {
+		return u, msg
 	}
 	return u, ""
+}
+
+// objectKeys adds the keys of an object literal, a local holding one, or merge() of those
+// to keys.
+func objectKeys(m *module, e hclsyntax.Expression, keys map[string]bool, depth int) string {
+	const msg = "templatefile variables must be an object literal, a local holding one, or merge() of those"
+	if depth > 8 {
+		return msg
+	}
+	switch e := e.(type) {
+	case *hclsyntax.ObjectConsExpr:
+		for _, it := range e.Items {
+			k, ok := literalKey(it.KeyExpr)
+			if !ok {
+				return "templatefile variables need literal keys"
+			}
+			keys[k] = true
+		}
+		return ""
+	case *hclsyntax.FunctionCallExpr:
+		if e.Name != "merge" {
+			return msg
+		}
+		for _, a := range e.Args {
+			if s := objectKeys(m, a, keys, depth+1); s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	if tr, diags := hcl.AbsTraversalForExpr(e); !diags.HasErrors() && tr.RootName() == "local" && len(tr) == 2 {
+		name := tr[1].(hcl.TraverseAttr).Name
+		if _, le := m.local(name); le != nil {
+			return objectKeys(m, le, keys, depth+1)
+		}
+		return fmt.Sprintf("templatefile variables local.%s is not declared", name)
+	}
+	return msg
 }
 
 // parseTemplate parses a .tftpl file as an HCL template.

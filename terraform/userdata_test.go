@@ -22,14 +22,13 @@ type fleetCase struct {
 	in       tfrender.Inputs
 }
 
-// fleetCases: each platform, with and without a warm pool (which needs on-demand only).
+// fleetCases: each platform, with and without a warm pool.
 func fleetCases() []fleetCase {
 	var out []fleetCase
 	for _, platform := range []string{"gitlab", "github"} {
 		in := tfrender.Sample(platform)
 		out = append(out, fleetCase{platform, platform, false, in})
 		out = append(out, fleetCase{platform + "-warm", platform, true, in.WithVars(map[string]cty.Value{
-			"spot_percentage": cty.NumberIntVal(0),
 			"warm_pool": cty.ObjectVal(map[string]cty.Value{
 				"min_size": cty.NumberIntVal(2), "pool_state": cty.StringVal("hibernated"), "reuse_on_scale_in": cty.True,
 			}),
@@ -98,7 +97,7 @@ func TestUserDataRenders(t *testing.T) {
 							t.Errorf("rendered %s lacks %q", name, want)
 						}
 					}
-					checkWarmNode(t, out, c.warm)
+					checkWarmNode(t, out, u.local == "warm_node_template_vars")
 					checkAgentConfig(t, out, c.platform)
 				} else {
 					if strings.Contains(out, tfrender.SampleRunnerSecretARN) {
@@ -121,11 +120,11 @@ func TestUserDataRenders(t *testing.T) {
 	}
 }
 
-// checkWarmNode: with a warm pool the node completes its group's launching hook on every
-// boot and does not start the agent while warming; without, neither appears.
+// checkWarmNode: a warm group's node completes its group's launching hook on every boot and
+// does not start the agent while warming; a node of the spot group does neither.
 func checkWarmNode(t *testing.T, script string, warm bool) {
 	t.Helper()
-	hook := strings.Contains(script, "complete-lifecycle-action") && strings.Contains(script, "--auto-scaling-group-name '"+tfrender.SampleGroup+"'") &&
+	hook := strings.Contains(script, "complete-lifecycle-action") && strings.Contains(script, "--auto-scaling-group-name '"+tfrender.SampleFleet+"-warm'") &&
 		strings.Contains(script, "--lifecycle-hook-name 'runfleet-node-ready'") && strings.Contains(script, "systemctl enable runfleet-runner.service runfleet-lifecycle.service") &&
 		strings.Contains(script, "Warmed:*)")
 	if hook != warm {
@@ -136,21 +135,28 @@ func checkWarmNode(t *testing.T, script string, warm bool) {
 	}
 }
 
-// checkAgentConfig takes the config and the environment file the node's script writes out
-// of its here-documents, fills in what the shell would (instance ID, the secret, the config
-// directory, the join token file), and loads them with the agent's own loader, which
-// refuses unknown keys.
+// checkAgentConfig takes the config the node's script writes out of its here-documents,
+// fills in what the shell would (instance ID, the secret, the config directory, the join
+// token file), and loads it with the agent's own loader, which refuses unknown keys.
 func checkAgentConfig(t *testing.T, script, platform string) {
 	t.Helper()
 	files := tfrender.Heredocs(script)
 	dir := t.TempDir()
 	expand := strings.NewReplacer("$INSTANCE_ID", "i-0123456789abcdef0", "$SECRET", "glrt-test", "$CONF_DIR", dir).Replace
-	text, envText := expand(files["$CONF.new"]), expand(files["$CONF_DIR/runner.env"])
-	if text == "" || envText == "" {
-		t.Fatalf("the node user-data writes no config or no runner.env; here-documents: %v", keys(files))
+	text := expand(files["$CONF.new"])
+	if text == "" {
+		t.Fatalf("the node user-data writes no config; here-documents: %v", keys(files))
 	}
-	if strings.Contains(text+envText, "$") {
-		t.Errorf("config or runner.env still holds an unexpanded $:\n%s\n%s", text, envText)
+	if strings.Contains(text, "$") {
+		t.Errorf("config still holds an unexpanded $:\n%s", text)
+	}
+	for _, want := range []string{`read_secret "$FLEET_JOIN_TOKEN_ARN"`, "> $CONF_DIR/join-token", `read_secret "$FLEET_CA_ARN"`, "> $CONF_DIR/fleet-ca.pem", tfrender.SampleFleetCAARN} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the node user-data lacks %q", want)
+		}
+	}
+	if strings.Contains(script, "RUNFLEET_FLEET_JOIN_TOKEN=") {
+		t.Error("the node user-data puts the join token in the agent's environment")
 	}
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -159,17 +165,6 @@ func checkAgentConfig(t *testing.T, script, platform string) {
 	if err := os.WriteFile(filepath.Join(dir, "join-token"), []byte("join-test\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(envText), "\n") {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok {
-			t.Fatalf("runner.env line %q is not KEY=VALUE", l)
-		}
-		env[k] = v
-	}
-	if _, ok := env["RUNFLEET_FLEET_JOIN_TOKEN"]; ok {
-		t.Error("runner.env puts the join token in the agent's environment")
-	}
 	f, err := config.Read(path)
 	if err != nil {
 		t.Fatalf("the agent refuses the config the user-data writes: %v\n%s", err, text)
@@ -177,11 +172,12 @@ func checkAgentConfig(t *testing.T, script, platform string) {
 	if f.Concurrent != 2 || f.ShutdownTimeout != 90 || f.Interruption == nil || f.Interruption.Cloud != "aws" {
 		t.Errorf("global keys not as rendered: %+v", f)
 	}
-	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Load(path, func(string) (string, bool) { return "", false })
 	if err != nil {
-		t.Fatalf("the agent's loader refuses the %s config with runner.env: %v", platform, err)
+		t.Fatalf("the agent's loader refuses the %s config: %v", platform, err)
 	}
-	if fl := cfg.Fleet; !fl.Enabled() || fl.URL.String() != "http://"+tfrender.SampleAutoscalerIP+":8080" || fl.JoinToken != "join-test" || fl.ProviderID != "i-0123456789abcdef0" {
+	if fl := cfg.Fleet; !fl.Enabled() || fl.URL.String() != "https://"+tfrender.SampleAutoscalerIP+":8080" || fl.JoinToken != "join-test" ||
+		fl.ProviderID != "i-0123456789abcdef0" || fl.Identity != "aws" || fl.CAFile != filepath.Join(dir, "fleet-ca.pem") {
 		t.Errorf("fleet membership: %+v", fl)
 	}
 	switch platform {
@@ -219,9 +215,18 @@ func checkAutoscalerText(t *testing.T, script string, c fleetCase) {
 	if _, err := toml.Decode(text, &doc); err != nil {
 		t.Fatalf("autoscaler.toml is not TOML: %v\n%s", err, text)
 	}
-	for _, want := range []string{`fleet = "` + tfrender.SampleFleet + `"`, `type = "aws"`, `auto_scaling_group = "` + tfrender.SampleGroup + `"`, `[[pools.offerings]]`} {
+	for _, want := range []string{`fleet = "` + tfrender.SampleFleet + `"`, `type = "aws"`, `auto_scaling_group = "` + tfrender.SampleGroup + `"`, `[[pools.offerings]]`,
+		"[tls]", `fleet_url = "https://$PRIVATE_IP:8080"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("autoscaler.toml lacks %q:\n%s", want, text)
+		}
+	}
+	// The fleet API's certificate: a CA kept on the state volume, a server certificate for
+	// the private address, the CA certificate published where the nodes read it.
+	for _, want := range []string{"subjectAltName=IP:%s", "-CAkey $TLS_DIR/ca.key", "TLS_DIR=$STATE_DIR/tls",
+		"aws ssm put-parameter --name '" + tfrender.SampleFleetCAName + "' --type String --overwrite --value \"file://$TLS_DIR/ca.pem\""} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the autoscaler user-data lacks %q", want)
 		}
 	}
 	if got := strings.Contains(text, "[pools.warm_pool]"); got != c.warm {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,7 +27,6 @@ func TestTerraformConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	warm := map[string]cty.Value{
-		"spot_percentage":   cty.NumberIntVal(0),
 		"max_jobs_per_node": cty.NumberIntVal(1),
 		"warm_pool": cty.ObjectVal(map[string]cty.Value{
 			"min_size": cty.NumberIntVal(2), "max_size": cty.NumberIntVal(6), "pool_state": cty.StringVal("hibernated"), "reuse_on_scale_in": cty.True,
@@ -41,16 +43,16 @@ func TestTerraformConfig(t *testing.T) {
 		{"github", tfrender.Sample("github"), 4, false},
 		// A base of on-demand nodes adds the on-demand market.
 		{"gitlab-on-demand-base", tfrender.Sample("gitlab").WithVars(map[string]cty.Value{"on_demand_base_capacity": cty.NumberIntVal(1)}), 8, false},
-		// A warm pool: on-demand instances of the first type only (AWS takes no Spot there).
-		{"gitlab-warm", tfrender.Sample("gitlab").WithVars(warm), 2, true},
-		{"github-warm", tfrender.Sample("github").WithVars(warm), 2, true},
+		// A warm pool: a second, on-demand group beside the spot one (AWS takes no Spot there).
+		{"gitlab-warm", tfrender.Sample("gitlab").WithVars(warm), 4, true},
+		{"github-warm", tfrender.Sample("github").WithVars(warm), 4, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, text := loadTerraformConfig(t, mod, dir, c.in)
 			platform := c.in.Vars["platform"].AsString()
 			if cfg.Fleet != tfrender.SampleFleet || cfg.Provider.Type != "aws" || cfg.ListenAddress != "0.0.0.0:8080" ||
-				cfg.FleetURL != "http://10.0.1.20:8080" || cfg.JoinToken != "join-test" || !strings.HasSuffix(cfg.Store, "/state/state.db") {
+				cfg.FleetURL != "https://10.0.1.20:8080" || cfg.JoinToken != "join-test" || !strings.HasSuffix(cfg.Store, "/state/state.db") {
 				t.Errorf("globals: fleet %q provider %q listen %q fleet_url %q store %q join token read: %v\n%s",
 					cfg.Fleet, cfg.Provider.Type, cfg.ListenAddress, cfg.FleetURL, cfg.Store, cfg.JoinToken == "join-test", text)
 			}
@@ -69,12 +71,16 @@ func TestTerraformConfig(t *testing.T) {
 			case !c.warm && (wp != nil || p.MaxJobsPerNode != 0):
 				t.Errorf("warm pool %+v, max jobs per node %d, without a warm_pool in the module", wp, p.MaxJobsPerNode)
 			case c.warm && (wp == nil || wp.MinSize != 2 || wp.MaxSize != 6 || wp.State != "hibernated" || !wp.ReuseOnScaleIn ||
-				wp.Offering.InstanceType != "m7i.large" || wp.Offering.Spot || p.MaxJobsPerNode != 1):
-				t.Errorf("warm pool %+v, max jobs per node %d: not the module's", wp, p.MaxJobsPerNode)
+				wp.Offering.InstanceType != "m7i.large" || wp.Offering.Spot || wp.Offering.PricePerHour != 0.1008 || p.MaxJobsPerNode != 1 ||
+				!strings.Contains(text, `warm_group = "`+tfrender.SampleFleet+`-warm"`)):
+				t.Errorf("warm pool %+v, max jobs per node %d: not the module's\n%s", wp, p.MaxJobsPerNode, text)
+			}
+			if !c.warm && strings.Contains(text, "warm_group") {
+				t.Errorf("a warm group without a warm pool:\n%s", text)
 			}
 			for _, o := range p.Offerings {
 				if o.InstanceType == "m7i.large" && o.Spot && o.PricePerHour != 0.0381 || o.InstanceType == "m7i.large" && !o.Spot && o.PricePerHour != 0.1008 ||
-					o.InstanceType == "m6i.large" && !o.Spot && o.PricePerHour != 1 || c.warm && (o.Spot || o.InstanceType != "m7i.large") {
+					o.InstanceType == "m6i.large" && !o.Spot && o.PricePerHour != 1 {
 					t.Errorf("offering %+v: price not from instance_prices (or the documented fallback)", o)
 				}
 			}
@@ -153,7 +159,9 @@ func loadTerraformConfig(t *testing.T, mod *tfrender.Module, dir string, in tfre
 			t.Fatal(err)
 		}
 	}
-	expand := strings.NewReplacer("$CONF_DIR", conf, "$STATE_DIR", state, "$PRIVATE_IP", "10.0.1.20").Replace
+	// The fleet API's CA and certificate: the script's own openssl commands make them.
+	tlsDir := makeFleetTLS(t, script, state, "10.0.1.20")
+	expand := strings.NewReplacer("$CONF_DIR", conf, "$STATE_DIR", state, "$TLS_DIR", tlsDir, "$PRIVATE_IP", "10.0.1.20").Replace
 	for name, body := range files {
 		if !strings.HasPrefix(name, "$CONF_DIR/") {
 			continue
@@ -175,4 +183,55 @@ func loadTerraformConfig(t *testing.T, mod *tfrender.Module, dir string, in tfre
 		t.Fatalf("the autoscaler refuses the config the Terraform module writes: %v\n%s", err, text)
 	}
 	return cfg, string(text)
+}
+
+// makeFleetTLS runs the TLS part of the autoscaler's script (its openssl commands, up to
+// publishing the CA certificate) with STATE_DIR and PRIVATE_IP set, and checks that the
+// server certificate it makes verifies against its CA for the private address, as a node's
+// TLS client will. It returns the TLS directory.
+func makeFleetTLS(t *testing.T, script, state, ip string) string {
+	t.Helper()
+	start, end := strings.Index(script, "TLS_DIR=$STATE_DIR/tls\n"), strings.Index(script, "retry aws ssm put-parameter")
+	if start < 0 || end < start {
+		t.Fatal("the autoscaler user-data has no TLS section (TLS_DIR=… up to the CA's publication)")
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatalf("openssl is needed to run the script's TLS section: %v", err)
+	}
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script[start:end])
+	cmd.Env = append(os.Environ(), "STATE_DIR="+state, "PRIVATE_IP="+ip)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the TLS section fails: %v\n%s", err, out)
+	}
+	dir := filepath.Join(state, "tls")
+	read := func(name string) *x509.Certificate {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatalf("%s is not PEM", name)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ca, server := read("ca.pem"), read("server.pem")
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := server.Verify(x509.VerifyOptions{DNSName: ip, Roots: roots}); err != nil {
+		t.Errorf("the server certificate does not verify for %s against the fleet CA: %v", ip, err)
+	}
+	if _, err := server.Verify(x509.VerifyOptions{DNSName: "10.9.9.9", Roots: roots}); err == nil {
+		t.Error("the server certificate verifies for another address")
+	}
+	for _, f := range []string{"ca.key", "server.key"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v, want 0600", f, err, fi.Mode().Perm())
+		}
+	}
+	return dir
 }

@@ -112,6 +112,7 @@ locals {
     runner_labels_toml     = ""
     runner_secret_arn      = "arn:aws:ssm:${var.region}:000000000000:parameter/unused-at-bake"
     fleet_join_token_arn   = ""
+    fleet_ca_arn           = ""
     autoscaler_endpoint    = ""
     region                 = var.region
     deb_arch               = local.deb_arch

@@ -15,6 +15,8 @@ const (
 	SampleAPITokenARN      = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/api-token"
 	SampleWebhookSecretARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/webhook-secret"
 	SampleAutoscalerIP     = "10.0.1.10"
+	SampleFleetCAName      = "/runfleet/" + SampleFleet + "/fleet-ca-certificate"
+	SampleFleetCAARN       = "arn:aws:ssm:eu-west-1:123456789012:parameter" + SampleFleetCAName
 	SampleRunnerImage      = "ghcr.io/acme/github-runner:2.327.1@sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 )
 
@@ -102,6 +104,8 @@ func Sample(platform string) Inputs {
 		"aws_instance.autoscaler.private_ip":           str(SampleAutoscalerIP),
 		"aws_ebs_volume.autoscaler_state.id":           str("vol-0123456789abcdef0"),
 		"aws_sqs_queue.interruptions.url":              str("https://sqs.eu-west-1.amazonaws.com/123456789012/ci-interruptions"),
+		"aws_ssm_parameter.fleet_ca.arn":               str(SampleFleetCAARN),
+		"aws_ssm_parameter.fleet_ca.name":              str(SampleFleetCAName),
 	}}
 }
 

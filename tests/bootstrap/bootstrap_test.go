@@ -19,6 +19,10 @@ const (
 	instanceID = "i-0123456789abcdef0"
 	tokenARN   = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/runner-token"
 	joinARN    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runfleet/ci/join-AbCdEf"
+	caARN      = "arn:aws:ssm:eu-west-1:123456789012:parameter/runfleet/ci/fleet-ca-certificate"
+	// fleetCA stands in for the CA certificate the autoscaler publishes (the parameter store
+	// hands it back without its final newline, as the CLI's text output does).
+	fleetCA = "-----BEGIN CERTIFICATE-----\nTESTONLY\n-----END CERTIFICATE-----"
 	// Stand-ins for the secrets, shaped like the real ones.
 	gitlabToken = "glrt-t3st_S3cr3t-v4lue.0123"
 	joinToken   = "join-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -41,7 +45,8 @@ func nodeVars(platform, agentSHA string) map[string]string {
 		"runner_labels_toml":     `"self-hosted", "linux"`,
 		"runner_secret_arn":      tokenARN,
 		"fleet_join_token_arn":   joinARN,
-		"autoscaler_endpoint":    "http://10.0.1.10:8080",
+		"fleet_ca_arn":           caARN,
+		"autoscaler_endpoint":    "https://10.0.1.10:8080",
 		"region":                 "eu-west-1",
 		"deb_arch":               "amd64",
 		"agent_url":              "http://127.0.0.1:8081/runner",
@@ -204,7 +209,7 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 	userData := renderNodeUserData(t, nodeVars("gitlab", sum))
 	n := runNode(t, e, run{
 		image: e.base, userData: userData, agent: e.runner,
-		secrets: map[string]string{tokenARN: gitlabToken, joinARN: joinToken},
+		secrets: map[string]string{tokenARN: gitlabToken, joinARN: joinToken, caARN: fleetCA},
 		after:   "/usr/local/bin/runner list --config /etc/runfleet/config.toml > /opt/fake/list.out\n",
 	})
 	if n.err != nil {
@@ -229,13 +234,24 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 	etc := copyOut(t, n.ctr, "/etc/runfleet")
 	checkMode(t, etc, "/etc/runfleet", os.ModeDir|0o700)
 	checkMode(t, etc, "/etc/runfleet/config.toml", 0o600)
-	checkMode(t, etc, "/etc/runfleet/runner.env", 0o600)
 	checkMode(t, etc, "/etc/runfleet/join-token", 0o600)
+	checkMode(t, etc, "/etc/runfleet/fleet-ca.pem", 0o600)
+	if _, ok := etc["/etc/runfleet/runner.env"]; ok {
+		t.Error("runner.env written: the fleet settings belong in [fleet], the join token in its file")
+	}
 	if _, ok := etc["/etc/runfleet/config.toml.new"]; ok {
 		t.Error("config.toml.new left behind")
 	}
-	cfgPath := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(cfgPath, etc["/etc/runfleet/config.toml"].data, 0o600); err != nil {
+	// The config names files under /etc/runfleet: load it with them beside it.
+	local := t.TempDir()
+	for _, f := range []string{"join-token", "fleet-ca.pem"} {
+		if err := os.WriteFile(filepath.Join(local, f), etc["/etc/runfleet/"+f].data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(local, "config.toml")
+	cfgText := strings.ReplaceAll(string(etc["/etc/runfleet/config.toml"].data), "/etc/runfleet/", local+"/")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(cfgPath, func(string) (string, bool) { return "", false })
@@ -258,12 +274,12 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 	if c := r.Cache; c.Type != "s3" || !c.Shared || c.S3.Bucket != "ci-cache-0123" || c.S3.Region != "eu-west-1" {
 		t.Errorf("cache: %+v, want the fleet's S3 bucket, shared", c)
 	}
-	envFile := string(etc["/etc/runfleet/runner.env"].data)
-	if want := "RUNFLEET_FLEET_URL=http://10.0.1.10:8080\nRUNFLEET_FLEET_JOIN_TOKEN_FILE=/etc/runfleet/join-token\n"; envFile != want {
-		t.Errorf("runner.env:\n%s\nwant (the join token in a file, never in the agent's environment):\n%s", envFile, want)
+	if fl := cfg.Fleet; fl.URL == nil || fl.URL.String() != "https://10.0.1.10:8080" || fl.JoinToken != joinToken || fl.Identity != "aws" ||
+		fl.CAFile != filepath.Join(local, "fleet-ca.pem") || fl.ProviderID != instanceID {
+		t.Errorf("fleet membership: %+v", fl)
 	}
-	if got := string(etc["/etc/runfleet/join-token"].data); got != joinToken+"\n" {
-		t.Errorf("join-token holds %q", got)
+	if got := string(etc["/etc/runfleet/fleet-ca.pem"].data); got != fleetCA+"\n" {
+		t.Errorf("fleet-ca.pem holds %q", got)
 	}
 	list, err := os.ReadFile(filepath.Join(n.dir, "list.out"))
 	if err != nil || !strings.Contains(string(list), "ci-"+instanceID) || strings.Contains(string(list), gitlabToken) {
@@ -375,7 +391,7 @@ func TestBootstrapBakedGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	userData := renderNodeUserData(t, nodeVars("github", sha256File(t, agent)))
-	secrets := map[string]string{tokenARN: appKey, joinARN: joinToken}
+	secrets := map[string]string{tokenARN: appKey, joinARN: joinToken, caARN: fleetCA}
 
 	bake := runNode(t, e, run{
 		image: e.base, userData: userData, agent: agent, secrets: secrets,
@@ -423,7 +439,7 @@ func TestBootstrapBakedGitHub(t *testing.T) {
 	checkMode(t, etc, "/etc/runfleet", os.ModeDir|0o700)
 	checkMode(t, etc, "/etc/runfleet/config.toml", 0o600)
 	checkMode(t, etc, "/etc/runfleet/github-app.pem", 0o600)
-	checkMode(t, etc, "/etc/runfleet/runner.env", 0o600)
+	checkMode(t, etc, "/etc/runfleet/join-token", 0o600)
 	if got := string(etc["/etc/runfleet/github-app.pem"].data); got != appKey+"\n" {
 		t.Errorf("github-app.pem holds %q", got)
 	}

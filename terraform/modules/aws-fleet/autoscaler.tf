@@ -2,6 +2,22 @@
 # SQLite state on an EBS volume that outlives the instance. Replacing the instance (new AMI,
 # new user-data) re-attaches the same volume and the autoscaler adopts the running nodes.
 # One instance is enough: nodes keep running jobs while it is away; they only stop scaling.
+#
+# The fleet API serves TLS. The autoscaler makes its own CA at first boot (its key never
+# leaves the state volume), a server certificate for its private address at every boot, and
+# publishes the CA certificate (public) in this parameter; nodes read it before they join.
+
+resource "aws_ssm_parameter" "fleet_ca" {
+  name        = "/runfleet/${var.name}/fleet-ca-certificate"
+  description = "runfleet ${var.name}: the CA certificate of the fleet API (written by the autoscaler at boot)"
+  type        = "String"
+  value       = "pending: written by the autoscaler at boot"
+  tags        = local.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
 
 resource "aws_ebs_volume" "autoscaler_state" {
   availability_zone = data.aws_subnet.autoscaler.availability_zone

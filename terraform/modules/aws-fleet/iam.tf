@@ -88,14 +88,14 @@ data "aws_iam_policy_document" "node" {
     }
   }
 
-  # With a warm pool the node completes the launching lifecycle hook of its own group once
-  # its bootstrap is done (autoscaling:CompleteLifecycleAction takes no instance condition).
+  # A warm group's node completes its group's launching lifecycle hook once its bootstrap is
+  # done (autoscaling:CompleteLifecycleAction takes no instance condition).
   dynamic "statement" {
     for_each = local.warm_pool ? [1] : []
     content {
-      sid       = "CompleteOwnLaunchHook"
+      sid       = "CompleteWarmGroupLaunchHook"
       actions   = ["autoscaling:CompleteLifecycleAction"]
-      resources = [local.asg_arn]
+      resources = [local.warm_asg_arn]
 
       condition {
         test     = "StringEquals"
@@ -177,7 +177,7 @@ data "aws_iam_policy_document" "autoscaler" {
       "autoscaling:SetInstanceProtection",
       "autoscaling:TerminateInstanceInAutoScalingGroup",
     ]
-    resources = [local.asg_arn]
+    resources = local.warm_pool ? [local.asg_arn, local.warm_asg_arn] : [local.asg_arn]
 
     condition {
       test     = "StringEquals"
@@ -234,6 +234,12 @@ data "aws_iam_policy_document" "autoscaler" {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = ["${aws_cloudwatch_log_group.autoscaler.arn}:*"]
+  }
+
+  statement {
+    sid       = "PublishFleetCA"
+    actions   = ["ssm:PutParameter"]
+    resources = [aws_ssm_parameter.fleet_ca.arn]
   }
 
   dynamic "statement" {

@@ -85,7 +85,8 @@ locals {
 
   # Secrets Manager ARNs end in a random 6-character suffix; the policy allows any suffix so a
   # partial ARN given without it works too.
-  node_ssm_arns              = [for a in local.node_secret_arns : a if split(":", a)[2] == "ssm"]
+  # Nodes also read the fleet API's CA certificate (public, published by the autoscaler).
+  node_ssm_arns              = concat([for a in local.node_secret_arns : a if split(":", a)[2] == "ssm"], [aws_ssm_parameter.fleet_ca.arn])
   node_secretsmanager_arns   = [for a in local.node_secret_arns : "${a}*" if split(":", a)[2] == "secretsmanager"]
   scaler_ssm_arns            = [for a in local.autoscaler_secret_arns : a if split(":", a)[2] == "ssm"]
   scaler_secretsmanager_arns = [for a in local.autoscaler_secret_arns : "${a}*" if split(":", a)[2] == "secretsmanager"]
@@ -102,24 +103,25 @@ locals {
   asg_arn           = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_name}"
   autoscaler_listen = "0.0.0.0:${var.autoscaler_port}"
 
-  # Warm pool: AWS allows none on a group with a mixed instances policy or spot, so with a
-  # warm pool the group launches on-demand instances of the first instance type. The
-  # launching lifecycle hook holds each instance until its bootstrap finishes (the node
-  # completes it), on its first boot into the warm pool and again when it leaves it.
+  # The warm pool's group (warm.tf): on-demand instances of one type.
   warm_pool          = var.warm_pool != null
+  warm_asg_name      = "${var.name}-warm"
+  warm_asg_arn       = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.warm_asg_name}"
   warm_pool_state    = local.warm_pool ? var.warm_pool.pool_state : ""
-  warm_pool_hook     = local.warm_pool ? "runfleet-node-ready" : ""
-  warm_instance_type = var.instance_types[0]
+  warm_pool_hook     = "runfleet-node-ready"
+  warm_instance_type = local.warm_pool ? coalesce(var.warm_pool.instance_type, var.instance_types[0]) : ""
+  warm_max_size      = local.warm_pool ? coalesce(var.warm_pool.max_size, var.max_nodes) : 0
+  warm_price         = local.warm_pool ? try(var.instance_prices[local.warm_instance_type].on_demand, 1) : 0
 
   # What the autoscaler's policy may launch: instance type x zone x market, each with a price
   # (only ratios matter: prices rank offerings and weigh costs). The group decides the actual
   # type and zone; the offerings tell the policy what it may get and at what cost.
   node_zones = distinct([for s in data.aws_subnet.nodes : s.availability_zone])
-  markets = local.warm_pool ? [false] : concat(
+  markets = concat(
     var.spot_percentage > 0 ? [true] : [],
     var.spot_percentage < 100 || var.on_demand_base_capacity > 0 ? [false] : [],
   )
-  offering_types = local.warm_pool ? [local.warm_instance_type] : var.instance_types
+  offering_types = var.instance_types
   offerings = flatten([
     for t in local.offering_types : [
       for z in local.node_zones : [
@@ -149,7 +151,8 @@ locals {
     runner_labels_toml     = join(", ", [for l in var.runner_labels : "\"${l}\""])
     runner_secret_arn      = var.runner_secret_arn
     fleet_join_token_arn   = var.fleet_join_token_arn
-    autoscaler_endpoint    = "http://${aws_instance.autoscaler.private_ip}:${var.autoscaler_port}"
+    autoscaler_endpoint    = "https://${aws_instance.autoscaler.private_ip}:${var.autoscaler_port}"
+    fleet_ca_arn           = aws_ssm_parameter.fleet_ca.arn
     region                 = local.region
     deb_arch               = local.deb_arch
     agent_url              = local.agent_url
@@ -165,8 +168,14 @@ locals {
     log_group              = local.node_log_group_name
     cache_bucket           = local.cache_bucket_name
     asg_name               = local.asg_name
-    warm_pool_hook         = local.warm_pool_hook
+    warm_pool_hook         = ""
   }
+
+  # The warm group's nodes: the same bootstrap, completing their group's launching hook.
+  warm_node_template_vars = merge(local.node_template_vars, {
+    asg_name       = local.warm_asg_name
+    warm_pool_hook = local.warm_pool_hook
+  })
 
   autoscaler_template_vars = {
     platform                  = var.platform
@@ -192,14 +201,19 @@ locals {
     min_nodes                 = tostring(var.min_nodes)
     max_nodes                 = tostring(var.max_nodes)
     min_idle_slots            = tostring(var.min_idle_slots)
-    on_demand_base            = tostring(local.warm_pool ? 0 : var.on_demand_base_capacity)
+    on_demand_base            = tostring(var.on_demand_base_capacity)
+    warm_asg_name             = local.warm_pool ? local.warm_asg_name : ""
+    warm_instance_type        = local.warm_instance_type
+    warm_zone                 = local.node_zones[0]
+    warm_price                = format("%.6f", local.warm_price)
     max_jobs_per_node         = tostring(var.max_jobs_per_node)
     offerings_toml            = local.offerings_toml
     warm_pool_state           = local.warm_pool_state
     warm_pool_min_size        = local.warm_pool ? tostring(var.warm_pool.min_size) : ""
-    warm_pool_max_size        = local.warm_pool ? tostring(coalesce(var.warm_pool.max_size, var.max_nodes)) : ""
+    warm_pool_max_size        = tostring(local.warm_max_size)
     warm_pool_reuse           = local.warm_pool ? tostring(var.warm_pool.reuse_on_scale_in) : ""
     log_group                 = local.autoscaler_log_group_name
+    fleet_ca_parameter        = aws_ssm_parameter.fleet_ca.name
     account_id                = local.account_id
     identity_certificate      = trimspace(var.instance_identity_certificate)
   }

@@ -1,7 +1,7 @@
-# Worker nodes: a launch template and an Auto Scaling group with a mixed instances policy
-# (or, with a warm pool, on-demand instances of one type: AWS allows warm pools on no other
-# group). The group holds capacity; the autoscaler decides how much (desired capacity) and
-# which drained node to retire, so Terraform ignores desired_capacity after creation.
+# Worker nodes: a launch template and an Auto Scaling group with a mixed instances policy.
+# The group holds capacity; the autoscaler decides how much (desired capacity) and which
+# drained node to retire, so Terraform ignores desired_capacity after creation. A warm pool
+# lives on a second, on-demand group (warm.tf).
 
 resource "aws_launch_template" "nodes" {
   name_prefix            = "${var.name}-node-"
@@ -10,15 +10,6 @@ resource "aws_launch_template" "nodes" {
   update_default_version = true
   vpc_security_group_ids = [aws_security_group.nodes.id]
   user_data              = base64encode(templatefile("${path.module}/templates/node-user-data.sh.tftpl", local.node_template_vars))
-  # Set only for a warm pool's group; a mixed instances policy names the types itself.
-  instance_type = local.warm_pool ? local.warm_instance_type : null
-
-  dynamic "hibernation_options" {
-    for_each = local.warm_pool_state == "hibernated" ? [1] : []
-    content {
-      configured = true
-    }
-  }
 
   iam_instance_profile {
     arn = aws_iam_instance_profile.node.arn
@@ -72,11 +63,6 @@ resource "aws_launch_template" "nodes" {
       condition     = var.allow_unpinned_images || alltrue([for i in compact([var.job_image, var.github_runner_image == null ? "" : var.github_runner_image]) : can(regex("@sha256:[0-9a-f]{64}$", i))])
       error_message = "job_image and github_runner_image must be pinned by digest (name[:tag]@sha256:<64 hex>); set allow_unpinned_images = true to accept tags."
     }
-
-    precondition {
-      condition     = !local.warm_pool || var.spot_percentage == 0
-      error_message = "warm_pool needs spot_percentage = 0: AWS allows warm pools only on groups that launch on-demand instances of one type."
-    }
   }
 }
 
@@ -94,63 +80,26 @@ resource "aws_autoscaling_group" "nodes" {
   suspended_processes = ["AZRebalance"]
   enabled_metrics     = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"]
 
-  dynamic "mixed_instances_policy" {
-    for_each = local.warm_pool ? [] : [1]
-    content {
-      instances_distribution {
-        on_demand_allocation_strategy            = "prioritized"
-        on_demand_base_capacity                  = var.on_demand_base_capacity
-        on_demand_percentage_above_base_capacity = 100 - var.spot_percentage
-        spot_allocation_strategy                 = "price-capacity-optimized"
+  mixed_instances_policy {
+    instances_distribution {
+      on_demand_allocation_strategy            = "prioritized"
+      on_demand_base_capacity                  = var.on_demand_base_capacity
+      on_demand_percentage_above_base_capacity = 100 - var.spot_percentage
+      spot_allocation_strategy                 = "price-capacity-optimized"
+    }
+
+    launch_template {
+      launch_template_specification {
+        launch_template_id = aws_launch_template.nodes.id
+        version            = aws_launch_template.nodes.latest_version
       }
 
-      launch_template {
-        launch_template_specification {
-          launch_template_id = aws_launch_template.nodes.id
-          version            = aws_launch_template.nodes.latest_version
-        }
-
-        dynamic "override" {
-          for_each = var.instance_types
-          content {
-            instance_type = override.value
-          }
+      dynamic "override" {
+        for_each = var.instance_types
+        content {
+          instance_type = override.value
         }
       }
-    }
-  }
-
-  # With a warm pool: the launch template alone (its instance_type is set).
-  dynamic "launch_template" {
-    for_each = local.warm_pool ? [1] : []
-    content {
-      id      = aws_launch_template.nodes.id
-      version = aws_launch_template.nodes.latest_version
-    }
-  }
-
-  dynamic "warm_pool" {
-    for_each = local.warm_pool ? [var.warm_pool] : []
-    content {
-      pool_state                  = title(warm_pool.value.pool_state)
-      min_size                    = warm_pool.value.min_size
-      max_group_prepared_capacity = coalesce(warm_pool.value.max_size, var.max_nodes)
-
-      instance_reuse_policy {
-        reuse_on_scale_in = warm_pool.value.reuse_on_scale_in
-      }
-    }
-  }
-
-  # Holds a launching instance (into the warm pool, or out of it into service) until the
-  # node's bootstrap completes the action; abandoned (terminated) when it never does.
-  dynamic "initial_lifecycle_hook" {
-    for_each = local.warm_pool ? [1] : []
-    content {
-      name                 = local.warm_pool_hook
-      lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
-      default_result       = "ABANDON"
-      heartbeat_timeout    = 900
     }
   }
 

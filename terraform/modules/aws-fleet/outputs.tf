@@ -8,6 +8,16 @@ output "autoscaling_group_arn" {
   value       = aws_autoscaling_group.nodes.arn
 }
 
+output "warm_autoscaling_group_name" {
+  description = "Name of the warm pool's on-demand Auto Scaling group; null without warm_pool."
+  value       = local.warm_pool ? aws_autoscaling_group.warm[0].name : null
+}
+
+output "fleet_ca_parameter_name" {
+  description = "SSM parameter holding the fleet API's CA certificate (written by the autoscaler at boot); clients of the fleet API and /metrics trust it."
+  value       = aws_ssm_parameter.fleet_ca.name
+}
+
 output "launch_template_id" {
   description = "ID of the nodes' launch template."
   value       = aws_launch_template.nodes.id
@@ -25,7 +35,7 @@ output "autoscaler_instance_id" {
 
 output "autoscaler_endpoint" {
   description = "Fleet API and /metrics endpoint of the autoscaler, reachable from the nodes' security group and autoscaler_ingress_cidrs."
-  value       = "http://${aws_instance.autoscaler.private_ip}:${var.autoscaler_port}"
+  value       = "https://${aws_instance.autoscaler.private_ip}:${var.autoscaler_port}"
 }
 
 output "autoscaler_state_volume_id" {

@@ -537,17 +537,19 @@ variable "warm_pool" {
     max_size          = optional(number)
     pool_state        = optional(string, "stopped")
     reuse_on_scale_in = optional(bool, false)
+    instance_type     = optional(string)
   })
-  description = "An Auto Scaling warm pool of pre-booted nodes that start in seconds: min_size instances kept warm, max_size the most prepared (warm + running; null = the group's max_nodes), pool_state `stopped` (pay for disks only), `hibernated` (memory kept on the encrypted root volume) or `running`, reuse_on_scale_in returns drained nodes to the pool. AWS allows warm pools only on groups without spot or mixed instance types, so the group then launches on-demand instances of the first of instance_types (needs spot_percentage = 0). Null: no warm pool."
+  description = "An Auto Scaling warm pool of pre-booted nodes that start in seconds, on a second group of the pool (AWS allows warm pools only on groups without spot or mixed instance types): on-demand instances of instance_type (null: the first of instance_types), min_size instances kept warm at first (the autoscaler sizes the pool at run time), max_size the most prepared (warm + running; null = max_nodes), pool_state `stopped` (pay for disks only), `hibernated` (memory kept on the encrypted root volume, which must hold it) or `running`, reuse_on_scale_in returns drained nodes to the pool. Null: no warm pool."
   default     = null
 
   validation {
     condition = var.warm_pool == null || try(
       contains(["stopped", "hibernated", "running"], var.warm_pool.pool_state) &&
       var.warm_pool.min_size >= 0 && floor(var.warm_pool.min_size) == var.warm_pool.min_size &&
-      (var.warm_pool.max_size == null || try(var.warm_pool.max_size >= var.warm_pool.min_size, false)),
+      (var.warm_pool.max_size == null || try(var.warm_pool.max_size >= var.warm_pool.min_size, false)) &&
+      (var.warm_pool.instance_type == null || can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.warm_pool.instance_type))),
     false)
-    error_message = "warm_pool: pool_state is stopped, hibernated or running; min_size is a whole number >= 0; max_size (when set) >= min_size."
+    error_message = "warm_pool: pool_state is stopped, hibernated or running; min_size is a whole number >= 0; max_size (when set) >= min_size; instance_type an instance type name."
   }
 }
 

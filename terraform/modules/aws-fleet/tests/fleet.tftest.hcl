@@ -250,11 +250,10 @@ run "plain_secret_refused" {
   expect_failures = [var.runner_secret_arn]
 }
 
-run "warm_pool_on_an_on_demand_group" {
+run "warm_pool_on_its_own_on_demand_group" {
   command = plan
 
   variables {
-    spot_percentage = 0
     warm_pool = {
       min_size          = 2
       pool_state        = "hibernated"
@@ -263,32 +262,36 @@ run "warm_pool_on_an_on_demand_group" {
   }
 
   assert {
-    condition     = length(aws_autoscaling_group.nodes.mixed_instances_policy) == 0 && length(aws_autoscaling_group.nodes.launch_template) == 1
+    condition     = length(aws_autoscaling_group.warm) == 1 && length(aws_autoscaling_group.warm[0].mixed_instances_policy) == 0
     error_message = "a warm pool's group has no mixed instances policy (AWS refuses one)"
   }
 
   assert {
-    condition = (aws_autoscaling_group.nodes.warm_pool[0].pool_state == "Hibernated" &&
-      aws_autoscaling_group.nodes.warm_pool[0].min_size == 2 &&
-      aws_autoscaling_group.nodes.warm_pool[0].max_group_prepared_capacity == 10 &&
-    aws_autoscaling_group.nodes.warm_pool[0].instance_reuse_policy[0].reuse_on_scale_in)
-    error_message = "warm pool settings must reach the group"
+    condition = (aws_autoscaling_group.warm[0].warm_pool[0].pool_state == "Hibernated" &&
+      aws_autoscaling_group.warm[0].warm_pool[0].min_size == 2 &&
+      aws_autoscaling_group.warm[0].warm_pool[0].max_group_prepared_capacity == 10 &&
+    aws_autoscaling_group.warm[0].warm_pool[0].instance_reuse_policy[0].reuse_on_scale_in)
+    error_message = "warm pool settings must reach the warm group"
   }
 
   assert {
-    condition     = aws_launch_template.nodes.hibernation_options[0].configured && aws_launch_template.nodes.instance_type == "m7i.large"
-    error_message = "a hibernated warm pool needs hibernation in the launch template and one instance type"
+    condition     = aws_launch_template.warm[0].hibernation_options[0].configured && aws_launch_template.warm[0].instance_type == "m7i.large"
+    error_message = "a hibernated warm pool needs hibernation in its launch template and one instance type"
+  }
+
+  assert {
+    condition     = length(aws_autoscaling_group.nodes.mixed_instances_policy) == 1
+    error_message = "cold launches stay on the spot group"
   }
 }
 
-run "warm_pool_with_spot_refused" {
+run "no_warm_group_without_a_warm_pool" {
   command = plan
 
-  variables {
-    warm_pool = {}
+  assert {
+    condition     = length(aws_autoscaling_group.warm) == 0 && length(aws_launch_template.warm) == 0
+    error_message = "no warm pool, no warm group"
   }
-
-  expect_failures = [aws_launch_template.nodes]
 }
 
 run "tag_only_image_refused" {
