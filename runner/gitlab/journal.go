@@ -10,15 +10,15 @@ import (
 )
 
 // jobRecord is a running job's journal record (SourceOptions.Journal); its
-// methods do nothing without a journal.
+// methods do nothing without a journal (or on nil).
 type jobRecord struct {
 	j     *journal.Journal
 	e     journal.Entry
 	spool *os.File
 }
 
-// record writes the job's journal record before anything of it starts on
-// the engine, and opens its log spool. A job whose record cannot be
+// record writes the job's journal record before the job is accepted
+// (nothing of it has started on the engine yet), and opens its log spool. A job whose record cannot be
 // written still runs (it is accepted already), without crash safety.
 func (j *remoteJob) record() *jobRecord {
 	jr := j.src.o.Journal
@@ -49,7 +49,7 @@ func (j *remoteJob) record() *jobRecord {
 
 // spoolWriter is the Trace's Spool (nil without one).
 func (r *jobRecord) spoolWriter() io.Writer {
-	if r.spool == nil {
+	if r == nil || r.spool == nil {
 		return nil
 	}
 	return r.spool
@@ -57,14 +57,14 @@ func (r *jobRecord) spoolWriter() io.Writer {
 
 // close releases the spool file.
 func (r *jobRecord) close() {
-	if r.spool != nil {
+	if r != nil && r.spool != nil {
 		_ = r.spool.Close()
 	}
 }
 
 // done deletes the record once GitLab acknowledged the final state.
 func (r *jobRecord) done() error {
-	if r.j == nil {
+	if r == nil || r.j == nil {
 		return nil
 	}
 	r.close()
