@@ -75,10 +75,6 @@ func (e *engines) pruneImages(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// defaultReapInterval is how often leftovers are reaped while the agent
-// runs (reap_interval).
-const defaultReapInterval = 10 * time.Minute
-
 // reapPeriodically reaps every engine every interval on clk until ctx
 // ends. An executor's Reap leaves alone the objects of its live jobs
 // (each engine has one executor, so that is every job running on this
@@ -143,6 +139,3 @@ func withAllowedImages(ex executors.Executor, allowed []string) executors.Execut
 	}
 	return a
 }
-
-// reapInterval is the periodic reap's interval.
-func reapInterval(*config.Config) time.Duration { return defaultReapInterval }

@@ -191,7 +191,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
 	}
-	wg.Go(func() { reapPeriodically(srvCtx, clock.Real{}, reapInterval(cfg), engs.all(), logger) })
+	wg.Go(func() { reapPeriodically(srvCtx, clock.Real{}, cfg.ReapInterval, engs.all(), logger) })
 	start := time.Now()
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.

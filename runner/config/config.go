@@ -26,6 +26,7 @@ const (
 	DefaultCacheDir        = "/var/lib/runfleet/cache"
 	DefaultCacheMaxSize    = 10 << 30
 	DefaultImage           = "runfleet/busybox:latest"
+	DefaultReapInterval    = 10 * time.Minute
 )
 
 // ErrInvalid marks a configuration the agent refuses to run with.
@@ -38,6 +39,9 @@ type Config struct {
 	CheckInterval   time.Duration
 	ListenAddress   string
 	ShutdownTimeout time.Duration
+	// ReapInterval is how often the agent removes leftovers of jobs not
+	// running on it (reap_interval).
+	ReapInterval    time.Duration
 	LogLevel        string
 	LogFormat       string
 	Node            string
@@ -203,6 +207,7 @@ func fromFile(f File, local bool) (*Config, error) {
 		CheckInterval:   time.Duration(f.CheckInterval) * time.Second,
 		ListenAddress:   f.ListenAddress,
 		ShutdownTimeout: time.Duration(f.ShutdownTimeout) * time.Second,
+		ReapInterval:    time.Duration(f.ReapInterval) * time.Second,
 		LogLevel:        f.LogLevel,
 		LogFormat:       f.LogFormat,
 		Node:            f.Node,
@@ -215,6 +220,12 @@ func fromFile(f File, local bool) (*Config, error) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if f.ReapInterval < 0 {
+		return nil, fmt.Errorf("%w: reap_interval %d: want seconds > 0", ErrInvalid, f.ReapInterval)
+	}
+	if c.ReapInterval == 0 {
+		c.ReapInterval = DefaultReapInterval
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

@@ -9,6 +9,7 @@ type File struct {
 	CheckInterval   int               `toml:"check_interval,omitempty"`   // seconds
 	ListenAddress   string            `toml:"listen_address,omitempty"`   // host:port for /metrics and /healthz
 	ShutdownTimeout int               `toml:"shutdown_timeout,omitempty"` // seconds
+	ReapInterval    int               `toml:"reap_interval,omitempty"`    // seconds between reaps of leftovers, default 600
 	LogLevel        string            `toml:"log_level,omitempty"`
 	LogFormat       string            `toml:"log_format,omitempty"` // text | json
 	Node            string            `toml:"node_name,omitempty"`

@@ -1,0 +1,31 @@
+package config
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestReapInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		line string
+		want time.Duration
+		err  bool
+	}{
+		{"default", "", DefaultReapInterval, false},
+		{"set", "reap_interval = 120\n", 2 * time.Minute, false},
+		{"negative", "reap_interval = -1\n", 0, true},
+	} {
+		c, err := Load(writeFile(t, "concurrent = 1\n"+tc.line), func(string) (string, bool) { return "", false })
+		if tc.err {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: err %v, want ErrInvalid", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || c.ReapInterval != tc.want {
+			t.Errorf("%s: %v, %v; want %v", tc.name, c, err, tc.want)
+		}
+	}
+}
