@@ -159,7 +159,6 @@ func (l *LiveForecast) Expected(now time.Time, horizons []time.Duration) []polic
 		within time.Duration
 	}
 	sums := map[cell]float64{}
-	labelsOf := map[string][]string{}
 	for _, jobs := range l.known {
 		for _, k := range jobs {
 			at := k.QueueBy
@@ -167,7 +166,6 @@ func (l *LiveForecast) Expected(now time.Time, horizons []time.Duration) []polic
 				at = now
 			}
 			key := forecast.LabelKey(k.Labels)
-			labelsOf[key] = k.Labels
 			for _, h := range horizons {
 				if (k.QueueBy.IsZero() && h != longest) || at.After(now.Add(h)) {
 					continue
@@ -184,7 +182,11 @@ func (l *LiveForecast) Expected(now time.Time, horizons []time.Duration) []polic
 		}
 	}
 	for c, n := range sums {
-		out = append(out, policy.ExpectedJobs{Labels: labelsOf[c.labels], Within: c.within, Count: n})
+		var labels []string // the forecaster's form: LabelKey's order
+		if c.labels != "" {
+			labels = strings.Split(c.labels, ",")
+		}
+		out = append(out, policy.ExpectedJobs{Labels: labels, Within: c.within, Count: n})
 	}
 	// The forecaster's order: by label set, then horizon.
 	slices.SortStableFunc(out, func(a, b policy.ExpectedJobs) int {
