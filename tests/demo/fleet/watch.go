@@ -24,7 +24,12 @@ type watch struct {
 	lastNodes int
 	metrics   string // the last /metrics answer
 	allDoneAt time.Time
+	second    bool // the second burst was sent
 }
+
+// secondBurst is the size of the burst sent once the fleet is back to
+// zero nodes, to show warm starts.
+const secondBurst = 4
 
 // snapshot is one look at the fleet.
 type snapshot struct {
@@ -78,6 +83,16 @@ func (d *demo) watchUntilDone(ctx context.Context) error {
 				d.w.allDoneAt = time.Now()
 			}
 			if s.jobs.done() && s.containers == 0 && s.statusErr == nil && len(s.status.Nodes) == 0 {
+				if !d.w.second {
+					// A second, smaller burst on the scaled-in fleet: the
+					// warm pool's stopped node containers start first.
+					d.w.second, d.w.allDoneAt = true, time.Time{}
+					n := min(secondBurst, d.o.Jobs)
+					fmt.Fprintf(d.out, "       second burst: %d jobs; %g node containers wait stopped in the warm pool\n",
+						n, metricSum(s.metrics, "runfleet_fleet_warm_pool_nodes", ""))
+					d.coord.enqueue(n, d.o.JobSeconds)
+					continue
+				}
 				return d.final(s)
 			}
 		}
@@ -116,10 +131,12 @@ func (d *demo) line(s snapshot) string {
 	if s.statusErr != nil {
 		nodes = "control plane not answering yet"
 	}
-	return fmt.Sprintf("%5s  jobs %2d queued · %2d running · %2d done · %d failed | nodes %s | slots wanted %g · actual %g | containers %d | boots %d",
+	return fmt.Sprintf("%5s  jobs %2d queued · %2d running · %2d done · %d failed | nodes %s | slots wanted %g · actual %g | containers %d | boots %d | launches cold %g · warm %g · %g waiting warm",
 		el, j.Queued, j.Running, j.Succeeded, j.Failed, nodes,
 		metricSum(s.metrics, "runfleet_fleet_wanted_slots", ""), metricSum(s.metrics, "runfleet_fleet_actual_slots", ""),
-		s.containers, len(d.w.seen))
+		s.containers, len(d.w.seen),
+		metricSum(s.metrics, "runfleet_fleet_launches_total", `kind="cold"`), metricSum(s.metrics, "runfleet_fleet_launches_total", `kind="warm"`),
+		metricSum(s.metrics, "runfleet_fleet_warm_pool_nodes", ""))
 }
 
 // final prints the closing summary; failed jobs fail the demo.
@@ -141,11 +158,13 @@ runfleet demo finished in %v
   jobs        %d/%d succeeded, %d failed (all done after %v)
   node boots  %d (peak %d at once; mean %s from launch to registration)
   scale       %g launch, %g drain, %g terminate events; %g heartbeats
+  launches    %g cold (a new container booted), %g warm (a warm-pool container started)
   nodes       %s
 `, time.Since(d.start).Round(100*time.Millisecond), j.Succeeded, j.Total, j.Failed, d.w.allDoneAt.Sub(d.start).Round(100*time.Millisecond),
 		len(d.w.seen), d.w.peak, meanBoot,
 		metricSum(m, "runfleet_fleet_scale_events_total", `kind="launch"`), metricSum(m, "runfleet_fleet_scale_events_total", `kind="drain"`),
 		metricSum(m, "runfleet_fleet_scale_events_total", `kind="terminate"`), metricSum(m, "runfleet_fleet_heartbeats_total", ""),
+		metricSum(m, "runfleet_fleet_launches_total", `kind="cold"`), metricSum(m, "runfleet_fleet_launches_total", `kind="warm"`),
 		strings.Join(names, " "))
 	if j.Failed > 0 {
 		for _, r := range d.coord.records() {
