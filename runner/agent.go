@@ -175,6 +175,9 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 		}
 		actx, cancel := context.WithCancel(ctx)
 		a.slots.acquire(hold, cancel)
+		if standby && a.pausedNow() {
+			cancel() // paused meanwhile: Pause's withdrawal may have missed it
+		}
 		job, err := src.Acquire(actx, slot)
 		a.slots.acquired(hold)
 		preempted := actx.Err() != nil && ctx.Err() == nil
@@ -246,7 +249,8 @@ func (a *Agent) AbortJobsAt(t time.Time) {
 }
 
 // Pause stops taking new jobs while a transient condition (DiskPressure,
-// MemoryPressure) is in force; Resume clears it. Running jobs go on.
+// MemoryPressure) is in force, withdrawing idle standby runners (GitHub);
+// Resume clears it. Running jobs go on.
 func (a *Agent) Pause(condition string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -256,6 +260,8 @@ func (a *Agent) Pause(condition string) {
 	a.paused[condition] = true
 	a.logger.Warn("node condition: taking no new jobs until it clears", "condition", condition)
 	a.metrics.setCondition(condition, true)
+	// Idle runners waiting for a job would take one: withdraw them.
+	a.slots.withdrawStandby()
 }
 
 // Resume clears a condition set by Pause.

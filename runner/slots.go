@@ -167,6 +167,19 @@ func (s *slots) acquire(h *slotHold, cancel context.CancelFunc) {
 	}
 }
 
+// withdrawStandby cancels the Acquire of every standby slot (idle
+// runners), e.g. when the node stops taking work for a while.
+func (s *slots) withdrawStandby() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, cancel := range s.acquiring {
+		if h.standby {
+			cancel()
+			delete(s.acquiring, h)
+		}
+	}
+}
+
 // acquired marks h as no longer in Acquire.
 func (s *slots) acquired(h *slotHold) {
 	s.mu.Lock()

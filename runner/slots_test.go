@@ -143,3 +143,31 @@ func TestSlotsFairHandOff(t *testing.T) {
 	}
 	_ = a2
 }
+
+// TestPauseWithdrawsStandby: a node condition withdraws idle standby
+// runners (they would take a job) and brings them back once it clears.
+func TestPauseWithdrawsStandby(t *testing.T) {
+	idle := &idleSource{name: "github", limit: 2, standby: true}
+	a := NewAgent(AgentOptions{Sources: []Source{idle}, Concurrent: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	waitUntil(t, "two idle runners", func() bool { return idle.waiting.Load() == 2 })
+	a.Pause("DiskPressure")
+	waitUntil(t, "the idle runners withdrawn", func() bool { return idle.waiting.Load() == 0 && idle.ended.Load() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	if n := idle.waiting.Load(); n != 0 {
+		t.Fatalf("%d idle runners started on a paused node", n)
+	}
+	a.Resume("DiskPressure")
+	waitUntil(t, "the idle runners back", func() bool { return idle.waiting.Load() == 2 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent did not stop")
+	}
+}
