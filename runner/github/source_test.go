@@ -189,3 +189,39 @@ func TestSourceRunnerWithoutHooks(t *testing.T) {
 		t.Fatalf("registrations left: %+v", rs)
 	}
 }
+
+// lostMintAnswer registers the runner on GitHub but, as when the slot is
+// cancelled mid-request, loses the answer.
+type lostMintAnswer struct {
+	*github.Client
+	cancel context.CancelFunc
+}
+
+func (l lostMintAnswer) MintJIT(ctx context.Context, req github.JITRequest) (github.JITConfig, error) {
+	if _, err := l.Client.MintJIT(context.WithoutCancel(ctx), req); err != nil {
+		return github.JITConfig{}, err
+	}
+	l.cancel()
+	<-ctx.Done()
+	return github.JITConfig{}, ctx.Err()
+}
+
+// TestSourceCancelledMintLeavesNoRegistration: a slot cancelled while its
+// JIT config was being minted (shutdown, or its slot given to another
+// source) removes the registration GitHub made before the answer was lost.
+func TestSourceCancelledMintLeavesNoRegistration(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	src, err := github.NewSource(github.SourceOptions{
+		API: lostMintAnswer{Client: f.client, cancel: cancel}, Node: f.node, Labels: []string{"self-hosted"}, Launcher: f.launcher,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Acquire(ctx, runner.Slot{Source: "github", Index: 2}); err == nil {
+		t.Fatal("Acquire returned a job after its mint was cancelled")
+	}
+	if rs := f.srv.Runners(); len(rs) != 0 {
+		t.Fatalf("registrations left by a cancelled mint: %+v", rs)
+	}
+}
