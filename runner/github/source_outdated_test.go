@@ -12,6 +12,7 @@ import (
 	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/githubtest"
+	"github.com/runfleet/runfleet/runner/github/scaleset"
 )
 
 func jitMints(srv *githubtest.Server) int {
@@ -125,4 +126,23 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestScaleSetRunnerOutdated: a scale-set runner GitHub refuses as
+// outdated ends with the typed ErrRunnerOutdated, naming image and version.
+func TestScaleSetRunnerOutdated(t *testing.T) {
+	f := newFixture(t)
+	launcher := *f.launcher
+	launcher.Env = []string{"RUNFLEET_TEST_RUNNER_VERSION=2.327.1"}
+	jit, err := f.client.MintJIT(t.Context(), github.JITRequest{Name: f.node + "-ss", RunnerGroupID: 1, Labels: []string{"self-hosted"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	err = scaleset.ContainerLauncher{Launcher: &launcher}.Run(ctx, scaleset.Runner{Name: f.node + "-ss", EncodedJITConfig: jit.Encoded})
+	var outdated *github.RunnerOutdatedError
+	if !errors.Is(err, github.ErrRunnerOutdated) || !errors.As(err, &outdated) || outdated.Version != "2.327.1" || outdated.Image != stubImage {
+		t.Fatalf("scale-set runner refused as outdated: %v, want a RunnerOutdatedError for %s 2.327.1", err, stubImage)
+	}
 }
