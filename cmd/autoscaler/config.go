@@ -144,12 +144,6 @@ type demandFile struct {
 	GitHub *githubDemandFile  `toml:"github"`
 }
 
-type gitlabDemandFile struct {
-	URL       string   `toml:"url"`
-	TokenFile string   `toml:"token_file"`
-	Projects  []string `toml:"projects"`
-}
-
 // config is the typed runtime configuration.
 type config struct {
 	Fleet             string
@@ -184,12 +178,6 @@ type config struct {
 // DefaultMaxConnections is the fleet API's connection cap: one keep-alive
 // connection per node of a 10,000-node fleet.
 const DefaultMaxConnections = 10000
-
-type gitlabDemand struct {
-	URL      string
-	Token    string
-	Projects []string
-}
 
 func readSecret(what, path string) (string, error) {
 	if path == "" {
@@ -331,14 +319,11 @@ func loadConfig(path string) (*config, error) {
 		c.Pools = append(c.Pools, p)
 	}
 	for i, g := range f.Demand.GitLab {
-		tok, err := readSecret(fmt.Sprintf("[[demand.gitlab]] %d token_file", i), g.TokenFile)
+		gd, err := gitlabConfig(i, g) // gitlab.go
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if g.URL == "" || len(g.Projects) == 0 {
-			errs = append(errs, fmt.Errorf("[[demand.gitlab]] %d: url and projects are required", i))
-		}
-		c.GitLab = append(c.GitLab, gitlabDemand{URL: g.URL, Token: tok, Projects: g.Projects})
+		c.GitLab = append(c.GitLab, gd)
 	}
 	if c.Provider.Type == "aws" {
 		if c.AWS, err = awsConfig(f.Provider.AWS, c.Pools); err != nil {
@@ -350,6 +335,7 @@ func loadConfig(path string) (*config, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, hookPathsError(c)) // gitlab.go
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}

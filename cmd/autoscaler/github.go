@@ -66,10 +66,10 @@ func githubConfig(f githubDemandFile) (*githubDemand, error) {
 	return g, errors.Join(errs...)
 }
 
-// newGitHubDemand builds the webhook receiver; start runs its REST
-// reconcile (a no-op without repos) until ctx ends.
-func newGitHubDemand(g *githubDemand, reg prometheus.Registerer, logger *slog.Logger) (rc *githubhook.Receiver, start func(ctx context.Context), err error) {
-	o := githubhook.Options{Secret: []byte(g.Secret), Logger: logger, Registerer: reg, Repos: g.Repos}
+// newGitHubDemand builds the webhook receiver, which feeds fc; start runs
+// its REST reconcile (a no-op without repos) until ctx ends.
+func newGitHubDemand(g *githubDemand, fc githubhook.Forecast, reg prometheus.Registerer, logger *slog.Logger) (rc *githubhook.Receiver, start func(ctx context.Context), err error) {
+	o := githubhook.Options{Secret: []byte(g.Secret), Logger: logger, Registerer: reg, Repos: g.Repos, Forecast: fc}
 	if len(g.Repos) > 0 {
 		opts := []github.ClientOptionsFunc{github.WithAuthToken(g.Token), github.WithTimeout(30 * time.Second)}
 		if g.APIURL != "" {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/controlplane/sqlitestore"
-	"github.com/runfleet/runfleet/autoscaler/demand/gitlab"
 	"github.com/runfleet/runfleet/internal/serve"
 )
 
@@ -55,19 +54,28 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 	}
 	defer closeProv()
 	var demand []controlplane.Demand
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The live signals feed one forecaster, the one the simulator plans
+	// with (forecast.go).
+	fc := newLiveForecast()
+	hooks := map[string]http.Handler{} // webhook path → handler, on the fleet listener
+	var watchers []func(context.Context)
 	for _, g := range c.GitLab {
-		src, err := gitlab.New(gitlab.Options{BaseURL: g.URL, Token: g.Token, Projects: g.Projects})
+		src, hook, start, err := newGitLabDemand(g, fc, reg, logger)
 		if err != nil {
 			return err
 		}
 		demand = append(demand, src)
+		watchers = append(watchers, start)
+		if hook != nil {
+			hooks[g.HookPath] = hook
+		}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var ghHook http.Handler
 	ghReconcile := func(context.Context) {}
 	if c.GitHub != nil {
-		rc, start, err := newGitHubDemand(c.GitHub, reg, logger)
+		rc, start, err := newGitHubDemand(c.GitHub, fc, reg, logger)
 		if err != nil {
 			return err
 		}
@@ -79,11 +87,12 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 		JoinToken: c.JoinToken, FleetURL: c.FleetURL, HeartbeatInterval: c.HeartbeatInterval,
 		HeartbeatGrace: c.HeartbeatGrace, BootTimeout: c.BootTimeout, ReconcileInterval: c.ReconcileInterval,
 		AdminToken: c.AdminToken, DrainTimeout: c.DrainTimeout, DrainHardLimit: c.DrainHardLimit,
-		Logger: logger, Registry: reg,
+		Logger: logger, Registry: reg, Forecaster: fc,
 	})
 	if err != nil {
 		return err
 	}
+	fc.ReportStarts(cp)
 	// Every listener: timeouts, a header size limit, a connection cap,
 	// and TLS when [tls] is set (off-loopback it must be).
 	fleetLn, err := serve.Listen(c.ListenAddress, c.MaxConnections, c.FleetTLS)
@@ -97,11 +106,17 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 	}
 	fleetHandler := cp.Handler()
 	if ghHook != nil {
-		// The GitHub webhook shares the fleet API's listener (the address
-		// GitHub can reach); it authenticates deliveries by signature.
+		hooks[c.GitHub.Path] = ghHook
+	}
+	if len(hooks) > 0 {
+		// The webhooks share the fleet API's listener (the address GitHub
+		// and GitLab can reach); they authenticate deliveries by
+		// signature (GitHub) or secret token (GitLab).
 		mux := http.NewServeMux()
 		mux.Handle("/", fleetHandler)
-		mux.Handle("POST "+c.GitHub.Path, ghHook)
+		for path, h := range hooks {
+			mux.Handle("POST "+path, h)
+		}
 		fleetHandler = mux
 	}
 	servers := []*http.Server{serve.Server(fleetHandler, logger), serve.Server(cp.AdminHandler(reg), logger)}
@@ -125,6 +140,9 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 	runCtx, stop := context.WithCancel(ctx)
 	wg.Go(func() { _ = cp.Run(runCtx) })
 	wg.Go(func() { ghReconcile(runCtx) })
+	for _, watch := range watchers {
+		wg.Go(func() { watch(runCtx) })
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

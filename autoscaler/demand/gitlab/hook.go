@@ -55,7 +55,11 @@ func (s *Source) NewPipelineHook(token string, reg prometheus.Registerer) (*Pipe
 		Help: "GitLab Pipeline Hook deliveries by result (ok, ignored, bad_token, bad_request, bad_payload, too_large).",
 	}, []string{"result"})}
 	if reg != nil {
-		if err := reg.Register(h.deliveries); err != nil {
+		// The hooks of several instances count together.
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(h.deliveries); errors.As(err, &are) {
+			h.deliveries = are.ExistingCollector.(*prometheus.CounterVec)
+		} else if err != nil {
 			return nil, fmt.Errorf("gitlab pipeline hook: %w", err)
 		}
 	}

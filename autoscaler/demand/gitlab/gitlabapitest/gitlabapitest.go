@@ -12,7 +12,7 @@
 // Every request is authenticated by PRIVATE-TOKEN and paginated with
 // X-Page/X-Next-Page/X-Total headers. It rejects what GitLab rejects: a
 // missing or wrong token: 401; an unknown project, group or pipeline:
-// 404; a scope, status, order or page GitLab does not know: 400; other
+// 404 (a project Jobs knows and SetPipelines does not has no pipelines); a scope, status, order or page GitLab does not know: 400; other
 // methods: 405.
 package gitlabapitest
 

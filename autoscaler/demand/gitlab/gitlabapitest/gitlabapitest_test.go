@@ -25,6 +25,8 @@ func TestFakeRejectsWhatGitLabRejects(t *testing.T) {
 		{"unknown scope", "GET", "/api/v4/projects/17/pipelines?scope=created", "glpat-good", 400, ""},
 		{"unknown order", "GET", "/api/v4/projects/17/pipelines?order_by=created_at", "glpat-good", 400, ""},
 		{"unknown project", "GET", "/api/v4/projects/99/pipelines", "glpat-good", 404, ""},
+		{"a project of the pending jobs has no pipelines", "GET", "/api/v4/projects/42/pipelines?status=running", "glpat-good", 200, ""},
+		{"nor pipeline jobs", "GET", "/api/v4/projects/42/pipelines/1/jobs", "glpat-good", 404, ""},
 		{"a pipeline's created jobs, paginated", "GET", "/api/v4/projects/17/pipelines/100/jobs?scope[]=created&per_page=1", "glpat-good", 200, "2"},
 		{"the last page", "GET", "/api/v4/projects/17/pipelines/100/jobs?scope[]=created&per_page=1&page=2", "glpat-good", 200, ""},
 		{"unknown job scope", "GET", "/api/v4/projects/17/pipelines/100/jobs?scope[]=queued", "glpat-good", 400, ""},

@@ -153,6 +153,14 @@ func (s *Server) servePipelines(w http.ResponseWriter, r *http.Request, pid, res
 	p, found := s.project(key)
 	all := slices.Clone(s.pipelines[p.ID])
 	s.mu.Unlock()
+	if !found && s.Jobs != nil {
+		// A project of the pending-jobs fake: it exists, without
+		// pipelines.
+		if _, found = s.Jobs(key); found {
+			p.ID, _ = strconv.ParseInt(key, 10, 64)
+			p.Path = key
+		}
+	}
 	if !found {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
 		return
