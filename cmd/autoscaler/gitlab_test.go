@@ -77,6 +77,8 @@ func TestRunGitLabPipelines(t *testing.T) {
 		pl.Jobs = append(pl.Jobs, gitlabapitest.PipelineJob{ID: int64(5002 + i), Name: "test", Stage: "test", Status: "created", Tags: []string{"linux"}})
 	}
 	fake.SetPipelines(gitlabapitest.Project{ID: 17, Path: "grp/app"}, pl)
+	// The project of the recorded Pipeline Hook, no pipeline yet.
+	fake.SetPipelines(gitlabapitest.Project{ID: 1, Path: "gitlab-org/gitlab-test"})
 	dir := t.TempDir()
 	for name, body := range map[string]string{"gl": "glpat-fleet", "hook": "hook-secret\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -87,7 +89,7 @@ func TestRunGitLabPipelines(t *testing.T) {
 url = %q
 token_file = %q
 groups = []
-projects = ["17"]
+projects = ["17", "gitlab-org/gitlab-test"]
 pipeline_interval = "100ms"
 hook_path = "/hooks/gitlab"
 hook_token_file = %q

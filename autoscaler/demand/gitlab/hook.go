@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +33,9 @@ const hookTimeLayout = "2006-01-02 15:04:05 MST"
 // compared in constant time before anything is parsed. A new pipeline
 // starts a run in the forecast at once; then its jobs are listed through
 // the API (the payload has no tags for them) before the next pass, by
-// RunPipelines. Deliveries are idempotent: a repeated one changes
-// nothing.
+// RunPipelines. Only pipelines of watched projects are applied (the
+// passes end them if their last delivery is lost). Deliveries are
+// idempotent: a repeated one changes nothing.
 type PipelineHook struct {
 	s          *Source
 	token      []byte
@@ -52,7 +54,7 @@ func (s *Source) NewPipelineHook(token string, reg prometheus.Registerer) (*Pipe
 	}
 	h := &PipelineHook{s: s, token: []byte(token), deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runfleet_gitlab_pipeline_hook_deliveries_total",
-		Help: "GitLab Pipeline Hook deliveries by result (ok, ignored, bad_token, bad_request, bad_payload, too_large).",
+		Help: "GitLab Pipeline Hook deliveries by result (ok, ignored: not a pipeline event, unwatched: a project not watched, bad_token, bad_request, bad_payload, too_large).",
 	}, []string{"result"})}
 	if reg != nil {
 		// The hooks of several instances count together.
@@ -104,9 +106,34 @@ func (h *PipelineHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "bad_payload", "malformed Pipeline Hook payload")
 		return
 	}
+	if !h.s.watches(ev.Project.ID, ev.Project.PathWithNamespace) {
+		// Its pipelines would never be listed again: nothing would end
+		// them if their last delivery were lost.
+		h.deliveries.WithLabelValues("unwatched").Inc()
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
 	h.s.hooked(ev)
 	h.deliveries.WithLabelValues("ok").Inc()
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// watches reports whether the source lists the project's pipelines: a
+// configured project (by id or path), a project of a group as last
+// listed, or any project in instance mode.
+func (s *Source) watches(id int64, path string) bool {
+	if s.instance {
+		return true
+	}
+	s.resolveMu.Lock()
+	defer s.resolveMu.Unlock()
+	sid := strconv.FormatInt(id, 10)
+	for _, list := range [][]string{s.projects, s.resolved} {
+		if slices.Contains(list, sid) || (path != "" && slices.Contains(list, path)) {
+			return true
+		}
+	}
+	return false
 }
 
 // hooked starts the forecast's run of a new active pipeline and asks

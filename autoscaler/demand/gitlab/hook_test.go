@@ -32,6 +32,17 @@ func hookPayload(t *testing.T, status string) []byte {
     "detailed_status"`), 1)
 }
 
+// otherProject moves a payload to project 2 (gitlab-org/other).
+func otherProject(t *testing.T, body []byte) []byte {
+	t.Helper()
+	out := bytes.Replace(body, []byte("\"project\": {\n    \"id\": 1,"), []byte("\"project\": {\n    \"id\": 2,"), 1)
+	out = bytes.ReplaceAll(out, []byte(`"path_with_namespace": "gitlab-org/gitlab-test"`), []byte(`"path_with_namespace": "gitlab-org/other"`))
+	if bytes.Equal(out, body) {
+		t.Fatal("the fixture's project was not replaced")
+	}
+	return out
+}
+
 func deliverHook(h http.Handler, method, token, event string, body []byte) int {
 	req := httptest.NewRequest(method, "/gitlab/pipelines", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -71,6 +82,7 @@ func TestPipelineHook(t *testing.T) {
 		{"no pipeline id", "POST", hookToken, "Pipeline Hook", []byte(`{"object_kind":"pipeline","object_attributes":{"status":"running"},"project":{"id":1}}`), 400, "bad_payload", nil, false},
 		{"too large", "POST", hookToken, "Pipeline Hook", bytes.Repeat([]byte(" "), MaxHookBody+1), 413, "too_large", nil, false},
 		{"GET", "GET", hookToken, "Pipeline Hook", nil, 405, "bad_request", nil, false},
+		{"a project not watched", "POST", hookToken, "Pipeline Hook", otherProject(t, running), 202, "unwatched", nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
