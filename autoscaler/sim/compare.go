@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -32,6 +33,10 @@ type Scenario struct {
 	// WarmStoragePrice is the hourly price of one node waiting stopped in
 	// a warm pool (default DefaultWarmStoragePrice).
 	WarmStoragePrice float64
+	// Settings of runfleet's policy (nil: DefaultSettings).
+	Settings *Settings
+	// Only, when set, runs only the contenders it names.
+	Only []string
 }
 
 // DefaultWarmStoragePrice is a 50 GB gp3 volume's hourly price: $0.08 per
@@ -44,8 +49,9 @@ type Contender struct {
 	Planner   Planner
 	Pool      policy.Pool
 	Ephemeral bool
-	// Forecast: the contender plans with a forecast.Forecaster.
-	Forecast bool
+	// Forecast, when set, configures the forecaster the contender plans
+	// with.
+	Forecast *forecast.Config
 }
 
 // DefaultOfferings is a small spot market: two instance types in three
@@ -65,37 +71,52 @@ func DefaultOfferings() []policy.Offering {
 	return out
 }
 
-// Runfleet is runfleet's own policy and the pool settings it is tuned
-// with: a small idle buffer for jobs nothing announces, a warm pool of
-// stopped on-demand nodes for bursts, and the forecast's horizons (a cold
-// boot, a warm start). The same settings serve every trace.
-func Runfleet(offerings []policy.Offering, slots int, boot, warmStart time.Duration) (policy.Policy, policy.Pool) {
-	return policy.Policy{}, policy.Pool{
+// Settings are runfleet's tunables in a comparison.
+type Settings struct {
+	// IdleSlots, ScaleFactor: the idle buffer for jobs nothing announces.
+	IdleSlots   int
+	ScaleFactor float64
+	// ScaleDownDelay before an idle node is retired.
+	ScaleDownDelay time.Duration
+	// WarmMin, WarmMax: the warm pool of stopped on-demand nodes.
+	WarmMin, WarmMax int
+	// Quantile the forecast plans with (forecast.Config.Quantile; 0:
+	// the mean of past runs).
+	Quantile float64
+}
+
+// DefaultSettings are the settings runfleet is compared with: the same
+// for every trace.
+func DefaultSettings() Settings {
+	return Settings{IdleSlots: 1, ScaleFactor: 0.1, ScaleDownDelay: time.Minute, WarmMin: 1, WarmMax: 2, Quantile: 0.9}
+}
+
+func (st Settings) String() string {
+	return fmt.Sprintf("idle %d+%.0f%% delay %s warm %d-%d q %.2g", st.IdleSlots, 100*st.ScaleFactor, st.ScaleDownDelay, st.WarmMin, st.WarmMax, st.Quantile)
+}
+
+// Runfleet is runfleet's own policy and its pool with settings st: a
+// small idle buffer for jobs nothing announces, a warm pool of stopped
+// on-demand nodes for bursts, and the forecast's horizons (a cold boot, a
+// warm start).
+func Runfleet(offerings []policy.Offering, slots int, boot, warmStart time.Duration, st Settings) (policy.Policy, policy.Pool) {
+	pool := policy.Pool{
 		Name: "sim", SlotsPerNode: slots, MaxNodes: 5000,
-		MinIdleSlots:   RunfleetIdleSlots,
-		ScaleFactor:    RunfleetScaleFactor,
-		ScaleDownDelay: RunfleetScaleDownDelay,
+		MinIdleSlots:   st.IdleSlots,
+		ScaleFactor:    st.ScaleFactor,
+		ScaleDownDelay: st.ScaleDownDelay,
 		Offerings:      offerings,
 		BootTime:       boot,
 		WarmStartTime:  warmStart,
-		WarmPool: &policy.WarmPool{
-			MinSize: RunfleetWarmMin, MaxSize: RunfleetWarmMax, State: policy.WarmStopped,
-			ReuseOnScaleIn: true, Offering: cheapestOnDemand(offerings),
-		},
 	}
+	if st.WarmMax > 0 {
+		pool.WarmPool = &policy.WarmPool{
+			MinSize: st.WarmMin, MaxSize: st.WarmMax, State: policy.WarmStopped,
+			ReuseOnScaleIn: true, Offering: cheapestOnDemand(offerings),
+		}
+	}
+	return policy.Policy{}, pool
 }
-
-// Runfleet's pool settings in the comparison.
-const (
-	RunfleetIdleSlots      = 1
-	RunfleetScaleFactor    = 0.1
-	RunfleetScaleDownDelay = time.Minute
-	RunfleetWarmMin        = 1
-	RunfleetWarmMax        = 2
-	// RunfleetQuantile: the forecast plans for the runs whose waves come
-	// early (see forecast.Config.Quantile).
-	RunfleetQuantile = 0.9
-)
 
 // cheapestOnDemand is the offering a warm pool runs on: Auto Scaling warm
 // pools take no Spot instances.
@@ -119,7 +140,11 @@ func cheapestOnDemand(offerings []policy.Offering) policy.Offering {
 //     docker-autoscaler's idle_count / idle_time).
 func Contenders(jobs []Job, sc Scenario) []Contender {
 	sc = sc.withDefaults()
-	pol, pool := Runfleet(sc.Offerings, sc.SlotsPerNode, sc.World.Boot.Median, sc.WarmStart)
+	st := DefaultSettings()
+	if sc.Settings != nil {
+		st = *sc.Settings
+	}
+	pol, pool := Runfleet(sc.Offerings, sc.SlotsPerNode, sc.World.Boot.Median, sc.WarmStart, st)
 	peakNodes := int(math.Ceil(float64(PeakConcurrency(jobs)) / float64(sc.SlotsPerNode)))
 	perSlot := make([]policy.Offering, len(sc.Offerings))
 	for i, o := range sc.Offerings {
@@ -133,7 +158,7 @@ func Contenders(jobs []Job, sc Scenario) []Contender {
 	idle := base
 	idle.MinIdleSlots, idle.ScaleDownDelay = sc.IdleCount, sc.IdleTime
 	return []Contender{
-		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: true},
+		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: &forecast.Config{Quantile: st.Quantile}},
 		{Name: "warm-idle", Planner: pol, Pool: pool},
 		{Name: "static-peak", Planner: policy.Policy{}, Pool: static},
 		{Name: "vm-per-job", Planner: policy.Policy{}, Pool: vm, Ephemeral: true},
@@ -171,14 +196,17 @@ func (sc Scenario) withDefaults() Scenario {
 func Compare(jobs []Job, sc Scenario) []Result {
 	sc = sc.withDefaults()
 	cs := Contenders(jobs, sc)
+	if len(sc.Only) > 0 {
+		cs = slices.DeleteFunc(cs, func(c Contender) bool { return !slices.Contains(sc.Only, c.Name) })
+	}
 	out := make([]Result, len(cs))
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
 			cfg := Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples,
 				WarmStart: sc.WarmStart, WarmStoragePrice: sc.WarmStoragePrice}
-			if c.Forecast {
-				cfg.NewForecaster = func() Forecaster { return forecast.New(forecast.Config{Quantile: RunfleetQuantile}) }
+			if c.Forecast != nil {
+				cfg.NewForecaster = func() Forecaster { return forecast.New(*c.Forecast) }
 			}
 			res := Run(jobs, c.Planner, cfg)
 			res.Name = c.Name

@@ -32,9 +32,10 @@ func goalScenario() Scenario {
 // how much warning its jobs give.
 func BenchmarkReplayTraces(b *testing.B) {
 	type traceResult struct {
-		name   string
-		signal Signal
-		res    []Result
+		name     string
+		signal   Signal
+		res      []Result
+		frontier []Result // runfleet with frontierSettings
 	}
 	var all []traceResult
 	for _, path := range goalTraces {
@@ -58,7 +59,15 @@ func BenchmarkReplayTraces(b *testing.B) {
 				b.ReportMetric(r.P95WaitS, r.Name+"-p95-s")
 				b.ReportMetric(r.CostRatio, r.Name+"-cost/floor")
 			}
-			all = append(all, traceResult{name, SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), res})
+			tr := traceResult{name: name, signal: SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), res: res}
+			for _, st := range frontierSettings() {
+				fsc := sc
+				fsc.Settings, fsc.Only = &st, []string{"runfleet"}
+				r := Compare(jobs, fsc)[0]
+				r.Name = st.String()
+				tr.frontier = append(tr.frontier, r)
+			}
+			all = append(all, tr)
 		})
 	}
 	var out strings.Builder
@@ -83,5 +92,38 @@ func BenchmarkReplayTraces(b *testing.B) {
 	for _, t := range all {
 		fmt.Fprintf(&out, "%s: %s\n", t.name, t.signal)
 	}
+	fmt.Fprintln(&out, "\nfrontier: runfleet's policy with other settings (* = no other point or baseline is better on both p95 and cost)")
+	tw = tabwriter.NewWriter(&out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "trace\tsettings\tp95 s\t>10s\tcost/floor\tpareto\tgoal\t")
+	for _, t := range all {
+		points := append(append([]Result{}, t.res...), t.frontier...)
+		for _, r := range t.frontier {
+			pareto := "*"
+			for _, o := range points {
+				if o.P95WaitS <= r.P95WaitS && o.CostRatio <= r.CostRatio && (o.P95WaitS < r.P95WaitS || o.CostRatio < r.CostRatio) {
+					pareto = ""
+				}
+			}
+			goal := "no"
+			if r.P95WaitS <= 10 && r.CostRatio <= 1.3 {
+				goal = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f%%\t%.2f\t%s\t%s\t\n", t.name, r.Name, r.P95WaitS, 100*r.Over10s, r.CostRatio, pareto, goal)
+		}
+	}
+	tw.Flush()
 	fmt.Print(out.String()) // the table is the point of the benchmark: print it whatever the flags
+}
+
+// frontierSettings are the other settings BenchmarkReplayTraces tries:
+// from no buffer and no warm pool to a large buffer.
+func frontierSettings() []Settings {
+	return []Settings{
+		{Quantile: 0}, // the forecast alone (mean of past runs), no buffer, no warm pool
+		{ScaleDownDelay: time.Minute, WarmMin: 1, WarmMax: 2, Quantile: 0.9},
+		DefaultSettings(),
+		{IdleSlots: 2, ScaleFactor: 0.2, ScaleDownDelay: time.Minute, WarmMin: 2, WarmMax: 4, Quantile: 0.9},
+		{IdleSlots: 4, ScaleFactor: 0.3, ScaleDownDelay: 2 * time.Minute, WarmMin: 2, WarmMax: 4, Quantile: 0.9},
+		{IdleSlots: 8, ScaleFactor: 0.5, ScaleDownDelay: 5 * time.Minute, WarmMin: 4, WarmMax: 8, Quantile: 0.9},
+	}
 }
