@@ -102,7 +102,7 @@ func poolFor(pools []Pool, labels []string) int {
 
 func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Duration, plan *Plan) {
 	var usable []Node
-	busy, warm, spentFree := 0, 0, 0
+	busy, warm := 0, 0
 	for _, n := range s.Nodes {
 		if n.Pool != pool.Name {
 			continue
@@ -127,21 +127,15 @@ func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Du
 			// on-demand capacity, and spot nodes take the rest.
 			plan.Drain = append(plan.Drain, n.ID)
 		case pool.MaxJobsPerNode > 0 && n.JobsRun >= pool.MaxJobsPerNode:
-			// Spent: it takes no more jobs. Drained once idle; until then
-			// its free slots do not count as capacity.
-			if n.Busy == 0 {
-				plan.Drain = append(plan.Drain, n.ID)
-				continue
-			}
-			usable = append(usable, n)
-			busy += n.Busy
-			spentFree += max(n.Slots-n.Busy, 0)
+			// Spent: drained at once, so it takes no other job; the jobs
+			// it runs finish, then it is terminated. It is no capacity.
+			plan.Drain = append(plan.Drain, n.ID)
 		default:
 			usable = append(usable, n)
 			busy += n.Busy
 		}
 	}
-	core := busy + queued + spentFree
+	core := busy + queued
 	buffer := idleBuffer(pool, busy, s.Now)
 	soon := int(math.Round(expectedWithin(s, idx, pool.BootTime)))
 	now := soon

@@ -219,7 +219,7 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
-			name: "single-use nodes: spent idle ones drained, spent busy ones hold no free slot",
+			name: "single-use nodes: spent ones drained at once, busy or not, and replaced",
 			pool: func(p Pool) Pool { p.MaxJobsPerNode, p.MinIdleSlots = 1, 0; return p },
 			snap: Snapshot{
 				Queued: []QueuedJobs{{Count: 1}},
@@ -229,7 +229,7 @@ func TestPlan(t *testing.T) {
 				},
 			},
 			check: func(t *testing.T, p Plan) {
-				if len(p.Drain) != 1 || p.Drain[0] != "spent-idle" || launched(p) != 1 {
+				if len(p.Drain) != 2 || p.Drain[0] != "spent-idle" || p.Drain[1] != "spent-busy" || launched(p) != 1 {
 					t.Errorf("plan %+v", p)
 				}
 			},
