@@ -65,19 +65,20 @@ func (rc *Receiver) feedListedLocked(runs []listedRun) {
 		return
 	}
 	now := rc.now()
+	var evs []forecast.Event
 	for _, r := range runs {
-		var evs []forecast.Event
 		if e, ok := rc.fed.runStarted(r.repo, r.run.GetName(), r.run, now); ok {
 			evs = append(evs, e)
 		}
 		for _, j := range r.jobs {
 			evs = append(evs, rc.fed.jobEvents(r.repo, j, j.GetStatus(), now)...)
 		}
-		// A run's events in time order (the listing is by job).
-		slices.SortStableFunc(evs, func(a, b forecast.Event) int { return a.At.Compare(b.At) })
-		for _, e := range evs {
-			rc.forecast.Observe(e)
-		}
+	}
+	// In time order across runs (the listing is by run and job), so the
+	// forecaster places each where it happened.
+	slices.SortStableFunc(evs, func(a, b forecast.Event) int { return a.At.Compare(b.At) })
+	for _, e := range evs {
+		rc.forecast.Observe(e)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/runfleet/runfleet/autoscaler/forecast"
 	"github.com/runfleet/runfleet/autoscaler/policy"
 )
 
@@ -75,6 +76,7 @@ type Source struct {
 	mu        sync.Mutex
 	pipelines map[pipelineKey]*trackedPipeline
 	ids       map[string]int64      // project path → id, learned from listings
+	batch     []forecast.Event      // a pass's events, fed sorted by flush
 	refresh   chan *gl.PipelineInfo // pipelines a hook asked to list now
 }
 

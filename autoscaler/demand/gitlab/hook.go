@@ -151,6 +151,7 @@ func (s *Source) hooked(ev *gl.PipelineEvent) {
 		_, evs := s.trackLocked(pl, s.now())
 		s.observe(evs)
 		s.mu.Unlock()
+		s.flush()
 	}
 	select {
 	case s.refresh <- pl:

@@ -93,6 +93,7 @@ func (s *Source) WatchPipelines(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	s.flush()
 	s.publishKnown()
 	return errors.Join(errs...)
 }
@@ -269,12 +270,23 @@ func (s *Source) finishGone(gone func(pipelineKey, *trackedPipeline) bool) {
 	s.observe(evs)
 }
 
-// observe feeds events in time order. The caller holds s.mu.
+// observe adds events to the pass's batch. The caller holds s.mu.
 func (s *Source) observe(evs []forecast.Event) {
-	slices.SortStableFunc(evs, func(a, b forecast.Event) int { return a.At.Compare(b.At) })
-	for _, e := range evs {
+	s.batch = append(s.batch, evs...)
+}
+
+// flush feeds the batch in time order: a pass lists project after
+// project, so the events of all of them are sorted before the forecaster
+// places them (it keeps a late event after those it has, not where it
+// happened).
+func (s *Source) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slices.SortStableFunc(s.batch, func(a, b forecast.Event) int { return a.At.Compare(b.At) })
+	for _, e := range s.batch {
 		s.fc.Observe(e)
 	}
+	s.batch = s.batch[:0]
 }
 
 // RunPipelines watches pipelines now and every interval, and lists at
@@ -312,6 +324,7 @@ func (s *Source) refreshPipeline(ctx context.Context, pl *gl.PipelineInfo) error
 	if !slices.Contains(activeStatuses, gl.BuildStateValue(pl.Status)) {
 		k := pipelineKey{pl.ProjectID, pl.ID}
 		s.finishGone(func(kk pipelineKey, _ *trackedPipeline) bool { return kk == k })
+		s.flush()
 		s.publishKnown()
 		return nil
 	}
@@ -320,6 +333,7 @@ func (s *Source) refreshPipeline(ctx context.Context, pl *gl.PipelineInfo) error
 		return err
 	}
 	s.apply(strconv.FormatInt(pl.ProjectID, 10), pl, jobs)
+	s.flush()
 	s.publishKnown()
 	return nil
 }
