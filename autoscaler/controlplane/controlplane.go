@@ -164,6 +164,9 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("controlplane: %w", err)
 		}
+		for _, w := range p.Warnings() {
+			o.Logger.Error(w)
+		}
 	}
 	c := &ControlPlane{
 		o: o, m: newMetrics(o.Registry), log: o.Logger, kick: make(chan struct{}, 1),

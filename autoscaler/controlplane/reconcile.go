@@ -415,7 +415,8 @@ func (c *ControlPlane) launch(ctx context.Context, l policy.Launch, now time.Tim
 
 // bootstrapFor is what a node of pool on offering gets to join.
 func (c *ControlPlane) bootstrapFor(pool string, o policy.Offering) provider.Bootstrap {
-	return provider.Bootstrap{FleetURL: c.o.FleetURL, JoinToken: c.o.JoinToken,
+	p, _ := c.pool(pool)
+	return provider.Bootstrap{FleetURL: c.o.FleetURL, JoinToken: c.o.JoinToken, Privileged: p.AllowPrivileged,
 		Labels: map[string]string{provider.LabelPool: pool, provider.LabelOffering: offeringKey(o)}}
 }
 

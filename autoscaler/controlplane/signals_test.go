@@ -2,6 +2,8 @@ package controlplane_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,4 +199,30 @@ func histSums(t *testing.T, h *harness, name string) map[string]float64 {
 		out[phase] = series(t, h, name, phase).GetHistogram().GetSampleSum()
 	}
 	return out
+}
+
+func TestPrivilegedPool(t *testing.T) {
+	h := newHarness(t)
+	var logs strings.Builder
+	priv := pool
+	priv.AllowPrivileged = true
+	h.tweak = func(o *controlplane.Options) {
+		o.Pools = []policy.Pool{priv}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	}
+	h.start()
+	if !strings.Contains(logs.String(), "PRIVILEGED JOBS ON REUSED NODES") {
+		t.Errorf("no loud warning for a privileged pool of reused nodes: %s", logs.String())
+	}
+	h.demand.set(1)
+	h.reconcile()
+	if len(h.prov.launches) == 0 || !h.prov.launches[0].Bootstrap.Privileged {
+		t.Fatalf("launches %+v: want the privileged bootstrap", h.prov.launches)
+	}
+	logs.Reset()
+	priv.MaxJobsPerNode = 1
+	h.start()
+	if strings.Contains(logs.String(), "PRIVILEGED") {
+		t.Errorf("a single-use privileged pool warned: %s", logs.String())
+	}
 }

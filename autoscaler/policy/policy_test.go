@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -339,5 +340,20 @@ func TestHorizons(t *testing.T) {
 	got := Horizons([]Pool{a, b, {}})
 	if len(got) != 2 || got[0] != 15*time.Second || got[1] != 45*time.Second {
 		t.Errorf("horizons %v", got)
+	}
+}
+
+func TestPrivilegedWarnsUnlessSingleUse(t *testing.T) {
+	p := basePol
+	p.AllowPrivileged = true
+	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "PRIVILEGED") {
+		t.Errorf("privileged reused nodes: warnings %v", w)
+	}
+	p.MaxJobsPerNode = 1
+	if w := p.Warnings(); len(w) != 0 {
+		t.Errorf("privileged single-use pool: warnings %v", w)
+	}
+	if w := basePol.Warnings(); len(w) != 0 {
+		t.Errorf("plain pool: warnings %v", w)
 	}
 }

@@ -61,6 +61,20 @@ type Pool struct {
 	// MaxJobsPerNode > 0 retires a node once it has run that many jobs
 	// (1: single-use nodes, drained and replaced after each job).
 	MaxJobsPerNode int
+	// AllowPrivileged lets the pool's jobs run privileged containers
+	// (Docker-in-Docker builds). Only single-use pools should: a
+	// privileged job is root on its node, and a reused node would carry
+	// what it left to the next job. The metadata endpoint stays blocked.
+	AllowPrivileged bool
+}
+
+// Warnings lists what is allowed but dangerous in the pool's settings.
+func (p Pool) Warnings() []string {
+	var out []string
+	if p.AllowPrivileged && p.MaxJobsPerNode != 1 {
+		out = append(out, fmt.Sprintf("pool %q: PRIVILEGED JOBS ON REUSED NODES: allow_privileged = true without max_jobs_per_node = 1 lets a job that is root on its node leave anything behind for the next job; make the pool single-use", p.Name))
+	}
+	return out
 }
 
 // WarmState is the state warm-pool nodes wait in.

@@ -49,6 +49,9 @@ type Bootstrap struct {
 	JoinToken string
 	// Labels are extra node labels the agent reports (pool, offering).
 	Labels map[string]string
+	// Privileged: the pool allows privileged job containers (a
+	// single-use pool for Docker-in-Docker builds).
+	Privileged bool
 }
 
 // Instance is one node as the provider sees it.

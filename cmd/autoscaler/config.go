@@ -91,7 +91,10 @@ type poolFile struct {
 	BootTime       time.Duration `toml:"boot_time"`
 	WarmStartTime  time.Duration `toml:"warm_start_time"`
 	MaxJobsPerNode int           `toml:"max_jobs_per_node"`
-	WarmPool       *warmPoolFile `toml:"warm_pool"`
+	// AllowPrivileged: privileged job containers (Docker-in-Docker);
+	// loudly warned about unless max_jobs_per_node = 1.
+	AllowPrivileged bool          `toml:"allow_privileged"`
+	WarmPool        *warmPoolFile `toml:"warm_pool"`
 }
 
 // warmPoolFile is a pool's [pools.warm_pool].
@@ -302,6 +305,7 @@ func loadConfig(path string) (*config, error) {
 			MinIdleSlots: pf.MinIdleSlots, ScaleFactor: pf.ScaleFactor, MaxIdleSlots: pf.MaxIdleSlots,
 			ScaleDownDelay: pf.ScaleDownDelay, OnDemandBase: pf.OnDemandBase,
 			BootTime: pf.BootTime, WarmStartTime: pf.WarmStartTime, MaxJobsPerNode: pf.MaxJobsPerNode,
+			AllowPrivileged: pf.AllowPrivileged,
 		}
 		for _, o := range pf.Offerings {
 			p.Offerings = append(p.Offerings, policy.Offering(o))

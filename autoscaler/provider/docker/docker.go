@@ -303,6 +303,9 @@ func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, w
 	if p.o.Slots > 0 {
 		env = append(env, "RUNFLEET_CONCURRENT="+strconv.Itoa(p.o.Slots))
 	}
+	if req.Bootstrap.Privileged {
+		env = append(env, "RUNFLEET_DOCKER_PRIVILEGED=true")
+	}
 	labels := map[string]string{
 		provider.LabelManaged: "true", provider.LabelFleet: p.o.Fleet,
 		provider.LabelPool: req.Pool, provider.LabelOffering: key,

@@ -95,3 +95,29 @@ func TestWarmPool(t *testing.T) {
 		t.Errorf("%d warm nodes after trimming to 1", n)
 	}
 }
+
+// TestPrivilegedPoolNodes: a privileged (single-use) pool's nodes get the
+// agent setting that allows privileged job containers; others never.
+func TestPrivilegedPoolNodes(t *testing.T) {
+	c := engine(t)
+	p, _ := newProvider(t, c)
+	ctx := context.Background()
+	for _, priv := range []bool{false, true} {
+		insts, err := p.Launch(ctx, provider.LaunchRequest{Pool: "dind", Offering: docker.DefaultOffering, Count: 1,
+			Bootstrap: provider.Bootstrap{Privileged: priv}})
+		if err != nil || len(insts) != 1 {
+			t.Fatalf("launch: %v", err)
+		}
+		t.Cleanup(func() { p.Terminate(context.Background(), insts[0].ProviderID) })
+		ci, err := c.ContainerInspect(ctx, insts[0].ProviderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(ci.Config.Env, "RUNFLEET_DOCKER_PRIVILEGED=true"); got != priv {
+			t.Errorf("privileged pool %v: node env has RUNFLEET_DOCKER_PRIVILEGED=true: %v", priv, got)
+		}
+		if ci.HostConfig.Privileged {
+			t.Error("the node container itself must not be privileged")
+		}
+	}
+}
