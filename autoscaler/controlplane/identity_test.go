@@ -266,3 +266,86 @@ func TestTokenCheckedBeforeBody(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapTokenRace: registrations racing with one bootstrap token:
+// exactly one is admitted.
+func TestBootstrapTokenRace(t *testing.T) {
+	h := newHarness(t)
+	h.demand.set(1)
+	h.reconcile()
+	id := fleetapi.Identity{BootstrapToken: h.prov.bootToken("i-0001")}
+	const n = 8
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			code, _ := h.registerAs("node-0001", "i-0001", id)
+			codes <- code
+		}()
+	}
+	ok := 0
+	for range n {
+		select {
+		case c := <-codes:
+			if c == http.StatusOK {
+				ok++
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a registration did not answer within 30s")
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d racing registrations with one bootstrap token admitted, want exactly 1", ok, n)
+	}
+}
+
+// TestConcurrentRegistrationsLeaveOneToken: of concurrent registrations
+// of one node, only the last token issued works, before and after a
+// restart (memory and store agree).
+func TestConcurrentRegistrationsLeaveOneToken(t *testing.T) {
+	h := newHarness(t)
+	restartWith(h, iidProvider{h.prov, newVerifying()})
+	h.demand.set(1)
+	h.reconcile()
+	first := h.register("node-0001", "i-0001") // uses the bootstrap token; later ones prove by document
+	const n = 8
+	toks := make(chan string, n)
+	for range n {
+		go func() {
+			code, body := h.registerAs("node-0001", "i-0001", signedIdentity("i-0001"))
+			var r fleetapi.RegisterResponse
+			if code == http.StatusOK && json.Unmarshal([]byte(body), &r) == nil {
+				toks <- r.NodeToken
+				return
+			}
+			t.Logf("register: %d %s", code, body)
+			toks <- ""
+		}()
+	}
+	all := []string{first}
+	for range n {
+		select {
+		case tok := <-toks:
+			all = append(all, tok)
+		case <-time.After(30 * time.Second):
+			t.Fatal("a registration did not answer within 30s")
+		}
+	}
+	hb := fleetapi.Heartbeat{Name: "node-0001", ProviderID: "i-0001", Slots: 2}
+	valid := func() []string {
+		var out []string
+		for _, tok := range all {
+			if code, _ := h.post(fleetapi.PathHeartbeat, tok, hb); code == http.StatusOK {
+				out = append(out, tok)
+			}
+		}
+		return out
+	}
+	before := valid()
+	if len(before) != 1 {
+		t.Fatalf("%d tokens valid after %d concurrent registrations, want 1", len(before), n)
+	}
+	restartWith(h, iidProvider{h.prov, newVerifying()})
+	if after := valid(); len(after) != 1 || after[0] != before[0] {
+		t.Fatalf("after a restart the valid tokens are %d (same: %v), want the same single one", len(after), len(after) == 1 && after[0] == before[0])
+	}
+}
