@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,6 +82,8 @@ type build struct {
 	buildCap *diskcap.Cap
 	env      executors.Env
 	pre      *prefetch // sources being fetched while the containers start
+	// helpers are sources helpers being removed (gitcheckout.go).
+	helpers sync.WaitGroup
 	// first is env while its first step (job step firstStep) has not run.
 	first     executors.FirstStepEnv
 	firstStep int
@@ -358,6 +361,7 @@ func (b *build) hostProjectDir() string {
 func (b *build) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	b.helpers.Wait()
 	var errs []error
 	if b.env != nil {
 		if err := b.env.Close(cctx); err != nil {

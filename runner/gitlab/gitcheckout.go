@@ -2,10 +2,13 @@ package gitlab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
@@ -177,25 +180,60 @@ func (b *build) helperSpec(store string) executors.Spec {
 	}
 }
 
-func (h buildHelper) runHelper(ctx context.Context, j helperJob) (executors.Result, error) {
+func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperContainer, error) {
 	b := h.b
 	spec := b.helperSpec(h.store)
-	env, err := b.s.Executor.Create(ctx, spec)
-	if err != nil {
-		return executors.Result{}, fmt.Errorf("start the sources helper (%s): %w", spec.Image.Name, err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := env.Close(cctx); err != nil {
-			b.s.Logger.WarnContext(ctx, "remove the sources helper", "err", err)
-		}
-	}()
-	return env.Exec(ctx, executors.Step{
+	step := executors.Step{
 		Script:  helperScript,
 		Shell:   []string{"/bin/sh", "-c"},
 		Env:     helperEnv(b.projectDir(), j),
 		WorkDir: b.projectDir(),
 		User:    "0",
-	}, j.Out)
+	}
+	c := &helperEnvRun{step: step, out: j.Out, log: b.s.Logger, wg: &b.helpers}
+	var err error
+	// With the first-step capability the checkout is the container's own
+	// process: no exec into an idle container.
+	if fs, ok := b.s.Executor.(executors.FirstStepCreator); ok {
+		c.first, err = fs.CreateFirstStep(ctx, spec, step)
+		c.env = c.first
+	} else {
+		c.env, err = b.s.Executor.Create(ctx, spec)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start the sources helper (%s): %w", spec.Image.Name, err)
+	}
+	return c, nil
+}
+
+// helperEnvRun is a created helper container.
+type helperEnvRun struct {
+	env   executors.Env
+	first executors.FirstStepEnv // nil without the first-step capability
+	step  executors.Step
+	out   io.Writer
+	log   *slog.Logger
+	wg    *sync.WaitGroup // the build's cleanup waits for the removal
+}
+
+func (c *helperEnvRun) run(ctx context.Context) (executors.Result, error) {
+	if c.first != nil {
+		res, err := c.first.RunFirst(ctx, c.out)
+		if !errors.Is(err, executors.ErrFirstStepUsed) {
+			return res, err
+		}
+	}
+	return c.env.Exec(ctx, c.step, c.out)
+}
+
+// release removes the helper in the background: the job need not wait
+// for the engine; the build's cleanup does.
+func (c *helperEnvRun) release() {
+	c.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.env.Close(ctx); err != nil && c.log != nil {
+			c.log.Warn("remove the sources helper", "err", err)
+		}
+	})
 }

@@ -50,10 +50,18 @@ type sourcesRequest struct {
 	TLS gitTLS
 }
 
-// helperRunner runs one script in a container that mounts the project
-// directory at ContainerDir and the store read-only at helperStoreDir.
+// helperRunner creates the helper container of one checkout: it mounts
+// the project directory and the store read-only at helperStoreDir.
 type helperRunner interface {
-	runHelper(ctx context.Context, h helperJob) (executors.Result, error)
+	prepareHelper(ctx context.Context, h helperJob) (helperContainer, error)
+}
+
+// helperContainer is a created helper whose checkout has not run yet.
+type helperContainer interface {
+	// run runs the checkout, streaming its output to the job's Out.
+	run(ctx context.Context) (executors.Result, error)
+	// release removes the container, off the job's critical path.
+	release()
 }
 
 // ErrCheckout means the helper container could not bring the project
@@ -78,22 +86,43 @@ func fetchSources(ctx context.Context, r sourcesRequest) error {
 			return fmt.Errorf("remove the source store: %w", err)
 		}
 	}
+	// The helper mounts the store: it must exist before the container.
+	if err := openStore(ctx, r.Store, r.Out); err != nil {
+		return err
+	}
+	// The helper container is created while git fetches: the engine's
+	// work overlaps the network's.
+	type prepared struct {
+		h   helperContainer
+		err error
+	}
+	ready := make(chan prepared, 1)
+	go func() {
+		h, err := r.Helper.prepareHelper(ctx, helperJob{
+			Remote: remote, Sha: r.Info.Sha, Clone: r.Strategy == gitClone,
+			Checkout: r.Checkout, CleanFlags: r.CleanFlags, Out: r.Out,
+		})
+		ready <- prepared{h, err}
+	}()
 	fmt.Fprintf(r.Out, "Fetching changes from %s\n", remote)
-	if err := fetchStore(ctx, storeFetch{
+	fetchErr := fetchStore(ctx, storeFetch{
 		Store: r.Store, Remote: remote, AuthHeader: header,
 		Refspecs: r.Info.Refspecs, Depth: r.Depth, Out: r.Out, TLS: r.TLS,
-	}); err != nil {
-		return err
+	})
+	p := <-ready
+	if p.err != nil {
+		return errors.Join(fetchErr, p.err)
+	}
+	defer p.h.release()
+	if fetchErr != nil {
+		return fetchErr
 	}
 	if r.Checkout {
 		fmt.Fprintf(r.Out, "Checking out %.8s as detached HEAD (ref is %s)...\n", r.Info.Sha, r.Info.Ref)
 	} else {
 		fmt.Fprintln(r.Out, "Skipping Git checkout (GIT_CHECKOUT=false)")
 	}
-	res, err := r.Helper.runHelper(ctx, helperJob{
-		Remote: remote, Sha: r.Info.Sha, Clone: r.Strategy == gitClone,
-		Checkout: r.Checkout, CleanFlags: r.CleanFlags, Out: r.Out,
-	})
+	res, err := p.h.run(ctx)
 	if err != nil {
 		return err
 	}
