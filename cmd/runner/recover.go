@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/journal"
 )
@@ -27,13 +29,20 @@ type recoverRunner struct {
 // recoverTimeout bounds the report of one job left by a killed agent.
 const recoverTimeout = 50 * time.Second
 
-// recoverJobs reports, at start and before polling, every job a previous
-// agent on this node left unfinished: failed with runner_system_failure on
-// GitLab, after a closing log line. The executors have reaped the jobs'
-// containers, networks and volumes already (engines.go). A record is
-// deleted only once GitLab acknowledged; one that could not be reported
-// stays for the next start.
-func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]recoverRunner, logger *slog.Logger) {
+// busyRetry is how often the registration of a GitHub runner that GitHub
+// still counts busy is tried again.
+const busyRetry = 30 * time.Second
+
+// recoverJobs runs at start, before polling, for every job a previous
+// agent on this node left unfinished; the executors have reaped the jobs'
+// containers, networks and volumes already (engines.go). A GitLab job is
+// reported failed with runner_system_failure after a closing log line; a
+// GitHub runner's registration is removed (GitHub fails its job itself
+// once the runner stops answering). A record is deleted only once the
+// platform acknowledged; one that could not be handled stays for the next
+// start, and GitHub registrations still busy are tried again in the
+// background until ctx ends.
+func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]recoverRunner, ghSources []*github.Source, logger *slog.Logger) {
 	entries, err := jr.Pending()
 	if err != nil {
 		logger.Error("reading the job journal", "dir", jr.Dir(), "err", err)
@@ -41,41 +50,89 @@ func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]re
 	if len(entries) == 0 {
 		return
 	}
-	logger.Warn("the previous agent left jobs unfinished: reporting them failed", "jobs", len(entries))
+	logger.Warn("the previous agent left jobs unfinished: reporting them", "jobs", len(entries))
+	gh := map[string]*github.Source{}
+	for _, s := range ghSources {
+		gh[s.Name()] = s
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for _, e := range entries {
 		log := logger.With("platform", e.Platform, "runner", e.Runner, "job", e.JobID)
-		if e.Platform != journal.PlatformGitLab {
-			log.Error("journal record of a platform this agent does not recover; kept")
-			continue
+		switch e.Platform {
+		case journal.PlatformGitLab:
+			r, ok := runners[e.Runner]
+			if !ok {
+				log.Error("journal record of a runner no longer in the config; kept until it is back")
+				continue
+			}
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				recoverGitLab(ctx, jr, r, e, log)
+			})
+		case journal.PlatformGitHub:
+			src, ok := gh[e.Runner]
+			if !ok {
+				log.Error("journal record of a [[github]] table no longer in the config; kept until it is back")
+				continue
+			}
+			wg.Go(func() { recoverGitHub(ctx, src, e, log) })
+		default:
+			log.Error("journal record of an unknown platform; kept")
 		}
-		r, ok := runners[e.Runner]
-		if !ok {
-			log.Error("journal record of a runner no longer in the config; kept until it is back")
-			continue
-		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			spool, err := jr.SpoolBytes(e)
-			if err != nil {
-				log.Warn("reading the job's spooled log", "err", err)
-			}
-			rctx, cancel := context.WithTimeout(ctx, recoverTimeout)
-			defer cancel()
-			err = gitlab.RecoverJob(rctx, gitlab.RecoverOptions{
-				Client: r.client, RunnerToken: r.token, Info: &r.info, Logger: log, FinalTimeout: recoverTimeout,
-			}, e, spool)
-			if err != nil {
-				log.Error("reporting a job the previous agent left failed; trying again at the next start", "err", err)
-				return
-			}
-			if err := jr.Done(e); err != nil {
-				log.Warn("removing the job's journal record", "err", err)
-			}
-			log.Warn("reported a job the previous agent left unfinished as failed (runner_system_failure)")
-		})
 	}
-	wg.Wait()
+	// GitHub runners still busy are retried in the background: polling
+	// need not wait for GitHub to notice they are gone.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(recoverTimeout + 5*time.Second):
+	}
+}
+
+// recoverGitLab reports one GitLab job and deletes its record.
+func recoverGitLab(ctx context.Context, jr *journal.Journal, r recoverRunner, e journal.Entry, log *slog.Logger) {
+	spool, err := jr.SpoolBytes(e)
+	if err != nil {
+		log.Warn("reading the job's spooled log", "err", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, recoverTimeout)
+	defer cancel()
+	err = gitlab.RecoverJob(rctx, gitlab.RecoverOptions{
+		Client: r.client, RunnerToken: r.token, Info: &r.info, Logger: log, FinalTimeout: recoverTimeout,
+	}, e, spool)
+	if err != nil {
+		log.Error("reporting a job the previous agent left failed; trying again at the next start", "err", err)
+		return
+	}
+	if err := jr.Done(e); err != nil {
+		log.Warn("removing the job's journal record", "err", err)
+	}
+	log.Warn("reported a job the previous agent left unfinished as failed (runner_system_failure)")
+}
+
+// recoverGitHub removes one GitHub runner's registration (and record),
+// retrying while GitHub counts the runner busy.
+func recoverGitHub(ctx context.Context, src *github.Source, e journal.Entry, log *slog.Logger) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, recoverTimeout)
+		err := src.Recover(rctx, e)
+		cancel()
+		switch {
+		case err == nil:
+			log.Warn("removed the registration of a runner the previous agent left")
+			return
+		case errors.Is(err, github.ErrRunnerBusy):
+			log.Info("GitHub still counts the runner the previous agent left busy; trying again", "in", busyRetry)
+		default:
+			log.Warn("removing the registration of a runner the previous agent left", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(busyRetry):
+		}
+	}
 }

@@ -121,8 +121,8 @@ func run(ctx context.Context, g *globalFlags) error {
 		recovery[r.Name] = recoverRunner{client: client, token: r.Token, info: versionInfo(r.Name)}
 	}
 
-	budgets := github.NewMintBudgets()                               // JIT minting, one budget per GitHub App or token
-	ghSources, err := githubSources(ctx, cfg, engs, budgets, logger) // run_github.go
+	budgets := github.NewMintBudgets()                                   // JIT minting, one budget per GitHub App or token
+	ghSources, err := githubSources(ctx, cfg, engs, budgets, jr, logger) // run_github.go
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
-	recoverJobs(ctx, jr, recovery, logger)
+	recoverJobs(ctx, jr, recovery, ghSources, logger)
 	err = agent.Run(agentCtx)
 	stopScaleSets()
 	removeStaleGitHub(ctx, ghSources, logger)

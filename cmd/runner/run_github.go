@@ -12,6 +12,7 @@ import (
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/github"
+	"github.com/runfleet/runfleet/runner/journal"
 )
 
 // githubClient builds the REST client of a [[github]] table.
@@ -38,7 +39,7 @@ func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudg
 // githubSources builds the label-mode sources of cfg's [[github]] tables
 // on the engines' shared executors and removes the stale registrations a
 // previous agent of this node left.
-func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, logger *slog.Logger) ([]*github.Source, error) {
+func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, jr *journal.Journal, logger *slog.Logger) ([]*github.Source, error) {
 	var srcs []*github.Source
 	for _, g := range cfg.GitHub {
 		client, err := githubClient(g, logger, budgets)
@@ -59,7 +60,7 @@ func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budge
 		}
 		src, err := github.NewSource(github.SourceOptions{
 			Name: g.Name, API: client, Node: cfg.Node, NamePrefix: g.NamePrefix, Labels: g.Labels,
-			RunnerGroupID: group, Limit: g.Limit, Logger: logger,
+			RunnerGroupID: group, Limit: g.Limit, Logger: logger, Journal: jr,
 			Launcher: &github.RunnerLauncher{
 				Executor: ex, Node: cfg.Node, Image: g.RunnerImage, PullPolicy: executors.PullPolicy(g.PullPolicy),
 				Resources:    executors.Resources{NanoCPUs: g.NanoCPUs, Memory: g.Memory, PidsLimit: g.PidsLimit},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/journal"
 )
 
 // runnerAPI is what the source needs from GitHub (*Client implements it).
@@ -46,6 +47,9 @@ type SourceOptions struct {
 	// refused the image's runner as outdated, before one runner probes
 	// whether the image was updated (default 30 min; source_outdated.go).
 	OutdatedRecheck time.Duration
+	// Journal, when set, records each minted runner until its
+	// registration is removed (journal.go).
+	Journal *journal.Journal
 }
 
 // Source is the label-mode GitHub job source: Acquire keeps one idle
@@ -142,11 +146,12 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 		return nil, err
 	}
 	log := s.log.With("slot", slot.Index, "github_runner", name, "github_runner_id", jit.RunnerID)
+	s.record(log, name, jit.RunnerID)
 	lr, err := s.o.Launcher.Launch(ctx, name, jit.Encoded)
 	if err != nil {
 		cctx, cancel := s.cleanupCtx(ctx)
 		defer cancel()
-		if derr := s.o.API.DeleteRunner(cctx, jit.RunnerID); derr != nil {
+		if derr := s.unregister(cctx, jit.RunnerID); derr != nil {
 			log.Warn("deleting the registration of a runner that did not start", "err", derr)
 		}
 		return nil, err
@@ -184,7 +189,7 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 			return nil, fmt.Errorf("github: runner %s exited before taking a job (exit code %d): %w", name, res.ExitCode, errors.Join(xerr, errExitedIdle))
 		case <-ctx.Done():
 			cctx, cancel := s.cleanupCtx(ctx)
-			derr := s.o.API.DeleteRunner(cctx, jit.RunnerID)
+			derr := s.unregister(cctx, jit.RunnerID)
 			cancel()
 			if errors.Is(derr, ErrRunnerBusy) {
 				log.Info("runner took a job while stopping: letting it run")
@@ -234,7 +239,7 @@ func (s *Source) retire(ctx context.Context, log *slog.Logger, lr *LaunchedRunne
 	if err := lr.Close(cctx); err != nil {
 		log.Warn("removing a runner container", "err", err)
 	}
-	if err := s.o.API.DeleteRunner(cctx, id); err != nil {
+	if err := s.unregister(cctx, id); err != nil {
 		log.Warn("deleting a runner registration", "err", err)
 	}
 }
@@ -274,7 +279,7 @@ func (s *Source) RemoveStale(ctx context.Context) error {
 			s.log.Info("leaving a busy runner of this node registered", "github_runner", r.Name)
 			continue
 		}
-		err := s.o.API.DeleteRunner(ctx, r.ID)
+		err := s.unregister(ctx, r.ID)
 		switch {
 		case errors.Is(err, ErrRunnerBusy):
 			s.log.Info("leaving a busy runner of this node registered", "github_runner", r.Name)
