@@ -24,7 +24,8 @@ type Forecast interface {
 }
 
 // activeStatuses are the pipeline statuses listed each pass: pipelines
-// that may still queue jobs.
+// that may still queue jobs, in the order a pipeline goes through them,
+// so one that moves on between two listings is in the later one.
 var activeStatuses = []gl.BuildStateValue{gl.Created, gl.Pending, gl.Running}
 
 // jobScopes are the job states of a pipeline listed each pass: created
@@ -118,6 +119,9 @@ func (s *Source) watchProject(ctx context.Context, pid string) error {
 	}
 	listed := map[pipelineKey]bool{}
 	for _, pl := range active {
+		if listed[pipelineKey{pl.ProjectID, pl.ID}] {
+			continue // listed under two statuses: it moved on meanwhile
+		}
 		jobs, err := s.pipelineJobs(ctx, pl)
 		if err != nil {
 			return err

@@ -182,7 +182,12 @@ func TestWatchPipelines(t *testing.T) {
 		}
 	}
 	// What the source asked: active pipelines by status, then the jobs
-	// of each with the created, pending and running scopes.
+	// of each with the created, pending and running scopes: 4 requests a
+	// pass while the pipeline is active (3 status listings, 1 of its
+	// jobs), 3 once it ended.
+	if n := len(fake.PipelineRequests()); n != 4*(len(passes)-1)+3 {
+		t.Errorf("%d requests in %d passes, want %d", n, len(passes), 4*(len(passes)-1)+3)
+	}
 	asked := strings.Join(fake.PipelineRequests(), "\n")
 	for _, want := range []string{
 		"/api/v4/projects/grp%2Fapp/pipelines?page=1&per_page=100&status=created",
