@@ -56,6 +56,9 @@ type Options struct {
 	// Clock is the time source of the heartbeat waits (runner/clock);
 	// nil = wall clock.
 	Clock clock.Clock
+	// BootID names this boot of the machine (boot.go); nil reads the
+	// kernel's.
+	BootID func() (string, error)
 }
 
 // Client registers and heartbeats.
@@ -112,9 +115,7 @@ func New(o Options) (*Client, error) {
 // Run registers (or reuses the stored node token) and heartbeats until
 // ctx ends.
 func (c *Client) Run(ctx context.Context) {
-	if b, err := os.ReadFile(c.o.NodeTokenFile); err == nil {
-		c.token = strings.TrimSpace(string(b))
-	}
+	c.token = c.storedToken()
 	wait := time.Second
 	for ctx.Err() == nil {
 		if c.token == "" {
@@ -200,6 +201,7 @@ func (c *Client) register(ctx context.Context) error {
 	if err := writeToken(c.o.NodeTokenFile, resp.NodeToken); err != nil {
 		return err
 	}
+	c.saveBoot()
 	c.token = resp.NodeToken
 	if resp.HeartbeatIntervalSeconds > 0 {
 		c.o.Interval = time.Duration(resp.HeartbeatIntervalSeconds) * time.Second
