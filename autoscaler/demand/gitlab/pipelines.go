@@ -28,6 +28,10 @@ type Forecast interface {
 // so one that moves on between two listings is in the later one.
 var activeStatuses = []gl.BuildStateValue{gl.Created, gl.Pending, gl.Running}
 
+// waitingStatuses are statuses a pipeline passes through between the
+// active ones without being listed: it is still in progress.
+var waitingStatuses = []string{"waiting_for_resource", "preparing"}
+
 // jobScopes are the job states of a pipeline listed each pass: created
 // (waiting on earlier stages), pending (queued) and running.
 var jobScopes = []gl.BuildStateValue{gl.Created, gl.Pending, gl.Running}
@@ -139,10 +143,37 @@ func (s *Source) watchProject(ctx context.Context, pid string) error {
 		}
 		id = s.ids[pid]
 	}
+	var missing []pipelineKey
+	for k, tp := range s.pipelines {
+		if !listed[k] && (tp.project == pid || (id != 0 && k.project == id)) {
+			missing = append(missing, k)
+		}
+	}
 	s.mu.Unlock()
-	s.finishGone(func(k pipelineKey, tp *trackedPipeline) bool {
-		return !listed[k] && (tp.project == pid || (id != 0 && k.project == id))
-	})
+	// A tracked pipeline no longer listed ended, or waits between two
+	// listed statuses (for a resource group, a runner's preparation):
+	// asked for by id, once, when it leaves the listing.
+	gone := map[pipelineKey]bool{}
+	for _, k := range missing {
+		pl, _, err := s.c.Pipelines.GetPipeline(k.project, k.id, gl.WithContext(ctx))
+		switch {
+		case errors.Is(err, gl.ErrNotFound):
+			gone[k] = true
+		case err != nil:
+			return fmt.Errorf("gitlab demand: pipeline %d of project %d: %w", k.id, k.project, err)
+		case slices.Contains(waitingStatuses, pl.Status) || slices.Contains(activeStatuses, gl.BuildStateValue(pl.Status)):
+			info := &gl.PipelineInfo{ID: pl.ID, IID: pl.IID, ProjectID: pl.ProjectID, Status: pl.Status, Source: string(pl.Source),
+				Ref: pl.Ref, SHA: pl.SHA, Name: pl.Name, CreatedAt: pl.CreatedAt, UpdatedAt: pl.UpdatedAt}
+			jobs, err := s.pipelineJobs(ctx, info)
+			if err != nil {
+				return err
+			}
+			s.apply(pid, info, jobs)
+		default:
+			gone[k] = true
+		}
+	}
+	s.finishGone(func(k pipelineKey, _ *trackedPipeline) bool { return gone[k] })
 	return nil
 }
 

@@ -148,6 +148,10 @@ func TestWatchPipelines(t *testing.T) {
 				"job-queued +36s gitlab:17 push 100 1002 docker,linux", "job-queued +36s gitlab:17 push 100 1003 docker,linux",
 				"job-queued +36s gitlab:17 push 100 1004 docker,linux", "job-finished +40s gitlab:17 push 100 1001 linux"},
 			"deploy×1@+60s"},
+		{"waiting for a resource (not listed): still in progress, nothing ends", 50, nil,
+			[]gitlabapitest.Pipeline{pipelineAt("waiting_for_resource", "success", "pending", "created")},
+			nil,
+			"deploy×1@+70s"},
 		{"the pipeline ended: its jobs ended, nothing is known", 90, nil,
 			[]gitlabapitest.Pipeline{pipelineAt("failed", "success", "failed", "skipped")},
 			[]string{
@@ -183,10 +187,11 @@ func TestWatchPipelines(t *testing.T) {
 	}
 	// What the source asked: active pipelines by status, then the jobs
 	// of each with the created, pending and running scopes: 4 requests a
-	// pass while the pipeline is active (3 status listings, 1 of its
-	// jobs), 3 once it ended.
-	if n := len(fake.PipelineRequests()); n != 4*(len(passes)-1)+3 {
-		t.Errorf("%d requests in %d passes, want %d", n, len(passes), 4*(len(passes)-1)+3)
+	// pass while the pipeline is listed (3 status listings, 1 of its
+	// jobs), 5 when it is not and still in progress (its status, its
+	// jobs), 4 when it ended (its status).
+	if n, want := len(fake.PipelineRequests()), 4*4+5+4; n != want {
+		t.Errorf("%d requests in %d passes, want %d", n, len(passes), want)
 	}
 	asked := strings.Join(fake.PipelineRequests(), "\n")
 	for _, want := range []string{

@@ -4,8 +4,8 @@
 //   - GET /api/v4/projects/:id/jobs with scope[]=pending (pending jobs);
 //   - GET /api/v4/projects/:id/pipelines with status= (the pipelines of a
 //     project by status);
-//   - GET /api/v4/projects/:id/pipelines/:pipeline_id/jobs with scope[]=
-//     (a pipeline's jobs, created ones included);
+//   - GET /api/v4/projects/:id/pipelines/:pipeline_id (one pipeline) and
+//     /jobs with scope[]= (a pipeline's jobs, created ones included);
 //   - GET /api/v4/groups/:id/projects (a group's projects, include_subgroups)
 //     and GET /api/v4/projects (every project, last_activity_after).
 //

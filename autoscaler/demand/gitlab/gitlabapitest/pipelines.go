@@ -100,7 +100,8 @@ func (s *Server) record(r *http.Request) {
 	s.asked = append(s.asked, r.URL.EscapedPath()+"?"+r.URL.RawQuery)
 }
 
-// servePipelines answers GET /projects/:id/pipelines (rest "") and GET
+// servePipelines answers GET /projects/:id/pipelines (rest ""), GET
+// /projects/:id/pipelines/:pipeline_id and GET
 // /projects/:id/pipelines/:pipeline_id/jobs.
 func (s *Server) servePipelines(w http.ResponseWriter, r *http.Request, pid, rest string) {
 	s.record(r)
@@ -111,9 +112,11 @@ func (s *Server) servePipelines(w http.ResponseWriter, r *http.Request, pid, res
 	}
 	q := r.URL.Query()
 	var pipelineID int64
+	single := false
 	if rest != "" {
 		id, tail, _ := strings.Cut(rest, "/")
-		if tail != "jobs" {
+		single = tail == ""
+		if tail != "jobs" && !single {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 			return
 		}
@@ -185,6 +188,15 @@ func (s *Server) servePipelines(w http.ResponseWriter, r *http.Request, pid, res
 	i := slices.IndexFunc(all, func(pl Pipeline) bool { return pl.ID == pipelineID })
 	if i < 0 {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Not found"})
+		return
+	}
+	if single {
+		// "Get a single pipeline": the listing's fields and a few more.
+		out := pipelineJSON(p, all[i])
+		maps.Copy(out, map[string]any{"before_sha": "0000000000000000000000000000000000000000", "tag": false,
+			"yaml_errors": nil, "user": map[string]any{"id": 1, "name": "Administrator", "username": "root", "state": "active"},
+			"started_at": nil, "finished_at": nil, "committed_at": nil, "duration": nil, "queued_duration": nil, "coverage": nil})
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	scopes := append(q["scope[]"], q["scope"]...)
