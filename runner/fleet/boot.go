@@ -1,8 +1,10 @@
 package fleet
 
 import (
+	"context"
 	"os"
 	"strings"
+	"time"
 )
 
 // BootIDFile holds the kernel's random id of the current boot; it changes
@@ -62,4 +64,33 @@ func (c *Client) saveBoot() {
 	if err := os.WriteFile(c.bootFile(), []byte(id+"\n"), 0o600); err != nil {
 		c.log.Warn("recording the boot of the node token", "err", err)
 	}
+}
+
+// LifecycleSource is implemented by identity sources that know the
+// instance's Auto Scaling lifecycle state (EC2Identity).
+type LifecycleSource interface {
+	LifecycleState(ctx context.Context) (string, error)
+}
+
+// warmPoll is how often a node waiting in a warm pool looks again.
+const warmPoll = 5 * time.Second
+
+// warming reports whether the instance is preparing in, or waiting in,
+// an Auto Scaling warm pool: it must not join the fleet until it is
+// started into service (it registers then, fresh).
+func (c *Client) warming(ctx context.Context) bool {
+	ls, ok := c.o.Identity.(LifecycleSource)
+	if !ok {
+		return false
+	}
+	st, err := ls.LifecycleState(ctx)
+	if err != nil {
+		c.log.Warn("reading the Auto Scaling lifecycle state: registering anyway", "err", err)
+		return false
+	}
+	if strings.HasPrefix(st, "Warmed:") {
+		c.log.Info("in the warm pool: joining the fleet once started into service", "lifecycle", st)
+		return true
+	}
+	return false
 }

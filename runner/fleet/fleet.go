@@ -119,6 +119,12 @@ func (c *Client) Run(ctx context.Context) {
 	wait := time.Second
 	for ctx.Err() == nil {
 		if c.token == "" {
+			if c.warming(ctx) {
+				if clock.Sleep(ctx, c.clk, warmPoll) != nil {
+					return
+				}
+				continue
+			}
 			if err := c.register(ctx); err != nil {
 				c.log.Warn("registering with the fleet control plane", "err", err, "retry_in", wait)
 				if clock.Sleep(ctx, c.clk, wait) != nil {

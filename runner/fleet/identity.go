@@ -2,8 +2,11 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -41,6 +44,26 @@ func (e *EC2Identity) Identity(ctx context.Context) (fleetapi.Identity, error) {
 		return fleetapi.Identity{}, err
 	}
 	return fleetapi.Identity{Document: doc, Signature: sig}, nil
+}
+
+// LifecycleState is the instance's Auto Scaling target lifecycle state
+// (InService, Warmed:Stopped, Warmed:Running, ...); "" for an instance in
+// no group.
+func (e *EC2Identity) LifecycleState(ctx context.Context) (string, error) {
+	out, err := e.c.GetMetadata(ctx, &imds.GetMetadataInput{Path: "autoscaling/target-lifecycle-state"})
+	if err != nil {
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+			return "", nil
+		}
+		return "", fmt.Errorf("instance metadata autoscaling/target-lifecycle-state: %w", err)
+	}
+	defer out.Content.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Content, 1<<10))
+	if err != nil {
+		return "", fmt.Errorf("instance metadata autoscaling/target-lifecycle-state: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func (e *EC2Identity) get(ctx context.Context, path string) (string, error) {

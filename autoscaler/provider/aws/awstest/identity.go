@@ -104,7 +104,13 @@ func (s *IdentitySigner) Sign(doc IdentityDocument) (document, signature []byte)
 // /latest/dynamic/instance-identity/{document,signature} with that
 // token. A GET without a valid token is 401, as with
 // HttpTokens=required.
-func (s *IdentitySigner) IMDS(doc IdentityDocument) http.Handler {
+func (s *IdentitySigner) IMDS(doc IdentityDocument) http.Handler { return s.IMDSInGroup(doc, nil) }
+
+// IMDSInGroup is IMDS for an instance of an Auto Scaling group: GET
+// /latest/meta-data/autoscaling/target-lifecycle-state answers
+// lifecycle() (InService, Warmed:Stopped, ...). With a nil lifecycle the
+// path is 404, as for an instance in no group.
+func (s *IdentitySigner) IMDSInGroup(doc IdentityDocument, lifecycle func() string) http.Handler {
 	document, signature := s.Sign(doc)
 	var mu sync.Mutex
 	tokens := map[string]time.Time{}
@@ -143,5 +149,12 @@ func (s *IdentitySigner) IMDS(doc IdentityDocument) http.Handler {
 	}
 	mux.HandleFunc("GET /latest/dynamic/instance-identity/document", serve(document))
 	mux.HandleFunc("GET /latest/dynamic/instance-identity/signature", serve(signature))
+	mux.HandleFunc("GET /latest/meta-data/autoscaling/target-lifecycle-state", func(w http.ResponseWriter, r *http.Request) {
+		if lifecycle == nil {
+			http.NotFound(w, r)
+			return
+		}
+		serve([]byte(lifecycle()))(w, r)
+	})
 	return mux
 }
