@@ -71,6 +71,8 @@ type dockerProviderFile struct {
 	// engine's socket (root on the host), so the docker provider is for
 	// a development box, listening on loopback only.
 	AllowHostDockerSocket bool `toml:"allow_host_docker_socket"`
+	// FleetCAFile is the CA nodes trust for the fleet API (with [tls]).
+	FleetCAFile string `toml:"fleet_ca_file"`
 }
 
 type poolFile struct {
@@ -169,6 +171,8 @@ type config struct {
 	GitLab            []gitlabDemand
 	GitHub            *githubDemand
 	AWS               awsProvider
+	// DockerFleetCA is [provider.docker] fleet_ca_file's content.
+	DockerFleetCA []byte
 	// FleetTLS and AdminTLS are nil when [tls] is not set (loopback only).
 	FleetTLS       *tls.Config
 	AdminTLS       *tls.Config
@@ -281,6 +285,11 @@ func loadConfig(path string) (*config, error) {
 		for _, l := range []struct{ key, addr string }{{"listen_address", c.ListenAddress}, {"admin_address", c.AdminAddress}} {
 			if !serve.Loopback(l.addr) {
 				errs = append(errs, fmt.Errorf("[provider.docker] %s %s: the docker provider listens on loopback only", l.key, l.addr))
+			}
+		}
+		if d.FleetCAFile != "" {
+			if c.DockerFleetCA, err = os.ReadFile(d.FleetCAFile); err != nil {
+				errs = append(errs, fmt.Errorf("[provider.docker] fleet_ca_file: %w", err))
 			}
 		}
 		if d.StateDir == "" || !filepath.IsAbs(d.StateDir) {

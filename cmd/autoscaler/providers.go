@@ -19,7 +19,7 @@ func newProvider(ctx context.Context, c *config, logger *slog.Logger) (controlpl
 		p, err := docker.New(docker.Options{
 			Host: d.Host, Fleet: c.Fleet, Image: d.Image, NodeConfig: c.NodeConfig, Slots: d.Slots,
 			StateDir: d.StateDir, Socket: d.Socket, MaxNodes: d.MaxNodes, Offerings: offerings(c), Logger: logger,
-			AllowHostDockerSocket: d.AllowHostDockerSocket,
+			AllowHostDockerSocket: d.AllowHostDockerSocket, FleetCA: c.DockerFleetCA,
 		})
 		if err != nil {
 			return nil, nil, err

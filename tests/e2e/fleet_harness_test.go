@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,9 +93,17 @@ type fleetEnv struct {
 	cpDone  chan struct{}
 	logs    *syncBuffer
 	joinTok string
+	tls     *tls.Config // nil: clear text
 }
 
 func fleetNew(t *testing.T, maxNodes int) *fleetEnv {
+	t.Helper()
+	return fleetNewTLS(t, maxNodes, nil, nil)
+}
+
+// fleetNewTLS is fleetNew with the fleet API served over TLS with
+// serverTLS, nodes trusting the PEM CA bundle ca.
+func fleetNewTLS(t *testing.T, maxNodes int, serverTLS *tls.Config, ca []byte) *fleetEnv {
 	t.Helper()
 	dockerClient(t) // fails loudly without an engine
 	fleetBuildImage(t)
@@ -139,11 +148,12 @@ pull_policy = ["never"]
 memory = "128m"
 `, f.gl.URL(), f.token, testImage)
 	p, err := dockerprov.New(dockerprov.Options{Fleet: f.name, Image: fleetImage, NodeConfig: []byte(nodeCfg),
-		Slots: 2, StateDir: filepath.Join(f.dir, "nodes"), AllowHostDockerSocket: true})
+		Slots: 2, StateDir: filepath.Join(f.dir, "nodes"), AllowHostDockerSocket: true, FleetCA: ca})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.docker = p
+	f.tls = serverTLS
 	t.Cleanup(func() {
 		f.stop()
 		if t.Failed() {
@@ -189,7 +199,7 @@ func (f *fleetEnv) start() {
 	f.reg = prometheus.NewRegistry()
 	cp, err := controlplane.New(context.Background(), controlplane.Options{
 		Store: st, Provider: f.prov, Demand: []controlplane.Demand{demand}, Pools: []policy.Pool{f.pool},
-		Policy: policy.Policy{FailureTTL: f.ttl}, JoinToken: f.joinTok, FleetURL: "http://" + f.addr,
+		Policy: policy.Policy{FailureTTL: f.ttl}, JoinToken: f.joinTok, FleetURL: f.url(),
 		HeartbeatInterval: time.Second, HeartbeatGrace: 6 * time.Second, BootTimeout: time.Minute,
 		ReconcileInterval: time.Second, Logger: newTestLogger(f.logs), Registry: f.reg,
 	})
@@ -207,6 +217,9 @@ func (f *fleetEnv) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.tls != nil {
+		ln = tls.NewListener(ln, f.tls)
+	}
 	srv := &http.Server{Handler: cp.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -220,6 +233,14 @@ func (f *fleetEnv) start() {
 		cancel()
 		srv.Close()
 	}
+}
+
+// url is the fleet API's URL as nodes reach it.
+func (f *fleetEnv) url() string {
+	if f.tls != nil {
+		return "https://" + f.addr
+	}
+	return "http://" + f.addr
 }
 
 // stop stops the control plane (nodes keep running).

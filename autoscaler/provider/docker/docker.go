@@ -79,6 +79,10 @@ type Options struct {
 	// provider is for development boxes and demos; New refuses without
 	// it and warns when it starts.
 	AllowHostDockerSocket bool
+	// FleetCA is the PEM CA bundle nodes trust for a fleet API served
+	// over TLS: written to each node's directory and named by
+	// RUNFLEET_FLEET_CA_FILE. Empty: the system roots.
+	FleetCA []byte
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -302,6 +306,14 @@ func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, w
 	}, p.o.Env...)
 	if p.o.Slots > 0 {
 		env = append(env, "RUNFLEET_CONCURRENT="+strconv.Itoa(p.o.Slots))
+	}
+	if len(p.o.FleetCA) > 0 {
+		ca := filepath.Join(dir, "fleet-ca.pem")
+		if err := os.WriteFile(ca, p.o.FleetCA, 0o644); err != nil {
+			os.RemoveAll(dir)
+			return provider.Instance{}, "", nil, fmt.Errorf("docker provider: fleet CA: %w", err)
+		}
+		env = append(env, "RUNFLEET_FLEET_CA_FILE="+ca)
 	}
 	if req.Bootstrap.Privileged {
 		env = append(env, "RUNFLEET_DOCKER_PRIVILEGED=true")
