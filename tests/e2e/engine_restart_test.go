@@ -385,3 +385,27 @@ dir = %q
 	checkViolations(t, srv)
 	t.Logf("containerd restart → job final on GitLab in %s", ended.Round(time.Millisecond))
 }
+
+// TestSelfKilledJobIsNotAnEngineFailure: a job whose own shell dies by
+// SIGTERM ends with exit code 143 like a job the engine stopped, but the
+// engine still answers: it is the script's failure, not the system's.
+func TestSelfKilledJobIsNotAnEngineFailure(t *testing.T) {
+	t.Parallel()
+	dockerClient(t)
+	srv := newServer(t)
+	startAgent(t, srv, agentConfig{Concurrent: 1})
+	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo about-to-die", "kill -TERM $$", "sleep 5"}})
+	rec := srv.WaitFinal(t, id, jobWait)
+	log := string(rec.Trace)
+	if rec.State != gitlabtest.StateFailed || rec.FailureReason != "script_failure" {
+		t.Errorf("self-killed job: %s (%s), want failed (script_failure)\n%s", rec.State, rec.FailureReason, tail(log, 1500))
+	}
+	if !strings.Contains(log, "exit code 143") {
+		t.Errorf("the job did not die by SIGTERM (exit code 143): the test proves nothing\n%s", tail(log, 1500))
+	}
+	if strings.Contains(log, "engine stopped") {
+		t.Errorf("a self-killed job was blamed on the engine:\n%s", tail(log, 1500))
+	}
+	checkReportedOnce(t, rec)
+	checkViolations(t, srv)
+}
