@@ -8,11 +8,15 @@
 // answer is about the time it is asked for, so the live control loop and
 // the trace simulator feed it the same way. It does no I/O.
 //
-// A run in progress is matched against the workflow's recent runs by
-// progress, not by wall time: when the current run has queued n jobs, each
-// past run predicts its jobs after the n-th at their distance from its own
-// n-th job, counted from the current run's n-th job. A late stage thus
-// shifts the rest of the prediction instead of leaving it behind. A
-// predicted arrival that does not come within Config.Overdue is dropped,
-// so a wrong forecast costs little and heals; Error measures it.
+// A run's arrivals are split into waves (its stages: jobs queued less than
+// Config.WaveGap apart). A run in progress is matched against the
+// workflow's recent runs by progress, not by wall time: each past run
+// predicts the jobs after the current run's latest wave at their distance
+// from the start of its own wave of that rank, counted from the start of
+// the current run's. A late stage thus shifts the rest of the prediction
+// instead of leaving it behind. Per horizon the past runs' counts are
+// averaged, or a quantile of them is taken (Config.Quantile) to plan for
+// the runs whose waves came early. A predicted arrival that does not come
+// within Config.Overdue is dropped, so a wrong forecast costs little and
+// heals; Error measures it.
 package forecast
