@@ -164,7 +164,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		c.callTimeout = DefaultCallTimeout
 	}
 	if c.gate == nil {
-		c.gate = ratelimit.New(ratelimit.Options{Clock: gateClock{c.clock}, Logger: c.log})
+		c.gate = ratelimit.New(ratelimit.Options{Clock: c.clock, Logger: c.log})
 	}
 
 	hc := opts.HTTPClient

@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
@@ -50,14 +49,4 @@ func (c *Client) unbindJob(jobToken string) {
 	c.jobsMu.Lock()
 	defer c.jobsMu.Unlock()
 	delete(c.jobRunner, jobToken)
-}
-
-// gateClock adapts the client's Clock to the gate's.
-type gateClock struct{ c Clock }
-
-func (g gateClock) Now() time.Time { return g.c.Now() }
-
-func (g gateClock) After(d time.Duration) <-chan time.Time {
-	t := g.c.NewTimer(d)
-	return t.C()
 }

@@ -8,25 +8,14 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
-
-// Clock is the time source of a Gate; tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-// wallClock is the real clock.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                         { return time.Now() }
-func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Gate holds one pause per credential key. It is safe for concurrent use;
 // one Gate is shared by every client and slot of the agent.
 type Gate struct {
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 
 	mu    sync.Mutex
@@ -35,16 +24,14 @@ type Gate struct {
 
 // Options configure New.
 type Options struct {
-	// Clock defaults to the wall clock.
-	Clock  Clock
+	// Clock is the agent's clock (default the wall clock).
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
 // New returns an empty gate.
 func New(o Options) *Gate {
-	if o.Clock == nil {
-		o.Clock = wallClock{}
-	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -100,10 +87,8 @@ func (g *Gate) Wait(ctx context.Context, key string) error {
 			return ctx.Err()
 		}
 		g.mu.Unlock()
-		select {
-		case <-g.clock.After(until.Sub(now)):
-		case <-ctx.Done():
-			return fmt.Errorf("waiting out a rate limit on %s: %w", key, ctx.Err())
+		if err := clock.Sleep(ctx, g.clock, until.Sub(now)); err != nil {
+			return fmt.Errorf("waiting out a rate limit on %s: %w", key, err)
 		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
-// fakeClock moves only when told; After channels fire on Advance.
+// fakeClock moves only when told; its timers fire on Advance.
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
@@ -31,18 +33,26 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
 	if d <= 0 {
 		ch <- c.now
-		return ch
+		return fakeTimer{ch}
 	}
 	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), c: ch})
 	c.added <- struct{}{}
-	return ch
+	return fakeTimer{ch}
 }
+
+// fakeTimer fires when the clock is advanced past it; Stop and Reset are
+// not needed by the gate beyond Stop's release.
+type fakeTimer struct{ c chan time.Time }
+
+func (t fakeTimer) C() <-chan time.Time      { return t.c }
+func (t fakeTimer) Stop() bool               { return true }
+func (t fakeTimer) Reset(time.Duration) bool { panic("fakeTimer: Reset is not used by the gate") }
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
