@@ -107,6 +107,30 @@ func (e *privateEngine) logTail() string {
 	return tail(string(b), 3000)
 }
 
+// The private dockerd's default bridge: its own name and subnet, so the
+// shared engine's docker0 is never touched.
+const (
+	pdBridge     = "rf-pdk0"
+	pdBridgeAddr = "10.244.0.1/24"
+)
+
+// privateBridge creates a Linux bridge with addr for a private engine and
+// removes it when the test ends.
+func privateBridge(t *testing.T, name, addr string) {
+	t.Helper()
+	_ = exec.Command("ip", "link", "del", name).Run() // left by a killed run
+	for _, args := range [][]string{
+		{"link", "add", name, "type", "bridge"},
+		{"addr", "add", addr, "dev", name},
+		{"link", "set", name, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
+}
+
 // startPrivateDockerd starts a dockerd of the test's own: no default
 // bridge and no iptables rules (the shared engine's are left alone).
 func startPrivateDockerd(t *testing.T) *privateEngine {
@@ -116,10 +140,14 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 	}
 	dir := newEngineDir(t, "rf-dockerd-")
 	e := &privateEngine{t: t, name: "dockerd", dir: dir, sock: filepath.Join(dir, "docker.sock")}
+	// A bridge of its own: with --bridge=none dockerd deletes the host's
+	// docker0 at start, which breaks the shared engine under every other
+	// test running at the same time.
+	privateBridge(t, pdBridge, pdBridgeAddr)
 	e.args = []string{"dockerd",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://" + e.sock,
-		"--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+		"--bridge=" + pdBridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
 	}
 	log, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
