@@ -126,7 +126,7 @@ func checkWarmNode(t *testing.T, script string, warm bool) {
 	t.Helper()
 	hook := strings.Contains(script, "complete-lifecycle-action") && strings.Contains(script, "--auto-scaling-group-name '"+tfrender.SampleFleet+"-warm'") &&
 		strings.Contains(script, "--lifecycle-hook-name 'runfleet-node-ready'") && strings.Contains(script, "systemctl enable runfleet-runner.service runfleet-lifecycle.service") &&
-		strings.Contains(script, "Warmed:*)")
+		strings.Contains(script, "Warmed:*)") && strings.Contains(script, "ExecStartPre=-/bin/rm -f /var/lib/runfleet/fleet-node-token")
 	if hook != warm {
 		t.Errorf("warm pool %v, but the lifecycle hook handling is present: %v", warm, hook)
 	}

@@ -91,6 +91,7 @@ export PATH=/opt/fake/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 set -a
 . /opt/fake/env
 set +a
+if [ -x /opt/fake/before.sh ]; then /opt/fake/before.sh; fi
 bash /opt/fake/user-data.sh
 if [ -x /opt/fake/after.sh ]; then /opt/fake/after.sh; fi
 `
@@ -103,6 +104,13 @@ type run struct {
 	secrets  map[string]string // the secret store: ARN -> value
 	env      []string          // KEY=VALUE for the user-data (RUNFLEET_BOOTSTRAP_PHASE, …)
 	after    string            // bash run in the container once the user-data succeeded
+	// stubs are commands put on PATH as present but failing when run: what `command -v`
+	// must find so the bootstrap skips installing it (when the mirror is out of reach).
+	stubs []string
+	// before is bash run in the container before the user-data (what an image would hold).
+	before string
+	// offline runs the container without a network (loopback only: the fakes are there).
+	offline bool
 }
 
 // runNode runs r in a new container and keeps the container until the test ends.
@@ -128,6 +136,9 @@ func runNode(t *testing.T, e *env, r run) *node {
 	for _, n := range []string{"aws", "systemctl"} {
 		must(os.Symlink("/opt/fake/fakenode", filepath.Join(dir, "bin", n)))
 	}
+	for _, n := range r.stubs {
+		must(os.WriteFile(filepath.Join(dir, "bin", n), []byte("#!/bin/sh\necho \"stub $0 must not run: $*\" >&2\nexit 1\n"), 0o755))
+	}
 	secrets, err := json.Marshal(r.secrets)
 	must(err)
 	must(os.WriteFile(filepath.Join(dir, "secrets.json"), secrets, 0o600))
@@ -138,8 +149,14 @@ func runNode(t *testing.T, e *env, r run) *node {
 	if r.after != "" {
 		must(os.WriteFile(filepath.Join(dir, "after.sh"), []byte("#!/bin/bash\nset -euo pipefail\n"+r.after), 0o755))
 	}
+	if r.before != "" {
+		must(os.WriteFile(filepath.Join(dir, "before.sh"), []byte("#!/bin/bash\nset -euo pipefail\n"+r.before), 0o755))
+	}
 	name := "runfleet-bootstrap-" + randomHex(4)
 	args := []string{"create", "--name", name, "--label", testLabel, "--cap-add", "NET_ADMIN", "-v", dir + ":/opt/fake"}
+	if r.offline {
+		args = append(args, "--network", "none")
+	}
 	if _, err := docker(append(args, r.image, "/opt/fake/harness.sh")...); err != nil {
 		t.Fatal(err)
 	}
@@ -242,22 +259,7 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 	if _, ok := etc["/etc/runfleet/config.toml.new"]; ok {
 		t.Error("config.toml.new left behind")
 	}
-	// The config names files under /etc/runfleet: load it with them beside it.
-	local := t.TempDir()
-	for _, f := range []string{"join-token", "fleet-ca.pem"} {
-		if err := os.WriteFile(filepath.Join(local, f), etc["/etc/runfleet/"+f].data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfgPath := filepath.Join(local, "config.toml")
-	cfgText := strings.ReplaceAll(string(etc["/etc/runfleet/config.toml"].data), "/etc/runfleet/", local+"/")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("the agent refuses the config the bootstrap wrote: %v\n%s", err, etc["/etc/runfleet/config.toml"].data)
-	}
+	cfg, local := loadNodeConfig(t, etc)
 	if cfg.Concurrent != 3 || cfg.Node != instanceID || cfg.Interruption.Cloud != "aws" || cfg.LogFormat != "json" {
 		t.Errorf("globals: %+v", cfg)
 	}
@@ -274,13 +276,7 @@ func TestBootstrapFreshGitLab(t *testing.T) {
 	if c := r.Cache; c.Type != "s3" || !c.Shared || c.S3.Bucket != "ci-cache-0123" || c.S3.Region != "eu-west-1" {
 		t.Errorf("cache: %+v, want the fleet's S3 bucket, shared", c)
 	}
-	if fl := cfg.Fleet; fl.URL == nil || fl.URL.String() != "https://10.0.1.10:8080" || fl.JoinToken != joinToken || fl.Identity != "aws" ||
-		fl.CAFile != filepath.Join(local, "fleet-ca.pem") || fl.ProviderID != instanceID {
-		t.Errorf("fleet membership: %+v", fl)
-	}
-	if got := string(etc["/etc/runfleet/fleet-ca.pem"].data); got != fleetCA+"\n" {
-		t.Errorf("fleet-ca.pem holds %q", got)
-	}
+	checkFleet(t, cfg, etc, local)
 	list, err := os.ReadFile(filepath.Join(n.dir, "list.out"))
 	if err != nil || !strings.Contains(string(list), "ci-"+instanceID) || strings.Contains(string(list), gitlabToken) {
 		t.Errorf("the installed agent does not list its runner (or shows the whole token): %v\n%s", err, list)
