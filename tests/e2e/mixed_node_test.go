@@ -89,9 +89,10 @@ func agentMetric(addr, series string) float64 {
 
 // TestMixedNode runs one agent with a GitLab runner, a GitHub label-mode
 // table and a GitHub scale set on one shared Docker executor, concurrent
-// 3, each source allowed 3. Label mode's idle runners take the slots
-// first; a GitLab job and a scale-set job queued later still start (no
-// starvation), and with one job of each kind running the node reports
+// 3, each source allowed 3: label mode alone would keep an idle runner in
+// every slot. A GitLab job and a scale-set job queued once label mode's
+// idle runners are up still start (no starvation; the log counts the idle
+// slots preempted for them), and with one job of each kind running the node reports
 // exactly 3 busy slots, one per source, while a fourth job waits. On
 // SIGTERM (a drain) the agent takes nothing new and withdraws its idle
 // runners but stays until every kind of job has finished, its busy count
