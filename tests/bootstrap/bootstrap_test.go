@@ -111,6 +111,8 @@ type run struct {
 	before string
 	// offline runs the container without a network (loopback only: the fakes are there).
 	offline bool
+	// lifecycleState, when set, is the Auto Scaling target lifecycle state IMDS reports.
+	lifecycleState string
 }
 
 // runNode runs r in a new container and keeps the container until the test ends.
@@ -148,6 +150,9 @@ func runNode(t *testing.T, e *env, r run) *node {
 	must(os.WriteFile(filepath.Join(dir, "env"), []byte(strings.Join(r.env, "\n")+"\n"), 0o644))
 	if r.after != "" {
 		must(os.WriteFile(filepath.Join(dir, "after.sh"), []byte("#!/bin/bash\nset -euo pipefail\n"+r.after), 0o755))
+	}
+	if r.lifecycleState != "" {
+		must(os.WriteFile(filepath.Join(dir, "lifecycle-state"), []byte(r.lifecycleState+"\n"), 0o644))
 	}
 	if r.before != "" {
 		must(os.WriteFile(filepath.Join(dir, "before.sh"), []byte("#!/bin/bash\nset -euo pipefail\n"+r.before), 0o755))

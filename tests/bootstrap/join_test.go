@@ -132,3 +132,63 @@ func TestBootstrapRefusesUncheckedAgent(t *testing.T) {
 		t.Error("the unchecked agent was installed")
 	}
 }
+
+// TestBootstrapWarmNode boots a node of the warm pool's group: launched into the warm pool
+// (target state Warmed:Stopped) it installs and enables the agent without starting it and
+// completes the group's launching hook; launched into service (or leaving the pool) it
+// starts the agent first. A warm node's agent never keeps a node token across a stop.
+func TestBootstrapWarmNode(t *testing.T) {
+	e := setup(t)
+	t.Parallel()
+	vars := nodeVars("gitlab", sha256File(t, e.runner))
+	vars["asg_name"], vars["warm_pool_hook"] = "ci-warm", "runfleet-node-ready"
+	userData := renderNodeUserData(t, vars)
+	complete := "aws autoscaling complete-lifecycle-action --region eu-west-1 --auto-scaling-group-name ci-warm" +
+		" --lifecycle-hook-name runfleet-node-ready --instance-id " + instanceID + " --lifecycle-action-result CONTINUE"
+	for _, c := range []struct {
+		name, state  string
+		agentStarted bool
+		after        string
+		completed    bool
+	}{
+		// What systemd would run at boot: the hook's unit (the fake systemctl runs nothing).
+		{"warming", "Warmed:Stopped", false, "/usr/local/sbin/runfleet-lifecycle\n", true},
+		{"in-service", "InService", true, "/usr/local/sbin/runfleet-lifecycle\n", true},
+		// In service with the agent down, the hook is not completed (the group abandons the
+		// instance when the heartbeat times out).
+		{"in-service-agent-down", "InService", true,
+			"rm -f /opt/fake/active/runfleet-runner.service\nif /usr/local/sbin/runfleet-lifecycle; then exit 1; fi\n", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := runNode(t, e, run{
+				image: e.base, userData: userData, agent: e.runner, stubs: engineImage.stubs, before: engineImage.before, offline: true,
+				secrets:        map[string]string{tokenARN: gitlabToken, joinARN: joinToken, caARN: fleetCA},
+				lifecycleState: c.state, after: c.after,
+			})
+			if n.err != nil {
+				t.Fatalf("bootstrap failed: %v", n.err)
+			}
+			calls := n.calls(t)
+			if got := slices.Contains(calls, "systemctl start runfleet-runner.service"); got != c.agentStarted {
+				t.Errorf("agent started: %v, want %v; calls:\n%s", got, c.agentStarted, strings.Join(calls, "\n"))
+			}
+			if slices.Contains(calls, "systemctl enable --now runfleet-runner.service") {
+				t.Error("a warm node starts its agent unconditionally")
+			}
+			want := []string{"systemctl enable runfleet-runner.service runfleet-lifecycle.service", "systemctl start runfleet-lifecycle.service"}
+			if !inOrder(calls, want) {
+				t.Errorf("calls lack %q in order:\n%s", want, strings.Join(calls, "\n"))
+			}
+			if got := slices.Contains(calls, complete); got != c.completed {
+				t.Errorf("launching hook completed: %v, want %v; calls:\n%s", got, c.completed, strings.Join(calls, "\n"))
+			}
+			sys := copyOut(t, n.ctr, "/etc/systemd/system")
+			if link := sys["/etc/systemd/system/multi-user.target.wants/runfleet-lifecycle.service"]; link.linkname != "/etc/systemd/system/runfleet-lifecycle.service" {
+				t.Error("runfleet-lifecycle.service is not enabled: a node leaving the warm pool would never complete the hook")
+			}
+			if unit := string(sys["/etc/systemd/system/runfleet-runner.service"].data); !strings.Contains(unit, "\nExecStartPre=-/bin/rm -f /var/lib/runfleet/fleet-node-token\n") {
+				t.Errorf("a warm node's agent keeps its node token across a stop:\n%s", unit)
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ func main() {
 	case "aws":
 		os.Exit(awsCLI(dir, args))
 	case "systemctl":
-		os.Exit(systemctl(args))
+		os.Exit(systemctl(dir, args))
 	case "amazon-cloudwatch-agent-ctl":
 		os.Exit(cloudwatchCtl(args))
 	}
@@ -115,6 +115,9 @@ func awsCLI(dir string, args []string) int {
 		fmt.Fprintln(os.Stderr, "You must specify a region. You can also configure your region by running \"aws configure\".")
 		return 253
 	}
+	if args[0]+" "+args[1] == "autoscaling complete-lifecycle-action" {
+		return completeLifecycleAction(opts)
+	}
 	var arn, op, query string
 	switch args[0] + " " + args[1] {
 	case "ssm get-parameter":
@@ -166,10 +169,28 @@ func awsCLI(dir string, args []string) int {
 	return 0
 }
 
+// completeLifecycleAction checks `aws autoscaling complete-lifecycle-action` as the API
+// would (the call itself is recorded): group, hook, instance and a result of CONTINUE or
+// ABANDON are required.
+func completeLifecycleAction(opts map[string]string) int {
+	for _, k := range []string{"--auto-scaling-group-name", "--lifecycle-hook-name", "--instance-id", "--lifecycle-action-result"} {
+		if opts[k] == "" {
+			fmt.Fprintf(os.Stderr, "aws: error: the following arguments are required: %s\n", k)
+			return 252
+		}
+	}
+	if r := opts["--lifecycle-action-result"]; r != "CONTINUE" && r != "ABANDON" {
+		fmt.Fprintf(os.Stderr, "\nAn error occurred (ValidationError) when calling the CompleteLifecycleAction operation: LifecycleActionResult %q is not CONTINUE or ABANDON\n", r)
+		return 254
+	}
+	return 0
+}
+
 // systemctl implements the verbs the bootstrap uses, offline, the way systemctl does on a
 // system whose manager is not running: enable links the unit into its WantedBy target;
-// --now is only recorded (nothing runs units here).
-func systemctl(args []string) int {
+// start marks the unit active (nothing runs here) and is-active reports it; --now is only
+// recorded.
+func systemctl(dir string, args []string) int {
 	var verbs []string
 	for _, a := range args {
 		if !strings.HasPrefix(a, "-") {
@@ -180,6 +201,23 @@ func systemctl(args []string) int {
 		return 0
 	}
 	switch verbs[0] {
+	case "start":
+		for _, u := range verbs[1:] {
+			if err := os.MkdirAll(filepath.Join(dir, "active"), 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if err := os.WriteFile(filepath.Join(dir, "active", u), nil, 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+	case "is-active":
+		for _, u := range verbs[1:] {
+			if _, err := os.Stat(filepath.Join(dir, "active", u)); err != nil {
+				return 3 // inactive
+			}
+		}
 	case "enable":
 		if len(verbs) < 2 {
 			fmt.Fprintln(os.Stderr, "Too few arguments.")
@@ -280,7 +318,7 @@ func serve(dir string, args []string) error {
 	}
 	errc := make(chan error, 2)
 	go func() {
-		errc <- http.Serve(li, newIMDS(*instanceID, map[string]string{
+		errc <- http.Serve(li, newIMDS(dir, *instanceID, map[string]string{
 			"placement/region":            "eu-west-1",
 			"placement/availability-zone": "eu-west-1a",
 			"instance-type":               "m6i.large",
@@ -302,14 +340,15 @@ func serve(dir string, args []string) error {
 // imds is a strict IMDSv2: sessions only (the launch template sets http_tokens =
 // "required").
 type imds struct {
+	dir        string // its file lifecycle-state, when present, is the Auto Scaling target lifecycle state
 	instanceID string
 	meta       map[string]string
 	mu         sync.Mutex
 	tokens     map[string]bool
 }
 
-func newIMDS(instanceID string, meta map[string]string) *imds {
-	return &imds{instanceID: instanceID, meta: meta, tokens: map[string]bool{}}
+func newIMDS(dir, instanceID string, meta map[string]string) *imds {
+	return &imds{dir: dir, instanceID: instanceID, meta: meta, tokens: map[string]bool{}}
 }
 
 func (m *imds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -361,6 +400,13 @@ func (m *imds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v, ok := m.meta[key]; ok {
 		fmt.Fprint(w, v)
 		return
+	}
+	if key == "autoscaling/target-lifecycle-state" {
+		// 404 without the file: an instance outside an Auto Scaling group.
+		if b, err := os.ReadFile(filepath.Join(m.dir, "lifecycle-state")); err == nil {
+			fmt.Fprint(w, strings.TrimSpace(string(b)))
+			return
+		}
 	}
 	// spot/instance-action and everything else: 404, as on an instance with no notice.
 	http.NotFound(w, r)
