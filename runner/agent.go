@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -87,6 +88,14 @@ func NewAgent(o AgentOptions) *Agent {
 func (a *Agent) Run(ctx context.Context) error {
 	if len(a.sources) == 0 {
 		return errors.New("no runners configured: run 'runner register' first")
+	}
+	names := map[string]bool{}
+	for _, src := range a.sources {
+		if names[src.Name()] {
+			// Slots, busy counts and metrics are kept by source name.
+			return fmt.Errorf("two runners are named %q: give each [[runners]], [[github]] and [[github_scale_set]] table its own name", src.Name())
+		}
+		names[src.Name()] = true
 	}
 	if len(a.sources) > a.concurrent {
 		a.logger.Warn("fewer concurrent slots than runners: a runner may wait while others hold every slot",

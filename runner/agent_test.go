@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,5 +218,12 @@ func TestAgentPauseResume(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAgentRefusesDuplicateNames(t *testing.T) {
+	a := NewAgent(AgentOptions{Sources: []Source{&idleSource{name: "x", limit: 1}, &idleSource{name: "x", limit: 1}}})
+	if err := a.Run(context.Background()); err == nil || !strings.Contains(err.Error(), `"x"`) {
+		t.Fatalf("err = %v, want a duplicate-name error", err)
 	}
 }
