@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/journal"
@@ -41,14 +42,15 @@ const busyRetry = 30 * time.Second
 // once the runner stops answering). A record is deleted only once the
 // platform acknowledged; one that could not be handled stays for the next
 // start, and GitHub registrations still busy are tried again in the
-// background until ctx ends.
-func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]recoverRunner, ghSources []*github.Source, logger *slog.Logger) {
+// background until ctx ends. It reports whether the previous agent left
+// any job.
+func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]recoverRunner, ghSources []*github.Source, logger *slog.Logger) bool {
 	entries, err := jr.Pending()
 	if err != nil {
 		logger.Error("reading the job journal", "dir", jr.Dir(), "err", err)
 	}
 	if len(entries) == 0 {
-		return
+		return false
 	}
 	logger.Warn("the previous agent left jobs unfinished: reporting them", "jobs", len(entries))
 	gh := map[string]*github.Source{}
@@ -89,6 +91,29 @@ func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]re
 	select {
 	case <-done:
 	case <-time.After(recoverTimeout + 5*time.Second):
+	}
+	return true
+}
+
+// lateReaps are when, after the start, the engines are reaped again when
+// the previous agent died mid-job: requests it had sent (a container
+// create, a network) can complete after the start-up reap.
+var lateReaps = []time.Duration{5 * time.Second, 20 * time.Second}
+
+// reapLate reaps every engine at lateReaps (each Reap leaves the objects
+// of live jobs alone).
+func reapLate(ctx context.Context, clk clock.Clock, exs []nodeExecutor, logger *slog.Logger) {
+	var slept time.Duration
+	for _, at := range lateReaps {
+		if err := clock.Sleep(ctx, clk, at-slept); err != nil {
+			return
+		}
+		slept = at
+		for _, ex := range exs {
+			if err := ex.Reap(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("reaping what the previous agent left", "err", err)
+			}
+		}
 	}
 }
 

@@ -196,7 +196,9 @@ func run(ctx context.Context, g *globalFlags) error {
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
-	recoverJobs(ctx, jr, recovery, ghSources, logger)
+	if recoverJobs(ctx, jr, recovery, ghSources, logger) {
+		wg.Go(func() { reapLate(srvCtx, clock.Real{}, engs.all(), logger) })
+	}
 	err = agent.Run(agentCtx)
 	stopScaleSets()
 	removeStaleGitHub(ctx, ghSources, logger)

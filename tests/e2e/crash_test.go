@@ -17,8 +17,9 @@ import (
 // crashKills is the goal: 20 SIGKILLs mid-job in a row.
 const crashKills = 20
 
-// TestCrashRecovery SIGKILLs the agent mid-job 20 times in a row, each
-// time starting it again at once. Every killed job must be final on GitLab
+// TestCrashRecovery SIGKILLs the agent mid-job 20 times in a row (half of
+// them while the script runs, half at varying points between the accept
+// and the script), each time starting it again at once. Every killed job must be final on GitLab
 // (failed, runner_system_failure, reported once, with its log and a
 // closing line) within 60 s of the restart; nothing the killed agent
 // started on the engine may be left 30 s after the restart; the journal
@@ -39,11 +40,24 @@ func TestCrashRecovery(t *testing.T) {
 	for i := range crashKills {
 		marker := fmt.Sprintf("crash-job-%d-started", i)
 		id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo " + marker, "sleep 300"}})
-		waitFor(t, jobWait, "job "+marker+" to print its first line", func() bool {
-			return strings.Contains(string(srv.Job(id).Trace), marker)
-		})
-		if n := journalRecords(t, journalDir); n != 1 {
-			t.Fatalf("kill %d: %d journal records while one job runs, want 1", i, n)
+		// Odd kills land early, at varying points between the accept and
+		// the script (preparing the containers, fetching the sources);
+		// even ones while the script runs.
+		early := i%2 == 1
+		if early {
+			waitFor(t, jobWait, fmt.Sprintf("kill %d: the agent to accept the job", i), func() bool { return srv.Job(id).Accepted })
+			time.Sleep(time.Duration(i*97%700) * time.Millisecond)
+		} else {
+			waitFor(t, jobWait, "job "+marker+" to print its first line", func() bool {
+				rec := srv.Job(id)
+				if rec.State.Final() {
+					t.Fatalf("kill %d: job ended before it could be killed: %s (%s)\nevents %q\n%s", i, rec.State, rec.FailureReason, rec.Events, rec.Trace)
+				}
+				return strings.Contains(string(rec.Trace), marker)
+			})
+			if n := journalRecords(t, journalDir); n != 1 {
+				t.Fatalf("kill %d: %d journal records while one job runs, want 1", i, n)
+			}
 		}
 		a.signal(syscall.SIGKILL)
 		select {
@@ -51,7 +65,7 @@ func TestCrashRecovery(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("kill %d: the agent did not die within 10s of SIGKILL", i)
 		}
-		if len(leftovers(t, node)) == 0 {
+		if !early && len(leftovers(t, node)) == 0 {
 			t.Fatalf("kill %d: the killed agent left no container behind: the test proves nothing", i)
 		}
 		restarted := time.Now()
@@ -63,12 +77,18 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		checkReportedOnce(t, rec)
 		log := string(rec.Trace)
-		if !strings.Contains(log, marker) || !strings.HasSuffix(log, gitlab.RestartNote) {
+		if !early && !strings.Contains(log, marker) || !strings.HasSuffix(log, gitlab.RestartNote) {
 			t.Errorf("kill %d: log lacks the job's output or the closing line:\n%s", i, tail(log, 800))
 		}
-		waitFor(t, 30*time.Second, fmt.Sprintf("kill %d: the killed agent's containers, networks and volumes to be gone", i), func() bool {
-			return len(leftovers(t, node)) == 0
-		})
+		var left []string
+		for deadline := restarted.Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if left = leftovers(t, node); len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: 30s after the restart, the killed agent's objects are still there: %q", i, left)
+			}
+		}
 		toClean = append(toClean, time.Since(restarted))
 		waitFor(t, 10*time.Second, "the journal record to be deleted", func() bool { return journalRecords(t, journalDir) == 0 })
 	}
