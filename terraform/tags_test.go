@@ -74,7 +74,15 @@ func TestTagVocabulary(t *testing.T) {
 			t.Errorf("node tag %s = %q, want %q", k, got.AsString(), v)
 		}
 	}
-	all, err := mod.Local("tags", in)
+	res, err := mod.Local("node_resource_tags", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetAttr(awsprovider.TagRole).AsString() != "node" || res.GetAttr(awsprovider.TagManaged).AsString() != "true" ||
+		res.GetAttr(awsprovider.TagPool).AsString() != pool.AsString() {
+		t.Errorf("launch template tags of nodes: %#v", res)
+	}
+		all, err := mod.Local("tags", in)
 	if err != nil {
 		t.Fatal(err)
 	}

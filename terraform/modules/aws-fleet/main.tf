@@ -65,6 +65,8 @@ locals {
   tag_role    = "dev.runfleet.role"
   tags        = merge(var.tags, { (local.tag_fleet) = var.name })
   node_tags   = merge(local.tags, { (local.tag_managed) = "true", (local.tag_pool) = local.pool_name })
+  # Node instances and their volumes (launch templates' tag_specifications).
+  node_resource_tags = merge(local.node_tags, { Name = "${var.name}-node", (local.tag_role) = "node" })
 
   # The autoscaler's one pool: the nodes' Auto Scaling group.
   pool_name = "default"

@@ -58,14 +58,12 @@ resource "aws_launch_template" "warm" {
     enabled = false
   }
 
-  tag_specifications {
-    resource_type = "instance"
-    tags          = merge(local.node_tags, { Name = "${var.name}-node", (local.tag_role) = "node" })
-  }
-
-  tag_specifications {
-    resource_type = "volume"
-    tags          = merge(local.node_tags, { Name = "${var.name}-node", (local.tag_role) = "node" })
+  dynamic "tag_specifications" {
+    for_each = ["instance", "volume"]
+    content {
+      resource_type = tag_specifications.value
+      tags          = local.node_resource_tags
+    }
   }
 
   tags = local.tags
