@@ -82,7 +82,7 @@ func TestTagVocabulary(t *testing.T) {
 		res.GetAttr(awsprovider.TagPool).AsString() != pool.AsString() {
 		t.Errorf("launch template tags of nodes: %#v", res)
 	}
-		all, err := mod.Local("tags", in)
+	all, err := mod.Local("tags", in)
 	if err != nil {
 		t.Fatal(err)
 	}
