@@ -20,8 +20,8 @@ const ToolCacheSharedPath = "/opt/runfleet/toolcache"
 // installs stay for the next runners: only for runners of one repository
 // that is trusted with it). Otherwise the shared directory is read-only
 // at ToolCacheSharedPath and ToolCachePath is own, a fresh directory
-// holding a link per shared <tool>/<version>: a job uses the cached tools
-// and can change none of them for other jobs.
+// holding a link per shared <tool>/<version> (and per other entry): a job
+// uses the cached tools and can change none of them for other jobs.
 func toolCacheMounts(shared, own string, writable bool) ([]executors.Mount, error) {
 	if err := os.MkdirAll(shared, 0o755); err != nil {
 		return nil, fmt.Errorf("github: tool cache: %w", err)
@@ -46,6 +46,9 @@ func toolCacheMounts(shared, own string, writable bool) ([]executors.Mount, erro
 	}
 	for _, tool := range tools {
 		if !tool.IsDir() {
+			if err := os.Symlink(path.Join(ToolCacheSharedPath, tool.Name()), filepath.Join(own, tool.Name())); err != nil {
+				return nil, fmt.Errorf("github: runner tool cache: %w", err)
+			}
 			continue
 		}
 		versions, err := os.ReadDir(filepath.Join(shared, tool.Name()))
@@ -60,9 +63,6 @@ func toolCacheMounts(shared, own string, writable bool) ([]executors.Mount, erro
 			return nil, fmt.Errorf("github: runner tool cache: %w", err)
 		}
 		for _, v := range versions {
-			if !v.IsDir() {
-				continue
-			}
 			target := path.Join(ToolCacheSharedPath, tool.Name(), v.Name())
 			if err := os.Symlink(target, filepath.Join(dir, v.Name())); err != nil {
 				return nil, fmt.Errorf("github: runner tool cache: %w", err)
