@@ -98,7 +98,7 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 		executors.WriteNotes(spec.Log, executors.PrivilegedWarning)
 	}
 	executors.WriteNotes(spec.Log, executors.LimitsNote(spec.Resources))
-	lease, err := e.client.LeasesService().Create(ctx,
+	lease, err := e.client.LeasesService().Create(uncut(ctx),
 		leases.WithID(leaseID(e.node, spec.JobID)),
 		leases.WithExpiration(e.leaseExpiry),
 		leases.WithLabels(objectLabels(spec.Labels, e.node, spec.JobID, roleLease)))
@@ -202,6 +202,12 @@ func (e *Executor) startService(ctx context.Context, env *Env, spec executors.Sp
 	return err
 }
 
+// uncut is ctx (its namespace and lease) without its cancellation, for
+// the calls that create an object: a request cut off by a cancel may
+// still create it after its answer was lost, leaving it behind. The steps
+// between them still stop at ctx's end.
+func uncut(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // start creates a container with its own snapshot and starts its task,
 // recording both in env.
 func (e *Executor) start(ctx context.Context, env *Env, id string, img ctrd.Image, labels map[string]string,
@@ -210,7 +216,7 @@ func (e *Executor) start(ctx context.Context, env *Env, id string, img ctrd.Imag
 		return nil, nil, fmt.Errorf("containerd: container %s has no command: %w", id, executors.ErrEngine)
 	}
 	rtName, rtOpts := runtimeFor(e.runtime, runtime)
-	c, err := e.client.NewContainer(ctx, id,
+	c, err := e.client.NewContainer(uncut(ctx), id,
 		ctrd.WithContainerLabels(labels),
 		ctrd.WithImage(img),
 		ctrd.WithSnapshotter(e.snapshotter),
@@ -222,7 +228,7 @@ func (e *Executor) start(ctx context.Context, env *Env, id string, img ctrd.Imag
 		return nil, nil, engineErr("create container "+id, err)
 	}
 	env.containers = append(env.containers, c)
-	task, err := c.NewTask(ctx, cio.NullIO)
+	task, err := c.NewTask(uncut(ctx), cio.NullIO)
 	if err != nil {
 		return nil, nil, engineErr("create task "+id, err)
 	}
