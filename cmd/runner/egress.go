@@ -21,7 +21,8 @@ func resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
 // egressPolicy is what jobs must not reach besides the cloud metadata
 // endpoint: the control plane's addresses ([fleet] url, resolved at
 // start), the agent's own listener (listen_address: its port, on every
-// address of the node) and every runner's blocked_egress_cidrs.
+// address of the node, unless it listens on loopback only, which no
+// container reaches) and every runner's blocked_egress_cidrs.
 func egressPolicy(ctx context.Context, cfg *config.Config, resolve resolver) ([]executors.EgressBlock, error) {
 	var out []executors.EgressBlock
 	seen := map[executors.EgressBlock]bool{}
@@ -43,7 +44,7 @@ func egressPolicy(ctx context.Context, cfg *config.Config, resolve resolver) ([]
 		}
 	}
 	if cfg.ListenAddress != "" {
-		_, p, err := net.SplitHostPort(cfg.ListenAddress)
+		host, p, err := net.SplitHostPort(cfg.ListenAddress)
 		if err != nil {
 			return nil, fmt.Errorf("job egress policy: listen_address %q: %w", cfg.ListenAddress, err)
 		}
@@ -51,7 +52,7 @@ func egressPolicy(ctx context.Context, cfg *config.Config, resolve resolver) ([]
 		if err != nil {
 			return nil, fmt.Errorf("job egress policy: listen_address %q: port: %w", cfg.ListenAddress, err)
 		}
-		if port != 0 {
+		if port != 0 && !loopbackOnly(host) {
 			add(executors.EgressBlock{Net: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Port: uint16(port), Why: "agent listener"})
 			add(executors.EgressBlock{Net: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Port: uint16(port), Why: "agent listener"})
 		}
@@ -66,4 +67,14 @@ func egressPolicy(ctx context.Context, cfg *config.Config, resolve resolver) ([]
 		}
 	}
 	return out, nil
+}
+
+// loopbackOnly reports whether a listen host accepts loopback traffic
+// only: "localhost" or a loopback address.
+func loopbackOnly(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

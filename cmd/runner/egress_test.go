@@ -32,7 +32,7 @@ func TestEgressPolicy(t *testing.T) {
 			name: "control plane, listener and CIDRs, deduplicated",
 			cfg: config.Config{
 				Fleet:         config.Fleet{URL: cp},
-				ListenAddress: "127.0.0.1:9252",
+				ListenAddress: ":9252",
 				Runners: []config.Runner{
 					{Name: "a", Docker: config.Docker{BlockedEgressCIDRs: []string{"10.1.2.3/8", "192.168.0.0/16"}}},
 					{Name: "b", Docker: config.Docker{BlockedEgressCIDRs: []string{"10.0.0.0/8"}}},
@@ -47,6 +47,10 @@ func TestEgressPolicy(t *testing.T) {
 				{Net: netip.MustParsePrefix("192.168.0.0/16"), Why: "blocked_egress_cidrs"},
 			},
 		},
+		{name: "a loopback listener needs no rule", cfg: config.Config{ListenAddress: "127.0.0.1:9252"}},
+		{name: "an address listener", cfg: config.Config{ListenAddress: "10.0.0.7:9252"}, want: []executors.EgressBlock{
+			{Net: any4, Port: 9252, Why: "agent listener"}, {Net: any6, Port: 9252, Why: "agent listener"},
+		}},
 		{name: "unresolvable control plane", cfg: config.Config{Fleet: config.Fleet{URL: &url.URL{Scheme: "https", Host: "nowhere.invalid"}}}, wantErr: true},
 		{name: "bad listen address", cfg: config.Config{ListenAddress: "9252"}, wantErr: true},
 		{name: "bad CIDR", cfg: config.Config{Runners: []config.Runner{{Docker: config.Docker{BlockedEgressCIDRs: []string{"10.0.0.0"}}}}}, wantErr: true},
