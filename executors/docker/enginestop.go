@@ -9,8 +9,13 @@ import (
 )
 
 // engineStopWatch is how long a first step killed by a signal from outside
-// the job watches the engine before the exit counts as the job's own.
-const engineStopWatch = 3 * time.Second
+// the job watches the engine before the exit counts as the job's own: a
+// stopping engine closes its API after it has stopped its containers and
+// its networks, which can take seconds on a loaded node (Docker's own
+// --shutdown-timeout defaults to 15 s). The container's init dies by a
+// signal without the wrapper's end mark almost only when killed from
+// outside the job (the engine, an administrator): those pay this wait.
+const engineStopWatch = 15 * time.Second
 
 // signalExit reports whether a container exit code means a signal killed
 // the process (128+n): SIGTERM or SIGKILL from the engine stopping it.
