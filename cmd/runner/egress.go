@@ -20,7 +20,7 @@ func resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
 
 // egressPolicy is what jobs must not reach besides the cloud metadata
 // endpoint: the control plane's addresses ([fleet] url, resolved at
-// start), the agent's own listener (listen_address: its port, on every
+// start; loopback addresses need no rule), the agent's own listener (listen_address: its port, on every
 // address of the node, unless it listens on loopback only, which no
 // container reaches) and every runner's blocked_egress_cidrs.
 func egressPolicy(ctx context.Context, cfg *config.Config, resolve resolver) ([]executors.EgressBlock, error) {
@@ -39,7 +39,9 @@ func egressPolicy(ctx context.Context, cfg *config.Config, resolve resolver) ([]
 			return nil, fmt.Errorf("job egress policy: resolve the control plane %s: %w", host, err)
 		}
 		for _, a := range addrs {
-			a = a.Unmap()
+			if a = a.Unmap(); a.IsLoopback() {
+				continue // no container reaches the node's loopback
+			}
 			add(executors.EgressBlock{Net: netip.PrefixFrom(a, a.BitLen()), Why: "control plane"})
 		}
 	}

@@ -18,7 +18,7 @@ func TestEgressPolicy(t *testing.T) {
 		if host != "cp.example.internal" {
 			return nil, errors.New("no such host")
 		}
-		return []netip.Addr{netip.MustParseAddr("::ffff:10.0.0.5"), netip.MustParseAddr("fd00::5")}, nil
+		return []netip.Addr{netip.MustParseAddr("::ffff:10.0.0.5"), netip.MustParseAddr("fd00::5"), netip.MustParseAddr("127.0.0.1")}, nil
 	}
 	any4, any6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
 	tests := []struct {
