@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ var lifecycleCases = []testCase{
 	{"CancelStep", testCancelStep},
 	{"CloseTwiceLeavesNothing", testCloseTwice},
 	{"ReapAbandoned", testReapAbandoned},
+	{"CancelledCreateLeavesNothing", testCancelledCreate},
 }
 
 // cancelDeadline is how fast a cancelled step must return.
@@ -168,4 +170,37 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// testCancelledCreate cancels Create at points spread over its work
+// (network, volume, service and job containers): whether Create failed or
+// finished first, once it returned (and a finished Env was closed)
+// nothing labelled for the node is left, including objects whose creation
+// answer the cancellation cut off.
+func testCancelledCreate(t *testing.T, h Harness) {
+	node := uniqueNode(t)
+	ex := h.New(t, node)
+	img := executors.Image{Name: h.Image, PullPolicy: executors.PullNever}
+	for i, after := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 10 * time.Millisecond,
+		30 * time.Millisecond, 60 * time.Millisecond, 120 * time.Millisecond, 250 * time.Millisecond} {
+		ctx, cancel := context.WithCancel(t.Context())
+		timer := time.AfterFunc(after, cancel)
+		env, err := ex.Create(ctx, executors.Spec{
+			JobID: newJobID(), Node: node, Image: img,
+			Mounts:   []executors.Mount{{Target: "/cache", Volume: true}},
+			Services: []executors.Service{{Image: img, Aliases: []string{"svc" + strconv.Itoa(i)}}},
+		})
+		timer.Stop()
+		cancel()
+		if err == nil {
+			cctx, ccancel := context.WithTimeout(t.Context(), createTimeout)
+			if err := env.Close(cctx); err != nil {
+				t.Errorf("close after %v: %v", after, err)
+			}
+			ccancel()
+		}
+		if left := h.Leftovers(t, node); len(left) != 0 {
+			t.Fatalf("Create cancelled after %v (err %v) left %q", after, err, left)
+		}
+	}
 }
