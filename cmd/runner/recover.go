@@ -79,19 +79,14 @@ func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]re
 				log.Error("journal record of a [[github]] table no longer in the config; kept until it is back")
 				continue
 			}
-			wg.Go(func() { recoverGitHub(ctx, src, e, log) })
+			// In the background: polling need not wait for GitHub to
+			// notice a busy runner is gone.
+			go recoverGitHub(ctx, src, e, log)
 		default:
 			log.Error("journal record of an unknown platform; kept")
 		}
 	}
-	// GitHub runners still busy are retried in the background: polling
-	// need not wait for GitHub to notice they are gone.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(recoverTimeout + 5*time.Second):
-	}
+	wg.Wait() // each GitLab report is bounded by recoverTimeout
 	return true
 }
 
