@@ -136,13 +136,18 @@ func TestDemoFleet(t *testing.T) {
 		t.Fatalf("the demo failed: %v", err)
 	}
 	o := out.String()
-	for _, want := range []string{"/metrics", "4/4 succeeded, 0 failed", "cleaned up:"} {
+	// 4 jobs, then a second burst of 4 once the fleet is back to zero,
+	// which starts the warm pool's stopped node containers.
+	for _, want := range []string{"/metrics", "8/8 succeeded, 0 failed", "cleaned up:"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
 	}
 	if m := regexp.MustCompile(`node boots +(\d+)`).FindStringSubmatch(o); m == nil || m[1] == "0" {
 		t.Errorf("no node boots reported: %v", m)
+	}
+	if m := regexp.MustCompile(`(\d+) warm \(a warm-pool`).FindStringSubmatch(o); m == nil || m[1] == "0" {
+		t.Errorf("the second burst started no warm-pool node: %v", m)
 	}
 	checkNothingLeft(t, fleet, o)
 }
