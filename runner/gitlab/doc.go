@@ -4,7 +4,8 @@
 // agent's slot loop as a runner.Source: a free slot long-polls
 // jobs/request, accepts the job with the two-phase commit and runs it
 // (build): services and the job container through the engine's executor,
-// sources fetched on the host, cache and artifacts, the script steps and
+// sources (fetched into a store only the agent sees, checked out by a
+// helper container: sources.go), cache and artifacts, the script steps and
 // after_script, then the final update, exactly once. The job log streams
 // as incremental trace patches with masking (Trace, Masker). The package
 // also renews the runner's token (RotateToken), keeps the runner manager's
