@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,6 +113,7 @@ func (e *privateEngine) logTail() string {
 const (
 	pdBridge     = "rf-pdk0"
 	pdBridgeAddr = "10.244.0.1/24"
+	pdPool       = "10.245.0.0/16"
 )
 
 // privateBridge creates a Linux bridge with addr for a private engine and
@@ -148,6 +150,10 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://" + e.sock,
 		"--bridge=" + pdBridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+		// Its job networks come from a pool of its own: the shared engine's
+		// default pools are left alone, and the bridges they leave when
+		// the engine is killed are removed at the end.
+		"--default-address-pool", "base=" + pdPool + ",size=24",
 	}
 	log, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
@@ -166,8 +172,34 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 		return err == nil
 	}
 	e.start()
-	t.Cleanup(func() { e.stop(); log.Close() })
+	t.Cleanup(func() { e.stop(); log.Close(); removeBridgesIn(t, pdPool) })
 	return e
+}
+
+// removeBridgesIn deletes the host's links with an IPv4 address in cidr:
+// the bridges of the networks a killed private engine could not remove.
+func removeBridgesIn(t *testing.T, cidr string) {
+	t.Helper()
+	_, pool, err := net.ParseCIDR(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Errorf("listing links to remove the private engine's bridges: %v", err)
+		return
+	}
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && pool.Contains(ipn.IP) {
+				if out, err := exec.Command("ip", "link", "del", ifc.Name).CombinedOutput(); err != nil {
+					t.Errorf("removing the private engine's bridge %s: %v: %s", ifc.Name, err, out)
+				}
+				break
+			}
+		}
+	}
 }
 
 // loadImages copies the test images from the shared engine into e.
