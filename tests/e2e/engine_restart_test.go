@@ -328,7 +328,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		return exec.CommandContext(ctx, "ctr", "-a", e.sock, "version").Run() == nil
 	}
 	e.start()
-	t.Cleanup(func() { e.stop(); log.Close() })
+	t.Cleanup(func() {
+		e.stop()
+		log.Close()
+		// The executor's job bridge outlives the engine: take it back.
+		if out, err := exec.Command("ip", "link", "del", rstBridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+			t.Errorf("removing the private containerd's bridge %s: %v: %s", rstBridge, err, out)
+		}
+	})
 	return e
 }
 
