@@ -42,6 +42,8 @@ func (c *Client) UpdateJob(ctx context.Context, jobID int64, body UpdateJobBody)
 			JobStatus:      r.header.Get(headerJobStatus),
 			UpdateInterval: updateInterval(r.header),
 		}, nil
+	case http.StatusForbidden: // the job is gone: so is its binding
+		c.unbindJob(body.Token)
 	}
 	return UpdateResult{}, c.statusError(EndpointUpdateJob, r)
 }
@@ -86,6 +88,8 @@ func (c *Client) PatchTrace(ctx context.Context, jobID int64, jobToken string, o
 		if n, ok := parseRange(r.header.Get("Range")); ok {
 			return PatchResult{}, &RangeError{Offset: n, JobStatus: r.header.Get(headerJobStatus)}
 		}
+	case r.code == http.StatusForbidden: // the job is gone: so is its binding
+		c.unbindJob(jobToken)
 	}
 	return PatchResult{}, c.statusError(EndpointPatchTrace, r)
 }
