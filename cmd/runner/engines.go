@@ -24,6 +24,9 @@ type engines struct {
 	egress []executors.EgressBlock
 	byKey  map[string]nodeExecutor
 	order  []nodeExecutor
+	// helpers are the engines (keys) that hold the default sources
+	// helper image the agent built (helperimage.go).
+	helpers map[string]bool
 }
 
 func newEngines(node string, warm int, logger *slog.Logger) *engines {
@@ -72,6 +75,8 @@ func (e *engines) pruneImages(ctx context.Context) error {
 		}
 		e.logger.Info("disk pressure: pruned unused images", "freed_bytes", freed)
 	}
+	// The helper image went with the unused images.
+	errs = append(errs, e.rebuildHelpers(ctx))
 	return errors.Join(errs...)
 }
 

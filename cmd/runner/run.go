@@ -83,7 +83,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	defer engs.close()
 	for _, r := range cfg.Runners {
-		ex, err := engs.get(ctx, r)
+		ex, err := engs.forGitLab(ctx, r) // helperimage.go
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
