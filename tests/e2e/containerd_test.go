@@ -37,29 +37,32 @@ func containerdAddress() string {
 	return containerd.DefaultAddress
 }
 
-// importIntoContainerd copies testImage from Docker into the agent's
-// containerd namespace (no registry is reachable). It fails the test when
-// either daemon does not answer.
-func importIntoContainerd(t *testing.T) {
+// importIntoContainerd copies testImage and helperImage from Docker into
+// the agent's containerd namespace (no registry is reachable). It fails
+// the test when either daemon does not answer.
+func importIntoContainerd(t *testing.T) { importInto(t, ctrdNamespace, testImage, helperImage) }
+
+// importInto copies Docker's images refs into the containerd namespace ns.
+func importInto(t *testing.T, ns string, refs ...string) {
 	t.Helper()
 	dc := dockerClient(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	ex, err := containerd.New(containerd.Options{
-		Address: containerdAddress(), Namespace: ctrdNamespace, Node: "e2e-import", StateDir: ctrdStateDir,
+		Address: containerdAddress(), Namespace: ns, Node: "e2e-import", StateDir: ctrdStateDir,
 		Bridge: ctrdBridge, Subnet: ctrdSubnet, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("containerd (CONTAINERD_ADDRESS=%q) is needed by this test: %v", containerdAddress(), err)
 	}
 	defer ex.Close()
-	rc, err := dc.ImageSave(ctx, []string{testImage, helperImage})
+	rc, err := dc.ImageSave(ctx, refs)
 	if err != nil {
-		t.Fatalf("docker save %s %s (make images): %v", testImage, helperImage, err)
+		t.Fatalf("docker save %s (make images): %v", strings.Join(refs, " "), err)
 	}
 	defer rc.Close()
 	if _, err := ex.ImportArchive(ctx, rc); err != nil {
-		t.Fatalf("importing %s and %s into containerd: %v", testImage, helperImage, err)
+		t.Fatalf("importing %s into containerd: %v", strings.Join(refs, " "), err)
 	}
 }
 

@@ -255,28 +255,7 @@ func TestHostileSourcesContainerd(t *testing.T) {
 	dir := t.TempDir()
 	node := nodeName(t)
 	metrics := freePort(t)
-	cfg := fmt.Sprintf(`concurrent = 1
-check_interval = 1
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-[[runners]]
-name = "e2e-hostile"
-url = %q
-token = %q
-executor = "containerd"
-limit = 1
-builds_dir = %q
-[runners.containerd]
-address = %q
-namespace = %q
-state_dir = %q
-bridge = %q
-subnet = %q
-image = %q
-pull_policy = ["never"]
-`, metrics, node, srv.URL(), tok, filepath.Join(dir, "builds"), containerdAddress(), ctrdNamespace, ctrdStateDir,
-		ctrdBridge, ctrdSubnet, testImage)
+	cfg := containerdAgentConfig("e2e-hostile", srv.URL(), tok, node, metrics, dir, ctrdNamespace) // helper_image_test.go
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
