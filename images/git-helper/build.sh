@@ -5,6 +5,9 @@
 # store only it can see, then checks the job's commit out in a container of
 # this image that sees only the job's project directory and the store,
 # read-only: no command a job can influence runs on the host.
+# The agent builds the same contents itself on an engine that lacks the
+# default helper image (executors/helperimage, from the host's git and
+# /bin/busybox); this script gives the tests and the demo theirs up front.
 # Usage: images/git-helper/build.sh [image-name]
 set -euo pipefail
 name=${1:-runfleet/git-helper:latest}
