@@ -44,7 +44,7 @@ func randHex(n int) string {
 // runfleet/git-helper:latest other tests use.
 func testImageName() string { return "runfleet/git-helper-test-" + randHex(4) + ":latest" }
 
-func dockerEngine(t *testing.T, name, node string) engineUnderTest {
+func dockerEngine(t *testing.T, name, node string) (engineUnderTest, imageLabels) {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -67,10 +67,16 @@ func dockerEngine(t *testing.T, name, node string) engineUnderTest {
 	if err != nil {
 		t.Fatalf("docker.New: %v", err)
 	}
-	return ex
+	return ex, func(ctx context.Context) (map[string]string, error) {
+		ins, err := c.ImageInspect(ctx, name)
+		if err != nil || ins.Config == nil {
+			return nil, err
+		}
+		return ins.Config.Labels, nil
+	}
 }
 
-func containerdEngine(t *testing.T, name, node string) engineUnderTest {
+func containerdEngine(t *testing.T, name, node string) (engineUnderTest, imageLabels) {
 	t.Helper()
 	address := os.Getenv("CONTAINERD_ADDRESS")
 	if address == "" {
@@ -102,8 +108,18 @@ func containerdEngine(t *testing.T, name, node string) engineUnderTest {
 		t.Fatalf("containerd.New: %v", err)
 	}
 	t.Cleanup(func() { _ = ex.Close() })
-	return ex
+	return ex, func(ctx context.Context) (map[string]string, error) {
+		img, err := c.GetImage(namespaces.WithNamespace(ctx, testNamespace), "docker.io/"+name)
+		if err != nil {
+			return nil, err
+		}
+		spec, err := img.Spec(namespaces.WithNamespace(ctx, testNamespace))
+		return spec.Config.Labels, err
+	}
 }
+
+// imageLabels returns the labels of the image under test.
+type imageLabels func(ctx context.Context) (map[string]string, error)
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -115,7 +131,7 @@ func testLogger(t *testing.T) *slog.Logger {
 func TestEnsure(t *testing.T) {
 	for _, tt := range []struct {
 		engine string
-		new    func(t *testing.T, name, node string) engineUnderTest
+		new    func(t *testing.T, name, node string) (engineUnderTest, imageLabels)
 		host   helperimage.Host
 	}{
 		{"docker", dockerEngine, helperimage.Host{}},
@@ -124,7 +140,7 @@ func TestEnsure(t *testing.T) {
 	} {
 		t.Run(tt.engine, func(t *testing.T) {
 			name, node := testImageName(), "rft-helperimage-"+randHex(4)
-			eng := tt.new(t, name, node)
+			eng, labels := tt.new(t, name, node)
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
 			var logs bytes.Buffer
@@ -138,6 +154,9 @@ func TestEnsure(t *testing.T) {
 			}
 			if want := "sources helper image " + name + " built from the host's git "; !strings.Contains(logs.String(), want) {
 				t.Fatalf("log %q lacks %q", logs.String(), want)
+			}
+			if l, err := labels(ctx); err != nil || l["dev.runfleet.image"] != "git-helper" {
+				t.Fatalf("image labels = %v (%v), want dev.runfleet.image=git-helper", l, err)
 			}
 			built, err = helperimage.Ensure(ctx, eng, name, tt.host, log)
 			if err != nil || built {
@@ -161,6 +180,7 @@ func TestEnsure(t *testing.T) {
 			for _, step := range []struct{ script, want string }{
 				{"git --version", "git version "},
 				{"echo ok", "ok\n"},
+				{`echo "path=$PATH"`, "path=/usr/bin:/bin\n"},
 				{"cd /tmp && git init -q r && cd r && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m m && " +
 					"git init -q ../c && cd ../c && git fetch -q ../r HEAD && git rev-parse FETCH_HEAD | head -c 7 && echo && " +
 					"find . -mindepth 1 -maxdepth 1 -name .git && rm -rf .git && mkdir -p x && echo fetched", "fetched"},
