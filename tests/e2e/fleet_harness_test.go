@@ -87,6 +87,7 @@ type fleetEnv struct {
 	mu      sync.Mutex
 	jobs    []int64
 	seen    map[string]bool // every node name the provider ever listed
+	ran     map[string]bool // every node name the provider ever listed running
 	cp      *controlplane.ControlPlane
 	reg     *prometheus.Registry
 	stopCP  func()
@@ -108,7 +109,7 @@ func fleetNewTLS(t *testing.T, maxNodes int, serverTLS *tls.Config, ca []byte) *
 	dockerClient(t) // fails loudly without an engine
 	fleetBuildImage(t)
 	f := &fleetEnv{t: t, name: fmt.Sprintf("e2e%d", time.Now().UnixNano()%1e8), dir: t.TempDir(),
-		seen: map[string]bool{}, logs: &syncBuffer{}, joinTok: "join-" + fmt.Sprint(time.Now().UnixNano())}
+		seen: map[string]bool{}, ran: map[string]bool{}, logs: &syncBuffer{}, joinTok: "join-" + fmt.Sprint(time.Now().UnixNano())}
 	f.db = filepath.Join(f.dir, "fleet.db")
 	f.gl = gitlabtest.New(t, gitlabtest.WithLongPollHold(2*time.Second))
 	f.token = fmt.Sprintf("glrt-fleet%015d", time.Now().UnixNano()%1e12)
@@ -259,6 +260,9 @@ func (f *fleetEnv) watch(ctx context.Context) {
 			f.mu.Lock()
 			for _, in := range insts {
 				f.seen[in.Name] = true
+				if in.State == "running" {
+					f.ran[in.Name] = true
+				}
 			}
 			f.mu.Unlock()
 		}
@@ -270,6 +274,14 @@ func (f *fleetEnv) everLaunched() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.seen)
+}
+
+// everRan counts the nodes that were ever seen running: a container a
+// killed control plane created but never started is not a node.
+func (f *fleetEnv) everRan() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.ran)
 }
 
 // running lists the node containers that run now.
