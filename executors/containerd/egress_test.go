@@ -13,6 +13,7 @@ import (
 // a blocked network (executortest.RunEgress).
 func TestJobEgressPolicy(t *testing.T) {
 	node := uniqueNode(t)
+	scope := egress.Scope(node, containerd.DefaultBridge)
 	executortest.RunEgress(t, executortest.EgressCase{
 		Node:  node,
 		Image: testImage,
@@ -20,7 +21,7 @@ func TestJobEgressPolicy(t *testing.T) {
 			return newExecutor(t, node, func(o *containerd.Options) { o.BlockedEgress = blocks })
 		},
 		Rules: func(b executors.EgressBlock) (string, [][]string) {
-			return egress.Command(b), [][]string{egress.Rule("RUNFLEET-ADMIN", "", b), egress.Rule("INPUT", containerd.DefaultBridge, b)}
+			return egress.Command(b), [][]string{egress.Rule(scope, "RUNFLEET-ADMIN", "", b), egress.Rule(scope, "INPUT", containerd.DefaultBridge, b)}
 		},
 		Remove: egress.Remove,
 	})

@@ -169,7 +169,7 @@ func New(opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd: CNI: %w", err)
 	}
-	if err := e.net.guardEgress(firstNonEmpty(opts.Bridge, DefaultBridge), opts.BlockedEgress, e.log); err != nil {
+	if err := e.net.guardEgress(opts.Node, firstNonEmpty(opts.Bridge, DefaultBridge), opts.BlockedEgress, e.log); err != nil {
 		return nil, err
 	}
 	if opts.AllowMetadata {

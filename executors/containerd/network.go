@@ -135,11 +135,17 @@ func (n *networks) guardMetadata(log *slog.Logger) error {
 	return nil
 }
 
-// guardEgress installs, idempotently, the REJECT rules of the job egress
-// policy: in adminChain for what the node forwards, and in INPUT (for
-// traffic entering on the job bridge) for what is addressed to the node
-// itself. Job networks are IPv4-only, so IPv6 blocks need no rule.
-func (n *networks) guardEgress(bridge string, blocks []executors.EgressBlock, log *slog.Logger) error {
+// guardEgress installs the REJECT rules of the job egress policy: in
+// adminChain for what the node forwards, and in INPUT (for traffic
+// entering on the job bridge) for what is addressed to the node itself.
+// The rules carry the scope of node and bridge: the ones a killed
+// instance of the same scope left are removed once the fresh ones are
+// in, and other agents' rules stay. Job networks are IPv4-only, so IPv6
+// blocks need no rule.
+func (n *networks) guardEgress(node, bridge string, blocks []executors.EgressBlock, log *slog.Logger) error {
+	n.egress.Scope = egress.Scope(node, bridge)
+	n.egress.FindStale("iptables", adminChain, "INPUT")
+	defer n.egress.RemoveStale()
 	for _, b := range blocks {
 		if b.Net.Addr().Is6() {
 			continue
@@ -147,7 +153,7 @@ func (n *networks) guardEgress(bridge string, blocks []executors.EgressBlock, lo
 		if err := n.ensureAdminChain(); err != nil {
 			return err
 		}
-		for _, r := range [][]string{egress.Rule(adminChain, "", b), egress.Rule("INPUT", bridge, b)} {
+		for _, r := range [][]string{egress.Rule(n.egress.Scope, adminChain, "", b), egress.Rule(n.egress.Scope, "INPUT", bridge, b)} {
 			if err := n.egress.Ensure("iptables", r); err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 // a blocked network (executortest.RunEgress).
 func TestJobEgressPolicy(t *testing.T) {
 	node := uniqueNode(t)
+	scope := egress.Scope(node, "")
 	executortest.RunEgress(t, executortest.EgressCase{
 		Node:  node,
 		Image: testImage,
@@ -20,7 +21,7 @@ func TestJobEgressPolicy(t *testing.T) {
 			return newExecutor(t, node, func(o *docker.Options) { o.BlockedEgress = blocks })
 		},
 		Rules: func(b executors.EgressBlock) (string, [][]string) {
-			return egress.Command(b), [][]string{egress.Rule("DOCKER-USER", "rf-+", b), egress.Rule("INPUT", "rf-+", b)}
+			return egress.Command(b), [][]string{egress.Rule(scope, "DOCKER-USER", "rf-+", b), egress.Rule(scope, "INPUT", "rf-+", b)}
 		},
 		Remove: egress.Remove,
 	})

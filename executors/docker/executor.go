@@ -120,7 +120,7 @@ func New(opts Options) (*Executor, error) {
 
 // finishNew applies the settings that need the engine's host.
 func (e *Executor) finishNew(opts Options) error {
-	if err := e.guardEgress(opts.BlockedEgress); err != nil {
+	if err := e.guardEgress(opts.Host, opts.BlockedEgress); err != nil {
 		return err
 	}
 	if opts.AllowMetadata {

@@ -67,17 +67,25 @@ func (e *Executor) guardMetadata() error {
 	return nil
 }
 
-// guardEgress installs, idempotently, the REJECT rules of the job egress
-// policy for traffic from runfleet bridges: in DOCKER-USER for what the
-// node forwards, in INPUT for what is addressed to the node itself (its
-// listeners, a control plane on the same host). An IPv6 block is only
-// logged when ip6tables fails (Docker without IPv6 networks). Close
-// removes the rules this executor inserted.
-func (e *Executor) guardEgress(blocks []executors.EgressBlock) error {
+// guardEgress installs the REJECT rules of the job egress policy for
+// traffic from runfleet bridges: in DOCKER-USER for what the node
+// forwards, in INPUT for what is addressed to the node itself (its
+// listeners, a control plane on the same host). The rules carry the
+// scope of this node and engine (host): the ones a killed instance of
+// the same scope left are removed once the fresh ones are in, and other
+// agents' rules stay. An IPv6 block is only logged when ip6tables fails
+// (Docker without IPv6 networks). Close removes the rules this executor
+// inserted.
+func (e *Executor) guardEgress(host string, blocks []executors.EgressBlock) error {
+	e.egress.Scope = egress.Scope(e.node, host)
+	chains := []string{"DOCKER-USER", "INPUT"}
+	e.egress.FindStale("iptables", chains...)
+	e.egress.FindStale("ip6tables", chains...)
+	defer e.egress.RemoveStale()
 	for _, b := range blocks {
 		cmd := egress.Command(b)
-		for _, chain := range []string{"DOCKER-USER", "INPUT"} {
-			err := e.egress.Ensure(cmd, egress.Rule(chain, bridgePrefix+"+", b))
+		for _, chain := range chains {
+			err := e.egress.Ensure(cmd, egress.Rule(e.egress.Scope, chain, bridgePrefix+"+", b))
 			if err != nil && cmd == "ip6tables" {
 				e.log.Warn("no IPv6 egress rule (Docker without IPv6 networks needs none)", "block", b.Why, "err", err)
 				continue

@@ -73,14 +73,27 @@ func TestJobsCannotReachTheAgent(t *testing.T) {
 	}
 	mustContain(t, log, "other=REACHED", "agent=BLOCKED")
 
-	rule := []string{"INPUT", "-i", "rf-+", "-p", "tcp", "--dport", port, "-j", "REJECT", "-m", "comment", "--comment", "runfleet: no agent listener for jobs"}
-	if err := exec.Command("iptables", append([]string{"-w", "-C"}, rule...)...).Run(); err != nil {
-		t.Errorf("no INPUT rule for the agent's port %s while it runs: %v", port, err)
+	// The rule's comment carries the agent's scope (node and engine).
+	listenerRule := func() bool {
+		out, err := exec.Command("iptables", "-w", "-S", "INPUT").CombinedOutput()
+		if err != nil {
+			t.Fatalf("iptables -S INPUT: %v: %s", err, out)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "-i rf-+") && strings.Contains(l, "--dport "+port+" ") &&
+				strings.Contains(l, `"runfleet:`) && strings.Contains(l, ` no agent listener for jobs"`) {
+				return true
+			}
+		}
+		return false
+	}
+	if !listenerRule() {
+		t.Errorf("no INPUT rule for the agent's port %s while it runs", port)
 	}
 	if err := a.stop(time.Minute); err != nil {
 		t.Fatalf("agent stop: %v", err)
 	}
-	if exec.Command("iptables", append([]string{"-w", "-C"}, rule...)...).Run() == nil {
+	if listenerRule() {
 		t.Errorf("the INPUT rule for port %s outlived the agent", port)
 	}
 }
