@@ -121,10 +121,7 @@ func (l *RunnerLauncher) Launch(ctx context.Context, name, jitConfig string) (*L
 		os.RemoveAll(state)
 		return nil, fmt.Errorf("github: runner state dir: %w", err)
 	}
-	image := l.Image
-	if image == "" {
-		image = DefaultRunnerImage
-	}
+	image := l.ImageName()
 	env := append([]string{
 		"ACTIONS_RUNNER_INPUT_JITCONFIG=" + jitConfig,
 		"ACTIONS_RUNNER_HOOK_JOB_STARTED=" + HookJobStarted,
@@ -274,4 +271,13 @@ func parseJobRef(ref *JobRef, fields []string) {
 			}
 		}
 	}
+}
+
+// ImageName is the runner image the launcher starts (DefaultRunnerImage
+// when Image is empty).
+func (l *RunnerLauncher) ImageName() string {
+	if l.Image == "" {
+		return DefaultRunnerImage
+	}
+	return l.Image
 }

@@ -58,7 +58,7 @@ type Source struct {
 	o   SourceOptions
 	log *slog.Logger
 
-	outdated outdatedState // source_outdated.go
+	outdated *OutdatedGate // source_outdated.go
 }
 
 var (
@@ -89,7 +89,8 @@ func NewSource(o SourceOptions) (*Source, error) {
 	if o.Name == "" {
 		o.Name = "github"
 	}
-	return &Source{o: o, log: o.Logger.With("runner", o.Name)}, nil
+	log := o.Logger.With("runner", o.Name)
+	return &Source{o: o, log: log, outdated: NewOutdatedGate(o.OutdatedRecheck, log)}, nil
 }
 
 // Name implements runner.Source.
@@ -122,19 +123,11 @@ func (s *Source) cleanupCtx(ctx context.Context) (context.Context, context.Cance
 // and the container removed — unless GitHub refuses the delete because the
 // runner just took a job: then that job is returned and runs to its end.
 func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, err error) {
-	probe, err := s.waitAccepted(ctx) // no minting while GitHub refuses the image (source_outdated.go)
+	adm, err := s.outdated.Admit(ctx) // no minting while GitHub refuses the image (source_outdated.go)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		switch {
-		case !probe:
-		case err == nil: // the probe runner took a job: GitHub accepts the image again
-			s.accepted(s.log)
-		default:
-			s.probeDone()
-		}
-	}()
+	defer func() { adm.Done(err) }()
 	name := s.runnerName(slot)
 	jit, err := s.o.API.MintJIT(ctx, JITRequest{Name: name, RunnerGroupID: s.o.RunnerGroupID, Labels: s.o.Labels})
 	if err != nil {
@@ -160,14 +153,9 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 	j := &job{src: s, lr: lr, runnerID: jit.RunnerID, log: log}
 	tick := time.NewTicker(s.o.EventPoll)
 	defer tick.Stop()
-	launched := time.Now()
 	for {
 		select {
 		case <-tick.C:
-			if probe && time.Since(launched) > probeGrace {
-				s.accepted(log) // GitHub did not refuse the probe
-				probe = false
-			}
 			if !lr.Events().JobStarted.IsZero() {
 				return j, nil
 			}
@@ -182,9 +170,8 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 			}
 			res, xerr := lr.Result()
 			s.retire(ctx, log, lr, jit.RunnerID)
-			if v := lr.Refused(); v != "" {
-				probe = false
-				return nil, s.refused(log, v)
+			if v := lr.Refused(); v != "" { // the deferred adm.Done stops minting
+				return nil, &RunnerOutdatedError{Image: s.o.Launcher.ImageName(), Version: v}
 			}
 			return nil, fmt.Errorf("github: runner %s exited before taking a job (exit code %d): %w", name, res.ExitCode, errors.Join(xerr, errExitedIdle))
 		case <-ctx.Done():

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	actions "github.com/actions/scaleset"
+
 	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/githubtest"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
+	"github.com/runfleet/runfleet/runner/github/scalesettest"
 )
 
 func jitMints(srv *githubtest.Server) int {
@@ -129,7 +133,10 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestScaleSetRunnerOutdated: a scale-set runner GitHub refuses as
-// outdated ends with the typed ErrRunnerOutdated, naming image and version.
+// outdated ends with the typed ErrRunnerOutdated, naming image and
+// version; in the agent's slot loop the scale set then behaves as label
+// mode does: RunnerOutdated is raised and no more JIT configs are minted
+// though the job still waits.
 func TestScaleSetRunnerOutdated(t *testing.T) {
 	f := newFixture(t)
 	launcher := *f.launcher
@@ -144,5 +151,66 @@ func TestScaleSetRunnerOutdated(t *testing.T) {
 	var outdated *github.RunnerOutdatedError
 	if !errors.Is(err, github.ErrRunnerOutdated) || !errors.As(err, &outdated) || outdated.Version != "2.327.1" || outdated.Image != stubImage {
 		t.Fatalf("scale-set runner refused as outdated: %v, want a RunnerOutdatedError for %s 2.327.1", err, stubImage)
+	}
+
+	// The listener in the agent's slot loop, against the scale-set fake.
+	const token = "ghp_scalesetOutdatedTest0000000000000"
+	fake := scalesettest.New(t, scalesettest.Options{Token: token, PollTimeout: 200 * time.Millisecond,
+		ListenAddress: bridgeGateway(t) + ":0"})
+	api, err := actions.NewClientWithPersonalAccessToken(actions.NewClientWithPersonalAccessTokenConfig{
+		GitHubConfigURL: fake.ConfigURL("acme"), PersonalAccessToken: token,
+	}, actions.WithRetryMax(2), actions.WithRetryWaitMax(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := scaleset.New(scaleset.Options{
+		Config:   scaleset.Config{Name: "fleet-outdated", Max: 2, Slots: 2, Owner: f.node, RetryWait: 200 * time.Millisecond},
+		API:      api,
+		Launcher: scaleset.ContainerLauncher{Launcher: &launcher},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, lcancel := context.WithCancel(ctx)
+	ldone := make(chan error, 1)
+	go func() { ldone <- l.Run(lctx) }()
+	agent := runner.NewAgent(runner.AgentOptions{Sources: []runner.Source{l}, Concurrent: 2, ShutdownTimeout: 30 * time.Second})
+	actx, acancel := context.WithCancel(ctx)
+	adone := make(chan error, 1)
+	go func() { adone <- agent.Run(actx) }()
+	defer func() {
+		acancel()
+		if err := <-adone; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+		lcancel()
+		if err := <-ldone; !errors.Is(err, context.Canceled) {
+			t.Errorf("listener: %v", err)
+		}
+	}()
+
+	fake.QueueJob(scalesettest.Job{Labels: []string{"fleet-outdated"}, Steps: []string{"echo never runs"}})
+	raised := func() bool { return slices.Contains(agent.Status().Conditions, github.ConditionRunnerOutdated) }
+	for deadline := time.Now().Add(time.Minute); !raised() || l.Outdated() == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for RunnerOutdated: conditions %v, refused %v, %d JIT configs",
+				agent.Status().Conditions, fake.Refused(), len(fake.JITConfigs()))
+		}
+	}
+	if got := l.Outdated(); got.Version != "2.327.1" || got.Image != stubImage {
+		t.Errorf("listener's refusal %+v", got)
+	}
+	// The job is still wanted, yet no runner is minted for the refused
+	// image while the refusal stands (recheck 30 min).
+	mints := len(fake.JITConfigs())
+	time.Sleep(3 * time.Second)
+	if got := len(fake.JITConfigs()); got != mints || mints < 1 {
+		t.Errorf("%d JIT configs before, %d after three seconds of refusal: want no more minting", mints, got)
+	}
+	if got := fake.Refused(); len(got) != mints {
+		t.Errorf("the fake refused %v after %d JIT configs", got, mints)
+	}
+	if rs := fake.Runners(); len(rs) != 0 {
+		t.Errorf("registrations left after the refusal: %+v", rs)
 	}
 }

@@ -49,11 +49,7 @@ func (c ContainerLauncher) Run(ctx context.Context, r Runner) (err error) {
 		return fmt.Errorf("runner %s: %w", r.Name, err)
 	}
 	if v := lr.Refused(); v != "" { // GitHub refused the image's runner as outdated
-		image := c.Launcher.Image
-		if image == "" {
-			image = github.DefaultRunnerImage
-		}
-		return fmt.Errorf("runner %s: %w", r.Name, &github.RunnerOutdatedError{Image: image, Version: v})
+		return fmt.Errorf("runner %s: %w", r.Name, &github.RunnerOutdatedError{Image: c.Launcher.ImageName(), Version: v})
 	}
 	if res.ExitCode != 0 {
 		return fmt.Errorf("runner %s exited with status %d", r.Name, res.ExitCode)

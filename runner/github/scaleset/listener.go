@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/runfleet/runfleet/runner/clock"
+	"github.com/runfleet/runfleet/runner/github"
 )
 
 // API is the part of *actions.Client (github.com/actions/scaleset) the
@@ -140,6 +141,11 @@ type Options struct {
 	// Clock is the time source of the retry waits and result waits
 	// (runner/clock); nil = wall clock.
 	Clock clock.Clock
+	// OutdatedRecheck is how long minting stays stopped after GitHub
+	// refused the runner image as outdated, before one runner probes
+	// whether the image was updated (default 30 min; label mode's
+	// runner/github.OutdatedGate).
+	OutdatedRecheck time.Duration
 }
 
 // Listener holds one scale set's session and turns its messages into
@@ -155,6 +161,9 @@ type Listener struct {
 	log     *slog.Logger
 	metrics *metrics
 	clock   clock.Clock
+	// outdated stops minting while GitHub refuses the runner image
+	// (source.go).
+	outdated *github.OutdatedGate
 
 	mu         sync.Mutex
 	scaleSetID int
@@ -180,9 +189,10 @@ func New(o Options) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scaleset: metrics: %w", err)
 	}
+	log := o.Logger.With("scale_set", o.Name)
 	l := &Listener{
 		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, budget: o.MintBudget,
-		log: o.Logger.With("scale_set", o.Name), metrics: m, clock: clock.Or(o.Clock),
+		log: log, metrics: m, clock: clock.Or(o.Clock), outdated: github.NewOutdatedGate(o.OutdatedRecheck, log),
 		runners: map[string]*runnerState{}, changed: make(chan struct{}),
 	}
 	return l, nil

@@ -10,6 +10,7 @@ import (
 	actions "github.com/actions/scaleset"
 
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/github"
 )
 
 // The Listener is the scale set's job source in the agent's one slot
@@ -22,7 +23,20 @@ var (
 	_ runner.Source       = (*Listener)(nil)
 	_ runner.Standby      = (*Listener)(nil)
 	_ runner.DemandWaiter = (*Listener)(nil)
+
+	_ runner.ConditionReporter = (*Listener)(nil)
 )
+
+// ReportConditions implements runner.ConditionReporter: the listener
+// raises RunnerOutdated while GitHub refuses its runner image, as label
+// mode does (runner/github.OutdatedGate).
+func (l *Listener) ReportConditions(set func(condition string, on bool)) {
+	l.outdated.ReportConditions(set)
+}
+
+// Outdated is GitHub's refusal of the runner image while it stands (nil
+// when the image is accepted).
+func (l *Listener) Outdated() *github.RunnerOutdatedError { return l.outdated.Outdated() }
 
 // cleanupTimeout bounds registration removal after the caller's context
 // ended.
@@ -71,7 +85,14 @@ func (l *Listener) WaitDemand(ctx context.Context) error {
 // and withdraws the idle runner when the demand drops below the runners
 // this node has or ctx ends — unless GitHub refuses because the runner
 // just took a job, which is then returned and runs to its end.
-func (l *Listener) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, error) {
+func (l *Listener) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, err error) {
+	// No minting while GitHub refuses the runner image; a runner GitHub
+	// refuses stops it (runner/github.OutdatedGate).
+	adm, err := l.outdated.Admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { adm.Done(err) }()
 	l.mu.Lock()
 	if !l.wantLocked() {
 		l.mu.Unlock()

@@ -40,7 +40,7 @@ func (s *Server) handleRunnerSession(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rn := s.runnerAuthLocked(w, r)
-	if rn == nil {
+	if rn == nil || !s.checkRunnerVersionLocked(w, r) {
 		return
 	}
 	rn.online = true
@@ -64,7 +64,7 @@ func (s *Server) handleRunnerJob(w http.ResponseWriter, r *http.Request) {
 	for {
 		s.mu.Lock()
 		rn := s.runnerAuthLocked(w, r)
-		if rn == nil {
+		if rn == nil || !s.checkRunnerVersionLocked(w, r) {
 			s.mu.Unlock()
 			return
 		}

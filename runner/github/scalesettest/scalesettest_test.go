@@ -340,6 +340,13 @@ func TestRunnerProtocol(t *testing.T) {
 		t.Fatalf("jit files %s %s", rb, cb)
 	}
 	call := func(method, path, token, body string) (int, string) {
+		if !strings.Contains(path, "runnerVersion=") {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			path += sep + "runnerVersion=2.338.0"
+		}
 		req, _ := http.NewRequest(method, strings.TrimRight(rf.ServerURL, "/")+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
@@ -354,6 +361,18 @@ func TestRunnerProtocol(t *testing.T) {
 	tok := cf.Data["token"]
 	if code, _ := call("POST", me+"/session", "wrong", "{}"); code != 401 {
 		t.Fatalf("session with a wrong token: %d", code)
+	}
+	// An outdated runner is refused as GitHub refuses it; one without a
+	// version is malformed.
+	if code, body := call("POST", me+"/session?runnerVersion=2.327.1", tok, "{}"); code != 403 ||
+		!strings.Contains(body, "Runner version v2.327.1 is deprecated and cannot receive messages.") {
+		t.Fatalf("session of an outdated runner: %d %s", code, body)
+	}
+	if got := s.Refused(); len(got) != 1 || got[0] != "2.327.1" {
+		t.Fatalf("refused %v", got)
+	}
+	if code, _ := call("POST", me+"/session?runnerVersion=", tok, "{}"); code != 400 {
+		t.Fatalf("session without a runner version: %d", code)
 	}
 	if code, _ := call("POST", me+"/session", tok, "{}"); code != 200 {
 		t.Fatalf("session: %d", code)

@@ -73,6 +73,7 @@ type Server struct {
 	jits        []JITRecord
 	requests    []Request
 	violations  []string
+	refused     []string      // runner versions refused
 	changed     chan struct{} // closed and replaced on every event
 }
 
