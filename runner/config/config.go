@@ -27,6 +27,8 @@ const (
 	DefaultCacheMaxSize    = 10 << 30
 	DefaultImage           = "runfleet/busybox:latest"
 	DefaultReapInterval    = 10 * time.Minute
+	// DefaultSourcesStoreTTL is how long a source store unused is kept.
+	DefaultSourcesStoreTTL = 7 * 24 * time.Hour
 )
 
 // ErrInvalid marks a configuration the agent refuses to run with.
@@ -76,6 +78,9 @@ type Runner struct {
 	Executor        string
 	Limit           int // 0 = bounded only by Concurrent
 	BuildsDir       string
+	// SourcesStoreTTL is how long a slot keeps the source store of a
+	// project no job of the slot fetched into (sources_store_ttl).
+	SourcesStoreTTL time.Duration
 	OutputLimit     int64 // bytes
 	Environment     []string
 	// CloneURL, when set, replaces the scheme, host and path prefix of the
@@ -296,6 +301,7 @@ func runnerFromFile(rf RunnerFile, local bool, warn func(key, msg string)) (Runn
 		Executor:             rf.Executor,
 		Limit:                rf.Limit,
 		BuildsDir:            rf.BuildsDir,
+		SourcesStoreTTL:      time.Duration(rf.SourcesStoreTTL) * time.Second,
 		OutputLimit:          int64(rf.OutputLimit) << 10,
 		Environment:          rf.Environment,
 		TLSCAFile:            rf.TLSCAFile,
@@ -350,6 +356,12 @@ func runnerFromFile(rf RunnerFile, local bool, warn func(key, msg string)) (Runn
 	}
 	if !filepath.IsAbs(r.BuildsDir) {
 		return r, fmt.Errorf("builds_dir %q must be absolute", r.BuildsDir)
+	}
+	switch {
+	case rf.SourcesStoreTTL < 0:
+		return r, fmt.Errorf("sources_store_ttl %d is negative", rf.SourcesStoreTTL)
+	case rf.SourcesStoreTTL == 0:
+		r.SourcesStoreTTL = DefaultSourcesStoreTTL
 	}
 	if r.OutputLimit <= 0 {
 		r.OutputLimit = DefaultOutputLimit

@@ -52,7 +52,8 @@ type RunnerFile struct {
 	Executor           string   `toml:"executor"`
 	Limit              int      `toml:"limit,omitempty"`
 	BuildsDir          string   `toml:"builds_dir,omitempty"`
-	OutputLimit        int      `toml:"output_limit,omitempty"` // KiB, as gitlab-runner
+	SourcesStoreTTL    int      `toml:"sources_store_ttl,omitempty"` // seconds a slot keeps a source store no job used, default 7 days
+	OutputLimit        int      `toml:"output_limit,omitempty"`      // KiB, as gitlab-runner
 	RequestConcurrency int      `toml:"request_concurrency,omitempty"`
 	TagList            []string `toml:"tag_list,omitempty"` // informational; tags live on the server
 	Environment        []string `toml:"environment,omitempty"`

@@ -29,3 +29,28 @@ func TestReapInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestSourcesStoreTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		line string
+		want time.Duration
+		err  bool
+	}{
+		{"default", "", DefaultSourcesStoreTTL, false},
+		{"set", "sources_store_ttl = 3600\n", time.Hour, false},
+		{"negative", "sources_store_ttl = -1\n", 0, true},
+	} {
+		body := "[[runners]]\nurl = \"http://h\"\ntoken = \"t\"\n" + tc.line
+		c, err := Load(writeFile(t, body), func(string) (string, bool) { return "", false })
+		if tc.err {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: err %v, want ErrInvalid", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || len(c.Runners) != 1 || c.Runners[0].SourcesStoreTTL != tc.want {
+			t.Errorf("%s: %v, %v; want %v", tc.name, c, err, tc.want)
+		}
+	}
+}

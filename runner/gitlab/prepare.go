@@ -238,6 +238,7 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		clean = strings.Fields(f)
 	}
 	store := b.sourceStore()
+	b.collectSlotStores(ctx, store)
 	err := fetchSources(ctx, sourcesRequest{
 		Dir:        b.hostProjectDir(),
 		Store:      store,
