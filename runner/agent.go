@@ -38,6 +38,8 @@ type Agent struct {
 	// reported are conditions sources raise without pausing the node
 	// (conditions.go).
 	reported reportedConditions
+	// jobs caps the jobs the node starts in its life (maxjobs.go).
+	jobs jobBudget
 }
 
 // AgentOptions configures an Agent.
@@ -182,18 +184,28 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 		if ctx.Err() != nil {
 			return
 		}
+		if !a.jobs.tryReserve() {
+			// As many slots ask for a job as may still start (maxjobs.go):
+			// wait without holding a node slot.
+			release()
+			if a.jobs.wait(ctx) != nil {
+				return
+			}
+			continue
+		}
 		actx, cancel := context.WithCancel(ctx)
 		a.slots.acquire(hold, cancel)
 		if standby && a.pausedNow() {
 			cancel() // paused meanwhile: Pause's withdrawal may have missed it
 		}
 		job, err := src.Acquire(actx, slot)
+		last := a.jobs.acquired(err == nil)
 		a.slots.acquired(hold)
 		preempted := actx.Err() != nil && ctx.Err() == nil
 		cancel()
 		switch {
 		case err == nil:
-			a.run(jobCtx, log, src, job)
+			a.run(jobCtx, log, src, job, last)
 			release() // the next job's slot goes to the fairest waiter
 		case preempted:
 			log.Debug("slot given to a runner that had none")
@@ -214,13 +226,20 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 	}
 }
 
-func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job) {
+// run runs job; cordon, when set, is the reason to cordon the node once
+// the job shows as running (the last job it may start, maxjobs.go): a
+// heartbeat never sees the node cordoned and idle before its last job.
+func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job, cordon string) {
 	log = log.With("job", job.ID())
 	log.Info("job started")
 	a.metrics.jobStarted(src.Name())
 	start := a.clock.Now()
 	untrack := a.track(src.Name(), job.ID(), start)
 	defer untrack()
+	if cordon != "" {
+		log.Info("the node's last job started: cordoning itself", "reason", cordon)
+		a.Cordon(cordon)
+	}
 	out := job.Run(ctx)
 	d := a.clock.Now().Sub(start)
 	a.metrics.jobFinished(src.Name(), out, d)

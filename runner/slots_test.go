@@ -161,13 +161,5 @@ func TestPauseWithdrawsStandby(t *testing.T) {
 	}
 	a.Resume("DiskPressure")
 	waitUntil(t, "the idle runners back", func() bool { return idle.waiting.Load() == 2 })
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not stop")
-	}
+	stopAgent(t, cancel, done)
 }
