@@ -1,0 +1,27 @@
+package containerd_test
+
+import (
+	"testing"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/containerd"
+	"github.com/runfleet/runfleet/executors/executortest"
+	"github.com/runfleet/runfleet/executors/internal/egress"
+)
+
+// TestStaleEgressRulesRemoved: a restarted executor removes the rules a
+// killed one of its node left, and no other node's
+// (executortest.RunStaleEgress).
+func TestStaleEgressRulesRemoved(t *testing.T) {
+	executortest.RunStaleEgress(t, executortest.StaleEgressCase{
+		Nodes:  [2]string{uniqueNode(t), uniqueNode(t) + "-o"},
+		Chains: []string{"RUNFLEET-ADMIN", "INPUT"},
+		Scope:  func(node string) string { return egress.Scope(node, containerd.DefaultBridge) },
+		New: func(t *testing.T, node string, blocks []executors.EgressBlock) executors.Executor {
+			return newExecutor(t, node, func(o *containerd.Options) { o.BlockedEgress = blocks })
+		},
+		Rules: func(scope string, b executors.EgressBlock) [][]string {
+			return [][]string{egress.Rule(scope, "RUNFLEET-ADMIN", "", b), egress.Rule(scope, "INPUT", containerd.DefaultBridge, b)}
+		},
+	})
+}
