@@ -219,8 +219,10 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c.log.Info("node registered again: its earlier token is revoked", "node", rec.Name)
 	}
+	pool, _ := c.pool(rec.Pool)
 	writeJSON(w, http.StatusOK, fleetapi.RegisterResponse{
 		NodeToken: nodeTok, HeartbeatIntervalSeconds: int(c.o.HeartbeatInterval.Seconds()),
+		MaxJobs: pool.MaxJobsPerNode, // the node enforces it itself: no second job before the drain
 	})
 }
 

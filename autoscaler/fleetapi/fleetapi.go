@@ -100,6 +100,11 @@ type RegisterResponse struct {
 	NodeToken string `json:"node_token"`
 	// HeartbeatIntervalSeconds is how often the control plane wants a heartbeat.
 	HeartbeatIntervalSeconds int `json:"heartbeat_interval_seconds"`
+	// MaxJobs > 0 is the most jobs the node may start in its life (its
+	// pool's max_jobs_per_node; 1 = single-use): the agent stops taking
+	// jobs and drains itself once it has started that many, without
+	// waiting for the control plane's drain.
+	MaxJobs int `json:"max_jobs,omitempty"`
 }
 
 // RunningJob is one job a node runs.
