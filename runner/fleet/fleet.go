@@ -25,6 +25,9 @@ type Agent interface {
 	Status() runner.Status
 	Cordon(reason string)
 	AbortJobsAt(t time.Time)
+	// LimitJobs caps the jobs the node starts in its life; the agent
+	// cordons itself with reason once the last one started.
+	LimitJobs(n int, reason string)
 }
 
 // Options configure a Client.
@@ -212,7 +215,13 @@ func (c *Client) register(ctx context.Context) error {
 	if resp.HeartbeatIntervalSeconds > 0 {
 		c.o.Interval = time.Duration(resp.HeartbeatIntervalSeconds) * time.Second
 	}
-	c.log.Info("registered with the fleet control plane", "node", c.o.Name, "heartbeat", c.o.Interval)
+	if resp.MaxJobs > 0 {
+		// A single-use pool: the node stops taking jobs itself after its
+		// last one, before the control plane's drain arrives, and then
+		// drains (Beat) as on that drain.
+		c.o.Agent.LimitJobs(resp.MaxJobs, fleetapi.ConditionDraining)
+	}
+	c.log.Info("registered with the fleet control plane", "node", c.o.Name, "heartbeat", c.o.Interval, "max_jobs", resp.MaxJobs)
 	return nil
 }
 
@@ -245,6 +254,12 @@ func (c *Client) Beat(ctx context.Context) error {
 	}
 	if c.draining && !draining {
 		hb.Conditions = append(hb.Conditions, fleetapi.Condition{Type: fleetapi.ConditionDraining})
+	}
+	if draining && !c.draining {
+		// The agent drains itself (it started the most jobs its pool
+		// allows): leave once idle, as on a drain command.
+		c.log.Info("the node ran its last job: draining, then exiting")
+		c.draining = true
 	}
 	var resp fleetapi.HeartbeatResponse
 	if err := c.post(ctx, fleetapi.PathHeartbeat, c.token, hb, &resp); err != nil {

@@ -21,6 +21,8 @@ type fakeAgent struct {
 	st       runner.Status
 	cordoned []string
 	aborted  bool
+	maxJobs  int
+	maxWhy   string
 }
 
 func (a *fakeAgent) Status() runner.Status {
@@ -38,6 +40,11 @@ func (a *fakeAgent) Cordon(r string) {
 	}
 }
 func (a *fakeAgent) AbortJobsAt(time.Time) { a.mu.Lock(); a.aborted = true; a.mu.Unlock() }
+func (a *fakeAgent) LimitJobs(n int, reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.maxJobs, a.maxWhy = n, reason
+}
 
 // fakePlane answers register and heartbeat; cmds are sent on every beat.
 type fakePlane struct {
@@ -48,6 +55,7 @@ type fakePlane struct {
 	valid      string
 	rejectNext bool
 	lastReg    fleetapi.RegisterRequest
+	maxJobs    int // sent at registration
 }
 
 func (p *fakePlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +71,7 @@ func (p *fakePlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.registers++
 		json.NewDecoder(r.Body).Decode(&p.lastReg)
 		p.valid = "node-tok-" + string(rune('0'+p.registers))
-		json.NewEncoder(w).Encode(fleetapi.RegisterResponse{NodeToken: p.valid, HeartbeatIntervalSeconds: 1})
+		json.NewEncoder(w).Encode(fleetapi.RegisterResponse{NodeToken: p.valid, HeartbeatIntervalSeconds: 1, MaxJobs: p.maxJobs})
 	case fleetapi.PathHeartbeat:
 		if auth != "Bearer "+p.valid || p.rejectNext {
 			p.rejectNext = false
