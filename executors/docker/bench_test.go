@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/executors/executortest"
 )
 
@@ -61,4 +62,17 @@ func BenchmarkCreateFirstByte(b *testing.B) {
 // the per-job network, to show what the network costs.
 func BenchmarkCreateFirstByteNoNetwork(b *testing.B) {
 	executortest.BenchCreateFirstByte(b, newExecutor(b, fmt.Sprintf("rfb-exec-%d", time.Now().UnixNano())), testImage, executors.NetworkNone)
+}
+
+// BenchmarkCreateFirstByteWarm is BenchmarkCreateFirstByte with one warm
+// per-job network (Options.WarmNetworks), as the agent runs it: the pool
+// refills in the background while the jobs run.
+func BenchmarkCreateFirstByteWarm(b *testing.B) {
+	ex := newExecutor(b, fmt.Sprintf("rfb-exec-%d", time.Now().UnixNano()), func(o *docker.Options) { o.WarmNetworks = 1 })
+	b.Cleanup(func() {
+		if err := ex.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	executortest.BenchCreateFirstByte(b, ex, testImage, executors.NetworkPerJob)
 }

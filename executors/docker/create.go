@@ -36,6 +36,10 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *execu
 		return nil, err
 	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User}
+	if spec.Network == executors.NetworkPerJob {
+		// After the job's own engine calls, not during them.
+		defer e.refillWarm(ctx)
+	}
 	if err := e.create(ctx, env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
 		defer cancel()
@@ -107,7 +111,7 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, fi
 	base := "runfleet-" + spec.JobID
 	netMode := "none"
 	if spec.Network == executors.NetworkPerJob {
-		if n, ok := e.takeNetwork(ctx); ok {
+		if n, ok := e.takeNetwork(); ok {
 			env.networkID, env.warmKey, netMode = n.id, n.key, n.name
 		}
 	}

@@ -32,20 +32,34 @@ type warmNet struct{ id, name, key string }
 
 // takeNetwork returns a warm network (and its ownership key, which stays
 // live until the Env that took it closes), or ok=false when none is ready.
-// Either way it makes sure the pool refills in the background.
-func (e *Executor) takeNetwork(ctx context.Context) (warmNet, bool) {
+// It does not refill the pool: refillWarm does, once the job's own engine
+// calls are done, so a network being created ahead never competes with
+// the job that is starting.
+func (e *Executor) takeNetwork() (warmNet, bool) {
 	p := &e.warm
 	if p.want <= 0 {
 		return warmNet{}, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var n warmNet
-	ok := len(p.ready) > 0
-	if ok {
-		n, p.ready = p.ready[0], p.ready[1:]
+	if len(p.ready) == 0 {
+		return warmNet{}, false
 	}
-	if !p.filling {
+	n := p.ready[0]
+	p.ready = p.ready[1:]
+	return n, true
+}
+
+// refillWarm makes sure the pool refills in the background, unless it is
+// full or already filling.
+func (e *Executor) refillWarm(ctx context.Context) {
+	p := &e.warm
+	if p.want <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.filling && len(p.ready) < p.want {
 		if p.stop == nil {
 			var fillCtx context.Context
 			fillCtx, p.stop = context.WithCancel(context.WithoutCancel(ctx))
@@ -54,7 +68,6 @@ func (e *Executor) takeNetwork(ctx context.Context) (warmNet, bool) {
 		p.filling = true
 		p.wg.Go(p.fill)
 	}
-	return n, ok
 }
 
 // fillWarm creates networks until the pool is full, then returns.
