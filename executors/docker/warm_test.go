@@ -3,6 +3,7 @@ package docker_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +20,12 @@ func TestWarmNetworks(t *testing.T) {
 	spec := func(id string) executors.Spec {
 		return executors.Spec{JobID: id, Node: node, Image: executors.Image{Name: testImage, PullPolicy: executors.PullNever}}
 	}
-	first, err := ex.Create(ctx, spec("warm-a"))
+	first, err := ex.Create(ctx, spec(node+"-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The first job made its own network and started the filler.
-	deadline := time.Now().Add(30 * time.Second)
-	for !hasWarm(t, node) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no warm network appeared: %v", leftovers(t, node))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitWarm(t, ex, node)
 	// Reap must leave the warm network alone: it is owned.
 	if err := ex.Reap(ctx); err != nil {
 		t.Fatal(err)
@@ -38,9 +33,18 @@ func TestWarmNetworks(t *testing.T) {
 	if !hasWarm(t, node) {
 		t.Fatal("Reap removed a warm network")
 	}
-	second, err := ex.Create(ctx, spec("warm-b"))
+	second, err := ex.Create(ctx, spec(node+"-b"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The second job took the warm network instead of creating its own.
+	if slices.Contains(leftovers(t, node), "network runfleet-"+node+"-b") {
+		t.Fatalf("the second job created its own network although one was warm: %v", leftovers(t, node))
+	}
+	// Taking it refills the pool, after the job's own engine calls.
+	waitWarm(t, ex, node)
+	if n := warmCount(t, node); n != 2 {
+		t.Fatalf("want the taken warm network and a new one, got %d: %v", n, leftovers(t, node))
 	}
 	var out bytes.Buffer
 	if res, err := second.Exec(ctx, executors.Step{Script: "cat /etc/hostname >/dev/null && echo ok"}, &out); err != nil || res.ExitCode != 0 {
@@ -59,12 +63,31 @@ func TestWarmNetworks(t *testing.T) {
 	}
 }
 
+// waitWarm waits until ex's pool holds a network ready for a job.
+func waitWarm(t *testing.T, ex *docker.Executor, node string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for docker.WarmReady(ex) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warm network became ready within 30s: %v", leftovers(t, node))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // hasWarm reports whether a warm network labelled for node exists.
 func hasWarm(t *testing.T, node string) bool {
+	return warmCount(t, node) > 0
+}
+
+// warmCount is how many networks labelled for node were created warm,
+// taken by a job or not.
+func warmCount(t *testing.T, node string) int {
+	n := 0
 	for _, l := range leftovers(t, node) {
 		if strings.Contains(l, "runfleet-warm-") {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
