@@ -35,7 +35,8 @@ type helperJob struct {
 // Whatever an earlier job left in .git is distrusted: .git that is not a
 // plain directory, or holds anything but directories and regular files
 // (links, fifos), is removed; hooks, submodule and worktree state,
-// alternates and attributes are removed; the config is written afresh.
+// alternates, attributes and stale lock files are removed; the config is
+// written afresh.
 // The environment's GIT_CONFIG_* entries outrank the repository config
 // anyway. A fetch that still fails starts from an empty .git once.
 const helperScript = `set -eu
@@ -53,6 +54,9 @@ elif [ -d .git ] && [ -n "$(find .git ! -type d ! -type f | head -n 1)" ]; then
 fi
 prepare() {
   mkdir -p .git
+  # A slot runs one job at a time and the last helper is gone: any lock
+  # file is stale (a helper killed with its agent, or a job's plant).
+  find .git -name '*.lock' -type f -exec rm -f -- {} +
   rm -rf .git/hooks .git/modules .git/worktrees .git/commondir .git/config.worktree \
     .git/info/attributes .git/info/grafts .git/objects/info/alternates .git/objects/info/http-alternates \
     .git/config .git/FETCH_HEAD

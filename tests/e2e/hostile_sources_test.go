@@ -66,6 +66,8 @@ var hostileVectors = []hostileVector{
 	},
 	{name: "url-insteadOf-file", plant: gitConfig(`[url "EVILREMOTE"]\n\tinsteadOf = http://\n\tinsteadOf = /runfleet/store\n[protocol "file"]\n\tallow = always\n`)},
 	{name: "alternates", plant: []string{`mkdir -p .git/objects/info`, `printf 'EVILREMOTE/objects\n' > .git/objects/info/alternates`}},
+	// What a helper killed mid-checkout (agent SIGKILL) leaves behind.
+	{name: "stale-locks", plant: []string{`touch .git/config.lock .git/index.lock .git/HEAD.lock`, `mkdir -p .git/refs/heads && touch .git/refs/heads/main.lock`}},
 	{name: "file-variable-symlink", plant: []string{`rm -rf ../$(basename $PWD).tmp/* && ln -s EVILFILE ../$(basename $PWD).tmp/CONF || true`}},
 }
 
