@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/runfleet/runfleet/executors/containerd"
@@ -113,7 +114,6 @@ func (e *privateEngine) logTail() string {
 const (
 	pdBridge     = "rf-pdk0"
 	pdBridgeAddr = "10.244.0.1/24"
-	pdPool       = "10.245.0.0/16"
 )
 
 // privateBridge creates a Linux bridge with addr for a private engine and
@@ -150,10 +150,8 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://" + e.sock,
 		"--bridge=" + pdBridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-		// Its job networks come from a pool of its own: the shared engine's
-		// default pools are left alone, and the bridges they leave when
-		// the engine is killed are removed at the end.
-		"--default-address-pool", "base=" + pdPool + ",size=24",
+		// No --default-address-pool: with it, a restarted dockerd deletes
+		// the host's docker0 as well (moby's removeDefaultBridgeInterface).
 	}
 	log, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
@@ -172,32 +170,43 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 		return err == nil
 	}
 	e.start()
-	t.Cleanup(func() { e.stop(); log.Close(); removeBridgesIn(t, pdPool) })
+	t.Cleanup(func() { e.removeNetworks(t); e.stop(); log.Close() })
 	return e
 }
 
-// removeBridgesIn deletes the host's links with an IPv4 address in cidr:
-// the bridges of the networks a killed private engine could not remove.
-func removeBridgesIn(t *testing.T, cidr string) {
+// removeNetworks removes the private dockerd's job networks while it
+// still runs: a network its agent could not remove while the engine was
+// down would otherwise leave its bridge, and its address range, on the
+// host after the engine is gone.
+func (e *privateEngine) removeNetworks(t *testing.T) {
 	t.Helper()
-	_, pool, err := net.ParseCIDR(cidr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		t.Errorf("listing links to remove the private engine's bridges: %v", err)
+	if e.cmd == nil {
 		return
 	}
-	for _, ifc := range ifs {
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && pool.Contains(ipn.IP) {
-				if out, err := exec.Command("ip", "link", "del", ifc.Name).CombinedOutput(); err != nil {
-					t.Errorf("removing the private engine's bridge %s: %v: %s", ifc.Name, err, out)
-				}
-				break
-			}
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+e.sock), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Errorf("removing the private dockerd's networks: %v", err)
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, _ := c.ContainerList(ctx, container.ListOptions{All: true})
+	for _, x := range cs {
+		_ = c.ContainerRemove(ctx, x.ID, container.RemoveOptions{Force: true})
+	}
+	nets, err := c.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		t.Errorf("listing the private dockerd's networks: %v", err)
+		return
+	}
+	for _, n := range nets {
+		switch n.Name {
+		case "bridge", "host", "none":
+			continue
+		}
+		if err := c.NetworkRemove(ctx, n.ID); err != nil {
+			t.Errorf("removing the private dockerd's network %s: %v", n.Name, err)
 		}
 	}
 }
