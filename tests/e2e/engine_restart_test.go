@@ -252,14 +252,22 @@ func TestDockerRestartMidJob(t *testing.T) {
 	eng.loadDockerImages(t)
 	srv := newServer(t)
 	a := startAgent(t, srv, agentConfig{Concurrent: 1, Extra: fmt.Sprintf("host = %q\n", "unix://"+eng.sock)})
+	restartMidJob(t, eng, srv, a)
+}
+
+// restartMidJob restarts eng under a running job of a: the job must end
+// as a system failure within 60 s, the agent keep running, and its next
+// job succeed on the restarted engine.
+func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent) {
+	t.Helper()
 	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo engine-job-started", "sleep 300"}})
-	waitFor(t, jobWait, "the job to start on the private dockerd", func() bool {
+	waitFor(t, jobWait, "the job to start on the private "+eng.name, func() bool {
 		return strings.Contains(string(srv.Job(id).Trace), "engine-job-started")
 	})
 	restart := time.Now()
 	eng.stop()
 	eng.start()
-	t.Logf("dockerd restarted in %s", time.Since(restart).Round(time.Millisecond))
+	t.Logf("%s restarted in %s", eng.name, time.Since(restart).Round(time.Millisecond))
 	rec := srv.WaitFinal(t, id, 60*time.Second-time.Since(restart))
 	ended := time.Since(restart)
 	checkEngineRestartJob(t, rec)
@@ -278,7 +286,7 @@ func TestDockerRestartMidJob(t *testing.T) {
 		t.Errorf("agent exit: %v", err)
 	}
 	checkViolations(t, srv)
-	t.Logf("docker restart → job final on GitLab in %s", ended.Round(time.Millisecond))
+	t.Logf("%s restart → job final on GitLab in %s", eng.name, ended.Round(time.Millisecond))
 }
 
 // checkEngineRestartJob: the job under the restarted engine failed as a
@@ -433,33 +441,7 @@ dir = %q
 	// left, so no task's shim outlives the private containerd.
 	t.Cleanup(func() { eng.reapContainerd(t, node) })
 	a := startAgentWith(t, path, node, dir, metrics)
-	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo engine-job-started", "sleep 300"}})
-	waitFor(t, jobWait, "the job to start on the private containerd", func() bool {
-		return strings.Contains(string(srv.Job(id).Trace), "engine-job-started")
-	})
-	restart := time.Now()
-	eng.stop()
-	eng.start()
-	t.Logf("containerd restarted in %s", time.Since(restart).Round(time.Millisecond))
-	rec := srv.WaitFinal(t, id, 60*time.Second-time.Since(restart))
-	ended := time.Since(restart)
-	checkEngineRestartJob(t, rec)
-	next := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo after-the-restart"}})
-	nrec := srv.WaitFinal(t, next, jobWait)
-	if nrec.State != gitlabtest.StateSuccess || !strings.Contains(string(nrec.Trace), "after-the-restart") {
-		t.Errorf("the job after the engine restart: %s (%s)\n%s", nrec.State, nrec.FailureReason, tail(string(nrec.Trace), 1500))
-	}
-	checkReportedOnce(t, nrec)
-	select {
-	case <-a.done:
-		t.Fatalf("the agent exited after the engine restart: %v\n%s", a.err, tail(a.out.String(), 3000))
-	default:
-	}
-	if err := a.stop(time.Minute); err != nil {
-		t.Errorf("agent exit: %v", err)
-	}
-	checkViolations(t, srv)
-	t.Logf("containerd restart → job final on GitLab in %s", ended.Round(time.Millisecond))
+	restartMidJob(t, eng, srv, a)
 }
 
 // TestSelfKilledJobIsNotAnEngineFailure: a job whose own shell dies by
