@@ -14,8 +14,8 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/provider"
 )
 
-// Forecaster predicts demand from the runs in progress (a
-// forecast.Shared fed by the demand sources); the control plane asks it
+// Forecaster predicts demand from the runs in progress (a LiveForecast
+// fed by the demand sources); the control plane asks it
 // once per pass, for its pools' boot and warm-start horizons.
 type Forecaster interface {
 	Expected(now time.Time, horizons []time.Duration) []policy.ExpectedJobs

@@ -189,33 +189,3 @@ func TestHistoryIsBounded(t *testing.T) {
 		t.Errorf("%d runs kept in the flow, %d indexed; want 4", n, len(f.runs))
 	}
 }
-
-// TestSharedConcurrent: sources observe from their goroutines while the
-// loop asks (run with -race).
-func TestSharedConcurrent(t *testing.T) {
-	s := NewShared(Config{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range 200 {
-			start := t0.Add(time.Duration(i) * time.Hour)
-			s.Observe(Event{Kind: RunStarted, At: start, Repo: "r", Workflow: "ci", RunID: fmt.Sprint(i)})
-			s.Observe(Event{Kind: JobQueued, At: start.Add(time.Minute), Repo: "r", Workflow: "ci", RunID: fmt.Sprint(i), JobID: fmt.Sprint(i)})
-		}
-	}()
-	for i := range 200 {
-		s.Expected(t0.Add(time.Duration(i)*time.Hour), horizons)
-		s.Pending(t0)
-	}
-	<-done
-	if got := total(s.Expected(t0.Add(200*time.Hour), horizons), 90*time.Second); got != 0 {
-		t.Errorf("expected %.1f with no run in progress", got)
-	}
-	s.Observe(Event{Kind: RunStarted, At: t0.Add(200 * time.Hour), Repo: "r", Workflow: "ci", RunID: "new"})
-	if got := total(s.Expected(t0.Add(200*time.Hour), horizons), 90*time.Second); got != 1 {
-		t.Errorf("a new run: expected %.1f, want 1 (one job a minute after the start)", got)
-	}
-	if _, n := s.Error(); n == 0 {
-		t.Error("nothing scored")
-	}
-}
