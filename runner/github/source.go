@@ -90,7 +90,7 @@ func NewSource(o SourceOptions) (*Source, error) {
 		o.Name = "github"
 	}
 	log := o.Logger.With("runner", o.Name)
-	return &Source{o: o, log: log, outdated: NewOutdatedGate(o.OutdatedRecheck, log)}, nil
+	return &Source{o: o, log: log, outdated: NewOutdatedGate(o.OutdatedRecheck, nil, log)}, nil
 }
 
 // Name implements runner.Source.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github/runnerversion"
 )
 
@@ -24,6 +25,7 @@ const probeGrace = 30 * time.Second
 // value is not ready: use NewOutdatedGate.
 type OutdatedGate struct {
 	recheck time.Duration
+	clock   clock.Clock
 	log     *slog.Logger
 
 	mu      sync.Mutex
@@ -35,15 +37,15 @@ type OutdatedGate struct {
 }
 
 // NewOutdatedGate returns a gate that probes again recheck after a
-// refusal (30 min when 0) and logs to log.
-func NewOutdatedGate(recheck time.Duration, log *slog.Logger) *OutdatedGate {
+// refusal (30 min when 0) on clk (the real clock when nil) and logs to log.
+func NewOutdatedGate(recheck time.Duration, clk clock.Clock, log *slog.Logger) *OutdatedGate {
 	if recheck <= 0 {
 		recheck = 30 * time.Minute
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &OutdatedGate{recheck: recheck, log: log, changed: make(chan struct{})}
+	return &OutdatedGate{recheck: recheck, clock: clock.Or(clk), log: log, changed: make(chan struct{})}
 }
 
 var (
@@ -100,7 +102,7 @@ func (g *OutdatedGate) Admit(ctx context.Context) (*Admission, error) {
 			g.mu.Unlock()
 			return &Admission{g: g}, nil
 		}
-		wait, changed := time.Until(g.since.Add(g.recheck)), g.changed
+		wait, changed := g.since.Add(g.recheck).Sub(g.clock.Now()), g.changed
 		if wait <= 0 && !g.probing {
 			g.probing = true
 			g.broadcastLocked()
@@ -108,21 +110,20 @@ func (g *OutdatedGate) Admit(ctx context.Context) (*Admission, error) {
 			g.mu.Unlock()
 			g.log.Info("probing whether GitHub accepts the runner image again", "image", image)
 			a := &Admission{g: g, probe: true}
-			t := time.AfterFunc(probeGrace, func() { a.Done(nil) }) // GitHub did not refuse the probe
-			a.stop = t.Stop
+			a.stop = clock.AfterFunc(g.clock, probeGrace, func() { a.Done(nil) }) // GitHub did not refuse the probe
 			return a, nil
 		}
 		if g.probing {
 			wait = g.recheck
 		}
 		g.mu.Unlock()
-		t := time.NewTimer(wait)
+		t := g.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
 		case <-changed:
-		case <-t.C:
+		case <-t.C():
 		}
 		t.Stop()
 	}
@@ -167,7 +168,7 @@ func (a *Admission) Done(err error) {
 func (g *OutdatedGate) refused(e *RunnerOutdatedError) {
 	g.mu.Lock()
 	first := g.err == nil
-	g.err, g.since, g.probing = e, time.Now(), false
+	g.err, g.since, g.probing = e, g.clock.Now(), false
 	g.broadcastLocked()
 	report := g.report
 	g.mu.Unlock()
@@ -206,7 +207,7 @@ func (g *OutdatedGate) probeDone() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.probing {
-		g.probing, g.since = false, time.Now()
+		g.probing, g.since = false, g.clock.Now()
 		g.broadcastLocked()
 	}
 }

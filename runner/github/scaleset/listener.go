@@ -192,7 +192,7 @@ func New(o Options) (*Listener, error) {
 	log := o.Logger.With("scale_set", o.Name)
 	l := &Listener{
 		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, budget: o.MintBudget,
-		log: log, metrics: m, clock: clock.Or(o.Clock), outdated: github.NewOutdatedGate(o.OutdatedRecheck, log),
+		log: log, metrics: m, clock: clock.Or(o.Clock), outdated: github.NewOutdatedGate(o.OutdatedRecheck, clock.Or(o.Clock), log),
 		runners: map[string]*runnerState{}, changed: make(chan struct{}),
 	}
 	return l, nil
