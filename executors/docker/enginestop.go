@@ -27,7 +27,9 @@ func signalExit(code int64) bool { return code > 128 && code <= 128+64 }
 // then stops answering: a job container that died by a signal, with the
 // engine gone within engineStopWatch, was stopped by the engine. That is
 // a system failure (ErrEngine), not the script's; the engine being away
-// is said in the error the job's log shows.
+// is said in the error the job's log shows. Known gap: an engine that is
+// back within the moment the agent takes to see the exit answers this
+// watch, and the job is reported as the script's failure.
 func (v *Env) engineStopped(ctx context.Context, code int64) error {
 	deadline := v.ex.now().Add(engineStopWatch)
 	for {
