@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/runfleet/runfleet/internal/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
 )
 
 // maxConns caps the metrics and health server's open connections (a

@@ -14,7 +14,7 @@ import (
 
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
-	"github.com/runfleet/runfleet/internal/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
 )
 
 // adminFlags locate the control plane's admin listener and its token.

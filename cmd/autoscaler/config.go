@@ -11,8 +11,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
 	"github.com/runfleet/runfleet/autoscaler/policy"
-	"github.com/runfleet/runfleet/internal/serve"
 )
 
 // fileConfig is the control plane's TOML file as written.

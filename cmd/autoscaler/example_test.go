@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runfleet/runfleet/internal/serve/servetest"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve/servetest"
 )
 
 // TestExampleConfig loads autoscaler/example.toml (its /etc/runfleet

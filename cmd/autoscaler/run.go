@@ -17,7 +17,7 @@ import (
 
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/controlplane/sqlitestore"
-	"github.com/runfleet/runfleet/internal/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
 )
 
 // adminMaxConnections caps the admin listener's connections (operators,

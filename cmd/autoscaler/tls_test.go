@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
-	"github.com/runfleet/runfleet/internal/serve"
-	"github.com/runfleet/runfleet/internal/serve/servetest"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve/servetest"
 )
 
 // tlsClient trusts caFile (and presents pair, when not nil).

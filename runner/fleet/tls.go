@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/runfleet/runfleet/internal/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
 )
 
 // NewHTTPClient returns the fleet client's HTTP client. With caFile, the

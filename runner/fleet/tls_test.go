@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runfleet/runfleet/internal/serve"
-	"github.com/runfleet/runfleet/internal/serve/servetest"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve/servetest"
 	"github.com/runfleet/runfleet/runner"
 )
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runfleet/runfleet/internal/serve"
-	"github.com/runfleet/runfleet/internal/serve/servetest"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve/servetest"
 )
 
 // TestFleetOverTLS: the fleet API served over TLS only; node containers

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runfleet/runfleet/internal/serve"
-	"github.com/runfleet/runfleet/internal/serve/servetest"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve"
+	"github.com/runfleet/runfleet/autoscaler/fleetapi/serve/servetest"
 )
 
 func TestLoopback(t *testing.T) {
