@@ -22,9 +22,11 @@ all: build
 build: ## binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runner ./cmd/runner
 
-images: ## offline images the tests and the demo need (no registry)
+# The sources helper image comes from the agent's own builder (executors/helperimage,
+# from the host's git), as on a node.
+images: build ## offline images the tests and the demo need (no registry)
 	images/busybox/build.sh $(BUSYBOX_IMAGE)
-	images/git-helper/build.sh
+	$(BIN)/runner --config /nonexistent/runfleet-images.toml helper-image
 	images/github-runner-stub/build.sh
 
 lint: ## gofmt and go vet
