@@ -96,6 +96,7 @@ type Client struct {
 	jit     *rate.Limiter
 	maxWait time.Duration
 	sleep   func(context.Context, time.Duration) error
+	rateKey string
 }
 
 // NewClient builds a client; it makes no request.
@@ -131,11 +132,11 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if u, err := url.Parse(t.WebURL); err == nil {
 		host = u.Host
 	}
-	key := BudgetKey(host, o.Auth.AppID, o.Auth.Token)
+	rateKey := "github:" + BudgetKey(host, o.Auth.AppID, o.Auth.Token)
 	// Below the retries: every attempt waits at the gate.
 	base = &ratelimit.Transport{
 		Next: base, Gate: gate, Limit: ratelimit.GitHubLimit,
-		Key: func(*http.Request) string { return "github:" + key },
+		Key: func(*http.Request) string { return rateKey },
 	}
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{Transport: base}
@@ -172,9 +173,14 @@ func NewClient(o ClientOptions) (*Client, error) {
 		jit = NewMintLimiter(o.JITPerMinute)
 	}
 	return &Client{
-		target: t, api: api, log: o.Logger, maxWait: o.MaxRateLimitWait, sleep: o.Sleep, jit: jit,
+		target: t, api: api, log: o.Logger, maxWait: o.MaxRateLimitWait, sleep: o.Sleep, jit: jit, rateKey: rateKey,
 	}, nil
 }
+
+// RateKey is the client's credential key at its RateGate: a caller that
+// must not wait (a server answering for others) reads the pause in force
+// with Gate.Until(RateKey()).
+func (c *Client) RateKey() string { return c.rateKey }
 
 // Target is where this client registers runners.
 func (c *Client) Target() Target { return c.target }
