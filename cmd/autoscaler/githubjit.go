@@ -126,7 +126,7 @@ func newGitHubJIT(ctx context.Context, g *githubJIT, logger *slog.Logger) (*cont
 		JITPerMinute: g.JITPerMinute, RateGate: gate,
 		// Nodes wait out rate limits themselves (429 + Retry-After): a
 		// request handler never sleeps on one.
-		MaxRateLimitWait: time.Nanosecond,
+		RateLimitFailFast: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("[github_jit]: %w", err)
@@ -168,7 +168,9 @@ func (a *jitRunners) mapErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, github.ErrRateLimited):
+	case errors.Is(err, github.ErrRateLimited) || a.gate.Until(a.c.RateKey()).After(a.now()):
+		// GitHub's answer paused the credential (Retry-After, an exhausted
+		// primary limit), whatever error it became.
 		left := max(a.gate.Until(a.c.RateKey()).Sub(a.now()), time.Second)
 		return &controlplane.GitHubRateLimitError{RetryAfter: left, Err: err}
 	case errors.Is(err, github.ErrRunnerBusy):

@@ -162,23 +162,34 @@ func TestGitHubJITThroughTheFleet(t *testing.T) {
 		t.Fatalf("GitHub has %d runners after the delete, want 1", n)
 	}
 
-	// GitHub's secondary rate limit: the control plane answers 429 with
-	// Retry-After at once; the node pauses its GitHub calls until then.
-	gh.InjectFault(githubtest.SecondaryLimit, 1, 3*time.Second, "generate-jitconfig")
-	before := time.Now()
-	_, err = api.MintJIT(callCtx, github.JITRequest{Name: "node-1-0-cd", Labels: []string{"linux"}})
-	if !errors.Is(err, github.ErrRateLimited) {
-		t.Fatalf("mint under GitHub's secondary limit: %v, want ErrRateLimited", err)
-	}
-	until := gate.Until(ratelimit.Key("fleet-github", srv.URL))
-	if until.Sub(before) < 2*time.Second {
-		t.Fatalf("the node's GitHub calls are paused until +%s, want about +3s (Retry-After)", until.Sub(before))
-	}
-	if _, err := api.MintJIT(callCtx, github.JITRequest{Name: "node-1-0-cd", Labels: []string{"linux"}}); err != nil {
-		t.Fatalf("mint after the pause: %v", err)
-	}
-	if now := time.Now(); now.Before(until) {
-		t.Errorf("the next call went out at %s, before the pause ended at %s", now.Format(time.StampMilli), until.Format(time.StampMilli))
+	// GitHub's secondary rate limit (403 or 429, with Retry-After): the
+	// control plane answers 429 with Retry-After at once, without retrying
+	// (the one injected refusal would be followed by a success); the node
+	// pauses its GitHub calls until then.
+	for i, kind := range []githubtest.FaultKind{githubtest.SecondaryLimit, githubtest.SecondaryLimit429} {
+		gh.InjectFault(kind, 1, 2*time.Second, "generate-jitconfig")
+		name := fmt.Sprintf("node-1-0-c%d", i)
+		before := time.Now()
+		if _, err := api.MintJIT(callCtx, github.JITRequest{Name: name, Labels: []string{"linux"}}); !errors.Is(err, github.ErrRateLimited) {
+			t.Fatalf("fault %d: mint under GitHub's secondary limit: %v, want ErrRateLimited", kind, err)
+		}
+		until := gate.Until(ratelimit.Key("fleet-github", srv.URL))
+		if until.Sub(before) < time.Second {
+			t.Fatalf("fault %d: the node's GitHub calls are paused until +%s, want about +2s (Retry-After)", kind, until.Sub(before))
+		}
+		if _, err := api.MintJIT(callCtx, github.JITRequest{Name: name, Labels: []string{"linux"}}); err != nil {
+			t.Fatalf("fault %d: mint after the pause: %v", kind, err)
+		}
+		if now := time.Now(); now.Before(until) {
+			t.Errorf("fault %d: the next call went out at %s, before the pause ended at %s", kind, now.Format(time.StampMilli), until.Format(time.StampMilli))
+		}
+		rs, err := api.ListRunners(callCtx, name)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("fault %d: %+v %v", kind, rs, err)
+		}
+		if err := api.DeleteRunner(callCtx, rs[0].ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if v := gh.Violations(); len(v) > 0 {
 		t.Errorf("protocol violations: %v", v)

@@ -80,6 +80,12 @@ type ClientOptions struct {
 	MaxRateLimitWait time.Duration
 	// Sleep waits d or until ctx ends (injected by tests); nil sleeps.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RateLimitFailFast reports a rate limit at once (ErrRateLimited)
+	// instead of waiting it out: no retry of a 429 and no wait between
+	// attempts; the pause stays on RateGate under RateKey. For a server
+	// answering for others (the control plane minting for nodes), whose
+	// callers wait themselves.
+	RateLimitFailFast bool
 	// RateGate is the agent's rate-limit gate, shared by every client of
 	// the same App or token: an exhausted primary limit, a secondary limit
 	// or a Retry-After seen by any of them pauses every request made with
@@ -144,6 +150,15 @@ func NewClient(o ClientOptions) (*Client, error) {
 	rc.RetryWaitMin = 200 * time.Millisecond
 	rc.RetryWaitMax = 5 * time.Second
 	rc.Logger = nil
+	if o.RateLimitFailFast {
+		o.MaxRateLimitWait = time.Nanosecond // call() never sleeps on a limit
+		rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+				return false, nil
+			}
+			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+		}
+	}
 	var tr http.RoundTripper = &retryablehttp.RoundTripper{Client: rc}
 	opts := []gh.ClientOptionsFunc{}
 	if o.Auth.Token != "" {
