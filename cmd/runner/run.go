@@ -17,6 +17,7 @@ import (
 	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/fleet"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/health"
@@ -121,8 +122,9 @@ func run(ctx context.Context, g *globalFlags) error {
 		recovery[r.Name] = recoverRunner{client: client, token: r.Token, info: versionInfo(r.Name)}
 	}
 
-	budgets := github.NewMintBudgets()                                   // JIT minting, one budget per GitHub App or token
-	ghSources, err := githubSources(ctx, cfg, engs, budgets, jr, logger) // run_github.go
+	budgets := github.NewMintBudgets()                                            // JIT minting, one budget per GitHub App or token
+	nodeTok := fleet.NewNodeToken()                                               // [[github]] credentials = "fleet" call with it
+	ghSources, err := githubSources(ctx, cfg, engs, budgets, nodeTok, jr, logger) // run_github.go
 	if err != nil {
 		return err
 	}
@@ -186,7 +188,8 @@ func run(ctx context.Context, g *globalFlags) error {
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	if cfg.Fleet.Enabled() {
-		wg.Go(func() { runFleet(srvCtx, cfg, agent, stopAgent, logger) })
+		wg.Go(func() { runFleet(srvCtx, cfg, agent, stopAgent, nodeTok, logger) })
+		removeStaleFleetGitHub(ctx, cfg, ghSources, logger) // run_github.go
 	}
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
