@@ -71,7 +71,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	var watchPaths []string
 	// Jobs are journaled before they start; what a killed agent left is
 	// reported before polling (recover.go).
-	jr, err := journal.Open(journalDir(cfg.Path))
+	jr, err := journal.Open(journalDir(cfg.Path), journal.WithClock(clock.Real{}))
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ type Env struct {
 	firstUsed bool
 	closed    bool
 	dead      error // why the job container can no longer run steps
+
+	// The first step's engine watch (enginestop.go), under mu.
+	watch *engineWatch
 }
 
 var _ executors.Env = (*Env)(nil)
