@@ -64,6 +64,9 @@ type BuildSettings struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	VersionTag string
+	// SourceStores marks the slots' source stores used; the agent's
+	// periodic reaper sweeps them (nil: no marks, runner exec).
+	SourceStores *SourceStores
 	// LocalSources, when set, is a directory copied in as the job's sources
 	// instead of fetching them with git (runner exec).
 	LocalSources string
