@@ -286,6 +286,7 @@ func (b *build) startPrefetch(ctx context.Context) {
 	go func() {
 		defer close(p.done)
 		p.err = b.fetch(pctx, &p.log)
+		b.phases.mark("sources_fetched")
 	}()
 }
 
