@@ -67,6 +67,7 @@ func run(ctx context.Context, g *globalFlags) error {
 
 	var sources []runner.Source
 	var rotators []*gitlab.Source
+	var sweepers []sweeper // the runners' source stores (engines.go)
 	var stores []*cache.LocalStore
 	var watchPaths []string
 	// Jobs are journaled before they start; what a killed agent left is
@@ -110,10 +111,13 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
+		srcStores := gitlab.NewSourceStores(r, clock.Real{}.Now, logger)
+		sweepers = append(sweepers, srcStores)
 		src := gitlab.NewSource(gitlab.SourceOptions{
 			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
 			Build: gitlab.BuildSettings{
 				Node: cfg.Node, Runner: r, Executor: withAllowedImages(ex, r.Docker.AllowedImages), Cache: store, Artifacts: client, Logger: logger, VersionTag: version,
+				SourceStores: srcStores,
 			},
 			Logger: logger, Journal: jr,
 		})
@@ -194,7 +198,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
 	}
-	wg.Go(func() { reapPeriodically(srvCtx, clock.Real{}, cfg.ReapInterval, engs.all(), logger) })
+	wg.Go(func() { reapPeriodically(srvCtx, clock.Real{}, cfg.ReapInterval, engs.all(), logger, sweepers...) })
 	start := time.Now()
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.

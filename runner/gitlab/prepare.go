@@ -238,7 +238,9 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		clean = strings.Fields(f)
 	}
 	store := b.sourceStore()
-	b.collectSlotStores(ctx, store)
+	// Marked used, and kept from the periodic sweep until the checkout
+	// from it is done.
+	defer b.s.SourceStores.use(store)()
 	err := fetchSources(ctx, sourcesRequest{
 		Dir:        b.hostProjectDir(),
 		Store:      store,
@@ -284,6 +286,7 @@ func (b *build) startPrefetch(ctx context.Context) {
 	go func() {
 		defer close(p.done)
 		p.err = b.fetch(pctx, &p.log)
+		b.phases.mark("sources_fetched")
 	}()
 }
 

@@ -40,10 +40,11 @@ func containerdAddress() string {
 // importIntoContainerd copies testImage and helperImage from Docker into
 // the agent's containerd namespace (no registry is reachable). It fails
 // the test when either daemon does not answer.
-func importIntoContainerd(t *testing.T) { importInto(t, ctrdNamespace, testImage, helperImage) }
+func importIntoContainerd(t testing.TB) { importInto(t, ctrdNamespace, testImage, helperImage) }
 
-// importInto copies Docker's images refs into the containerd namespace ns.
-func importInto(t *testing.T, ns string, refs ...string) {
+// importInto copies Docker's images refs into the containerd namespace ns
+// and returns the names they got there.
+func importInto(t testing.TB, ns string, refs ...string) []string {
 	t.Helper()
 	dc := dockerClient(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -61,9 +62,11 @@ func importInto(t *testing.T, ns string, refs ...string) {
 		t.Fatalf("docker save %s (make images): %v", strings.Join(refs, " "), err)
 	}
 	defer rc.Close()
-	if _, err := ex.ImportArchive(ctx, rc); err != nil {
+	names, err := ex.ImportArchive(ctx, rc)
+	if err != nil {
 		t.Fatalf("importing %s into containerd: %v", strings.Join(refs, " "), err)
 	}
+	return names
 }
 
 // ctrdLeftovers lists the containers and leases labelled for node in the
