@@ -136,7 +136,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		sources = append(sources, s)
 	}
 	// Scale sets are sources of the one slot loop too.
-	scaleSets, err := scaleSetListeners(ctx, cfg, engs, reg, budgets, logger) // run_scaleset.go
+	scaleSets, err := scaleSetListeners(ctx, cfg, engs, reg, budgets, jr, logger) // run_scaleset.go
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
-	if recoverJobs(ctx, jr, recovery, ghSources, logger) {
+	if recoverJobs(ctx, jr, recovery, githubRecoverers(ghSources, scaleSets), logger) {
 		wg.Go(func() { reapLate(srvCtx, clock.Real{}, engs.all(), logger) })
 	}
 	err = agent.Run(agentCtx)

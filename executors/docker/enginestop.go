@@ -32,10 +32,10 @@ import (
 //     connections already open) comes back as an "update" event on the
 //     same stream.
 //
-// Otherwise the engine stopped or restarted under the job: ErrEngine, the
-// job a system failure. Otherwise the container was killed from outside
-// the job (docker kill, an administrator) while the engine kept running:
-// its exit status is the job's. Both take a few engine round trips, not a
+// When either fails, the engine stopped or restarted under the job:
+// ErrEngine, the job a system failure. When both hold, the container was
+// killed from outside the job (docker kill, an administrator) while the
+// engine kept running: its exit status is the job's. Both take a few engine round trips, not a
 // poll: an engine back within a moment is caught as surely as one that
 // stays away, and a docker kill is reported at once.
 

@@ -18,6 +18,9 @@ import (
 const (
 	PlatformGitLab = "gitlab"
 	PlatformGitHub = "github"
+	// PlatformGitHubScaleSet is a runner of a GitHub scale set: its
+	// registration lives in the scale-set service, removed through it.
+	PlatformGitHubScaleSet = "github-scaleset"
 )
 
 // Entry is the record of one job.
