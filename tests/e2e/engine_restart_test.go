@@ -470,31 +470,12 @@ func TestContainerdRestartMidJob(t *testing.T) {
 	dir := t.TempDir()
 	node := nodeName(t)
 	metrics := freePort(t)
-	cfg := fmt.Sprintf(`concurrent = 1
-check_interval = 1
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-[[runners]]
-name = "e2e-restart"
-url = %q
-token = %q
-executor = "containerd"
-builds_dir = %q
-[runners.containerd]
-address = %q
-namespace = %q
-state_dir = %q
-bridge = %q
-subnet = %q
-image = %q
-pull_policy = ["never"]
-memory = "128m"
-[runners.cache]
-dir = %q
-`, metrics, node, srv.URL(), tok, filepath.Join(dir, "builds"), eng.sock, rstNamespace, filepath.Join(eng.dir, "jobs"),
-		rstBridge, rstSubnet, testImage, filepath.Join(dir, "cache"))
+	cfg := ctrdAgent{
+		name: "e2e-restart", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir,
+		address: eng.sock, namespace: rstNamespace, stateDir: filepath.Join(eng.dir, "jobs"), bridge: rstBridge, subnet: rstSubnet,
+		containerd: []string{`memory = "128m"`},
+		tables:     []string{"[runners.cache]", fmt.Sprintf("dir = %q", filepath.Join(dir, "cache"))},
+	}.config()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
