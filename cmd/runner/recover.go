@@ -45,7 +45,7 @@ const busyRetry = 30 * time.Second
 // start, and GitHub registrations still busy are tried again in the
 // background until ctx ends. It reports whether the previous agent left
 // any job.
-func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]recoverRunner, gh map[recoverKey]githubRecoverer, logger *slog.Logger) bool {
+func recoverJobs(ctx context.Context, clk clock.Clock, jr *journal.Journal, runners map[string]recoverRunner, gh map[recoverKey]githubRecoverer, logger *slog.Logger) bool {
 	entries, err := jr.Pending()
 	if err != nil {
 		logger.Error("reading the job journal", "dir", jr.Dir(), "err", err)
@@ -78,7 +78,7 @@ func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]re
 			}
 			// In the background: polling need not wait for GitHub to
 			// notice a busy runner is gone.
-			go recoverGitHub(ctx, src, e, log)
+			go recoverGitHub(ctx, clk, src, e, log)
 		default:
 			log.Error("journal record of an unknown platform; kept")
 		}
@@ -155,7 +155,7 @@ func githubRecoverers(sources []*github.Source, scaleSets []*scaleset.Listener) 
 
 // recoverGitHub removes one GitHub runner's registration (and record),
 // retrying while GitHub counts the runner busy.
-func recoverGitHub(ctx context.Context, src githubRecoverer, e journal.Entry, log *slog.Logger) {
+func recoverGitHub(ctx context.Context, clk clock.Clock, src githubRecoverer, e journal.Entry, log *slog.Logger) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, recoverTimeout)
 		err := src.Recover(rctx, e)
@@ -169,10 +169,8 @@ func recoverGitHub(ctx context.Context, src githubRecoverer, e journal.Entry, lo
 		default:
 			log.Warn("removing the registration of a runner the previous agent left", "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, busyRetry) != nil {
 			return
-		case <-time.After(busyRetry):
 		}
 	}
 }

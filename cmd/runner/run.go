@@ -65,6 +65,8 @@ func run(ctx context.Context, g *globalFlags) error {
 		return errFirstRun
 	}
 
+	// clk is the agent's one time source, passed to everything that keeps time.
+	clk := clock.Real{}
 	var sources []runner.Source
 	var rotators []*gitlab.Source
 	var sweepers []sweeper // the runners' source stores (engines.go)
@@ -72,7 +74,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	var watchPaths []string
 	// Jobs are journaled before they start; what a killed agent left is
 	// reported before polling (recover.go).
-	jr, err := journal.Open(journalDir(cfg.Path), journal.WithClock(clock.Real{}))
+	jr, err := journal.Open(journalDir(cfg.Path), journal.WithClock(clk))
 	if err != nil {
 		return err
 	}
@@ -111,7 +113,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
-		srcStores := gitlab.NewSourceStores(r, clock.Real{}.Now, logger)
+		srcStores := gitlab.NewSourceStores(r, clk.Now, logger)
 		sweepers = append(sweepers, srcStores)
 		src := gitlab.NewSource(gitlab.SourceOptions{
 			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
@@ -144,7 +146,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		sources = append(sources, l)
 	}
 	agent := runner.NewAgent(runner.AgentOptions{
-		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics,
+		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics, Clock: clk,
 	})
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
@@ -198,20 +200,20 @@ func run(ctx context.Context, g *globalFlags) error {
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
 	}
-	wg.Go(func() { reapPeriodically(srvCtx, clock.Real{}, cfg.ReapInterval, engs.all(), logger, sweepers...) })
-	start := time.Now()
+	wg.Go(func() { reapPeriodically(srvCtx, clk, cfg.ReapInterval, engs.all(), logger, sweepers...) })
+	start := clk.Now()
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
-	if recoverJobs(ctx, jr, recovery, githubRecoverers(ghSources, scaleSets), logger) {
-		wg.Go(func() { reapLate(srvCtx, clock.Real{}, engs.all(), logger) })
+	if recoverJobs(ctx, clk, jr, recovery, githubRecoverers(ghSources, scaleSets), logger) {
+		wg.Go(func() { reapLate(srvCtx, clk, engs.all(), logger) })
 	}
 	err = agent.Run(agentCtx)
 	stopScaleSets()
 	removeStaleGitHub(ctx, ghSources, logger)
 	stopServer()
 	wg.Wait()
-	logger.Info("runfleet agent stopped", "uptime", time.Since(start).Round(time.Second))
+	logger.Info("runfleet agent stopped", "uptime", clk.Now().Sub(start).Round(time.Second))
 	return err
 }
 
