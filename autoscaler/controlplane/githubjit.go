@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -204,7 +205,11 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	j := c.jit
 	refuse := func(code int, result, msg string) {
 		j.mints.WithLabelValues(result).Inc()
-		c.log.Warn("GitHub JIT mint refused", "node", rec.Name, "runner", req.Name, "reason", msg)
+		level := slog.LevelWarn // a node asking for what it may not have
+		if code == http.StatusConflict {
+			level = slog.LevelInfo // full, or draining: the node's slot asks again
+		}
+		c.log.Log(r.Context(), level, "GitHub JIT mint refused", "node", rec.Name, "runner", req.Name, "reason", msg)
 		writeError(w, code, msg)
 	}
 	if !j.owns(rec.Name, req.Name) {
@@ -398,6 +403,9 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.jit.o.CleanupTimeout)
 	defer cancel()
+	lock := c.jit.nodeLock(node) // no mint of the node between the list and the deletes
+	lock.Lock()
+	defer lock.Unlock()
 	rs, err := c.jit.listOwned(ctx, node, "")
 	if err != nil {
 		c.log.Warn("listing the GitHub runners of a node", "node", node, "why", why, "err", err)
@@ -415,12 +423,18 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 			c.log.Info("deleted an idle GitHub runner of a node", "node", node, "why", why, "runner", r.Name)
 		}
 	}
-	if why == "node removed" {
+	if why == whyRemoved {
 		c.jit.mu.Lock()
 		delete(c.jit.locks, node)
 		c.jit.mu.Unlock()
 	}
 }
+
+// Why a node's runners are removed.
+const (
+	whyRemoved    = "node removed"
+	whyRegistered = "node registered again"
+)
 
 func (n *nodeState) name() string {
 	n.mu.Lock()
