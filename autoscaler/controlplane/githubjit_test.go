@@ -30,6 +30,7 @@ type fakeRunners struct {
 	groups  map[int64]int64
 	limited time.Duration // the next call is rate limited this long
 	calls   int
+	lists   int // ListRunners calls
 }
 
 func newFakeRunners() *fakeRunners {
@@ -70,6 +71,7 @@ func (f *fakeRunners) ListRunners(_ context.Context, name string) ([]fleetapi.Ru
 	if err := f.call(); err != nil {
 		return nil, err
 	}
+	f.lists++
 	var out []fleetapi.Runner
 	for _, r := range f.runners {
 		if name == "" || r.Name == name {
@@ -127,6 +129,24 @@ func (f *fakeRunners) setBusy(name string) {
 			r.Busy, r.Status = true, "online"
 		}
 	}
+}
+
+// finish removes the runner named name, as GitHub does once a JIT
+// runner's job ended.
+func (f *fakeRunners) finish(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, r := range f.runners {
+		if r.Name == name {
+			delete(f.runners, id)
+		}
+	}
+}
+
+func (f *fakeRunners) listCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
 }
 
 func (f *fakeRunners) names() []string {
@@ -253,6 +273,35 @@ func TestGitHubJITSlotCap(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(mintsMetric(h, "refused_slots")); got != 1 {
 		t.Errorf("refused_slots = %v, want 1", got)
+	}
+}
+
+// TestGitHubJITListsOnlyAtTheCap: the node's runners are listed from
+// GitHub at its first mint and when the runners known fill its slots, not
+// at every mint; a runner GitHub removed after its job (the node never
+// deleted it) frees its slot once the cap makes the control plane look.
+func TestGitHubJITListsOnlyAtTheCap(t *testing.T) {
+	h, gh, toks := jitHarness(t)
+	tok := toks["node-0001"]
+	steps := []struct {
+		do    func()
+		code  int
+		lists int // ListRunners calls so far
+	}{
+		{func() {}, 200, 1}, // first mint: GitHub's list
+		{func() {}, 200, 1}, // second: from memory
+		{func() {}, 409, 2}, // at the cap: GitHub's list again
+		{func() { gh.finish("node-0001-0-aa") }, 200, 3}, // the job ended on GitHub's side
+		{func() {}, 409, 4},
+	}
+	for i, st := range steps {
+		st.do()
+		if code := h.mint(tok, fmt.Sprintf("node-0001-%d-aa", i)); code != st.code {
+			t.Fatalf("step %d: HTTP %d, want %d", i, code, st.code)
+		}
+		if n := gh.listCalls(); n != st.lists {
+			t.Fatalf("step %d: %d lists of GitHub's runners, want %d", i, n, st.lists)
+		}
 	}
 }
 
