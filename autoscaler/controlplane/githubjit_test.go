@@ -412,3 +412,23 @@ func TestGitHubJITOff(t *testing.T) {
 		t.Errorf("HTTP %d, want 404", code)
 	}
 }
+
+// TestGitHubJITConcurrentMints: a node's mints racing each other still get
+// no more runners than its slots.
+func TestGitHubJITConcurrentMints(t *testing.T) {
+	h, gh, toks := jitHarness(t)
+	codes := make(chan int, 6)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() { codes <- h.mint(toks["node-0001"], fmt.Sprintf("node-0001-%d-ee", i)) })
+	}
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[200] != 2 || got[409] != 4 || len(gh.names()) != 2 {
+		t.Errorf("answers %v, runners %v: want 2 minted and 4 refused (2 slots)", got, gh.names())
+	}
+}
