@@ -289,9 +289,14 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg, err := j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
 	if err != nil {
-		// GitHub may have registered it all the same (a timeout): count
-		// from GitHub's list next time.
-		jn.loaded = false
+		if !refused(err) {
+			// No answer (a timeout, the node gone): GitHub may have
+			// registered the runner all the same, which nobody would
+			// start. Its idle registration goes; the count is GitHub's
+			// next time.
+			j.removeNamed(ctx, c, rec.Name, req.Name)
+			jn.loaded = false
+		}
 		j.mints.WithLabelValues(resultOf(err)).Inc()
 		c.githubError(w, "minting a JIT runner config", rec.Name, err)
 		return
@@ -300,6 +305,33 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	j.mints.WithLabelValues(mintOK).Inc()
 	c.log.Info("minted a GitHub JIT runner for a node", "node", rec.Name, "runner", cfg.Name, "runner_id", cfg.RunnerID)
 	writeJSON(w, http.StatusOK, cfg)
+}
+
+// refused reports whether GitHub answered err (so it registered nothing).
+func refused(err error) bool {
+	var rl *GitHubRateLimitError
+	return errors.As(err, &rl) || errors.Is(err, ErrGitHubInvalid) || errors.Is(err, ErrGitHubUnauthorized) ||
+		errors.Is(err, ErrGitHubNotFound) || errors.Is(err, ErrGitHubBusy)
+}
+
+// removeNamed deletes the idle registration named name, if GitHub has
+// one, within the cleanup timeout.
+func (j *githubJIT) removeNamed(ctx context.Context, c *ControlPlane, node, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
+	defer cancel()
+	rs, err := j.listOwned(ctx, node, name)
+	if err != nil {
+		c.log.Warn("looking for the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
+		return
+	}
+	for _, r := range rs {
+		if r.Name != name || r.Busy {
+			continue
+		}
+		if err := j.o.API.DeleteRunner(ctx, r.ID); err != nil {
+			c.log.Warn("deleting the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
+		}
+	}
 }
 
 // outside lists the labels of want not in allowed.

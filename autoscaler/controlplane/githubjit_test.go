@@ -31,6 +31,9 @@ type fakeRunners struct {
 	limited time.Duration // the next call is rate limited this long
 	calls   int
 	lists   int // ListRunners calls
+	// lostAnswer: the next mint registers the runner but its answer is
+	// lost (a timeout).
+	lostAnswer bool
 }
 
 func newFakeRunners() *fakeRunners {
@@ -62,6 +65,10 @@ func (f *fakeRunners) MintJIT(_ context.Context, req controlplane.GitHubJITReque
 	f.runners[f.next] = &fleetapi.Runner{ID: f.next, Name: req.Name, Status: "offline"}
 	f.labels[f.next] = req.Labels
 	f.groups[f.next] = req.RunnerGroupID
+	if f.lostAnswer {
+		f.lostAnswer = false
+		return fleetapi.JITConfig{}, context.DeadlineExceeded
+	}
 	return fleetapi.JITConfig{RunnerID: f.next, Name: req.Name, Encoded: "jit-" + req.Name}, nil
 }
 
@@ -430,5 +437,26 @@ func TestGitHubJITConcurrentMints(t *testing.T) {
 	}
 	if got[200] != 2 || got[409] != 4 || len(gh.names()) != 2 {
 		t.Errorf("answers %v, runners %v: want 2 minted and 4 refused (2 slots)", got, gh.names())
+	}
+}
+
+// TestGitHubJITLostMintAnswer: a mint whose answer never came (GitHub may
+// have registered the runner) leaves no registration behind to fill a
+// slot; a refused one (nothing registered) costs no clean-up.
+func TestGitHubJITLostMintAnswer(t *testing.T) {
+	h, gh, toks := jitHarness(t)
+	gh.mu.Lock()
+	gh.lostAnswer = true
+	gh.mu.Unlock()
+	if code := h.mint(toks["node-0001"], "node-0001-0-aa"); code != http.StatusBadGateway {
+		t.Fatalf("mint with a lost answer: HTTP %d, want 502", code)
+	}
+	if n := gh.names(); len(n) != 0 {
+		t.Fatalf("runners %v left by a mint whose answer was lost", n)
+	}
+	for i := range 2 {
+		if code := h.mint(toks["node-0001"], fmt.Sprintf("node-0001-%d-bb", i)); code != 200 {
+			t.Fatalf("slot %d after the lost mint: HTTP %d", i, code)
+		}
 	}
 }

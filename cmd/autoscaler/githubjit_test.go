@@ -260,3 +260,31 @@ func TestGitHubJITConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestGitHubJITMintBudget: past the App's minting budget the control plane
+// answers 429 with the time until the budget refills (it does not hold the
+// node's request), GitHub sees no mint, and the node pauses its calls.
+func TestGitHubJITMintBudget(t *testing.T) {
+	f := newJITFleet(t, 6) // one mint every 10 s, a burst of 1
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := f.api.MintJIT(ctx, github.JITRequest{Name: "node-1-0-aa", Labels: []string{"linux"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, err := f.api.MintJIT(ctx, github.JITRequest{Name: "node-1-1-aa", Labels: []string{"linux"}}); !errors.Is(err, github.ErrRateLimited) {
+		t.Fatalf("a mint past the budget: %v, want ErrRateLimited", err)
+	}
+	if d := f.gate.Until(ratelimit.Key("fleet-github", f.url)).Sub(before); d < 8*time.Second || d > 11*time.Second {
+		t.Errorf("the node pauses for %s, want about 10 s (the budget's refill)", d)
+	}
+	mints := 0
+	for _, r := range f.gh.Requests() {
+		if strings.HasSuffix(r.Path, "/generate-jitconfig") {
+			mints++
+		}
+	}
+	if mints != 1 {
+		t.Errorf("GitHub saw %d mints, want 1", mints)
+	}
+}
