@@ -16,6 +16,7 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/autoscaler/policy"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
@@ -135,7 +136,7 @@ func newGitHubJIT(ctx context.Context, g *githubJIT, logger *slog.Logger) (*cont
 	if err != nil {
 		return nil, fmt.Errorf("[github_jit]: %w", err)
 	}
-	o := &controlplane.GitHubJITOptions{API: &jitRunners{c: client, gate: gate, now: time.Now, budget: github.NewMintLimiter(g.JITPerMinute)},
+	o := &controlplane.GitHubJITOptions{API: &jitRunners{c: client, gate: gate, clk: clock.Real{}, budget: github.NewMintLimiter(g.JITPerMinute)},
 		NamePrefix: g.NamePrefix, Pools: map[string]controlplane.GitHubJITPool{}}
 	for name, p := range g.Pools {
 		id, err := client.RunnerGroupID(ctx, p.RunnerGroup)
@@ -153,7 +154,7 @@ func newGitHubJIT(ctx context.Context, g *githubJIT, logger *slog.Logger) (*cont
 type jitRunners struct {
 	c    *github.Client
 	gate *ratelimit.Gate
-	now  func() time.Time
+	clk  clock.Clock
 	// budget is the App's JIT minting budget (GitHub's secondary limit).
 	budget *rate.Limiter
 }
@@ -166,7 +167,7 @@ var errMintBudget = errors.New("github: JIT minting budget spent")
 
 // reserve takes one mint from the budget, waiting up to maxBudgetWait.
 func (a *jitRunners) reserve(ctx context.Context) error {
-	now := a.now()
+	now := a.clk.Now()
 	r := a.budget.ReserveN(now, 1)
 	d := r.DelayFrom(now)
 	if !r.OK() || d > maxBudgetWait {
@@ -176,22 +177,18 @@ func (a *jitRunners) reserve(ctx context.Context) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if err := clock.Sleep(ctx, a.clk, d); err != nil {
 		r.Cancel()
-		return ctx.Err()
+		return err
 	}
+	return nil
 }
 
 var _ controlplane.GitHubRunners = (*jitRunners)(nil)
 
 // paused is the rate limit in force, if any.
 func (a *jitRunners) paused() error {
-	if left := a.gate.Until(a.c.RateKey()).Sub(a.now()); left > 0 {
+	if left := a.gate.Until(a.c.RateKey()).Sub(a.clk.Now()); left > 0 {
 		return &controlplane.GitHubRateLimitError{RetryAfter: left, Err: github.ErrRateLimited}
 	}
 	return nil
@@ -203,10 +200,10 @@ func (a *jitRunners) mapErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, github.ErrRateLimited) || a.gate.Until(a.c.RateKey()).After(a.now()):
+	case errors.Is(err, github.ErrRateLimited) || a.gate.Until(a.c.RateKey()).After(a.clk.Now()):
 		// GitHub's answer paused the credential (Retry-After, an exhausted
 		// primary limit), whatever error it became.
-		left := max(a.gate.Until(a.c.RateKey()).Sub(a.now()), time.Second)
+		left := max(a.gate.Until(a.c.RateKey()).Sub(a.clk.Now()), time.Second)
 		return &controlplane.GitHubRateLimitError{RetryAfter: left, Err: err}
 	case errors.Is(err, github.ErrRunnerBusy):
 		kind = controlplane.ErrGitHubBusy
