@@ -178,7 +178,7 @@ func (a *jitRunners) reserve(ctx context.Context) error {
 		return nil
 	}
 	if err := clock.Sleep(ctx, a.clk, d); err != nil {
-		r.Cancel()
+		r.CancelAt(a.clk.Now())
 		return err
 	}
 	return nil
