@@ -64,6 +64,7 @@ bench-local: images build
 	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./executors/containerd/ ./executors/enginebench/ ./executors/diskcap/ ./runner/cache/ ./tests/e2e/
 	$(GO) test -run='^$$' -bench=ReplayTraces -benchtime=1x -count=1 -timeout 30m ./autoscaler/sim/
 	$(GO) test -run='^$$' -bench=Heartbeats10k -benchtime=1x -count=1 -timeout 10m ./autoscaler/controlplane/
+	$(GO) test -run='^$$' -bench=GitHubJITMint -benchtime=200x -count=1 -timeout 10m ./cmd/autoscaler/
 
 demo: ## the local fleet: a burst of jobs on a local fake GitLab, nodes (containers) scaling up, running them, scaling down
 	tests/engine.sh $(MAKE) demo-local

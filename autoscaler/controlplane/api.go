@@ -167,7 +167,7 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 	} else {
 		// The node's agent restarted: the idle runners it left go before
 		// it gets a token to mint new ones.
-		c.removeRunners(ctx, rec.Name, "node registered again")
+		c.removeRunners(ctx, rec.Name, whyRegistered)
 	}
 	if rec.State == policy.NodeBooting {
 		rec.State = policy.NodeReady

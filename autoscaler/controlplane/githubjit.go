@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -87,7 +88,21 @@ type githubJIT struct {
 	mints *prometheus.CounterVec
 
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex // node name → its mints, one at a time
+	nodes map[string]*jitNode // by node name
+}
+
+// jitNode is what the control plane knows of one node's runners.
+type jitNode struct {
+	// mu serialises the node's mints and cleanups (so the slot cap
+	// holds) and guards ids.
+	mu sync.Mutex
+	// ids are the node's registered runners: loaded from GitHub's list at
+	// the node's first mint (after a start of the control plane, too),
+	// then kept by its mints and deletes, and listed again whenever they
+	// fill the node's slots (a runner GitHub removed after its job is then
+	// seen gone). Only at the cap does a mint cost a list of the target.
+	ids    map[int64]bool
+	loaded bool
 }
 
 // Results of mints, the values of runfleet_fleet_github_jit_mints_total's
@@ -112,7 +127,7 @@ func newGitHubJIT(o *GitHubJITOptions, reg prometheus.Registerer) (*githubJIT, e
 	if o.CleanupTimeout <= 0 {
 		o.CleanupTimeout = 10 * time.Second
 	}
-	j := &githubJIT{o: *o, locks: map[string]*sync.Mutex{}, mints: prometheus.NewCounterVec(prometheus.CounterOpts{
+	j := &githubJIT{o: *o, nodes: map[string]*jitNode{}, mints: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runfleet_fleet_github_jit_mints_total", Help: "JIT runner configs nodes asked the control plane for, by result.",
 	}, []string{"result"})}
 	for _, r := range []string{mintOK, mintWrongName, mintWrongLabels, mintAtCap, mintNotReady, mintRateLimited, mintFailed} {
@@ -149,16 +164,38 @@ func (j *githubJIT) owns(node, name string) bool {
 	return ok && runnerSuffix.MatchString(rest)
 }
 
-// nodeLock serialises node's mints, so the slot cap holds.
-func (j *githubJIT) nodeLock(node string) *sync.Mutex {
+// node is node's record, created on first use.
+func (j *githubJIT) node(node string) *jitNode {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	l := j.locks[node]
-	if l == nil {
-		l = &sync.Mutex{}
-		j.locks[node] = l
+	n := j.nodes[node]
+	if n == nil {
+		n = &jitNode{ids: map[int64]bool{}}
+		j.nodes[node] = n
 	}
-	return l
+	return n
+}
+
+// reload replaces n's runners with GitHub's list. Called with n.mu held.
+func (j *githubJIT) reload(ctx context.Context, n *jitNode, node string) error {
+	rs, err := j.listOwned(ctx, node, "")
+	if err != nil {
+		return err
+	}
+	clear(n.ids)
+	for _, r := range rs {
+		n.ids[r.ID] = true
+	}
+	n.loaded = true
+	return nil
+}
+
+// gone records that node's runner id is no longer registered.
+func (j *githubJIT) gone(node string, id int64) {
+	n := j.node(node)
+	n.mu.Lock()
+	delete(n.ids, id)
+	n.mu.Unlock()
 }
 
 // authNode finds the node whose token the request carries, answering the
@@ -204,7 +241,11 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	j := c.jit
 	refuse := func(code int, result, msg string) {
 		j.mints.WithLabelValues(result).Inc()
-		c.log.Warn("GitHub JIT mint refused", "node", rec.Name, "runner", req.Name, "reason", msg)
+		level := slog.LevelWarn // a node asking for what it may not have
+		if code == http.StatusConflict {
+			level = slog.LevelInfo // full, or draining: the node's slot asks again
+		}
+		c.log.Log(r.Context(), level, "GitHub JIT mint refused", "node", rec.Name, "runner", req.Name, "reason", msg)
 		writeError(w, code, msg)
 	}
 	if !j.owns(rec.Name, req.Name) {
@@ -228,31 +269,69 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	if p, ok := c.pool(rec.Pool); ok && p.SlotsPerNode > 0 {
 		slots = p.SlotsPerNode
 	}
-	lock := j.nodeLock(rec.Name)
-	lock.Lock()
-	defer lock.Unlock()
+	jn := j.node(rec.Name)
+	jn.mu.Lock()
+	defer jn.mu.Unlock()
 	ctx := r.Context()
-	// GitHub is the record of the node's unfinished runners: a JIT runner
-	// is registered from its mint until its one job ends.
-	mine, err := j.listOwned(ctx, rec.Name, "")
-	if err != nil {
-		j.mints.WithLabelValues(resultOf(err)).Inc()
-		c.githubError(w, "listing the node's runners", rec.Name, err)
-		return
+	// GitHub is the record of the node's unfinished runners (a JIT runner
+	// is registered from its mint until its one job ends): asked at the
+	// node's first mint and whenever the runners known fill its slots.
+	if !jn.loaded || len(jn.ids) >= slots {
+		if err := j.reload(ctx, jn, rec.Name); err != nil {
+			j.mints.WithLabelValues(resultOf(err)).Inc()
+			c.githubError(w, "listing the node's runners", rec.Name, err)
+			return
+		}
 	}
-	if len(mine) >= slots {
-		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", len(mine), slots))
+	if len(jn.ids) >= slots {
+		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", len(jn.ids), slots))
 		return
 	}
 	cfg, err := j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
 	if err != nil {
+		if !refused(err) {
+			// No answer (a timeout, the node gone): GitHub may have
+			// registered the runner all the same, which nobody would
+			// start. Its idle registration goes; the count is GitHub's
+			// next time.
+			j.removeNamed(ctx, c, rec.Name, req.Name)
+			jn.loaded = false
+		}
 		j.mints.WithLabelValues(resultOf(err)).Inc()
 		c.githubError(w, "minting a JIT runner config", rec.Name, err)
 		return
 	}
+	jn.ids[cfg.RunnerID] = true
 	j.mints.WithLabelValues(mintOK).Inc()
 	c.log.Info("minted a GitHub JIT runner for a node", "node", rec.Name, "runner", cfg.Name, "runner_id", cfg.RunnerID)
 	writeJSON(w, http.StatusOK, cfg)
+}
+
+// refused reports whether GitHub answered err (so it registered nothing).
+func refused(err error) bool {
+	var rl *GitHubRateLimitError
+	return errors.As(err, &rl) || errors.Is(err, ErrGitHubInvalid) || errors.Is(err, ErrGitHubUnauthorized) ||
+		errors.Is(err, ErrGitHubNotFound) || errors.Is(err, ErrGitHubBusy)
+}
+
+// removeNamed deletes the idle registration named name, if GitHub has
+// one, within the cleanup timeout.
+func (j *githubJIT) removeNamed(ctx context.Context, c *ControlPlane, node, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
+	defer cancel()
+	rs, err := j.listOwned(ctx, node, name)
+	if err != nil {
+		c.log.Warn("looking for the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
+		return
+	}
+	for _, r := range rs {
+		if r.Name != name || r.Busy {
+			continue
+		}
+		if err := j.o.API.DeleteRunner(ctx, r.ID); err != nil {
+			c.log.Warn("deleting the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
+		}
+	}
 }
 
 // outside lists the labels of want not in allowed.
@@ -321,7 +400,8 @@ func (c *ControlPlane) handleDeleteRunner(w http.ResponseWriter, r *http.Request
 	// Whose runner it is, GitHub says: the node's word is not taken.
 	rn, err := c.jit.o.API.Runner(ctx, req.ID)
 	if errors.Is(err, ErrGitHubNotFound) {
-		writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{}) // gone already
+		c.jit.gone(name, req.ID) // a JIT runner unregisters after its job
+		writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
 		return
 	}
 	if err != nil {
@@ -337,6 +417,7 @@ func (c *ControlPlane) handleDeleteRunner(w http.ResponseWriter, r *http.Request
 		c.githubError(w, "deleting a runner", name, err)
 		return
 	}
+	c.jit.gone(name, rn.ID)
 	writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
 }
 
@@ -398,6 +479,10 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.jit.o.CleanupTimeout)
 	defer cancel()
+	jn := c.jit.node(node)
+	jn.mu.Lock() // no mint of the node between the list and the deletes
+	defer jn.mu.Unlock()
+	jn.loaded = false // what is left, GitHub lists at the next mint
 	rs, err := c.jit.listOwned(ctx, node, "")
 	if err != nil {
 		c.log.Warn("listing the GitHub runners of a node", "node", node, "why", why, "err", err)
@@ -415,12 +500,18 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 			c.log.Info("deleted an idle GitHub runner of a node", "node", node, "why", why, "runner", r.Name)
 		}
 	}
-	if why == "node removed" {
+	if why == whyRemoved {
 		c.jit.mu.Lock()
-		delete(c.jit.locks, node)
+		delete(c.jit.nodes, node)
 		c.jit.mu.Unlock()
 	}
 }
+
+// Why a node's runners are removed.
+const (
+	whyRemoved    = "node removed"
+	whyRegistered = "node registered again"
+)
 
 func (n *nodeState) name() string {
 	n.mu.Lock()

@@ -30,6 +30,10 @@ type fakeRunners struct {
 	groups  map[int64]int64
 	limited time.Duration // the next call is rate limited this long
 	calls   int
+	lists   int // ListRunners calls
+	// lostAnswer: the next mint registers the runner but its answer is
+	// lost (a timeout).
+	lostAnswer bool
 }
 
 func newFakeRunners() *fakeRunners {
@@ -61,6 +65,10 @@ func (f *fakeRunners) MintJIT(_ context.Context, req controlplane.GitHubJITReque
 	f.runners[f.next] = &fleetapi.Runner{ID: f.next, Name: req.Name, Status: "offline"}
 	f.labels[f.next] = req.Labels
 	f.groups[f.next] = req.RunnerGroupID
+	if f.lostAnswer {
+		f.lostAnswer = false
+		return fleetapi.JITConfig{}, context.DeadlineExceeded
+	}
 	return fleetapi.JITConfig{RunnerID: f.next, Name: req.Name, Encoded: "jit-" + req.Name}, nil
 }
 
@@ -70,6 +78,7 @@ func (f *fakeRunners) ListRunners(_ context.Context, name string) ([]fleetapi.Ru
 	if err := f.call(); err != nil {
 		return nil, err
 	}
+	f.lists++
 	var out []fleetapi.Runner
 	for _, r := range f.runners {
 		if name == "" || r.Name == name {
@@ -127,6 +136,24 @@ func (f *fakeRunners) setBusy(name string) {
 			r.Busy, r.Status = true, "online"
 		}
 	}
+}
+
+// finish removes the runner named name, as GitHub does once a JIT
+// runner's job ended.
+func (f *fakeRunners) finish(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, r := range f.runners {
+		if r.Name == name {
+			delete(f.runners, id)
+		}
+	}
+}
+
+func (f *fakeRunners) listCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
 }
 
 func (f *fakeRunners) names() []string {
@@ -256,6 +283,35 @@ func TestGitHubJITSlotCap(t *testing.T) {
 	}
 }
 
+// TestGitHubJITListsOnlyAtTheCap: the node's runners are listed from
+// GitHub at its first mint and when the runners known fill its slots, not
+// at every mint; a runner GitHub removed after its job (the node never
+// deleted it) frees its slot once the cap makes the control plane look.
+func TestGitHubJITListsOnlyAtTheCap(t *testing.T) {
+	h, gh, toks := jitHarness(t)
+	tok := toks["node-0001"]
+	steps := []struct {
+		do    func()
+		code  int
+		lists int // ListRunners calls so far
+	}{
+		{func() {}, 200, 1}, // first mint: GitHub's list
+		{func() {}, 200, 1}, // second: from memory
+		{func() {}, 409, 2}, // at the cap: GitHub's list again
+		{func() { gh.finish("node-0001-0-aa") }, 200, 3}, // the job ended on GitHub's side
+		{func() {}, 409, 4},
+	}
+	for i, st := range steps {
+		st.do()
+		if code := h.mint(tok, fmt.Sprintf("node-0001-%d-aa", i)); code != st.code {
+			t.Fatalf("step %d: HTTP %d, want %d", i, code, st.code)
+		}
+		if n := gh.listCalls(); n != st.lists {
+			t.Fatalf("step %d: %d lists of GitHub's runners, want %d", i, n, st.lists)
+		}
+	}
+}
+
 // TestGitHubJITOtherNodesRunners: delete, list and RunnerJob refuse
 // another node's runners, by the name GitHub has for the id.
 func TestGitHubJITOtherNodesRunners(t *testing.T) {
@@ -361,5 +417,46 @@ func TestGitHubJITOff(t *testing.T) {
 	tok := h.register("node-0001", "i-0001")
 	if code := h.mint(tok, "node-0001-0-aa"); code != http.StatusNotFound {
 		t.Errorf("HTTP %d, want 404", code)
+	}
+}
+
+// TestGitHubJITConcurrentMints: a node's mints racing each other still get
+// no more runners than its slots.
+func TestGitHubJITConcurrentMints(t *testing.T) {
+	h, gh, toks := jitHarness(t)
+	codes := make(chan int, 6)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() { codes <- h.mint(toks["node-0001"], fmt.Sprintf("node-0001-%d-ee", i)) })
+	}
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[200] != 2 || got[409] != 4 || len(gh.names()) != 2 {
+		t.Errorf("answers %v, runners %v: want 2 minted and 4 refused (2 slots)", got, gh.names())
+	}
+}
+
+// TestGitHubJITLostMintAnswer: a mint whose answer never came (GitHub may
+// have registered the runner) leaves no registration behind to fill a
+// slot; a refused one (nothing registered) costs no clean-up.
+func TestGitHubJITLostMintAnswer(t *testing.T) {
+	h, gh, toks := jitHarness(t)
+	gh.mu.Lock()
+	gh.lostAnswer = true
+	gh.mu.Unlock()
+	if code := h.mint(toks["node-0001"], "node-0001-0-aa"); code != http.StatusBadGateway {
+		t.Fatalf("mint with a lost answer: HTTP %d, want 502", code)
+	}
+	if n := gh.names(); len(n) != 0 {
+		t.Fatalf("runners %v left by a mint whose answer was lost", n)
+	}
+	for i := range 2 {
+		if code := h.mint(toks["node-0001"], fmt.Sprintf("node-0001-%d-bb", i)); code != 200 {
+			t.Fatalf("slot %d after the lost mint: HTTP %d", i, code)
+		}
 	}
 }

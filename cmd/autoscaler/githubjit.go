@@ -11,9 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/autoscaler/policy"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
@@ -123,7 +126,9 @@ func newGitHubJIT(ctx context.Context, g *githubJIT, logger *slog.Logger) (*cont
 	gate := ratelimit.New(ratelimit.Options{Logger: logger})
 	client, err := github.NewClient(github.ClientOptions{
 		URL: g.URL, Auth: g.Auth, UserAgent: "runfleet-autoscaler/" + version, Logger: logger,
-		JITPerMinute: g.JITPerMinute, RateGate: gate,
+		// The minting budget is kept by jitRunners, which answers 429
+		// rather than hold a node's request while it refills.
+		JITBudget: rate.NewLimiter(rate.Inf, 1), RateGate: gate,
 		// Nodes wait out rate limits themselves (429 + Retry-After): a
 		// request handler never sleeps on one.
 		RateLimitFailFast: true,
@@ -131,7 +136,7 @@ func newGitHubJIT(ctx context.Context, g *githubJIT, logger *slog.Logger) (*cont
 	if err != nil {
 		return nil, fmt.Errorf("[github_jit]: %w", err)
 	}
-	o := &controlplane.GitHubJITOptions{API: &jitRunners{c: client, gate: gate, now: time.Now},
+	o := &controlplane.GitHubJITOptions{API: &jitRunners{c: client, gate: gate, clk: clock.Real{}, budget: github.NewMintLimiter(g.JITPerMinute)},
 		NamePrefix: g.NamePrefix, Pools: map[string]controlplane.GitHubJITPool{}}
 	for name, p := range g.Pools {
 		id, err := client.RunnerGroupID(ctx, p.RunnerGroup)
@@ -149,14 +154,41 @@ func newGitHubJIT(ctx context.Context, g *githubJIT, logger *slog.Logger) (*cont
 type jitRunners struct {
 	c    *github.Client
 	gate *ratelimit.Gate
-	now  func() time.Time
+	clk  clock.Clock
+	// budget is the App's JIT minting budget (GitHub's secondary limit).
+	budget *rate.Limiter
+}
+
+// maxBudgetWait is the longest a mint waits for the minting budget in
+// the request; a longer wait is answered 429 with Retry-After.
+const maxBudgetWait = 2 * time.Second
+
+var errMintBudget = errors.New("github: JIT minting budget spent")
+
+// reserve takes one mint from the budget, waiting up to maxBudgetWait.
+func (a *jitRunners) reserve(ctx context.Context) error {
+	now := a.clk.Now()
+	r := a.budget.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if !r.OK() || d > maxBudgetWait {
+		r.CancelAt(now)
+		return &controlplane.GitHubRateLimitError{RetryAfter: max(d, time.Second), Err: errMintBudget}
+	}
+	if d <= 0 {
+		return nil
+	}
+	if err := clock.Sleep(ctx, a.clk, d); err != nil {
+		r.CancelAt(a.clk.Now())
+		return err
+	}
+	return nil
 }
 
 var _ controlplane.GitHubRunners = (*jitRunners)(nil)
 
 // paused is the rate limit in force, if any.
 func (a *jitRunners) paused() error {
-	if left := a.gate.Until(a.c.RateKey()).Sub(a.now()); left > 0 {
+	if left := a.gate.Until(a.c.RateKey()).Sub(a.clk.Now()); left > 0 {
 		return &controlplane.GitHubRateLimitError{RetryAfter: left, Err: github.ErrRateLimited}
 	}
 	return nil
@@ -168,10 +200,10 @@ func (a *jitRunners) mapErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, github.ErrRateLimited) || a.gate.Until(a.c.RateKey()).After(a.now()):
+	case errors.Is(err, github.ErrRateLimited) || a.gate.Until(a.c.RateKey()).After(a.clk.Now()):
 		// GitHub's answer paused the credential (Retry-After, an exhausted
 		// primary limit), whatever error it became.
-		left := max(a.gate.Until(a.c.RateKey()).Sub(a.now()), time.Second)
+		left := max(a.gate.Until(a.c.RateKey()).Sub(a.clk.Now()), time.Second)
 		return &controlplane.GitHubRateLimitError{RetryAfter: left, Err: err}
 	case errors.Is(err, github.ErrRunnerBusy):
 		kind = controlplane.ErrGitHubBusy
@@ -189,6 +221,9 @@ func (a *jitRunners) mapErr(err error) error {
 
 func (a *jitRunners) MintJIT(ctx context.Context, req controlplane.GitHubJITRequest) (fleetapi.JITConfig, error) {
 	if err := a.paused(); err != nil {
+		return fleetapi.JITConfig{}, err
+	}
+	if err := a.reserve(ctx); err != nil {
 		return fleetapi.JITConfig{}, err
 	}
 	cfg, err := a.c.MintJIT(ctx, github.JITRequest{Name: req.Name, RunnerGroupID: req.RunnerGroupID, Labels: req.Labels})

@@ -69,65 +69,83 @@ func (idleAgent) Cordon(string)         {}
 func (idleAgent) AbortJobsAt(time.Time) {}
 func (idleAgent) LimitJobs(int, string) {}
 
-// TestGitHubJITThroughTheFleet: a node without any GitHub credential mints
-// JIT runners for its slots through the control plane, which holds the
-// GitHub App key and calls the strict fake GitHub with it; the node lists
-// and deletes its runners the same way. GitHub's secondary rate limit
-// reaches the node as 429 + Retry-After and pauses its next call.
-func TestGitHubJITThroughTheFleet(t *testing.T) {
-	gh := githubtest.New(t)
+// jitFleet is a control plane with [github_jit] on the strict fake GitHub
+// (an App installed on org acme), its fleet API served, and one registered
+// node of pool linux (2 slots) whose GitHub calls go through the fleet.
+type jitFleet struct {
+	gh   *githubtest.Server
+	url  string // the fleet API
+	api  *fleet.GitHub
+	gate *ratelimit.Gate // the node's
+}
+
+func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
+	tb.Helper()
+	gh := githubtest.New(tb)
 	gh.AddOrg("acme")
 	key := gh.AddApp(101, 202, "acme")
-	dir := t.TempDir()
+	dir := tb.TempDir()
 	keyFile := filepath.Join(dir, "app.pem")
 	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	pools := []policy.Pool{{Name: "linux", SlotsPerNode: 2, MinNodes: 1, MaxNodes: 1, ScaleDownDelay: time.Hour,
 		Offerings: []policy.Offering{{InstanceType: "container", Zone: "local"}}}}
 	cfg, err := githubJITConfig(githubJITFile{URL: gh.URL() + "/acme", AppID: 101, InstallationID: 202, PrivateKeyFile: keyFile,
-		Pools: map[string]githubJITPoolFile{"linux": {Labels: []string{"self-hosted", "linux"}}}}, pools)
+		JITPerMinute: jitPerMinute, Pools: map[string]githubJITPoolFile{"linux": {Labels: []string{"self-hosted", "linux"}}}}, pools)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	jit, err := newGitHubJIT(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "fleet.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer st.Close()
-	prov := &launcher{}
-	cp, err := controlplane.New(ctx, controlplane.Options{Store: st, Provider: prov, Pools: pools, JoinToken: "join",
+	cp, err := controlplane.New(ctx, controlplane.Options{Store: st, Provider: &launcher{}, Pools: pools, JoinToken: "join",
 		Registry: prometheus.NewRegistry(), GitHubJIT: jit})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := httptest.NewServer(cp.Handler())
-	defer srv.Close()
 	if err := cp.Reconcile(ctx); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-
 	// The node: its fleet client registers; its GitHub calls carry the
 	// node token it got.
 	tok := fleet.NewNodeToken()
 	fc, err := fleet.New(fleet.Options{URL: srv.URL, JoinToken: "join", BootstrapToken: "rfb_1", NodeTokenFile: filepath.Join(dir, "node-token"),
 		Name: "node-1", ProviderID: "i-1", Pool: "linux", Agent: idleAgent{}, Token: tok, Interval: time.Hour})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	go fc.Run(ctx)
-	gate := ratelimit.New(ratelimit.Options{})
-	api, err := fleet.NewGitHub(fleet.GitHubOptions{URL: srv.URL, Token: tok, Gate: gate})
-	if err != nil {
-		t.Fatal(err)
+	ran := make(chan struct{})
+	go func() { fc.Run(ctx); close(ran) }()
+	tb.Cleanup(func() {
+		cancel()
+		<-ran
+		srv.Close()
+		st.Close()
+	})
+	f := &jitFleet{gh: gh, url: srv.URL, gate: ratelimit.New(ratelimit.Options{})}
+	if f.api, err = fleet.NewGitHub(fleet.GitHubOptions{URL: srv.URL, Token: tok, Gate: f.gate}); err != nil {
+		tb.Fatal(err)
 	}
-	callCtx, stop := context.WithTimeout(ctx, 30*time.Second)
+	return f
+}
+
+// TestGitHubJITThroughTheFleet: a node without any GitHub credential mints
+// JIT runners for its slots through the control plane, which holds the
+// GitHub App key and calls the strict fake GitHub with it; the node lists
+// and deletes its runners the same way. GitHub's secondary rate limit
+// reaches the node as 429 + Retry-After and pauses its next call.
+func TestGitHubJITThroughTheFleet(t *testing.T) {
+	f := newJITFleet(t, 0)
+	gh, api, gate := f.gh, f.api, f.gate
+	callCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stop()
 
 	for i := range 2 {
@@ -173,7 +191,7 @@ func TestGitHubJITThroughTheFleet(t *testing.T) {
 		if _, err := api.MintJIT(callCtx, github.JITRequest{Name: name, Labels: []string{"linux"}}); !errors.Is(err, github.ErrRateLimited) {
 			t.Fatalf("fault %d: mint under GitHub's secondary limit: %v, want ErrRateLimited", kind, err)
 		}
-		until := gate.Until(ratelimit.Key("fleet-github", srv.URL))
+		until := gate.Until(ratelimit.Key("fleet-github", f.url))
 		if until.Sub(before) < time.Second {
 			t.Fatalf("fault %d: the node's GitHub calls are paused until +%s, want about +2s (Retry-After)", kind, until.Sub(before))
 		}
@@ -240,5 +258,33 @@ func TestGitHubJITConfig(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestGitHubJITMintBudget: past the App's minting budget the control plane
+// answers 429 with the time until the budget refills (it does not hold the
+// node's request), GitHub sees no mint, and the node pauses its calls.
+func TestGitHubJITMintBudget(t *testing.T) {
+	f := newJITFleet(t, 6) // one mint every 10 s, a burst of 1
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := f.api.MintJIT(ctx, github.JITRequest{Name: "node-1-0-aa", Labels: []string{"linux"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, err := f.api.MintJIT(ctx, github.JITRequest{Name: "node-1-1-aa", Labels: []string{"linux"}}); !errors.Is(err, github.ErrRateLimited) {
+		t.Fatalf("a mint past the budget: %v, want ErrRateLimited", err)
+	}
+	if d := f.gate.Until(ratelimit.Key("fleet-github", f.url)).Sub(before); d < 8*time.Second || d > 11*time.Second {
+		t.Errorf("the node pauses for %s, want about 10 s (the budget's refill)", d)
+	}
+	mints := 0
+	for _, r := range f.gh.Requests() {
+		if strings.HasSuffix(r.Path, "/generate-jitconfig") {
+			mints++
+		}
+	}
+	if mints != 1 {
+		t.Errorf("GitHub saw %d mints, want 1", mints)
 	}
 }
