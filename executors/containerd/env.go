@@ -75,6 +75,9 @@ func (v *Env) Close(ctx context.Context) error {
 	// A keeper being started is recorded before its removal.
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()
+	if v.first != nil {
+		v.first.release()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	err := v.remove(v.ex.withNS(cctx))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/runfleet/runfleet/executors"
@@ -36,10 +37,13 @@ type Env struct {
 	steps    *jobContainer
 	keepMu   sync.Mutex // held while the keeper starts, and by remove
 
-	mu        sync.Mutex
-	firstUsed bool
-	closed    bool
-	dead      error // why the job container can no longer run steps
+	mu          sync.Mutex
+	firstUsed   bool
+	prestarting bool
+	firstAtt    *types.HijackedResponse // a prestarted first step's streams, the gate open
+
+	closed bool
+	dead   error // why the job container can no longer run steps
 }
 
 var _ executors.Env = (*Env)(nil)
@@ -62,7 +66,12 @@ func (v *Env) Close(ctx context.Context) error {
 		return nil
 	}
 	v.closed = true
+	att := v.firstAtt
+	v.firstAtt = nil
 	v.mu.Unlock()
+	if att != nil {
+		att.Close()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	err := v.remove(cctx)
