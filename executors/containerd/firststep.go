@@ -19,8 +19,8 @@ import (
 )
 
 var (
-	_ executors.FirstStepCreator = (*Executor)(nil)
-	_ executors.FirstStepEnv     = (*Env)(nil)
+	_ executors.FirstStepCreator    = (*Executor)(nil)
+	_ executors.FirstStepEnv        = (*Env)(nil)
 	_ executors.FirstStepPrestarter = (*Env)(nil)
 )
 
