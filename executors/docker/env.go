@@ -91,12 +91,20 @@ func (v *Env) remove(ctx context.Context) error {
 	if v.firstID != "" {
 		ids = append([]string{v.firstID}, ids...)
 	}
-	for _, id := range ids {
-		err := v.ex.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
-		}
+	// The containers go together: each removal waits for the engine to
+	// stop and unmount its container.
+	cerrs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			err := v.ex.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			if err != nil && !isNotFound(err) {
+				cerrs[i] = fmt.Errorf("remove container %.12s: %w", id, err)
+			}
+		})
 	}
+	wg.Wait()
+	errs = append(errs, cerrs...)
 	if v.networkID != "" {
 		if err := v.ex.api.NetworkRemove(ctx, v.networkID); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove network %.12s: %w", v.networkID, err))
