@@ -32,7 +32,8 @@ func executorKey(r config.Runner) string {
 }
 
 // newExecutor connects to the engine of r's executor. warm is how many
-// per-job networks Docker keeps ready. The executor serves every runner on
+// per-job networks (Docker) or network namespaces (containerd) the
+// executor keeps ready. The executor serves every runner on
 // that engine: each runner's allowed_images go with its specs
 // (withAllowedImages), not into the executor. egress is the node's job
 // egress policy (egressPolicy).
@@ -42,7 +43,7 @@ func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int, eg
 		ex, err := containerd.New(containerd.Options{
 			Address: r.Containerd.Address, Namespace: r.Containerd.Namespace, Snapshotter: r.Containerd.Snapshotter,
 			StateDir: r.Containerd.StateDir, Bridge: r.Containerd.Bridge, Subnet: r.Containerd.Subnet, Node: node, Logger: logger,
-			BlockedEgress: egress,
+			BlockedEgress: egress, WarmNetworks: warm,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("containerd: %w", err)

@@ -101,6 +101,7 @@ func (b *build) prepare(ctx context.Context) error {
 	switch {
 	case err == nil:
 		b.env = e
+		b.prestartFirst(ctx)
 		return nil
 	case errors.Is(err, executors.ErrImagePull):
 		return failWith(FailureImagePull, err)
@@ -253,6 +254,7 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		Checkout:   lookup(b.vars, "GIT_CHECKOUT") != "false",
 		CleanFlags: clean,
 		Out:        out,
+		Mark:       b.phases.mark,
 	})
 	switch {
 	case err == nil || ctx.Err() != nil:
