@@ -40,7 +40,13 @@ type Pool struct {
 	// capped at MaxIdleSlots when that is set.
 	ScaleFactor  float64
 	MaxIdleSlots int
-	Periods      []Period
+	// IdleRisk, in (0, 1), sizes the idle buffer from the forecast's
+	// unannounced arrivals instead of holding it all day: at least the
+	// fewest free slots k for which more than k unannounced jobs queue
+	// within a cold boot with probability at most IdleRisk (Poisson).
+	// Busy hours get a buffer, quiet ones none. 0: MinIdleSlots only.
+	IdleRisk float64
+	Periods  []Period
 	// ScaleDownDelay is how long a node must stay idle before it is
 	// retired; it is the hysteresis that stops thrash.
 	ScaleDownDelay time.Duration
@@ -186,6 +192,12 @@ type ExpectedJobs struct {
 	Labels []string
 	Within time.Duration
 	Count  float64
+	// Unannounced is the mean number of jobs with Labels expected to
+	// queue within Within with no earlier signal (the recent rate of such
+	// arrivals × Within). They are not in Count: nothing can launch for
+	// them ahead of time, only an idle buffer serves them at once (see
+	// Pool.IdleRisk).
+	Unannounced float64
 }
 
 // LaunchKind says where a launched node comes from.

@@ -52,6 +52,8 @@ type Contender struct {
 	// Forecast, when set, configures the forecaster the contender plans
 	// with.
 	Forecast *forecast.Config
+	// NewForecaster, when set, gives the forecaster instead (an Oracle).
+	NewForecaster func() Forecaster
 }
 
 // DefaultOfferings is a small spot market: two instance types in three
@@ -83,6 +85,12 @@ type Settings struct {
 	// Quantile the forecast plans with (forecast.Config.Quantile; 0:
 	// the mean of past runs).
 	Quantile float64
+	// IdleRisk sizes the buffer from the rate of unannounced arrivals
+	// (policy.Pool.IdleRisk; 0: IdleSlots and ScaleFactor only).
+	IdleRisk float64
+	// Horizon is how far ahead the forecast launches cold capacity (the
+	// pool's BootTime; 0: the boot median).
+	Horizon time.Duration
 }
 
 // DefaultSettings are the settings runfleet is compared with: the same
@@ -92,7 +100,19 @@ func DefaultSettings() Settings {
 }
 
 func (st Settings) String() string {
-	return fmt.Sprintf("idle %d+%.0f%% delay %s warm %d-%d q %.2g", st.IdleSlots, 100*st.ScaleFactor, st.ScaleDownDelay, st.WarmMin, st.WarmMax, st.Quantile)
+	s := fmt.Sprintf("idle %d+%.0f%% delay %s warm %d-%d q %.2g", st.IdleSlots, 100*st.ScaleFactor, st.ScaleDownDelay, st.WarmMin, st.WarmMax, st.Quantile)
+	if st.IdleRisk > 0 {
+		s += fmt.Sprintf(" risk %.2g", st.IdleRisk)
+	}
+	if st.Horizon > 0 {
+		s += fmt.Sprintf(" horizon %s", st.Horizon)
+	}
+	return s
+}
+
+// forecastConfig is the forecaster's configuration for st.
+func (st Settings) forecastConfig() *forecast.Config {
+	return &forecast.Config{Quantile: st.Quantile}
 }
 
 // Runfleet is runfleet's own policy and its pool with settings st: a
@@ -100,10 +120,14 @@ func (st Settings) String() string {
 // on-demand nodes for bursts, and the forecast's horizons (a cold boot, a
 // warm start).
 func Runfleet(offerings []policy.Offering, slots int, boot, warmStart time.Duration, st Settings) (policy.Policy, policy.Pool) {
+	if st.Horizon > 0 {
+		boot = st.Horizon
+	}
 	pool := policy.Pool{
 		Name: "sim", SlotsPerNode: slots, MaxNodes: 5000,
 		MinIdleSlots:   st.IdleSlots,
 		ScaleFactor:    st.ScaleFactor,
+		IdleRisk:       st.IdleRisk,
 		ScaleDownDelay: st.ScaleDownDelay,
 		Offerings:      offerings,
 		BootTime:       boot,
@@ -158,7 +182,7 @@ func Contenders(jobs []Job, sc Scenario) []Contender {
 	idle := base
 	idle.MinIdleSlots, idle.ScaleDownDelay = sc.IdleCount, sc.IdleTime
 	return []Contender{
-		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: &forecast.Config{Quantile: st.Quantile}},
+		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: st.forecastConfig()},
 		{Name: "warm-idle", Planner: pol, Pool: pool},
 		{Name: "static-peak", Planner: policy.Policy{}, Pool: static},
 		{Name: "vm-per-job", Planner: policy.Policy{}, Pool: vm, Ephemeral: true},
@@ -216,7 +240,10 @@ func Compare(jobs []Job, sc Scenario) []Result {
 func (c Contender) Config(sc Scenario) Config {
 	cfg := Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples,
 		WarmStart: sc.WarmStart, WarmStoragePrice: sc.WarmStoragePrice}
-	if c.Forecast != nil {
+	switch {
+	case c.NewForecaster != nil:
+		cfg.NewForecaster = c.NewForecaster
+	case c.Forecast != nil:
 		fc := *c.Forecast
 		cfg.NewForecaster = func() Forecaster { return forecast.New(fc) }
 	}
