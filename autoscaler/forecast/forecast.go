@@ -69,9 +69,10 @@ type Config struct {
 	// plans for the runs whose waves came early, so capacity is ready for
 	// them too, at the price of idle time when the wave comes late.
 	Quantile float64
-	// RateWindow is the window the rate of unannounced arrivals (see
-	// policy.ExpectedJobs.Unannounced) is measured over: the last one, and
-	// the one that began a day earlier (default 30 min).
+	// RateWindow, when positive, measures the rate of unannounced
+	// arrivals (policy.ExpectedJobs.Unannounced, for pools with an
+	// IdleRisk) over the last window and the one that began a day earlier
+	// (30 min is a good value). 0: not measured.
 	RateWindow time.Duration
 }
 
@@ -87,9 +88,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WaveGap <= 0 {
 		c.WaveGap = 20 * time.Second
-	}
-	if c.RateWindow <= 0 {
-		c.RateWindow = 30 * time.Minute
 	}
 	return c
 }
@@ -197,7 +195,7 @@ func (f *Forecaster) Observe(e Event) {
 			r.waves = append(r.waves, wave{first: n, start: off})
 		}
 		r.jobs = append(r.jobs, arrival{off: off, labels: LabelKey(e.Labels)})
-		if len(r.waves) == 1 && off <= f.cfg.WaveGap {
+		if f.cfg.RateWindow > 0 && len(r.waves) == 1 && off <= f.cfg.WaveGap {
 			f.surprise.arrived(LabelKey(e.Labels), e.At)
 		}
 		f.errs.arrived(e.At)

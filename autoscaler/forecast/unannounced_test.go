@@ -45,3 +45,11 @@ func TestUnannouncedRate(t *testing.T) {
 		})
 	}
 }
+
+func TestUnannouncedRateIsOptIn(t *testing.T) {
+	f := New(Config{})
+	pushRun(f, 1, t0, shape{0}, nil)
+	if got := unannouncedWithin(f, t0.Add(time.Minute), 45*time.Second); got != 0 {
+		t.Errorf("unannounced %.3f without a RateWindow", got)
+	}
+}

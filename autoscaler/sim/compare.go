@@ -110,9 +110,13 @@ func (st Settings) String() string {
 	return s
 }
 
+// RateWindow is the window the simulated forecasters measure the rate of
+// unannounced arrivals over (forecast.Config.RateWindow).
+const RateWindow = 30 * time.Minute
+
 // forecastConfig is the forecaster's configuration for st.
 func (st Settings) forecastConfig() *forecast.Config {
-	return &forecast.Config{Quantile: st.Quantile}
+	return &forecast.Config{Quantile: st.Quantile, RateWindow: RateWindow}
 }
 
 // Runfleet is runfleet's own policy and its pool with settings st: a

@@ -31,7 +31,7 @@ type Oracle struct {
 
 // NewOracle returns an oracle over jobs (sorted by arrival).
 func NewOracle(jobs []Job, clairvoyant bool) *Oracle {
-	o := &Oracle{Clairvoyant: clairvoyant, arrivals: make([]time.Time, len(jobs)), known: make([]time.Time, len(jobs)), rates: forecast.New(forecast.Config{})}
+	o := &Oracle{Clairvoyant: clairvoyant, arrivals: make([]time.Time, len(jobs)), known: make([]time.Time, len(jobs)), rates: forecast.New(forecast.Config{RateWindow: RateWindow})}
 	for i, j := range jobs {
 		o.arrivals[i] = j.Arrival
 		o.known[i] = j.Arrival
