@@ -91,6 +91,9 @@ type Settings struct {
 	// Horizon is how far ahead the forecast launches cold capacity (the
 	// pool's BootTime; 0: the boot median).
 	Horizon time.Duration
+	// Overdue is how long the forecast still expects a predicted arrival
+	// that has not come (forecast.Config.Overdue; 0: its default).
+	Overdue time.Duration
 }
 
 // DefaultSettings are the settings runfleet is compared with: the same
@@ -107,6 +110,9 @@ func (st Settings) String() string {
 	if st.Horizon > 0 {
 		s += fmt.Sprintf(" horizon %s", st.Horizon)
 	}
+	if st.Overdue > 0 {
+		s += fmt.Sprintf(" overdue %s", st.Overdue)
+	}
 	return s
 }
 
@@ -116,7 +122,7 @@ const RateWindow = 30 * time.Minute
 
 // forecastConfig is the forecaster's configuration for st.
 func (st Settings) forecastConfig() *forecast.Config {
-	return &forecast.Config{Quantile: st.Quantile, RateWindow: RateWindow}
+	return &forecast.Config{Quantile: st.Quantile, RateWindow: RateWindow, Overdue: st.Overdue}
 }
 
 // Runfleet is runfleet's own policy and its pool with settings st: a

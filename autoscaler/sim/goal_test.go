@@ -29,7 +29,8 @@ func goalScenario() Scenario {
 // (autoscaler simulate --boot 45s --warm-start 15s --interruption-rate
 // 0.03), sweeps the policy's knobs (frontierSettings) with runfleet's
 // forecaster and with the signal oracle (oracleSettings: the bound for any
-// forecaster), and prints one table: per trace the contenders, the sweep's
+// forecaster; and with the learned oracle, the bound for one that learns
+// from past runs), and prints one table: per trace the contenders, the sweep's
 // Pareto points, the best points (p95 at <= 1.3x, cost at p95 <= 10 s)
 // for runfleet and for the oracle, with the cost breakdown; then per trace
 // how much warning its jobs give.
@@ -61,10 +62,11 @@ func BenchmarkReplayTraces(b *testing.B) {
 				b.ReportMetric(r.P95WaitS, r.Name+"-p95-s")
 				b.ReportMetric(r.CostRatio, r.Name+"-cost/floor")
 			}
-			sweep := Sweep(jobs, sc, frontierSettings(), WithForecaster)
-			oracle := Sweep(jobs, sc, oracleSettings(), WithSignalOracle)
-			clair := Sweep(jobs, sc, []Settings{{Horizon: 75 * time.Second}}, WithClairvoyant)
-			all = append(all, traceResult{name: name, signal: SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), rows: goalRows(res, sweep, oracle, clair[0])})
+			sweep := Sweep(jobs, sc, frontierSettings(), "")
+			signal := Sweep(jobs, sc, oracleSettings(), OracleSignal)
+			learned := Sweep(jobs, sc, oracleSettings(), OracleLearned)
+			clair := Sweep(jobs, sc, []Settings{{Horizon: 75 * time.Second}}, OracleClairvoyant)
+			all = append(all, traceResult{name: name, signal: SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), rows: goalRows(res, sweep, learned, signal, clair[0])})
 		})
 	}
 	var out strings.Builder
@@ -108,8 +110,8 @@ type goalRow struct {
 
 // goalRows lists a trace's contenders, the Pareto points of runfleet's
 // sweep (one of each set of equal points), the best points of the sweep
-// and of the signal oracle, and the clairvoyant's point.
-func goalRows(contenders, sweep, oracle []Result, clairvoyant Result) []goalRow {
+// and of the learned and signal oracles, and the clairvoyant's point.
+func goalRows(contenders, sweep, learned, signal []Result, clairvoyant Result) []goalRow {
 	points := append(slices.Clone(contenders), sweep...)
 	dominated := func(r Result) bool {
 		for _, o := range points {
@@ -151,7 +153,8 @@ func goalRows(contenders, sweep, oracle []Result, clairvoyant Result) []goalRow 
 		}
 	}
 	best("runfleet", append(slices.Clone(contenders[:1]), sweep...))
-	best("signal oracle", oracle)
+	best("learned oracle", learned)
+	best("signal oracle", signal)
 	rows = append(rows, goalRow{clairvoyant, "clairvoyant (knows every arrival)", mark(clairvoyant)})
 	return rows
 }

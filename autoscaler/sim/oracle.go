@@ -10,32 +10,58 @@ import (
 
 // Oracle is a perfect forecast, for bounds only: it reads the trace's
 // future, which a real forecaster must never do. Planning with it through
-// the same Plan code shows what no forecaster can beat.
+// the same Plan code shows what no forecaster can beat. What it knows
+// depends on its OracleMode.
 //
-// With Clairvoyant false it knows each job exactly, but only from the
-// job's first signal on (its run's creation; a job without a run: its own
-// queue time): what a forecaster that learned every workflow's shape
-// perfectly could know. Jobs with no earlier signal stay unforeseeable,
-// so only idle capacity serves them at once. With Clairvoyant true it
-// knows every arrival from the start.
-//
-// Both take the rate of unannounced arrivals (policy.ExpectedJobs
+// It takes the rate of unannounced arrivals (policy.ExpectedJobs
 // .Unannounced) from a forecast.Forecaster fed the same events, so a
-// pool's IdleRisk works with them as with the forecaster.
+// pool's IdleRisk works with it as with the forecaster.
 type Oracle struct {
-	Clairvoyant bool
-	arrivals    []time.Time // by time
-	known       []time.Time // when each arrival becomes known
-	rates       *forecast.Forecaster
+	arrivals []time.Time // by time
+	known    []time.Time // when each arrival becomes known
+	rates    *forecast.Forecaster
 }
 
+// OracleMode says what an Oracle knows.
+type OracleMode string
+
+// Oracle modes.
+const (
+	// OracleSignal knows each job exactly, but only from its first signal
+	// on (its run's creation; a job without a run: its own queue time):
+	// the bound for a forecaster that knows every run's shape and timing
+	// once it starts. Jobs with no earlier signal stay unforeseeable, so
+	// only idle capacity serves them at once.
+	OracleSignal OracleMode = "signal oracle"
+	// OracleLearned is OracleSignal that knows nothing of a workflow's
+	// first run (there is nothing to learn its shape from yet): the bound
+	// for any forecaster that learns from past runs.
+	OracleLearned OracleMode = "learned oracle"
+	// OracleClairvoyant knows every arrival from the start.
+	OracleClairvoyant OracleMode = "clairvoyant"
+)
+
 // NewOracle returns an oracle over jobs (sorted by arrival).
-func NewOracle(jobs []Job, clairvoyant bool) *Oracle {
-	o := &Oracle{Clairvoyant: clairvoyant, arrivals: make([]time.Time, len(jobs)), known: make([]time.Time, len(jobs)), rates: forecast.New(forecast.Config{RateWindow: RateWindow})}
+func NewOracle(jobs []Job, mode OracleMode) *Oracle {
+	o := &Oracle{arrivals: make([]time.Time, len(jobs)), known: make([]time.Time, len(jobs)), rates: forecast.New(forecast.Config{RateWindow: RateWindow})}
+	type flow struct{ repo, workflow string }
+	first := map[flow]RunInfo{}
+	for _, j := range jobs {
+		f := flow{j.Run.Repo, j.Run.Workflow}
+		if r, ok := first[f]; j.Run.ID != "" && (!ok || j.Run.Created.Before(r.Created)) {
+			first[f] = j.Run
+		}
+	}
 	for i, j := range jobs {
 		o.arrivals[i] = j.Arrival
-		o.known[i] = j.Arrival
-		if j.Run.ID != "" && j.Run.Created.Before(j.Arrival) {
+		switch {
+		case mode == OracleClairvoyant:
+			o.known[i] = time.Time{}
+		case j.Run.ID == "" || !j.Run.Created.Before(j.Arrival):
+			o.known[i] = j.Arrival
+		case mode == OracleLearned && first[flow{j.Run.Repo, j.Run.Workflow}].ID == j.Run.ID:
+			o.known[i] = j.Arrival
+		default:
 			o.known[i] = j.Run.Created
 		}
 	}
@@ -59,7 +85,7 @@ func (o *Oracle) Expected(now time.Time, horizons []time.Duration) []policy.Expe
 	for _, h := range horizons {
 		n := 0
 		for j := i; j < len(o.arrivals) && !o.arrivals[j].After(now.Add(h)); j++ {
-			if o.Clairvoyant || !o.known[j].After(now) {
+			if !o.known[j].After(now) {
 				n++
 			}
 		}
