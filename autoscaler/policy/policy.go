@@ -149,7 +149,7 @@ func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Du
 	if pool.WarmPool != nil {
 		warmExpected, _ := expectedWithin(s, idx, pool.WarmStartTime)
 		now = min(int(math.Round(warmExpected)), soon)
-		plan.WarmTarget[pool.Name] = pool.WarmPool.MinSize
+		plan.WarmTarget[pool.Name] = warmTarget(*pool.WarmPool, surprise, pool.IdleRisk, buffer)
 	} else {
 		warm = 0
 	}
@@ -211,6 +211,20 @@ func expectedWithin(s Snapshot, idx int, within time.Duration) (announced, unann
 		unannounced += max(e.Unannounced, 0)
 	}
 	return announced, unannounced
+}
+
+// warmTarget is how many nodes a warm pool holds: its minimum size, or,
+// when the pool sizes its buffer by risk, the nodes that cover the
+// unannounced arrivals beyond the running buffer up to a tail risk times
+// rarer (risk²): a stopped node costs only its disk, several times less
+// than a running idle one, and starts in a warm start. Within the pool's
+// bounds.
+func warmTarget(w WarmPool, surprise, risk float64, buffer int) int {
+	n := w.MinSize
+	if risk > 0 {
+		n = max(n, riskBuffer(surprise, risk*risk)-buffer)
+	}
+	return min(n, w.MaxSize)
 }
 
 // riskBuffer is the fewest idle slots k such that more than k unannounced

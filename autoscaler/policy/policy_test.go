@@ -363,6 +363,33 @@ func TestIdleRisk(t *testing.T) {
 	}
 }
 
+// TestWarmTargetFollowsUnannouncedArrivals: with an IdleRisk, the warm
+// pool holds what the running buffer leaves of a rarer tail, within its
+// bounds; without, its minimum size.
+func TestWarmTargetFollowsUnannouncedArrivals(t *testing.T) {
+	pool := basePol
+	pool.MinIdleSlots, pool.BootTime, pool.WarmStartTime = 0, 45*time.Second, 15*time.Second
+	pool.WarmPool = &WarmPool{MinSize: 0, MaxSize: 3, State: WarmStopped, Offering: odA}
+	for _, tt := range []struct {
+		risk, unannounced float64
+		want              int
+	}{
+		{0, 2, 0},      // no risk sizing: the minimum size
+		{0.1, 0, 0},    // quiet: nothing held, not even disks
+		{0.1, 0.05, 1}, // rare: no running buffer (P(N > 0) = 0.049), one warm node for that tail
+		{0.1, 0.6, 1},  // running buffer 2 (risk 0.1), 3 at risk 0.01: one warm
+		{0.1, 3, 3},    // running buffer 5, 8 at risk 0.01: three warm
+		{0.1, 6, 3},    // capped at the maximum size
+	} {
+		p := pool
+		p.IdleRisk = tt.risk
+		s := Snapshot{Now: t0, Pools: []Pool{p}, Expected: []ExpectedJobs{{Within: 45 * time.Second, Unannounced: tt.unannounced}}}
+		if got := (Policy{}).Plan(s).WarmTarget["linux"]; got != tt.want {
+			t.Errorf("risk %g, %.2f unannounced within a boot: warm target %d, want %d", tt.risk, tt.unannounced, got, tt.want)
+		}
+	}
+}
+
 func TestRiskBuffer(t *testing.T) {
 	tests := []struct {
 		mean, risk float64

@@ -235,7 +235,10 @@ type Plan struct {
 	// Unplaced counts queued jobs no pool serves, per label set.
 	Unplaced int
 	// WarmTarget is how many nodes each pool with a warm pool should hold
-	// warm (waiting or warming); the provider tops up or trims to it.
+	// warm (waiting or warming); the provider tops up or trims to it. It
+	// is the warm pool's MinSize, or, for a pool with an IdleRisk, what
+	// the rate of unannounced arrivals calls for beyond the running
+	// buffer (up to MaxSize).
 	WarmTarget map[string]int
 	// Expected is the forecast demand the plan provisioned for, in slots
 	// per pool (within the cold boot horizon).

@@ -189,9 +189,12 @@ func frontierSettings() []Settings {
 			}
 		}
 	}
-	// The warm pool of stopped on-demand nodes, with the buffers above.
+	// The warm pool of stopped on-demand nodes, its size fixed (1-2) or
+	// derived from the rate of unannounced arrivals (0-2).
 	for _, idle := range []int{0, 1} {
-		out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: 75 * time.Second, Quantile: 0.9, WarmMin: 1, WarmMax: 2})
+		for _, lo := range []int{0, 1} {
+			out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: 75 * time.Second, Quantile: 0.9, WarmMin: lo, WarmMax: 2})
+		}
 	}
 	return out
 }
