@@ -156,10 +156,13 @@ func LabelKey(labels []string) string {
 }
 
 // Observe feeds one event. Events must come in time order; an event
-// without a run id is ignored (it belongs to no workflow the forecaster
-// can learn).
+// without a run id belongs to no workflow the forecaster can learn: a job
+// queued without one only counts as an unannounced arrival.
 func (f *Forecaster) Observe(e Event) {
 	if e.RunID == "" {
+		if e.Kind == JobQueued && f.cfg.RateWindow > 0 {
+			f.surprise.arrived(LabelKey(e.Labels), e.At)
+		}
 		return
 	}
 	if e.At.After(f.last) {

@@ -8,7 +8,7 @@ import (
 // unannounced counts, per label set, the recent arrivals nothing
 // announced: jobs of a run's first wave queued within Config.WaveGap of
 // the run's start (a push whose first stage queues with its run, a run
-// seen first through its job). No forecast can launch for them ahead of
+// seen first through its job), and jobs of no run at all. No forecast can launch for them ahead of
 // time; only capacity already running serves them at once, so their rate
 // is what an idle buffer must be sized for.
 type unannounced struct {

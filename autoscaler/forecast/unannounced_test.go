@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -43,6 +44,19 @@ func TestUnannouncedRate(t *testing.T) {
 				t.Errorf("unannounced within 45 s: %.4f, want %.4f", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestJobsOfNoRunAreUnannounced(t *testing.T) {
+	f := New(Config{RateWindow: 30 * time.Minute})
+	for i := range 3 {
+		f.Observe(Event{Kind: JobQueued, At: t0.Add(time.Duration(i) * time.Minute), JobID: fmt.Sprint(i)})
+	}
+	if got, want := unannouncedWithin(f, t0.Add(5*time.Minute), 45*time.Second), 3*0.75/30; math.Abs(got-want) > 1e-9 {
+		t.Errorf("unannounced within 45 s: %.4f, want %.4f", got, want)
+	}
+	if got := total(f.Expected(t0.Add(5*time.Minute), horizons), 45*time.Second); got != 0 {
+		t.Errorf("jobs of no run predicted %.1f more", got)
 	}
 }
 

@@ -89,17 +89,21 @@ type Settings struct {
 	// (policy.Pool.IdleRisk; 0: IdleSlots and ScaleFactor only).
 	IdleRisk float64
 	// Horizon is how far ahead the forecast launches cold capacity (the
-	// pool's BootTime; 0: the boot median).
-	Horizon time.Duration
+	// pool's BootTime), in boot medians (0: one). Above one it covers the
+	// spread of boot times and the tick.
+	Horizon float64
 	// Overdue is how long the forecast still expects a predicted arrival
 	// that has not come (forecast.Config.Overdue; 0: its default).
 	Overdue time.Duration
 }
 
 // DefaultSettings are the settings runfleet is compared with: the same
-// for every trace.
+// for every trace. One idle slot, more when unannounced jobs come often
+// (risk 0.1); launches for the forecast's 0.9 quantile two boots ahead; a
+// warm pool of up to 2 stopped nodes, as many as the rate of unannounced
+// jobs calls for.
 func DefaultSettings() Settings {
-	return Settings{IdleSlots: 1, ScaleFactor: 0.1, ScaleDownDelay: time.Minute, WarmMin: 1, WarmMax: 2, Quantile: 0.9}
+	return Settings{IdleSlots: 1, IdleRisk: 0.1, WarmMin: 0, WarmMax: 2, Quantile: 0.9, Horizon: 2}
 }
 
 func (st Settings) String() string {
@@ -108,7 +112,7 @@ func (st Settings) String() string {
 		s += fmt.Sprintf(" risk %.2g", st.IdleRisk)
 	}
 	if st.Horizon > 0 {
-		s += fmt.Sprintf(" horizon %s", st.Horizon)
+		s += fmt.Sprintf(" horizon %.3gx", st.Horizon)
 	}
 	if st.Overdue > 0 {
 		s += fmt.Sprintf(" overdue %s", st.Overdue)
@@ -131,7 +135,7 @@ func (st Settings) forecastConfig() *forecast.Config {
 // warm start).
 func Runfleet(offerings []policy.Offering, slots int, boot, warmStart time.Duration, st Settings) (policy.Policy, policy.Pool) {
 	if st.Horizon > 0 {
-		boot = st.Horizon
+		boot = time.Duration(st.Horizon * float64(boot))
 	}
 	pool := policy.Pool{
 		Name: "sim", SlotsPerNode: slots, MaxNodes: 5000,
@@ -191,9 +195,17 @@ func Contenders(jobs []Job, sc Scenario) []Contender {
 	vm := policy.Pool{Name: "sim", SlotsPerNode: 1, MaxNodes: 5000, Offerings: perSlot}
 	idle := base
 	idle.MinIdleSlots, idle.ScaleDownDelay = sc.IdleCount, sc.IdleTime
+	// warm-idle: without a forecast there is no rate of unannounced
+	// arrivals to size the warm pool by, so it holds at least one node.
+	warmIdle := pool
+	if wp := pool.WarmPool; wp != nil {
+		w := *wp
+		w.MinSize = min(max(w.MinSize, 1), w.MaxSize)
+		warmIdle.WarmPool = &w
+	}
 	return []Contender{
 		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: st.forecastConfig()},
-		{Name: "warm-idle", Planner: pol, Pool: pool},
+		{Name: "warm-idle", Planner: pol, Pool: warmIdle},
 		{Name: "static-peak", Planner: policy.Policy{}, Pool: static},
 		{Name: "vm-per-job", Planner: policy.Policy{}, Pool: vm, Ephemeral: true},
 		{Name: "idle-count", Planner: IgnoreQueue{}, Pool: idle},

@@ -65,8 +65,10 @@ func (f *feeder) nextRun() (time.Time, bool) {
 	return f.starts[f.next].At, true
 }
 
+// event feeds one job event; a job of no run is fed only as it queues
+// (an unannounced arrival), the forecaster has nothing else to learn.
 func (f *feeder) event(kind forecast.EventKind, j *simJob, at time.Time) {
-	if f == nil || j.Run.ID == "" {
+	if f == nil || j.Run.ID == "" && kind != forecast.JobQueued {
 		return
 	}
 	f.fc.Observe(forecast.Event{Kind: kind, At: at, Repo: j.Run.Repo, Workflow: j.Run.Workflow, RunID: j.Run.ID, JobID: j.ID, Labels: j.Labels})

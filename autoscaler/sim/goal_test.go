@@ -65,7 +65,7 @@ func BenchmarkReplayTraces(b *testing.B) {
 			sweep := Sweep(jobs, sc, frontierSettings(), "")
 			signal := Sweep(jobs, sc, oracleSettings(), OracleSignal)
 			learned := Sweep(jobs, sc, oracleSettings(), OracleLearned)
-			clair := Sweep(jobs, sc, []Settings{{Horizon: 75 * time.Second}}, OracleClairvoyant)
+			clair := Sweep(jobs, sc, []Settings{{Horizon: 2}}, OracleClairvoyant)
 			all = append(all, traceResult{name: name, signal: SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), rows: goalRows(res, sweep, learned, signal, clair[0])})
 		})
 	}
@@ -180,12 +180,13 @@ func bestPoints(rs []Result) (fast, cheap *Result) {
 // pool's bounds.
 func frontierSettings() []Settings {
 	var out []Settings
+	for _, q := range []float64{0.5, 0.9} { // no buffer, the boot as horizon
+		out = append(out, Settings{Quantile: q})
+	}
 	for _, idle := range []int{0, 1, 2} {
-		for _, risk := range []float64{0, 0.1} {
-			for _, h := range []time.Duration{0, 75 * time.Second} {
-				for _, q := range []float64{0.5, 0.9} {
-					out = append(out, Settings{IdleSlots: idle, IdleRisk: risk, Horizon: h, Quantile: q})
-				}
+		for _, h := range []float64{1, 1.5, 2} {
+			for _, q := range []float64{0.5, 0.8, 0.9} {
+				out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: h, Quantile: q})
 			}
 		}
 	}
@@ -193,19 +194,19 @@ func frontierSettings() []Settings {
 	// derived from the rate of unannounced arrivals (0-2).
 	for _, idle := range []int{0, 1} {
 		for _, lo := range []int{0, 1} {
-			out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: 75 * time.Second, Quantile: 0.9, WarmMin: lo, WarmMax: 2})
+			out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: 2, Quantile: 0.9, WarmMin: lo, WarmMax: 2})
 		}
 	}
 	return out
 }
 
-// oracleSettings are the settings the signal oracle is swept with: it
-// needs no quantile and gains nothing from on-demand warm starts.
+// oracleSettings are the settings the oracles are swept with: they need
+// no quantile and gain nothing from on-demand warm starts.
 func oracleSettings() []Settings {
 	var out []Settings
 	for _, idle := range []int{0, 1, 2, 4} {
 		for _, risk := range []float64{0, 0.1} {
-			out = append(out, Settings{IdleSlots: idle, IdleRisk: risk, Horizon: 75 * time.Second})
+			out = append(out, Settings{IdleSlots: idle, IdleRisk: risk, Horizon: 2})
 		}
 	}
 	return out

@@ -51,7 +51,7 @@ func TestOracleKnowsJobsFromTheirSignal(t *testing.T) {
 // the same policy waits no longer than with runfleet's forecaster.
 func TestSignalOracleBoundsTheForecaster(t *testing.T) {
 	jobs := loadPushTrace(t)[:1500]
-	st := Settings{Horizon: 75 * time.Second, Quantile: 0.9}
+	st := Settings{Horizon: 2, Quantile: 0.9}
 	fc := Sweep(jobs, goalScenario(), []Settings{st}, "")[0]
 	or := Sweep(jobs, goalScenario(), []Settings{st}, OracleSignal)[0]
 	t.Logf("forecaster %v\noracle %v", fc, or)
