@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -104,6 +105,19 @@ type Settings struct {
 // jobs calls for.
 func DefaultSettings() Settings {
 	return Settings{IdleSlots: 1, IdleRisk: 0.1, WarmMin: 0, WarmMax: 2, Quantile: 0.9, Horizon: 2}
+}
+
+// Validate checks the settings' ranges.
+func (st Settings) Validate() error {
+	switch {
+	case st.IdleSlots < 0 || st.ScaleFactor < 0 || st.ScaleDownDelay < 0 || st.Horizon < 0:
+		return errors.New("idle slots, scale factor, scale-down delay and horizon must not be negative")
+	case st.IdleRisk < 0 || st.IdleRisk >= 1 || st.Quantile < 0 || st.Quantile >= 1:
+		return errors.New("idle risk and quantile must lie in [0, 1)")
+	case st.WarmMin < 0 || st.WarmMax < st.WarmMin:
+		return fmt.Errorf("warm pool min/max %d/%d", st.WarmMin, st.WarmMax)
+	}
+	return nil
 }
 
 func (st Settings) String() string {
