@@ -28,13 +28,7 @@ func TestGitHubFleetCredentials(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := func(k string) (string, bool) {
-				if k == "RUNFLEET_FLEET_JOIN_TOKEN" {
-					return "join", true
-				}
-				return "", false
-			}
-			c, err := Load(writeFile(t, "concurrent = 2\n"+tc.body), env)
+			c, err := Load(writeFile(t, "concurrent = 2\n"+tc.body), joinTokenEnv)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
@@ -75,4 +69,12 @@ func TestGitHubDirsFromEnv(t *testing.T) {
 	if len(c.GitHub) != 2 {
 		t.Fatalf("%d tables", len(c.GitHub))
 	}
+}
+
+// joinTokenEnv is an environment holding only the fleet's join token.
+func joinTokenEnv(k string) (string, bool) {
+	if k == "RUNFLEET_FLEET_JOIN_TOKEN" {
+		return "join", true
+	}
+	return "", false
 }

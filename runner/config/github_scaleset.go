@@ -20,6 +20,10 @@ type GitHubScaleSetFile struct {
 	MinIdle int `toml:"min_idle,omitempty"`
 	// MaxRunners caps the scale set (default 10).
 	MaxRunners int `toml:"max_runners,omitempty"`
+	// AllowNodeCredentials lets a fleet node ([fleet]) hold the scale
+	// set's GitHub credential; without it such a node refuses to start
+	// (fleetScaleSetError). Standalone agents need no opt-out.
+	AllowNodeCredentials bool `toml:"allow_node_credentials,omitempty"`
 }
 
 // GitHubScaleSet is a validated [[github_scale_set]] table.
@@ -28,6 +32,9 @@ type GitHubScaleSet struct {
 	ScaleSet   string
 	MinIdle    int
 	MaxRunners int
+	// AllowNodeCredentials: the table's own credential may sit on a fleet
+	// node (the agent warns at start).
+	AllowNodeCredentials bool
 }
 
 // DefaultScaleSetMaxRunners is max_runners when unset.
@@ -60,7 +67,8 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 	if err == nil && g.FromFleet() {
 		err = errors.New(`credentials = "fleet" is for [[github]] tables: a scale set keeps its own credentials (app_id… or token_file)`)
 	}
-	s := GitHubScaleSet{GitHub: g, ScaleSet: f.ScaleSet, MinIdle: f.MinIdle, MaxRunners: f.MaxRunners}
+	s := GitHubScaleSet{GitHub: g, ScaleSet: f.ScaleSet, MinIdle: f.MinIdle, MaxRunners: f.MaxRunners,
+		AllowNodeCredentials: f.AllowNodeCredentials}
 	if err != nil {
 		return s, err
 	}
@@ -77,6 +85,45 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 		return s, fmt.Errorf("want 0 <= min_idle (%d) <= max_runners (%d)", s.MinIdle, s.MaxRunners)
 	}
 	return s, nil
+}
+
+// fleetScaleSetError refuses a fleet node ([fleet]) whose scale set holds
+// a GitHub credential of its own unless the table opts out with
+// allow_node_credentials = true: in a fleet the credential belongs to the
+// control plane, and a job that takes over a node must not find it there.
+func fleetScaleSetError(ss []GitHubScaleSet, fl Fleet) error {
+	if !fl.Enabled() {
+		return nil
+	}
+	var errs []error
+	for _, s := range ss {
+		if s.FromFleet() || s.AllowNodeCredentials {
+			continue
+		}
+		errs = append(errs, fmt.Errorf(`github_scale_set (%s): a fleet node ([fleet]) must not hold the scale set's GitHub credential (%s): `+
+			`use credentials = "fleet" and [github_jit.scale_sets.%s] on the control plane, or set allow_node_credentials = true to keep it on the node`,
+			s.ScaleSet, s.credentialKeys(), s.ScaleSet))
+	}
+	return errors.Join(errs...)
+}
+
+// credentialKeys names the keys holding the table's credential.
+func (s GitHubScaleSet) credentialKeys() string {
+	if s.AppID != 0 {
+		return "app_id, installation_id, private_key_file"
+	}
+	return "token or token_file"
+}
+
+// NodeCredentialsWarning is the warning an agent of a fleet logs at start
+// for each scale set that keeps its GitHub credential on the node
+// (allow_node_credentials = true); "" when there is none to give.
+func (s GitHubScaleSet) NodeCredentialsWarning(fl Fleet) string {
+	if !fl.Enabled() || s.FromFleet() || !s.AllowNodeCredentials {
+		return ""
+	}
+	return "allow_node_credentials = true: this fleet node holds the scale set's GitHub credential (" + s.credentialKeys() +
+		"); a job that escapes its container can act as the GitHub App or token. Move the credential to the control plane's [github_jit]."
 }
 
 func validScaleSetName(n string) bool {
