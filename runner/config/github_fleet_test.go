@@ -23,8 +23,13 @@ func TestGitHubFleetCredentials(t *testing.T) {
 		{name: "with a url", body: fleet + table + "url = \"https://github.com/acme\"\n", wantErr: "remove url"},
 		{name: "with a runner group", body: fleet + table + "runner_group = \"builders\"\n", wantErr: "remove runner_group"},
 		{name: "unknown mode", body: fleet + "[[github]]\ncredentials = \"vault\"\n", wantErr: `credentials "vault": want "fleet"`},
-		{name: "scale sets keep their own", body: fleet + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\n",
-			wantErr: "a scale set keeps its own credentials"},
+		{name: "scale set without [fleet]", body: table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\n",
+			wantErr: `github_scale_set (s): credentials = "fleet" needs a [fleet] section`},
+		{name: "scale set sized on the node", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\nmax_runners = 3\n",
+			wantErr: "remove min_idle, max_runners"},
+		{name: "scale set with a key", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\ntoken = \"x\"\n",
+			wantErr: "remove token"},
+		{name: "fleet scale set", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"big\"\nlimit = 1\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,6 +49,11 @@ func TestGitHubFleetCredentials(t *testing.T) {
 			}
 			if s := g.String(); !strings.Contains(s, "fleet") {
 				t.Errorf("String() %q does not say the fleet's credentials", s)
+			}
+			for _, ss := range c.GitHubScaleSets {
+				if !ss.FromFleet() || ss.ScaleSet != "big" || ss.GitHub.ScaleSet != "big" || ss.URL != nil || ss.Token != "" || ss.Limit != 1 {
+					t.Errorf("%+v: want the fleet's scale set big and nothing of its own", ss)
+				}
 			}
 		})
 	}

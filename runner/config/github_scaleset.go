@@ -10,6 +10,9 @@ import (
 // of a [[github]] table (url, credentials, runner image, limits, tool
 // cache, state dir; limit = this node's slots for the scale set) plus the
 // scale set itself. Jobs target a scale set with `runs-on: <scale_set>`.
+// With credentials = "fleet" the control plane holds the scale set's
+// session ([github_jit.scale_sets.NAME]) and mints the node's runners; the
+// table then names the scale set and how to run its runners only.
 
 // GitHubScaleSetFile is one [[github_scale_set]] table.
 type GitHubScaleSetFile struct {
@@ -65,7 +68,10 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 	}
 	g, err := githubFromFile(f.GitHubFile)
 	if err == nil && g.FromFleet() {
-		err = errors.New(`credentials = "fleet" is for [[github]] tables: a scale set keeps its own credentials (app_id… or token_file)`)
+		g.ScaleSet = f.ScaleSet
+		if f.MinIdle != 0 || f.MaxRunners != 0 || f.AllowNodeCredentials {
+			err = errors.New(`credentials = "fleet": the control plane's [github_jit.scale_sets.NAME] holds the scale set's session and sizes it; remove min_idle, max_runners and allow_node_credentials`)
+		}
 	}
 	s := GitHubScaleSet{GitHub: g, ScaleSet: f.ScaleSet, MinIdle: f.MinIdle, MaxRunners: f.MaxRunners,
 		AllowNodeCredentials: f.AllowNodeCredentials}
@@ -92,10 +98,15 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 // allow_node_credentials = true: in a fleet the credential belongs to the
 // control plane, and a job that takes over a node must not find it there.
 func fleetScaleSetError(ss []GitHubScaleSet, fl Fleet) error {
-	if !fl.Enabled() {
-		return nil
-	}
 	var errs []error
+	for _, s := range ss {
+		if s.FromFleet() && !fl.Enabled() {
+			errs = append(errs, fmt.Errorf(`github_scale_set (%s): credentials = "fleet" needs a [fleet] section: the fleet's control plane holds the scale set's session and mints the runners`, s.ScaleSet))
+		}
+	}
+	if !fl.Enabled() {
+		return errors.Join(errs...)
+	}
 	for _, s := range ss {
 		if s.FromFleet() || s.AllowNodeCredentials {
 			continue
