@@ -290,7 +290,7 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	// is registered from its mint until its one job ends): asked at the
 	// node's first mint and whenever the runners known fill its slots.
 	if !jn.loaded || jn.count() >= slots {
-		if err := j.refresh(ctx, jn, rec.Name); err != nil {
+		if err := j.refresh(ctx, jn, rec.Name, rec.Pool); err != nil {
 			j.mints.WithLabelValues(resultOf(err)).Inc()
 			c.githubError(w, "listing the node's runners", rec.Name, err)
 			return
@@ -509,6 +509,19 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	defer jn.mu.Unlock()
 	jn.loaded = false                           // what is left, GitHub lists at the next mint
 	c.removeScaleSetRunners(ctx, jn, node, why) // githubscaleset.go
+	if len(c.jit.o.Pools) > 0 {                 // label mode: the node's runners by GitHub's list
+		c.removeLabelRunners(ctx, node, why)
+	}
+	if why == whyRemoved {
+		c.jit.mu.Lock()
+		delete(c.jit.nodes, node)
+		c.jit.mu.Unlock()
+	}
+}
+
+// removeLabelRunners deletes node's idle label-mode registrations (the
+// node's jitNode.mu held).
+func (c *ControlPlane) removeLabelRunners(ctx context.Context, node, why string) {
 	rs, err := c.jit.listOwned(ctx, node, "")
 	if err != nil {
 		c.log.Warn("listing the GitHub runners of a node", "node", node, "why", why, "err", err)
@@ -525,11 +538,6 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 		default:
 			c.log.Info("deleted an idle GitHub runner of a node", "node", node, "why", why, "runner", r.Name)
 		}
-	}
-	if why == whyRemoved {
-		c.jit.mu.Lock()
-		delete(c.jit.nodes, node)
-		c.jit.mu.Unlock()
 	}
 }
 

@@ -89,7 +89,7 @@ func (c *ControlPlane) mintScaleSet(w http.ResponseWriter, r *http.Request, rec 
 	defer jn.mu.Unlock()
 	ctx := r.Context()
 	if jn.count() >= slots {
-		if err := j.refresh(ctx, jn, rec.Name); err != nil {
+		if err := j.refresh(ctx, jn, rec.Name, rec.Pool); err != nil {
 			j.mints.WithLabelValues(resultOf(err)).Inc()
 			c.githubError(w, "listing the node's runners", rec.Name, err)
 			return
@@ -118,11 +118,12 @@ func (c *ControlPlane) mintScaleSet(w http.ResponseWriter, r *http.Request, rec 
 func (n *jitNode) count() int { return len(n.ids) + len(n.scale) }
 
 // refresh asks GitHub which of the node's runners are still registered
-// (n.mu held): label mode's by its list, the scale sets' one by one (the
-// scale-set service lists no runners by prefix). A JIT runner unregisters
-// after its one job, so what is gone has finished.
-func (j *githubJIT) refresh(ctx context.Context, n *jitNode, node string) error {
-	if j.o.API != nil && (!n.loaded || len(n.ids) > 0) {
+// (n.mu held): label mode's by its list (when the node's pool has label
+// mode), the scale sets' one by one (the scale-set service lists no
+// runners by prefix). A JIT runner unregisters after its one job, so what
+// is gone has finished.
+func (j *githubJIT) refresh(ctx context.Context, n *jitNode, node, pool string) error {
+	if _, label := j.o.Pools[pool]; label && (!n.loaded || len(n.ids) > 0) {
 		if err := j.reload(ctx, n, node); err != nil {
 			return err
 		}

@@ -73,10 +73,11 @@ func (idleAgent) LimitJobs(int, string) {}
 // (an App installed on org acme), its fleet API served, and one registered
 // node of pool linux (2 slots) whose GitHub calls go through the fleet.
 type jitFleet struct {
-	gh   *githubtest.Server
-	url  string // the fleet API
-	api  *fleet.GitHub
-	gate *ratelimit.Gate // the node's
+	demand []controlplane.Demand // of the scale sets (serve)
+	gh     *githubtest.Server
+	url    string // the fleet API
+	api    *fleet.GitHub
+	gate   *ratelimit.Gate // the node's
 }
 
 func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
@@ -96,17 +97,37 @@ func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	f := &jitFleet{gh: gh}
+	f.serve(tb, cfg, pools, "")
+	return f
+}
+
+// serve runs a control plane with the [github_jit] cfg (and its scale
+// sets' listeners, whose queued jobs are the control plane's demand, kept
+// in f.demand) and one registered node, node-1 of pool linux, whose
+// GitHub calls go through the fleet (f.api; with scaleSet, about that
+// scale set's runners).
+func (f *jitFleet) serve(tb testing.TB, cfg *githubJIT, pools []policy.Pool, scaleSet string) {
+	tb.Helper()
+	dir := tb.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	jit, err := newGitHubJIT(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	demand, startScaleSets, err := newGitHubScaleSets(cfg, jit, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)) // githubscaleset.go
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.demand = demand
+	listened := make(chan struct{})
+	go func() { startScaleSets(ctx); close(listened) }()
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "fleet.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cp, err := controlplane.New(ctx, controlplane.Options{Store: st, Provider: &launcher{}, Pools: pools, JoinToken: "join",
-		Registry: prometheus.NewRegistry(), GitHubJIT: jit})
+		Registry: prometheus.NewRegistry(), GitHubJIT: jit, Demand: demand})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -127,14 +148,14 @@ func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
 	tb.Cleanup(func() {
 		cancel()
 		<-ran
+		<-listened
 		srv.Close()
 		st.Close()
 	})
-	f := &jitFleet{gh: gh, url: srv.URL, gate: ratelimit.New(ratelimit.Options{})}
-	if f.api, err = fleet.NewGitHub(fleet.GitHubOptions{URL: srv.URL, Token: tok, Gate: f.gate}); err != nil {
+	f.url, f.gate = srv.URL, ratelimit.New(ratelimit.Options{})
+	if f.api, err = fleet.NewGitHub(fleet.GitHubOptions{URL: srv.URL, Token: tok, Gate: f.gate, ScaleSet: scaleSet}); err != nil {
 		tb.Fatal(err)
 	}
-	return f
 }
 
 // TestGitHubJITThroughTheFleet: a node without any GitHub credential mints
