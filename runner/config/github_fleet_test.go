@@ -60,13 +60,14 @@ func TestGitHubFleetCredentials(t *testing.T) {
 }
 
 // TestGitHubDirsFromEnv: the docker provider's nodes put every [[github]]
-// table's state and tool cache under the node directory it shares with
+// and [[github_scale_set]] table's state and tool cache under the node directory it shares with
 // the engine's host.
 func TestGitHubDirsFromEnv(t *testing.T) {
 	env := map[string]string{"RUNFLEET_GITHUB_STATE_DIR": "/n/github", "RUNFLEET_GITHUB_TOOL_CACHE_DIR": "/n/toolcache"}
 	body := "concurrent = 2\n" +
 		"[[github]]\nname = \"a\"\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n" +
-		"[[github]]\nname = \"b\"\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n"
+		"[[github]]\nname = \"b\"\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n" +
+		"[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\nscale_set = \"big\"\n"
 	c, err := Load(writeFile(t, body), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +77,12 @@ func TestGitHubDirsFromEnv(t *testing.T) {
 			t.Errorf("%s: state_dir %q tool_cache_dir %q, want the environment's", g.Name, g.StateDir, g.ToolCacheDir)
 		}
 	}
-	if len(c.GitHub) != 2 {
+	for _, s := range c.GitHubScaleSets {
+		if s.StateDir != "/n/github" || s.ToolCacheDir != "/n/toolcache" {
+			t.Errorf("scale set %s: state_dir %q tool_cache_dir %q, want the environment's", s.ScaleSet, s.StateDir, s.ToolCacheDir)
+		}
+	}
+	if len(c.GitHub) != 2 || len(c.GitHubScaleSets) != 1 {
 		t.Fatalf("%d tables", len(c.GitHub))
 	}
 }
