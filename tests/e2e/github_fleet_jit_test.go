@@ -32,62 +32,13 @@ func TestGitHubFleetCredentials(t *testing.T) {
 
 	dir := t.TempDir() // the control plane's; nodes see only dir/nodes/NAME
 	fleet := fmt.Sprintf("e2ejit%d", time.Now().UnixNano()%1e8)
-	keyFile := filepath.Join(dir, "app.pem")
-	write := func(name, text string) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	write("app.pem", string(key))
-	write("join-token", fmt.Sprintf("join-%d\n", time.Now().UnixNano()))
-	nodeCfg := write("node.toml", fmt.Sprintf(`concurrent = 1
-check_interval = 1
-shutdown_timeout = 20
-log_level = "debug"
-
-[[github]]
+	keyFile := writeFile(t, dir, "app.pem", string(key))
+	nodeCfg, cfg := jitFleetFiles(t, dir, fleet, fmt.Sprintf(`[[github]]
 name = "gh"
 credentials = "fleet"
 labels = ["self-hosted", "linux"]
 runner_image = %q
-pull_policy = "never"
-memory = "256m"
-pids_limit = 512
-`, githubStubImage))
-	fleetAddr, adminAddr := freePort(t), freePort(t)
-	cfg := write("autoscaler.toml", fmt.Sprintf(`fleet = %q
-listen_address = %q
-admin_address = %q
-join_token_file = %q
-store = %q
-reconcile_interval = "1s"
-heartbeat_interval = "1s"
-heartbeat_grace = "20s"
-boot_timeout = "1m"
-
-[provider]
-type = "docker"
-
-[provider.docker]
-image = %q
-node_config = %q
-state_dir = %q
-slots = 1
-max_nodes = 1
-allow_host_docker_socket = true
-
-[[pools]]
-name = "linux"
-labels = ["self-hosted", "linux"]
-slots_per_node = 1
-min_nodes = 1
-max_nodes = 1
-scale_down_delay = "10m"
-
-[github_jit]
+`, githubStubImage), `["self-hosted", "linux"]`, fmt.Sprintf(`[github_jit]
 url = %q
 app_id = 4242
 installation_id = 777
@@ -95,9 +46,7 @@ private_key_file = %q
 
 [github_jit.pools.linux]
 labels = ["self-hosted", "linux"]
-`, fleet, fleetAddr, adminAddr, filepath.Join(dir, "join-token"), filepath.Join(dir, "fleet.db"),
-		fleetImage, nodeCfg, filepath.Join(dir, "nodes"), gh.URL()+"/acme", keyFile))
-
+`, gh.URL()+"/acme", keyFile))
 	out, nodes := startFleetControlPlane(t, dir, fleet, cfg)
 
 	// The node's idle runner comes up, minted through the control plane.
@@ -221,4 +170,66 @@ func checkNoCredentialOnNode(t *testing.T, node provider.Instance, nodeDir, node
 			t.Errorf("the node config has %q", k)
 		}
 	}
+}
+
+// writeFile writes text to dir/name (mode 0600) and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// jitFleetFiles writes in dir a join token, the node config (the agent's
+// keys, then nodeTable: its GitHub table, whose runners get the test
+// limits) and the autoscaler config of a one-node fleet of the docker
+// provider, one slot, pool linux with labels poolLabels (TOML), then jit
+// (the [github_jit] tables).
+func jitFleetFiles(t *testing.T, dir, fleet, nodeTable, poolLabels, jit string) (nodeCfg, cfg string) {
+	t.Helper()
+	writeFile(t, dir, "join-token", fmt.Sprintf("join-%d\n", time.Now().UnixNano()))
+	nodeCfg = writeFile(t, dir, "node.toml", `concurrent = 1
+check_interval = 1
+shutdown_timeout = 20
+log_level = "debug"
+
+`+nodeTable+`pull_policy = "never"
+memory = "256m"
+pids_limit = 512
+`)
+	fleetAddr, adminAddr := freePort(t), freePort(t)
+	cfg = writeFile(t, dir, "autoscaler.toml", fmt.Sprintf(`fleet = %q
+listen_address = %q
+admin_address = %q
+join_token_file = %q
+store = %q
+reconcile_interval = "1s"
+heartbeat_interval = "1s"
+heartbeat_grace = "20s"
+boot_timeout = "1m"
+
+[provider]
+type = "docker"
+
+[provider.docker]
+image = %q
+node_config = %q
+state_dir = %q
+slots = 1
+max_nodes = 1
+allow_host_docker_socket = true
+
+[[pools]]
+name = "linux"
+labels = %s
+slots_per_node = 1
+min_nodes = 1
+max_nodes = 1
+scale_down_delay = "10m"
+
+`, fleet, fleetAddr, adminAddr, filepath.Join(dir, "join-token"), filepath.Join(dir, "fleet.db"),
+		fleetImage, nodeCfg, filepath.Join(dir, "nodes"), poolLabels)+jit)
+	return nodeCfg, cfg
 }

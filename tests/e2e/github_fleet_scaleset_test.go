@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,67 +25,18 @@ func TestGitHubFleetScaleSet(t *testing.T) {
 
 	dir := t.TempDir() // the control plane's; nodes see only dir/nodes/NAME
 	fleet := fmt.Sprintf("e2ess%d", time.Now().UnixNano()%1e8)
-	write := func(name, text string) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	tokFile := write("gh-token", scalesetPAT+"\n")
-	write("join-token", fmt.Sprintf("join-%d\n", time.Now().UnixNano()))
-	nodeCfg := write("node.toml", fmt.Sprintf(`concurrent = 1
-check_interval = 1
-shutdown_timeout = 20
-log_level = "debug"
-
-[[github_scale_set]]
+	tokFile := writeFile(t, dir, "gh-token", scalesetPAT+"\n")
+	nodeCfg, cfg := jitFleetFiles(t, dir, fleet, fmt.Sprintf(`[[github_scale_set]]
 credentials = "fleet"
 scale_set = "fleetbig"
 runner_image = %q
-pull_policy = "never"
-memory = "256m"
-pids_limit = 512
-`, githubStubImage))
-	fleetAddr, adminAddr := freePort(t), freePort(t)
-	cfg := write("autoscaler.toml", fmt.Sprintf(`fleet = %q
-listen_address = %q
-admin_address = %q
-join_token_file = %q
-store = %q
-reconcile_interval = "1s"
-heartbeat_interval = "1s"
-heartbeat_grace = "20s"
-boot_timeout = "1m"
-
-[provider]
-type = "docker"
-
-[provider.docker]
-image = %q
-node_config = %q
-state_dir = %q
-slots = 1
-max_nodes = 1
-allow_host_docker_socket = true
-
-[[pools]]
-name = "linux"
-labels = ["fleetbig"]
-slots_per_node = 1
-min_nodes = 1
-max_nodes = 1
-scale_down_delay = "10m"
-
-[github_jit]
+`, githubStubImage), `["fleetbig"]`, fmt.Sprintf(`[github_jit]
 url = %q
 token_file = %q
 
 [github_jit.scale_sets.fleetbig]
 pool = "linux"
-`, fleet, fleetAddr, adminAddr, filepath.Join(dir, "join-token"), filepath.Join(dir, "fleet.db"),
-		fleetImage, nodeCfg, filepath.Join(dir, "nodes"), fake.ConfigURL("acme"), tokFile))
+`, fake.ConfigURL("acme"), tokFile))
 	out, nodes := startFleetControlPlane(t, dir, fleet, cfg)
 
 	// The node's idle runner comes up on the scale set, minted through the control plane.
