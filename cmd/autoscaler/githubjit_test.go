@@ -246,7 +246,7 @@ func TestGitHubJITConfig(t *testing.T) {
 	if err := os.WriteFile(shared, []byte("k"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pools := []policy.Pool{{Name: "linux"}}
+	pools := []policy.Pool{{Name: "linux", Labels: []string{"linux", "big"}}, {Name: "wide", Labels: []string{"linux", "big", "gpu"}}}
 	ok := githubJITFile{URL: "https://github.com/acme", AppID: 1, InstallationID: 2, PrivateKeyFile: private,
 		Pools: map[string]githubJITPoolFile{"linux": {Labels: []string{"linux"}}}}
 	tests := []struct {
@@ -264,6 +264,31 @@ func TestGitHubJITConfig(t *testing.T) {
 		{name: "pool without labels", edit: func(f *githubJITFile) {
 			f.Pools = map[string]githubJITPoolFile{"linux": {}}
 		}, wantErr: "labels"},
+		{name: "scale set", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux"}}
+		}},
+		{name: "scale sets only", edit: func(f *githubJITFile) {
+			f.Pools, f.ScaleSets = nil, map[string]githubJITScaleSetFile{"big": {Pool: "linux", MinIdle: 1}}
+		}},
+		{name: "neither pools nor scale sets", edit: func(f *githubJITFile) { f.Pools = nil }, wantErr: "[github_jit.scale_sets.NAME]"},
+		{name: "scale set without a pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {}}
+		}, wantErr: "[github_jit.scale_sets.big]: pool"},
+		{name: "scale set of an unknown pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "arm"}}
+		}, wantErr: `no [[pools]] is named "arm"`},
+		{name: "scale set whose jobs land in another pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "wide"}}
+		}, wantErr: "must be the first [[pools]]"},
+		{name: "scale set label outside its pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux", Labels: []string{"big", "arm64"}}}
+		}, wantErr: "must be the first [[pools]]"},
+		{name: "scale set name", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"my set": {Pool: "linux", Labels: []string{"big"}}}
+		}, wantErr: "scale set name"},
+		{name: "scale set min idle above max", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux", MinIdle: 3, MaxRunners: 2}}
+		}, wantErr: "min_idle"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
