@@ -53,6 +53,11 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	logger := newLogger(level, g.logJSON || cfg.LogFormat == "json")
 	config.LogWarnings(logger, cfg.Warnings) // gitlab-runner settings runfleet does not implement
+	for _, s := range cfg.GitHubScaleSets {
+		if w := s.NodeCredentialsWarning(cfg.Fleet); w != "" {
+			logger.Warn("SECURITY: GitHub credential on a fleet node", "github_scale_set", s.ScaleSet, "warning", w)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := runner.NewMetrics(reg)
