@@ -107,6 +107,7 @@ labels = ["self-hosted", "linux"]
 	out := &syncBuffer{}
 	cp := exec.Command(autoscaler, "run", "--config", cfg)
 	cp.Stdout, cp.Stderr = out, out
+	cp.WaitDelay = agentWaitDelay
 	if err := cp.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ labels = ["self-hosted", "linux"]
 		case <-done:
 		case <-time.After(30 * time.Second):
 			_ = cp.Process.Kill()
-			<-done
+			waitDone(t, done, agentExitWait, "the killed control plane to exit")
 		}
 		if t.Failed() {
 			t.Logf("control plane log:\n%s", tail(out.String(), 8000))
