@@ -126,7 +126,11 @@ func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
 	go func() { fc.Run(ctx); close(ran) }()
 	tb.Cleanup(func() {
 		cancel()
-		<-ran
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			tb.Error("timed out waiting for the node's fleet client to stop after its context ended")
+		}
 		srv.Close()
 		st.Close()
 	})
