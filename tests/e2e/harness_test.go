@@ -303,6 +303,29 @@ const agentExitWait = agentWaitDelay + 20*time.Second
 // the waitFor that polls it at its deadline instead of hanging it.
 func probeClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
 
+// combinedOutput runs cmd and returns its combined output; a command
+// still running after timeout is killed and fails the test, naming what
+// it waited for.
+func combinedOutput(t testing.TB, cmd *exec.Cmd, timeout time.Duration, what string) ([]byte, error) {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = agentWaitDelay
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return []byte(out.String()), err
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		t.Fatalf("timed out after %s waiting for %s; output:\n%s", timeout, what, tail(out.String(), 4000))
+		return nil, nil
+	}
+}
+
 // waitDone waits for done to close or fails the test after timeout,
 // naming what it waited for.
 func waitDone(t testing.TB, done <-chan struct{}, timeout time.Duration, what string) {
