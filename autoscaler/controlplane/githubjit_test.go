@@ -436,7 +436,9 @@ func TestGitHubJITConcurrentMints(t *testing.T) {
 	for i := range 6 {
 		wg.Go(func() { codes <- h.mint(toks["node-0001"], fmt.Sprintf("node-0001-%d-ee", i)) })
 	}
-	wg.Wait()
+	minted := make(chan struct{})
+	go func() { wg.Wait(); close(minted) }()
+	waitClosed(t, minted, "the six racing mints to be answered")
 	close(codes)
 	got := map[int]int{}
 	for c := range codes {

@@ -147,8 +147,13 @@ func (f *jitFleet) serve(tb testing.TB, cfg *githubJIT, pools []policy.Pool, sca
 	go func() { fc.Run(ctx); close(ran) }()
 	tb.Cleanup(func() {
 		cancel()
-		<-ran
-		<-listened
+		for what, ch := range map[string]chan struct{}{"the node's fleet client": ran, "the scale-set listener": listened} {
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				tb.Errorf("timed out waiting for %s to stop after its context ended", what)
+			}
+		}
 		srv.Close()
 		st.Close()
 	})

@@ -118,7 +118,14 @@ func TestReapPeriodicallySweepsSourceStores(t *testing.T) {
 		reapPeriodically(ctx, tick, time.Minute, nil, slog.New(slog.DiscardHandler), stores)
 		close(done)
 	}()
-	defer func() { stop(); <-done }()
+	defer func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("timed out waiting for reapPeriodically to return after its context ended")
+		}
+	}()
 	if _, err := os.Stat(store); err != nil {
 		t.Fatalf("swept before the first tick: %v", err)
 	}

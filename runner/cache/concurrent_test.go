@@ -66,7 +66,7 @@ func TestConcurrentJobsShareCaches(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitAll(t, &wg, "the concurrent jobs' restores and saves")
 	close(errs)
 	for err := range errs {
 		t.Error(err)

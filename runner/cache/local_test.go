@@ -173,7 +173,7 @@ func TestLocalStoreConcurrentPutGet(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitAll(t, &wg, "the concurrent writers and readers")
 	close(errs)
 	for err := range errs {
 		t.Error(err)

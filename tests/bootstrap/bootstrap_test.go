@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runfleet/runfleet/runner/config"
 )
@@ -167,7 +169,14 @@ func runNode(t *testing.T, e *env, r run) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
-	out, err := exec.Command("docker", "start", "-a", name).CombinedOutput()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	start := exec.CommandContext(ctx, "docker", "start", "-a", name)
+	start.WaitDelay = 10 * time.Second
+	out, err := start.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("timed out after 5m waiting for the user data to run in container %s; output:\n%s", name, out)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("container %s output:\n%s", name, out)

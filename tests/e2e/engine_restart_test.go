@@ -101,7 +101,7 @@ func (e *privateEngine) stop() {
 	case <-e.done:
 	case <-time.After(45 * time.Second):
 		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		<-e.done
+		waitDone(e.t, e.done, agentExitWait, "the SIGKILLed "+e.name+" to exit")
 	}
 	e.cmd = nil
 }

@@ -96,6 +96,7 @@ func startFleetControlPlane(t *testing.T, dir, fleet, cfg string) (*syncBuffer, 
 	out := &syncBuffer{}
 	cp := exec.Command(autoscaler, "run", "--config", cfg)
 	cp.Stdout, cp.Stderr = out, out
+	cp.WaitDelay = agentWaitDelay
 	if err := cp.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func startFleetControlPlane(t *testing.T, dir, fleet, cfg string) (*syncBuffer, 
 		case <-done:
 		case <-time.After(30 * time.Second):
 			_ = cp.Process.Kill()
-			<-done
+			waitDone(t, done, agentExitWait, "the killed control plane to exit")
 		}
 		if t.Failed() {
 			t.Logf("control plane log:\n%s", tail(out.String(), 8000))

@@ -37,7 +37,7 @@ func TestGitHubScaleSetCrash(t *testing.T) {
 		t.Fatalf("the journal holds %d records while one runner waits, want 1", n)
 	}
 	a.signal(syscall.SIGKILL)
-	<-a.done
+	waitDone(t, a.done, agentExitWait, "the SIGKILLed agent to exit")
 	if n := runnerContainers(t, left.Name); n != 1 {
 		t.Fatalf("the killed agent's runner has %d containers, want 1 (the test proves nothing)", n)
 	}

@@ -236,12 +236,22 @@ func runScaleSet(t testing.TB, l *scaleset.Listener, concurrent int) (stop func(
 		}
 		stopped = true
 		acancel()
-		if err := <-adone; err != nil {
-			t.Errorf("agent: %v", err)
+		select {
+		case err := <-adone:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("timed out after 2m waiting for the agent to stop (its shutdown timeout is 1m)")
 		}
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("listener: %v", err)
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("listener: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("timed out after 1m waiting for the scale-set listener to stop")
 		}
 	}
 	t.Cleanup(stop)

@@ -30,7 +30,7 @@ func TestRateLimit(t *testing.T) {
 				t.Helper()
 				req, _ := http.NewRequest(http.MethodPost, s.URL()+"/api/v3/orgs/acme/actions/runners/registration-token", nil)
 				req.Header.Set("Authorization", "Bearer "+pat)
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
