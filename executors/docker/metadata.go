@@ -39,22 +39,34 @@ func newBridgeName() string {
 	return bridgePrefix + hex.EncodeToString(b[:])
 }
 
-// guardMetadata installs, once and idempotently, a REJECT rule in Docker's
-// DOCKER-USER chain for traffic from runfleet bridges to the metadata
-// endpoints (IPv4 and IPv6). The agent itself, on the host, keeps its
-// access. An IPv6 failure is only logged when the host has no ip6tables
-// DOCKER-USER chain (Docker without IPv6), an IPv4 failure is an error.
+// guardMetadata installs, once and idempotently, two rules for traffic
+// from runfleet bridges to the metadata endpoints (IPv4 and IPv6):
+//   - a REJECT in Docker's DOCKER-USER chain, so a job's request fails at
+//     once;
+//   - a DROP in the raw table's PREROUTING, which Docker never rewrites.
+//     Each time Docker creates a network (any job's, on any engine of the
+//     host) it deletes FORWARD's jump to DOCKER-USER and inserts it again
+//     at the top; for that moment the bridges' own ACCEPT rules come
+//     first, and without this rule a job polling the endpoint gets through.
+//
+// The agent itself, on the host, keeps its access. An IPv6 failure is
+// only logged when the host has no ip6tables DOCKER-USER chain (Docker
+// without IPv6), an IPv4 failure is an error.
 func (e *Executor) guardMetadata() error {
 	for _, ep := range metadataEndpoints {
+		const comment = "runfleet: no cloud metadata for jobs"
+		raw := []string{"PREROUTING", "-t", "raw", "-i", bridgePrefix + "+", "-d", ep.addr, "-j", "DROP",
+			"-m", "comment", "--comment", comment}
 		rule := []string{"DOCKER-USER", "-i", bridgePrefix + "+", "-d", ep.addr, "-j", "REJECT",
-			"-m", "comment", "--comment", "runfleet: no cloud metadata for jobs"}
-		check := exec.Command(ep.cmd, append([]string{"-w", "-C"}, rule...)...)
-		if check.Run() == nil {
-			continue
-		}
-		out, err := exec.Command(ep.cmd, append([]string{"-w", "-I"}, rule...)...).CombinedOutput()
+			"-m", "comment", "--comment", comment}
+		out, err := ensureRule(ep.cmd, raw)
 		if err == nil {
-			e.log.Info("jobs cannot reach the cloud metadata endpoint", "address", ep.addr)
+			out, err = ensureRule(ep.cmd, rule)
+		}
+		if err == nil {
+			if out != nil {
+				e.log.Info("jobs cannot reach the cloud metadata endpoint", "address", ep.addr)
+			}
 			continue
 		}
 		msg := strings.TrimSpace(string(out))
@@ -65,6 +77,19 @@ func (e *Executor) guardMetadata() error {
 		return fmt.Errorf("%w: %s %v: %s (run the agent as root on a host where Docker manages iptables, or set BlockMetadata=false knowingly)", ErrMetadataGuard, ep.cmd, err, msg)
 	}
 	return nil
+}
+
+// ensureRule inserts rule with cmd (iptables or ip6tables) unless it is
+// there; out is nil when it was, else the insert's output.
+func ensureRule(cmd string, rule []string) (out []byte, err error) {
+	if exec.Command(cmd, append([]string{"-w", "-C"}, rule...)...).Run() == nil {
+		return nil, nil
+	}
+	out, err = exec.Command(cmd, append([]string{"-w", "-I"}, rule...)...).CombinedOutput()
+	if out == nil {
+		out = []byte{}
+	}
+	return out, err
 }
 
 // guardEgress installs the REJECT rules of the job egress policy for

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	osexec "os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/runfleet/runfleet/executors"
@@ -79,4 +82,59 @@ func TestJobsCannotReachMetadata(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMetadataBlockedWhileForwardIsReordered: dockerd rewrites FORWARD
+// when it starts (it deletes the jump to DOCKER-USER and inserts it again
+// at the top, and a second engine on the host appends its own), and for
+// such moments a bridge's ACCEPT rules can come before DOCKER-USER. The
+// test puts an ACCEPT for the job's own bridge at the top of FORWARD
+// (only its bridge: other tests' jobs are untouched): the job must still
+// not reach the metadata endpoint (guardMetadata's raw-table rule).
+func TestMetadataBlockedWhileForwardIsReordered(t *testing.T) {
+	node := uniqueNode(t)
+	ex := newExecutor(t, node)
+	metadataHost(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	jobID := jobIDFor(node)
+	env, err := ex.Create(ctx, executors.Spec{JobID: jobID, Node: node, Image: executors.Image{Name: testImage, PullPolicy: executors.PullNever}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close(context.Background())
+	bridge := jobBridge(ctx, t, jobID)
+	accept := []string{"FORWARD", "-i", bridge, "-j", "ACCEPT", "-m", "comment", "--comment", "runfleet test: FORWARD reordered"}
+	if out, err := osexec.Command("iptables", append([]string{"-w", "-I"}, accept...)...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables -I %v: %v: %s", accept, err, out)
+	}
+	t.Cleanup(func() { _ = osexec.Command("iptables", append([]string{"-w", "-D"}, accept...)...).Run() })
+	var out bytes.Buffer
+	if _, err := env.Exec(ctx, executors.Step{Script: fetchMetadata}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "BLOCKED") || strings.Contains(out.String(), "instance-credentials") {
+		t.Fatalf("with its bridge accepted ahead of DOCKER-USER, the job reached the metadata endpoint: %q", out.String())
+	}
+}
+
+// jobBridge is the bridge interface of the network of job's container.
+func jobBridge(ctx context.Context, t *testing.T, job string) string {
+	t.Helper()
+	c := newClient(t)
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", executors.LabelJob+"="+job))})
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("the job's container (label %s=%s): %v, %d found", executors.LabelJob, job, err, len(cs))
+	}
+	for _, n := range cs[0].NetworkSettings.Networks {
+		nw, err := c.NetworkInspect(ctx, n.NetworkID, network.InspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := nw.Options["com.docker.network.bridge.name"]; b != "" {
+			return b
+		}
+	}
+	t.Fatalf("the job's container %s has no network with a bridge of its own", cs[0].ID)
+	return ""
 }
