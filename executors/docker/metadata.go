@@ -92,9 +92,10 @@ func ensureRule(cmd string, rule []string) (out []byte, err error) {
 	return out, err
 }
 
-// guardEgress installs the REJECT rules of the job egress policy for
-// traffic from runfleet bridges: in DOCKER-USER for what the node
-// forwards, in INPUT for what is addressed to the node itself (its
+// guardEgress installs the rules of the job egress policy for traffic
+// from runfleet bridges: a DROP in the raw table's PREROUTING (which holds
+// while dockerd reorders FORWARD), and REJECTs in DOCKER-USER for what the
+// node forwards and in INPUT for what is addressed to the node itself (its
 // listeners, a control plane on the same host). The rules carry the
 // scope of this node and engine (host): the ones a killed instance of
 // the same scope left are removed once the fresh ones are in, and other
@@ -104,13 +105,21 @@ func ensureRule(cmd string, rule []string) (out []byte, err error) {
 func (e *Executor) guardEgress(host string, blocks []executors.EgressBlock) error {
 	e.egress.Scope = egress.Scope(e.node, host)
 	chains := []string{"DOCKER-USER", "INPUT"}
-	e.egress.FindStale("iptables", chains...)
-	e.egress.FindStale("ip6tables", chains...)
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		e.egress.FindStale(cmd, chains...)
+		e.egress.FindStaleIn(cmd, "raw", "PREROUTING")
+	}
 	defer e.egress.RemoveStale()
 	for _, b := range blocks {
 		cmd := egress.Command(b)
+		// The raw-table DROP first (see guardMetadata), then the REJECTs
+		// that make a blocked request fail at once.
+		rules := [][]string{egress.RawRule(e.egress.Scope, bridgePrefix+"+", b)}
 		for _, chain := range chains {
-			err := e.egress.Ensure(cmd, egress.Rule(e.egress.Scope, chain, bridgePrefix+"+", b))
+			rules = append(rules, egress.Rule(e.egress.Scope, chain, bridgePrefix+"+", b))
+		}
+		for _, rule := range rules {
+			err := e.egress.Ensure(cmd, rule)
 			if err != nil && cmd == "ip6tables" {
 				e.log.Warn("no IPv6 egress rule (Docker without IPv6 networks needs none)", "block", b.Why, "err", err)
 				continue

@@ -19,7 +19,8 @@ type StaleEgressCase struct {
 	Nodes [2]string
 	// Scope is the scope of node's rules (egress.Scope).
 	Scope func(node string) string
-	// Chains are the iptables chains New inserts a rule for each block in.
+	// Chains are the iptables chains New inserts a rule for each block in
+	// ("table:chain" for a table other than filter, such as raw:PREROUTING).
 	Chains []string
 	// Rules returns the rules of scope New inserts for b (iptables), so
 	// the test removes what is left.
@@ -30,7 +31,11 @@ type StaleEgressCase struct {
 // marker.
 func scopeRules(t *testing.T, chain, scope string) []string {
 	t.Helper()
-	out, err := exec.Command("iptables", "-w", "-S", chain).CombinedOutput()
+	table := "filter" // a chain may be written table:chain
+	if tb, ch, ok := strings.Cut(chain, ":"); ok {
+		table, chain = tb, ch
+	}
+	out, err := exec.Command("iptables", "-w", "-t", table, "-S", chain).CombinedOutput()
 	if err != nil {
 		t.Fatalf("iptables -S %s: %v: %s", chain, err, out)
 	}

@@ -63,6 +63,22 @@ func Rule(scope, chain, iface string, b executors.EgressBlock) []string {
 	return append(r, "-j", "REJECT", "-m", "comment", "--comment", marker(scope)+"no "+b.Why+" for jobs")
 }
 
+// RawRule is b's DROP rule of scope in the raw table's PREROUTING, for
+// traffic entering on iface. The raw table sees a packet before any
+// filter chain, and engines never rewrite it: the rule holds while an
+// engine reorders FORWARD (dockerd does at its start), when a bridge's
+// ACCEPT can come before the REJECT of Rule.
+func RawRule(scope, iface string, b executors.EgressBlock) []string {
+	r := Rule(scope, "PREROUTING", iface, b)
+	r = append([]string{r[0], "-t", "raw"}, r[1:]...)
+	for i := range r {
+		if r[i] == "REJECT" && r[i-1] == "-j" {
+			r[i] = "DROP"
+		}
+	}
+	return r
+}
+
 // Installed is the rules one executor inserted, so it removes them (and
 // only them) when it closes, and the rules of its scope a previous
 // instance left (killed before Close), which it removes once its own are
@@ -76,14 +92,19 @@ type Installed struct {
 	stale [][]string // cmd, then the rule spec as iptables -S prints it
 }
 
-// FindStale records the rules of in.Scope in cmd's chains, before this
-// instance inserts any: a previous instance's. A missing chain holds
-// none.
+// FindStale records the rules of in.Scope in cmd's chains (of the filter
+// table), before this instance inserts any: a previous instance's. A
+// missing chain holds none.
 func (in *Installed) FindStale(cmd string, chains ...string) {
+	in.FindStaleIn(cmd, "filter", chains...)
+}
+
+// FindStaleIn is FindStale for the chains of table.
+func (in *Installed) FindStaleIn(cmd, table string, chains ...string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, chain := range chains {
-		out, err := exec.Command(cmd, "-w", "-S", chain).Output()
+		out, err := exec.Command(cmd, "-w", "-t", table, "-S", chain).Output()
 		if err != nil {
 			continue
 		}
@@ -92,7 +113,8 @@ func (in *Installed) FindStale(cmd string, chains ...string) {
 				continue
 			}
 			if f := splitRule(line); len(f) > 2 && f[0] == "-A" {
-				in.stale = append(in.stale, append([]string{cmd}, f[1:]...))
+				rule := append([]string{cmd, f[1], "-t", table}, f[2:]...)
+				in.stale = append(in.stale, rule)
 			}
 		}
 	}

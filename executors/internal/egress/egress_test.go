@@ -1,8 +1,11 @@
 package egress
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/runfleet/runfleet/executors"
 )
 
 func TestSplitRule(t *testing.T) {
@@ -33,5 +36,24 @@ func TestScope(t *testing.T) {
 	}
 	if Scope("n", "unix:///a.sock") == Scope("n", "unix:///b.sock") {
 		t.Error("two engines of one node share a scope")
+	}
+}
+
+func TestRawRule(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    executors.EgressBlock
+		want []string
+	}{
+		{"cidr", executors.EgressBlock{Net: netip.MustParsePrefix("10.1.0.0/16"), Why: "x"},
+			[]string{"PREROUTING", "-t", "raw", "-i", "rf-+", "-d", "10.1.0.0/16", "-j", "DROP", "-m", "comment", "--comment", "runfleet:n/0a no x for jobs"}},
+		{"port", executors.EgressBlock{Net: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Port: 9252, Why: "the agent"},
+			[]string{"PREROUTING", "-t", "raw", "-i", "rf-+", "-p", "tcp", "--dport", "9252", "-j", "DROP", "-m", "comment", "--comment", "runfleet:n/0a no the agent for jobs"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RawRule("n/0a", "rf-+", tc.b); !slices.Equal(got, tc.want) {
+				t.Errorf("RawRule = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
