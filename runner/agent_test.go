@@ -106,7 +106,7 @@ func TestAgentLimits(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			cancel()
-			if err := <-done; err != nil {
+			if err := recvWithin(t, done, "Agent.Run to return after its context ended"); err != nil {
 				t.Fatal(err)
 			}
 			if got := peak.Load(); got > tt.wantPeak {
@@ -180,7 +180,7 @@ func TestAgentCordonAndAbortAt(t *testing.T) {
 		t.Errorf("cordoned agent took jobs: left %d running %d", left, running.Load())
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := recvWithin(t, done, "Agent.Run to return after its context ended"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -216,7 +216,7 @@ func TestAgentPauseResume(t *testing.T) {
 		t.Errorf("after Resume %d jobs were still left", left)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := recvWithin(t, done, "Agent.Run to return after its context ended"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -41,6 +41,20 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// recvWithin receives from ch or fails the test after 30 s, naming what
+// it waited for.
+func recvWithin[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out after 30s waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
 // TestSlotsNoStarvation: idle standby runners of one source fill every
 // slot; a polling source that starts later still gets slots and runs all
 // its jobs, never more than Concurrent jobs run at once, and the standby
@@ -98,7 +112,9 @@ func TestSlotsNoStarvation(t *testing.T) {
 				t.Errorf("peak %d jobs, concurrent %d", p, tc.concurrent)
 			}
 			cancel()
-			wg.Wait()
+			loops := make(chan struct{})
+			go func() { wg.Wait(); close(loops) }()
+			recvWithin(t, loops, "the slot loops to stop after the context ended")
 		})
 	}
 }
@@ -131,11 +147,11 @@ func TestSlotsFairHandOff(t *testing.T) {
 	if !s.yield(a1) {
 		t.Fatal("a (2 slots) did not yield to c (0 slots)")
 	}
-	if w := <-got; w != "c" {
+	if w := recvWithin(t, got, "the yielded slot to be taken"); w != "c" {
 		t.Fatalf("the yielded slot went to %s, want c", w)
 	}
 	s.release(b1)
-	if w := <-got; w != "a" {
+	if w := recvWithin(t, got, "the freed slot to be taken"); w != "a" {
 		t.Fatalf("the freed slot went to %s, want a", w)
 	}
 	if s.holding("a") != 2 || s.holding("b") != 0 || s.holding("c") != 1 {

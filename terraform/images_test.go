@@ -124,10 +124,12 @@ func TestImages(t *testing.T) {
 			}
 		}
 	}
-	if bash, err := exec.LookPath("bash"); err == nil {
-		if msg, err := exec.Command(bash, "-n", "check.sh").CombinedOutput(); err != nil {
-			t.Errorf("bash -n check.sh: %v\n%s", err, msg)
-		}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatalf("bash is needed to syntax-check check.sh (Debian package bash): %v", err)
+	}
+	if msg, err := exec.Command(bash, "-n", "check.sh").CombinedOutput(); err != nil {
+		t.Errorf("bash -n check.sh: %v\n%s", err, msg)
 	}
 }
 

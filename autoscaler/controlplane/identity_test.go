@@ -215,7 +215,7 @@ func TestFailedAuthIsRateLimitedPerSource(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+fleetapi.PathRegister, strings.NewReader("{}"))
 	req.Header.Set("Authorization", "Bearer "+joinToken)
 	req.Header.Set("Content-Type", fleetapi.ContentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
@@ -27,8 +28,12 @@ type slowLauncher struct {
 func (s *slowLauncher) Launch(ctx context.Context, req provider.LaunchRequest) ([]provider.Instance, error) {
 	insts, err := s.fakeProvider.Launch(ctx, req)
 	s.once.Do(func() { close(s.created) })
-	<-s.release
-	return insts, err
+	select {
+	case <-s.release:
+		return insts, err
+	case <-ctx.Done():
+		return insts, ctx.Err()
+	}
 }
 
 // eachLauncher reports each node through LaunchEach's callback before it
@@ -57,19 +62,36 @@ func (e *eachLauncher) LaunchEach(ctx context.Context, req provider.LaunchReques
 		out = append(out, ins[0])
 	}
 	e.once.Do(func() { close(e.created) })
-	<-e.release
-	return out, err
+	select {
+	case <-e.release:
+		return out, err
+	case <-ctx.Done():
+		return out, ctx.Err()
+	}
 }
 
 // launchInBackground runs a reconcile (which launches) and returns a
-// channel closed when it is done.
+// channel closed when it is done. The reconcile's context ends with the
+// test, so a launcher still held then returns.
 func launchInBackground(h *harness) chan struct{} {
 	done := make(chan struct{})
+	ctx := h.t.Context()
 	go func() {
 		defer close(done)
-		h.cp.Reconcile(context.Background())
+		h.cp.Reconcile(ctx)
 	}()
 	return done
+}
+
+// waitClosed waits for ch to close or fails the test, naming what it
+// waited for.
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out after 10s waiting for %s", what)
+	}
 }
 
 func TestNodeRegisteringBeforeLaunchReturnsIsAccepted(t *testing.T) {
@@ -78,7 +100,7 @@ func TestNodeRegisteringBeforeLaunchReturnsIsAccepted(t *testing.T) {
 	restartWith(h, slow)
 	h.demand.set(6) // 3 nodes of 2 slots
 	done := launchInBackground(h)
-	<-slow.created
+	waitClosed(t, slow.created, "the provider's Launch to create the first instances")
 	// The first node's agent registers while Launch is still running.
 	tok := h.register("node-0001", "i-0001")
 	// A stranger is still turned away, as is a known id under another name.
@@ -88,7 +110,7 @@ func TestNodeRegisteringBeforeLaunchReturnsIsAccepted(t *testing.T) {
 		}
 	}
 	close(slow.release)
-	<-done
+	waitClosed(t, done, "the reconcile to return once Launch was released")
 	st := h.states()
 	want := map[string]string{"node-0001": "Ready", "node-0002": "Booting", "node-0003": "Booting"}
 	if fmt.Sprint(st) != fmt.Sprint(want) {
@@ -112,7 +134,7 @@ func TestEachLauncherNodesShowAtOnce(t *testing.T) {
 	h.start()
 	h.demand.set(4)
 	done := launchInBackground(h)
-	<-each.created
+	waitClosed(t, each.created, "the provider's LaunchEach to report its nodes")
 	// Before Launch returned: every reported node is listed as Booting.
 	st := h.states()
 	want := map[string]string{"node-0001": "Booting", "node-0002": "Booting"}
@@ -121,7 +143,7 @@ func TestEachLauncherNodesShowAtOnce(t *testing.T) {
 	}
 	h.register("node-0001", "i-0001")
 	close(each.release)
-	<-done
+	waitClosed(t, done, "the reconcile to return once Launch was released")
 	// node-0002 failed to start: forgotten.
 	st = h.states()
 	want = map[string]string{"node-0001": "Ready"}

@@ -107,8 +107,13 @@ func runInBackground(t *testing.T, cfgPath string) {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("timed out waiting for `autoscaler run` to stop after its context ended")
 		}
 	})
 }

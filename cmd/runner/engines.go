@@ -80,12 +80,18 @@ func (e *engines) pruneImages(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// reapPeriodically reaps every engine every interval on clk until ctx
-// ends. An executor's Reap leaves alone the objects of its live jobs
-// (each engine has one executor, so that is every job running on this
-// agent): it removes what a crashed job or a failed cleanup left.
-func reapPeriodically(ctx context.Context, clk clock.Clock, interval time.Duration, exs []nodeExecutor, logger *slog.Logger) {
-	if interval <= 0 || len(exs) == 0 {
+// sweeper removes what no job used for long (gitlab.SourceStores).
+type sweeper interface {
+	Sweep(ctx context.Context) error
+}
+
+// reapPeriodically reaps every engine, and runs every sweeper, every
+// interval on clk until ctx ends. An executor's Reap leaves alone the
+// objects of its live jobs (each engine has one executor, so that is
+// every job running on this agent): it removes what a crashed job or a
+// failed cleanup left. Sweepers keep what live jobs use too.
+func reapPeriodically(ctx context.Context, clk clock.Clock, interval time.Duration, exs []nodeExecutor, logger *slog.Logger, sweepers ...sweeper) {
+	if interval <= 0 || len(exs)+len(sweepers) == 0 {
 		return
 	}
 	t := clk.NewTimer(interval)
@@ -100,6 +106,9 @@ func reapPeriodically(ctx context.Context, clk clock.Clock, interval time.Durati
 			if err := ex.Reap(ctx); err != nil && ctx.Err() == nil {
 				logger.Warn("periodic reap", "err", err)
 			}
+		}
+		for _, s := range sweepers {
+			_ = s.Sweep(ctx) // logs its own failures
 		}
 		t.Reset(interval)
 	}

@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner/clock"
+	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/gitlab"
 )
 
 // manualClock's timers fire when the test sends on c.
@@ -88,5 +94,49 @@ func TestReapPeriodically(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the reaper did not stop with its context")
+	}
+}
+
+// TestReapPeriodicallySweepsSourceStores: the runner's source stores are
+// swept by the periodic reaper, on its ticks, not when a job starts.
+func TestReapPeriodicallySweepsSourceStores(t *testing.T) {
+	builds := t.TempDir()
+	r := config.Runner{BuildsDir: builds, Token: "glrt-abcdefghijklmnop", SourcesStoreTTL: time.Hour}
+	store := filepath.Join(builds, ".sources", r.ShortToken(), "0", "g", "p.git")
+	if err := os.MkdirAll(store, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(store, old, old); err != nil {
+		t.Fatal(err)
+	}
+	stores := gitlab.NewSourceStores(r, time.Now, slog.New(slog.DiscardHandler))
+	tick := manualClock{c: make(chan time.Time)}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		reapPeriodically(ctx, tick, time.Minute, nil, slog.New(slog.DiscardHandler), stores)
+		close(done)
+	}()
+	defer func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("timed out waiting for reapPeriodically to return after its context ended")
+		}
+	}()
+	if _, err := os.Stat(store); err != nil {
+		t.Fatalf("swept before the first tick: %v", err)
+	}
+	for i := range 2 { // the second tick is taken once the first sweep is done
+		select {
+		case tick.c <- time.Now():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the reaper did not wait for tick %d", i)
+		}
+	}
+	if _, err := os.Stat(store); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a store unused for the ttl was not swept: %v", err)
 	}
 }

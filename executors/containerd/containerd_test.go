@@ -12,5 +12,6 @@ func TestConformance(t *testing.T) {
 		New:       func(t *testing.T, node string) executors.Executor { return newExecutor(t, node) },
 		Image:     testImage,
 		Leftovers: leftovers,
+		FirstStep: true,
 	})
 }

@@ -25,15 +25,31 @@ import (
 // and services and starts the job container. On error it removes
 // whatever it created.
 func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.Env, error) {
+	env, err := e.newEnv(ctx, spec, nil)
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// newEnv is Create, and CreateFirstStep when first is set.
+func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *executors.Step) (*Env, error) {
 	if err := e.validate(spec); err != nil {
 		return nil, err
+	}
+	if first != nil && len(spec.Image.Entrypoint) > 0 {
+		return nil, errors.New("containerd: a first step cannot replace the command of an image with an entrypoint override")
 	}
 	if err := e.claim(spec.JobID); err != nil {
 		return nil, err
 	}
+	if spec.Network == executors.NetworkPerJob {
+		// After the job's own engine calls, not during them.
+		defer e.warm.Refill(ctx)
+	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User,
 		dir: filepath.Join(e.stateDir, e.node, spec.JobID)}
-	if err := e.create(e.withNS(ctx), env, spec); err != nil {
+	if err := e.create(e.withNS(ctx), env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
 		defer cancel()
 		if rerr := env.remove(e.withNS(cctx)); rerr != nil {
@@ -79,7 +95,9 @@ type service struct {
 }
 
 // create does Create's work, recording every object in env as it goes.
-func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) error {
+// With first set, the job container is created with that step as its
+// process and its task left for RunFirst to start.
+func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *executors.Step) error {
 	img, err := e.ensureImage(ctx, spec.Image)
 	if err != nil {
 		return err
@@ -111,9 +129,16 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 		return fmt.Errorf("containerd: job state directory: %w: %w", executors.ErrEngine, err)
 	}
 	perJob := spec.Network == executors.NetworkPerJob
-	jobNet, err := e.net.setup(ctx, filepath.Join(env.dir, "net-job"), perJob)
-	if err != nil {
-		return engineErr("job network", err)
+	var jobNet *jobNet
+	if perJob {
+		if w, ok := e.warm.Take(); ok {
+			env.warmKey, env.warmDir, jobNet = w.key, w.dir, w.net
+		}
+	}
+	if jobNet == nil {
+		if jobNet, err = e.net.setup(ctx, filepath.Join(env.dir, "net-job"), perJob); err != nil {
+			return engineErr("job network", err)
+		}
 	}
 	var peers []hostEntry
 	for _, s := range svcs {
@@ -158,8 +183,29 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec) er
 		readOnly:   spec.ReadOnlyRootfs,
 		extraCaps:  e.extraCaps,
 	}
-	c, task, err := e.start(ctx, env, containerID(spec.JobID, ""), img,
-		objectLabels(spec.Labels, e.node, spec.JobID, roleJob), cfg, spec.Runtime)
+	j := &jobContainer{id: containerID(spec.JobID, ""), image: img,
+		labels: objectLabels(spec.Labels, e.node, spec.JobID, roleJob), cfg: cfg, runtime: spec.Runtime}
+	if first != nil {
+		return e.createFirst(ctx, env, j, spec, *first)
+	}
+	return e.startJob(ctx, env, j)
+}
+
+// jobContainer is how the job's containers are made: the keeper of Create
+// and, with a first step, that step's container and the keeper of later
+// steps, so all get the same image, limits, mounts and network namespace.
+type jobContainer struct {
+	id      string
+	image   ctrd.Image
+	labels  map[string]string
+	cfg     containerConfig
+	runtime string
+}
+
+// startJob creates and starts the job's keeper container and records what
+// Exec needs.
+func (e *Executor) startJob(ctx context.Context, env *Env, j *jobContainer) error {
+	c, task, err := e.start(ctx, env, j.id, j.image, j.labels, j.cfg, j.runtime)
 	if err != nil {
 		return err
 	}
@@ -215,6 +261,20 @@ func (e *Executor) start(ctx context.Context, env *Env, id string, img ctrd.Imag
 	if len(cfg.args) == 0 {
 		return nil, nil, fmt.Errorf("containerd: container %s has no command: %w", id, executors.ErrEngine)
 	}
+	c, task, err := e.newTask(ctx, env, id, img, labels, cfg, runtime, cio.NullIO)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := task.Start(ctx); err != nil {
+		return nil, nil, engineErr("start task "+id, err)
+	}
+	return c, task, nil
+}
+
+// newTask creates a container with its own snapshot and its task, not
+// started, with ioc as its output, recording the container in env.
+func (e *Executor) newTask(ctx context.Context, env *Env, id string, img ctrd.Image, labels map[string]string,
+	cfg containerConfig, runtime string, ioc cio.Creator) (ctrd.Container, ctrd.Task, error) {
 	rtName, rtOpts := runtimeFor(e.runtime, runtime)
 	c, err := e.client.NewContainer(uncut(ctx), id,
 		ctrd.WithContainerLabels(labels),
@@ -227,13 +287,10 @@ func (e *Executor) start(ctx context.Context, env *Env, id string, img ctrd.Imag
 	if err != nil {
 		return nil, nil, engineErr("create container "+id, err)
 	}
-	env.containers = append(env.containers, c)
-	task, err := c.NewTask(uncut(ctx), cio.NullIO)
+	env.addContainer(c)
+	task, err := c.NewTask(uncut(ctx), ioc)
 	if err != nil {
 		return nil, nil, engineErr("create task "+id, err)
-	}
-	if err := task.Start(ctx); err != nil {
-		return nil, nil, engineErr("start task "+id, err)
 	}
 	return c, task, nil
 }

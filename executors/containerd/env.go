@@ -34,9 +34,19 @@ type Env struct {
 	// Set during Create, read-only afterwards.
 	container  ctrd.Container
 	task       ctrd.Task
-	containers []ctrd.Container // job first, then services
+	containers []ctrd.Container // job first, then services (then a keeper); under mu
 	leaseID    string
 	procs      proctree.Procs
+	// A warm network namespace this Env took (warm.go): its ownership key
+	// and directory, torn down with the job.
+	warmKey, warmDir string
+
+	// A first-step Env (firststep.go): its first step, and how to make
+	// the keeper container of later steps, started by the first Exec
+	// under keepMu (which sets container, task and procs then).
+	first  *firstStep
+	steps  *jobContainer
+	keepMu sync.Mutex
 
 	mu     sync.Mutex
 	closed bool
@@ -65,6 +75,12 @@ func (v *Env) Close(ctx context.Context) error {
 	}
 	v.closed = true
 	v.mu.Unlock()
+	// A keeper being started is recorded before its removal.
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
+	if v.first != nil {
+		v.first.release()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	err := v.remove(v.ex.withNS(cctx))
@@ -75,14 +91,23 @@ func (v *Env) Close(ctx context.Context) error {
 // remove deletes every object recorded in v; objects already gone are fine.
 func (v *Env) remove(ctx context.Context) error {
 	var errs []error
+	v.mu.Lock()
+	containers := append([]ctrd.Container(nil), v.containers...)
+	v.mu.Unlock()
 	// The job container first: services outlive it, as in Docker.
-	for _, c := range v.containers {
+	for _, c := range containers {
 		if err := v.ex.removeContainer(ctx, c); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if err := v.ex.removeJobDir(ctx, v.dir); err != nil {
 		errs = append(errs, err)
+	}
+	if v.warmDir != "" {
+		if err := v.ex.removeJobDir(ctx, v.warmDir); err != nil {
+			errs = append(errs, err)
+		}
+		v.ex.release(v.warmKey) // Reap retries what failed
 	}
 	if v.leaseID != "" {
 		if err := v.ex.client.LeasesService().Delete(ctx, leases.Lease{ID: v.leaseID}); err != nil && !cerrdefs.IsNotFound(err) {
@@ -160,6 +185,13 @@ func (v *Env) markDead(err error) {
 	if v.dead == nil {
 		v.dead = err
 	}
+}
+
+// addContainer records a created container for removal.
+func (v *Env) addContainer(c ctrd.Container) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.containers = append(v.containers, c)
 }
 
 // nextExecID returns a fresh exec ID within the job's task.

@@ -39,6 +39,9 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 	if err := v.usable(); err != nil {
 		return executors.Result{}, err
 	}
+	if err := v.ensureKeeper(ctx); err != nil { // firststep.go
+		return executors.Result{}, err
+	}
 	start := v.ex.now()
 	// Engine calls outlive ctx: a cancelled step is still killed, waited
 	// for and deleted.
@@ -67,12 +70,7 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 	case status = <-statusC:
 	case <-ctx.Done():
 		kerr := v.cancelStep(ctx, bg, proc)
-		timer := time.NewTimer(drainAfterKill)
-		select {
-		case <-statusC:
-		case <-timer.C:
-		}
-		timer.Stop()
+		awaitExit(statusC, drainAfterKill)
 		res := executors.Result{ExitCode: -1, Duration: v.ex.now().Sub(start)}
 		return res, fmt.Errorf("containerd: step cancelled: %w", errors.Join(ctx.Err(), kerr))
 	}
@@ -91,6 +89,16 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 		return res, err
 	}
 	return res, nil
+}
+
+// awaitExit waits for a killed process's exit status, at most limit.
+func awaitExit(statusC <-chan ctrd.ExitStatus, limit time.Duration) {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-statusC:
+	case <-timer.C:
+	}
 }
 
 // drainIO waits for the process's output to be copied, or drainAfterExit,

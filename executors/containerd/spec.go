@@ -38,6 +38,7 @@ type containerConfig struct {
 	args       []string // main process argv, before the init prefix
 	env        []string // KEY=VALUE over the image's
 	cwd        string   // empty keeps the image's
+	user       string   // empty keeps the image's (a first step's user)
 	hostname   string
 	mounts     []specs.Mount
 	netnsPath  string // joined network namespace; empty = a new one
@@ -73,6 +74,9 @@ func (c containerConfig) specOpts() []oci.SpecOpts {
 	}
 	if c.cwd != "" {
 		opts = append(opts, oci.WithProcessCwd(c.cwd))
+	}
+	if c.user != "" {
+		opts = append(opts, oci.WithUser(c.user))
 	}
 	if c.netnsPath != "" {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.netnsPath}))

@@ -50,7 +50,11 @@ func TestStatusLine(t *testing.T) {
 	default:
 	}
 	_, _ = s.Write([]byte("0\n"))
-	<-s.done
+	select {
+	case <-s.done:
+	default:
+		t.Fatal("done not closed by the status line's newline")
+	}
 	_, _ = s.Write([]byte(strings.Repeat("x", 100)))
 	if got := s.String(); len(got) != 64 || !strings.HasPrefix(got, firstSuccess) {
 		t.Errorf("status %q", got)

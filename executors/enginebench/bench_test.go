@@ -3,7 +3,6 @@ package enginebench
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -11,10 +10,7 @@ import (
 	"time"
 
 	ctrd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/docker/docker/api/types/container"
 	dockerclient "github.com/docker/docker/client"
 
 	"github.com/runfleet/runfleet/executors"
@@ -33,12 +29,16 @@ const (
 
 // engines are the clients and executors of one benchmark run.
 type engines struct {
-	dc     *dockerclient.Client
-	cc     *ctrd.Client
-	dex    *docker.Executor
-	cex    *containerd.Executor
-	cimage ctrd.Image
-	node   string
+	dc  *dockerclient.Client
+	cc  *ctrd.Client
+	dex *docker.Executor
+	// dexWarm and cexWarm keep per-job networks made ahead, as the
+	// agent does.
+	dexWarm *docker.Executor
+	cexWarm *containerd.Executor
+	cex     *containerd.Executor
+	cimage  ctrd.Image
+	node    string
 }
 
 func setup(b *testing.B) *engines {
@@ -58,6 +58,10 @@ func setup(b *testing.B) *engines {
 	if e.dex, err = docker.New(docker.Options{Client: e.dc, Node: e.node, Logger: log}); err != nil {
 		b.Fatal(err)
 	}
+	if e.dexWarm, err = docker.New(docker.Options{Client: e.dc, Node: e.node, Logger: log, WarmNetworks: 2}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.dexWarm.Close() })
 	addr := os.Getenv("CONTAINERD_ADDRESS")
 	if addr == "" {
 		addr = containerd.DefaultAddress
@@ -66,6 +70,10 @@ func setup(b *testing.B) *engines {
 		b.Fatalf("CONTAINERD UNREACHABLE: %v", err)
 	}
 	b.Cleanup(func() { e.cex.Close() })
+	if e.cexWarm, err = containerd.New(containerd.Options{Address: addr, Namespace: benchNS, Node: e.node, StateDir: benchState, Logger: log, WarmNetworks: 2}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.cexWarm.Close() })
 	if e.cc, err = ctrd.New(addr, ctrd.WithDefaultNamespace(benchNS)); err != nil {
 		b.Fatal(err)
 	}
@@ -85,82 +93,56 @@ func setup(b *testing.B) *engines {
 	return e
 }
 
-// rawDocker creates and starts a container running `echo x` with the
-// engine API alone, until its first output byte. Removal is not timed.
-func (e *engines) rawDocker(b *testing.B, ctx context.Context) time.Duration {
-	start := time.Now()
-	resp, err := e.dc.ContainerCreate(ctx, &container.Config{Image: testImage, Cmd: []string{"echo", "x"},
-		Labels: map[string]string{executors.LabelManaged: "true", executors.LabelNode: e.node}, AttachStdout: true},
-		&container.HostConfig{}, nil, nil, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	att, err := e.dc.ContainerAttach(ctx, resp.ID, container.AttachOptions{Stream: true, Stdout: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.dc.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	var first [9]byte // an 8-byte stream header, then "x"
-	if _, err := io.ReadFull(att.Reader, first[:]); err != nil {
-		b.Fatal(err)
-	}
-	d := time.Since(start)
-	att.Close()
-	if err := e.dc.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true}); err != nil {
-		b.Fatal(err)
-	}
-	return d
+func (e *engines) rawDocker() Docker {
+	return Docker{Client: e.dc, Image: testImage, Labels: ManagedLabels(e.node)}
 }
 
-// rawContainerd creates a container (with its snapshot) and a task
-// running `echo x` with the containerd client alone, until its first
-// output byte. Removal is not timed.
-func (e *engines) rawContainerd(b *testing.B, ctx context.Context, i int) time.Duration {
-	ctx = namespaces.WithNamespace(ctx, benchNS)
-	id := fmt.Sprintf("%s-raw-%d", e.node, i)
-	start := time.Now()
-	c, err := e.cc.NewContainer(ctx, id,
-		ctrd.WithContainerLabels(map[string]string{executors.LabelManaged: "true", executors.LabelNode: e.node}),
-		ctrd.WithNewSnapshot(id, e.cimage),
-		ctrd.WithNewSpec(oci.WithImageConfig(e.cimage), oci.WithProcessArgs("echo", "x")))
-	if err != nil {
-		b.Fatal(err)
+func (e *engines) rawContainerd() Containerd {
+	return Containerd{Client: e.cc, Namespace: benchNS, Image: e.cimage, Labels: ManagedLabels(e.node)}
+}
+
+// must fails the benchmark on a baseline's error.
+func must(b *testing.B) func(time.Duration, error) time.Duration {
+	return func(d time.Duration, err error) time.Duration {
+		if err != nil {
+			b.Helper()
+			b.Fatalf("raw engine baseline: %v", err)
+		}
+		return d
 	}
-	w := executortest.NewFirstByte()
-	task, err := c.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, w, io.Discard)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := task.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	<-w.First
-	d := time.Since(start)
-	if _, err := task.Delete(ctx, ctrd.WithProcessKill); err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil {
-		b.Fatal(err)
-	}
-	return d
 }
 
 // viaExecutor is what the agent does to start a job: Create (hardened
 // container, per-job network or none) and Exec of `echo x` until its first
-// output byte. Close is not timed.
-func viaExecutor(b *testing.B, ctx context.Context, ex executors.Executor, node string, mode executors.NetworkMode, i int) time.Duration {
+// output byte, or with first set, as the agent does when it can,
+// CreateFirstStep and RunFirst of that step. Close is not timed.
+func viaExecutor(b *testing.B, ctx context.Context, ex executors.Executor, node string, mode executors.NetworkMode, first bool, i int) time.Duration {
 	start := time.Now()
-	env, err := ex.Create(ctx, executors.Spec{JobID: "b" + strconv.Itoa(i) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Node: node,
-		Image: executors.Image{Name: testImage, PullPolicy: executors.PullNever}, Network: mode})
+	spec := executors.Spec{JobID: "b" + strconv.Itoa(i) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Node: node,
+		Image: executors.Image{Name: testImage, PullPolicy: executors.PullNever}, Network: mode}
+	step := executors.Step{Script: "echo x"}
+	var env executors.Env
+	var err error
+	if first {
+		var fe executors.FirstStepEnv
+		fe, err = ex.(executors.FirstStepCreator).CreateFirstStep(ctx, spec, step)
+		env = fe
+	} else {
+		env, err = ex.Create(ctx, spec)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
 	w := executortest.NewFirstByte()
 	done := make(chan error, 1)
 	go func() {
-		res, err := env.Exec(ctx, executors.Step{Script: "echo x"}, w)
+		var res executors.Result
+		var err error
+		if first {
+			res, err = env.(executors.FirstStepEnv).RunFirst(ctx, w)
+		} else {
+			res, err = env.Exec(ctx, step, w)
+		}
 		if err == nil && res.ExitCode != 0 {
 			err = fmt.Errorf("exit %d", res.ExitCode)
 		}
@@ -193,20 +175,44 @@ func BenchmarkJobOverhead(b *testing.B) {
 		name string
 		run  func(i int) time.Duration
 	}{
-		{"docker-raw", func(int) time.Duration { return e.rawDocker(b, ctx) }},
-		{"containerd-raw", func(i int) time.Duration { return e.rawContainerd(b, ctx, i) }},
+		{"docker-raw", func(int) time.Duration { return must(b)(e.rawDocker().FirstByte(ctx)) }},
+		{"containerd-raw", func(i int) time.Duration {
+			return must(b)(e.rawContainerd().FirstByte(ctx, fmt.Sprintf("%s-raw-%d", e.node, i)))
+		}},
 		{"docker-nonet", func(i int) time.Duration {
-			return viaExecutor(b, ctx, e.dex, e.node, executors.NetworkNone, i)
+			return viaExecutor(b, ctx, e.dex, e.node, executors.NetworkNone, false, i)
 		}},
 		{"containerd-nonet", func(i int) time.Duration {
-			return viaExecutor(b, ctx, e.cex, e.node, executors.NetworkNone, i)
+			return viaExecutor(b, ctx, e.cex, e.node, executors.NetworkNone, false, i)
 		}},
 		{"docker-net", func(i int) time.Duration {
-			return viaExecutor(b, ctx, e.dex, e.node, executors.NetworkPerJob, i)
+			return viaExecutor(b, ctx, e.dex, e.node, executors.NetworkPerJob, false, i)
 		}},
 		{"containerd-net", func(i int) time.Duration {
-			return viaExecutor(b, ctx, e.cex, e.node, executors.NetworkPerJob, i)
+			return viaExecutor(b, ctx, e.cex, e.node, executors.NetworkPerJob, false, i)
 		}},
+	}
+	// As the agent starts a job's script: the first step as the
+	// container's own process, the per-job network made ahead of time.
+	for _, x := range []struct {
+		name string
+		ex   executors.Executor
+	}{{"docker", e.dexWarm}, {"containerd", e.cexWarm}} {
+		if _, ok := x.ex.(executors.FirstStepCreator); !ok {
+			b.Logf("%s: no first-step capability; its first-* figures are missing", x.name)
+			continue
+		}
+		kinds = append(kinds, []struct {
+			name string
+			run  func(i int) time.Duration
+		}{
+			{x.name + "-first-nonet", func(i int) time.Duration {
+				return viaExecutor(b, ctx, x.ex, e.node, executors.NetworkNone, true, i)
+			}},
+			{x.name + "-first-net", func(i int) time.Duration {
+				return viaExecutor(b, ctx, x.ex, e.node, executors.NetworkPerJob, true, i)
+			}},
+		}...)
 	}
 	// One warm-up round: first-use costs (image unpack, CNI) stay out.
 	for _, k := range kinds {
@@ -223,6 +229,11 @@ func BenchmarkJobOverhead(b *testing.B) {
 	mean := func(name string) float64 { return float64(total[name]) / float64(b.N) }
 	for _, k := range kinds {
 		b.ReportMetric(mean(k.name)/1e6, k.name+"-ms")
+	}
+	for _, engine := range []string{"docker", "containerd"} {
+		if _, ok := total[engine+"-first-net"]; ok {
+			b.ReportMetric(mean(engine+"-first-net")/mean(engine+"-raw"), engine+"-first-net/raw")
+		}
 	}
 	b.ReportMetric(mean("docker-nonet")/mean("docker-raw"), "docker-exec/raw")
 	b.ReportMetric(mean("containerd-nonet")/mean("containerd-raw"), "containerd-exec/raw")

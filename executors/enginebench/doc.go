@@ -1,5 +1,7 @@
 // Package enginebench measures job overhead across engines in one run:
 // the Docker and containerd executors against each other and against
 // their engine's raw container lifecycle, reported as ratios (make bench).
-// It has no code of its own beyond the benchmarks.
+// Its raw baselines (Docker, Containerd: first byte and whole lifecycle
+// of a container through the engine API alone) serve the end-to-end
+// benchmarks under tests/ too.
 package enginebench

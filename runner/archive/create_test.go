@@ -189,7 +189,7 @@ func TestCreateDeterministic(t *testing.T) {
 
 func TestCreateUntracked(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
+		t.Fatalf("git is needed (Debian package git; tests/engine.sh installs it): %v", err)
 	}
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{

@@ -91,3 +91,16 @@ func newStore(t testing.TB, maxBytes int64, clock Clock) *LocalStore {
 	}
 	return s
 }
+
+// waitAll waits for wg or fails the test after a minute, naming what it
+// waited for.
+func waitAll(t *testing.T, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(time.Minute):
+		t.Fatalf("timed out after 1m waiting for %s", what)
+	}
+}

@@ -126,7 +126,7 @@ func TestLocalStoreHostileKeys(t *testing.T) {
 // writer wrote.
 func TestLocalStoreConcurrentPutGet(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t, 0, SystemClock{})
+	s := newStore(t, 0, nil)
 	k := Key{Project: "g/p", Name: "shared"}
 
 	const writers = 8
@@ -173,7 +173,7 @@ func TestLocalStoreConcurrentPutGet(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitAll(t, &wg, "the concurrent writers and readers")
 	close(errs)
 	for err := range errs {
 		t.Error(err)

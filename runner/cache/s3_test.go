@@ -343,7 +343,7 @@ func TestS3StoreConcurrentPutGet(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitAll(t, &wg, "the concurrent Puts and Gets on the fake S3")
 	close(errs)
 	for err := range errs {
 		t.Error(err)

@@ -263,11 +263,13 @@ func fromFile(f File, local bool) (*Config, error) {
 		errs = append(errs, err)
 	} else {
 		c.GitHub = gh
+		errs = append(errs, fleetCredentialsError(gh, c.Fleet)) // github.go
 	}
 	if ss, err := scaleSetsFromFiles(f.GitHubScaleSets); err != nil {
 		errs = append(errs, err)
 	} else {
 		c.GitHubScaleSets = ss
+		errs = append(errs, fleetScaleSetError(ss, c.Fleet)) // github_scaleset.go
 	}
 	warn := func(key, msg string) {
 		for _, w := range c.Warnings {

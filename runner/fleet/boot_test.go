@@ -37,7 +37,11 @@ func runUntil(t *testing.T, c *Client, p *fakePlane, beats int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out after 10s waiting for Client.Run to return after its context ended")
+	}
 }
 
 // TestNodeTokenBoundToBoot: after a restart in the same boot the agent

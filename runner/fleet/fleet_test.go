@@ -171,7 +171,11 @@ func TestRejectedTokenRegistersAgain(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out after 10s waiting for Client.Run to return after its context ended")
+	}
 	b, _ := os.ReadFile(tokFile)
 	if string(b) != "node-tok-2\n" {
 		t.Errorf("stored token %q", b)

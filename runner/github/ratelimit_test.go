@@ -53,7 +53,13 @@ func TestRateGateSharedByClients(t *testing.T) {
 		}
 		otherAt = time.Since(limited)
 	})
-	wg.Wait()
+	listed := make(chan struct{})
+	go func() { wg.Wait(); close(listed) }()
+	select {
+	case <-listed:
+	case <-time.After(time.Minute):
+		t.Fatal("timed out waiting for both clients' ListRunners after the Retry-After")
+	}
 	if bAt < 2*time.Second {
 		t.Errorf("the second client of the token called GitHub %s after a Retry-After: 2", bAt.Round(time.Millisecond))
 	}

@@ -180,12 +180,22 @@ func TestScaleSetRunnerOutdated(t *testing.T) {
 	go func() { adone <- agent.Run(actx) }()
 	defer func() {
 		acancel()
-		if err := <-adone; err != nil {
-			t.Errorf("agent: %v", err)
+		select {
+		case err := <-adone:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("timed out waiting for the agent to stop (its shutdown timeout is 30s)")
 		}
 		lcancel()
-		if err := <-ldone; !errors.Is(err, context.Canceled) {
-			t.Errorf("listener: %v", err)
+		select {
+		case err := <-ldone:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("listener: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("timed out waiting for the scale-set listener to stop")
 		}
 	}()
 

@@ -130,8 +130,13 @@ func TestSourceStopsIdleRunnerWithoutGhost(t *testing.T) {
 		return len(rs) == 1 && rs[0].Status == "online"
 	})
 	cancel()
-	if err := <-done; err == nil {
-		t.Fatal("Acquire returned a job after cancellation with no job queued")
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Acquire returned a job after cancellation with no job queued")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("timed out waiting for Acquire to return after its context ended")
 	}
 	if rs := f.srv.Runners(); len(rs) != 0 {
 		t.Fatalf("ghost registrations: %+v", rs)

@@ -64,6 +64,9 @@ type BuildSettings struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	VersionTag string
+	// SourceStores marks the slots' source stores used; the agent's
+	// periodic reaper sweeps them (nil: no marks, runner exec).
+	SourceStores *SourceStores
 	// LocalSources, when set, is a directory copied in as the job's sources
 	// instead of fetching them with git (runner exec).
 	LocalSources string
@@ -87,6 +90,10 @@ type build struct {
 	// first is env while its first step (job step firstStep) has not run.
 	first     executors.FirstStepEnv
 	firstStep int
+	// prestarted is closed when a prestart of first returned (build_first.go).
+	prestarted chan struct{}
+	// phases are the job's timestamps since hand-out (phases.go).
+	phases *jobPhases
 
 	exitCode int
 }
@@ -195,7 +202,9 @@ func (b *build) execute(jobCtx, shutdownCtx context.Context, now func() time.Tim
 		b.stopPrefetch()
 		return err
 	}
+	b.phases.mark("containers_created")
 	scriptErr := b.runMain(jobCtx, now)
+	b.phases.mark("script_done")
 	select {
 	case <-b.rep.Aborted():
 		return scriptErr // the job is gone on GitLab: nothing more to do
@@ -232,6 +241,7 @@ func (b *build) runMain(ctx context.Context, now func() time.Time) error {
 	if err := b.section(now, "get_sources", "Getting source from Git repository", func() error { return b.getSources(ctx) }); err != nil {
 		return err
 	}
+	b.phases.mark("sources_ready")
 	if len(b.job.Cache) > 0 {
 		if err := b.section(now, "restore_cache", "Restoring cache", func() error { return b.restoreCache(ctx) }); err != nil {
 			fmt.Fprintf(b.rep, "WARNING: restoring cache failed: %v\n", err)
@@ -362,6 +372,7 @@ func (b *build) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	b.helpers.Wait()
+	b.waitPrestart()
 	var errs []error
 	if b.env != nil {
 		if err := b.env.Close(cctx); err != nil {

@@ -91,7 +91,11 @@ func TestRateLimitSharedBySlotsAndTraces(t *testing.T) {
 					t.Errorf("slot %d: job %d: Finish: %v", slot, job.ID, err)
 				}
 				stop()
-				<-done
+				select {
+				case <-done:
+				case <-time.After(time.Minute):
+					t.Errorf("slot %d: job %d: timed out waiting for the trace's Run to return after its context ended", slot, job.ID)
+				}
 			}
 		})
 	}
@@ -109,7 +113,13 @@ func TestRateLimitSharedBySlotsAndTraces(t *testing.T) {
 		}
 	}
 	cancel()
-	wg.Wait()
+	slotsDone := make(chan struct{})
+	go func() { wg.Wait(); close(slotsDone) }()
+	select {
+	case <-slotsDone:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("timed out waiting for the polling slots to stop after the context ended")
+	}
 	fired := srv.FaultsFired()
 	for _, ep := range []gitlabtest.Endpoint{gitlabtest.EndpointRequestJob, gitlabtest.EndpointPatchTrace, gitlabtest.EndpointUpdateJob} {
 		if fired[ep] == 0 {

@@ -50,8 +50,13 @@ func TestRotateToken(t *testing.T) {
 		t.Errorf("poll after rotation answered %d (%s)", last.Status, last.Endpoint)
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("timed out waiting for RotateToken to return after its context ended")
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -52,7 +52,15 @@ type Source struct {
 	backoff    *Backoff
 	retryAt    time.Time
 	recovered  chan struct{} // closed when GitLab answers after errors
+	// earlyWakes counts held polls in a row that ended before
+	// check_interval without a job (woken).
+	earlyWakes int
 }
+
+// maxEarlyWakes is how many held polls in a row may end early and be
+// followed by another poll at once: a change of the queue wakes every
+// slot's held poll, and the next polls take its jobs.
+const maxEarlyWakes = 16
 
 // NewSource returns a source for the runner.
 func NewSource(o SourceOptions) *Source {
@@ -105,9 +113,14 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 	s.succeeded(res.LastUpdate)
 	if res.Job == nil {
 		// Without long polling (the answer came at once and nothing
-		// changed) pace ourselves with check_interval.
-		if res.LastUpdate == "" || res.LastUpdate == last {
-			if wait := s.o.CheckInterval - time.Since(start); wait > 0 {
+		// changed) pace ourselves with check_interval. A poll that
+		// workhorse held (the cursor was sent, the answer carries none)
+		// ended because the queue changed: ask again at once, as long
+		// as such early ends stay few (woken), so that a proxy answering
+		// every poll that way at once is still paced.
+		elapsed := time.Since(start)
+		if (res.LastUpdate == "" || res.LastUpdate == last) && !s.woken(last != "" && res.LastUpdate == "", elapsed) {
+			if wait := s.o.CheckInterval - elapsed; wait > 0 {
 				if err := sleep(ctx, wait); err != nil {
 					return nil, err
 				}
@@ -115,14 +128,19 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 		}
 		return nil, runner.ErrNoJob
 	}
-	return s.accept(ctx, res.Job, slot)
+	s.woken(false, 0)
+	now := s.o.Build.Now
+	if now == nil {
+		now = time.Now
+	}
+	return s.accept(ctx, res.Job, slot, newJobPhases(now))
 }
 
 // accept commits to the job (two-phase commit: the job stays pending until
 // this PUT) and wraps it for the slot.
-func (s *Source) accept(ctx context.Context, job *JobResponse, slot runner.Slot) (runner.Job, error) {
+func (s *Source) accept(ctx context.Context, job *JobResponse, slot runner.Slot, phases *jobPhases) (runner.Job, error) {
 	log := s.log.With("job", job.ID, "project", job.JobInfo.ProjectFullPath)
-	j := &remoteJob{src: s, job: job, slot: slot, log: log}
+	j := &remoteJob{src: s, job: job, slot: slot, log: log, phases: phases}
 	// Recorded before it is ours: a crash from here on is reported.
 	j.rec = j.record()
 	_, err := s.o.Client.UpdateJob(ctx, job.ID, UpdateJobBody{Token: job.Token, State: "running"})
@@ -134,7 +152,22 @@ func (s *Source) accept(ctx context.Context, job *JobResponse, slot runner.Slot)
 		}
 		return nil, runner.ErrNoJob
 	}
+	phases.mark("accepted")
 	return j, nil
+}
+
+// woken reports whether a poll without a job may be followed by another
+// at once: held says workhorse held it and let it go, after elapsed. A
+// hold that lasted check_interval, or a job, starts the count afresh.
+func (s *Source) woken(held bool, elapsed time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !held || elapsed >= s.o.CheckInterval {
+		s.earlyWakes = 0
+		return held
+	}
+	s.earlyWakes++
+	return s.earlyWakes <= maxEarlyWakes
 }
 
 // failed records an error and decides the next pause.
@@ -220,6 +253,8 @@ type remoteJob struct {
 	slot runner.Slot
 	log  *slog.Logger
 	rec  *jobRecord // journal.go
+	// phases are the job's timestamps since hand-out (phases.go).
+	phases *jobPhases
 }
 
 func (j *remoteJob) ID() string { return strconv.FormatInt(j.job.ID, 10) }
@@ -255,7 +290,7 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 	// agent aborts the job.
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Go(func() { _ = tr.Run(senderCtx) })
-	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index}
+	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index, phases: j.phases}
 	res := b.run(ctx)
 	out := runner.Outcome{State: runner.State(res.State), FailureReason: runner.FailureReason(res.FailureReason), Queued: j.job.JobInfo.TimeInQueueSeconds}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
@@ -266,10 +301,13 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 	} else if err := rec.done(); err != nil {
 		j.log.Warn("removing the job's journal record", "err", err)
 	}
+	j.phases.mark("final_acknowledged")
 	// The slot stays busy until the job's containers are gone.
 	if err := b.cleanup(ctx); err != nil {
 		j.log.Warn("cleaning up after the job", "err", err)
 	}
+	j.phases.mark("cleaned_up")
+	j.phases.log(j.log)
 	stopSender()
 	wg.Wait()
 	return out

@@ -129,3 +129,41 @@ func TestSourceRecoveryWakesWaitingSlots(t *testing.T) {
 		t.Errorf("slot slept %v after recovery", d)
 	}
 }
+
+// TestSourceRepollsWokenHold: a poll workhorse held and let go early (the
+// queue changed: 204 without a cursor) is followed by another at once,
+// not after check_interval; a server that answers every poll that way
+// at once is still paced after maxEarlyWakes of them.
+func TestSourceRepollsWokenHold(t *testing.T) {
+	answers := []func(http.ResponseWriter){status(204, "X-GitLab-Last-Update", "v1")}
+	for range maxEarlyWakes + 3 {
+		answers = append(answers, status(204))
+	}
+	g := &scriptedGitLab{answers: answers}
+	src := newTestSource(t, g)
+	src.o.CheckInterval = 300 * time.Millisecond
+	ctx := context.Background()
+	for range len(answers) {
+		if _, err := src.Acquire(ctx, runner.Slot{}); !errors.Is(err, runner.ErrNoJob) {
+			t.Fatalf("Acquire = %v, want ErrNoJob", err)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gap := func(i int) time.Duration { return g.times[i].Sub(g.times[i-1]) }
+	// Poll 1 carries the cursor v1 and is answered as a woken hold: poll
+	// 2 follows at once, and so on for maxEarlyWakes early ends.
+	for i := 2; i <= maxEarlyWakes+1; i++ {
+		if g.lastSeen[i-1] != "v1" {
+			t.Fatalf("poll %d sent cursor %q, want v1", i-1, g.lastSeen[i-1])
+		}
+		if gap(i) > 150*time.Millisecond {
+			t.Errorf("poll %d came %v after a woken hold, want at once", i, gap(i))
+		}
+	}
+	for i := maxEarlyWakes + 2; i < len(g.times); i++ {
+		if gap(i) < 250*time.Millisecond {
+			t.Errorf("poll %d came %v after the %dth early end in a row, want check_interval pacing", i, gap(i), i-1)
+		}
+	}
+}

@@ -8,54 +8,92 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/runfleet/runfleet/runner/config"
 )
 
-// collectSlotStores removes the job's slot's source stores that no job
-// used for the runner's sources_store_ttl (collectStores), before the job
-// fetches into store. A failure is only logged: the job does not depend
-// on it.
-func (b *build) collectSlotStores(ctx context.Context, store string) {
-	r := b.s.Runner
-	log := b.s.Logger
+// SourceStores are the source stores of one runner's slots
+// (builds_dir/.sources/<short token>/<slot>/<project>.git). Jobs mark the
+// store they fetch into as used; Sweep, which the agent's periodic reaper
+// runs (off every job's critical path), removes the stores no job used
+// for the runner's sources_store_ttl. A nil *SourceStores marks nothing
+// and sweeps nothing (runner exec).
+type SourceStores struct {
+	dir string
+	ttl time.Duration
+	now func() time.Time
+	log *slog.Logger
+
+	mu    sync.Mutex
+	inUse map[string]int // store path → jobs fetching or checking out from it
+}
+
+// NewSourceStores returns the source stores of r; now is the agent's clock.
+func NewSourceStores(r config.Runner, now func() time.Time, log *slog.Logger) *SourceStores {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	now := time.Now
-	if b.s.Now != nil {
-		now = b.s.Now
 	}
 	ttl := r.SourcesStoreTTL
 	if ttl <= 0 {
 		ttl = config.DefaultSourcesStoreTTL
 	}
-	slot := filepath.Join(r.BuildsDir, sourceStoresDir, r.ShortToken(), strconv.Itoa(b.slot))
-	removed, err := collectStores(slot, store, now(), ttl)
-	for _, p := range removed {
-		log.InfoContext(ctx, "removed a source store no job used", "store", p, "ttl", ttl)
-	}
-	if err != nil {
-		log.WarnContext(ctx, "source store cleanup", "slot", slot, "err", err)
+	return &SourceStores{
+		dir: filepath.Join(r.BuildsDir, sourceStoresDir, r.ShortToken()),
+		ttl: ttl, now: now, log: log, inUse: map[string]int{},
 	}
 }
 
-// collectStores removes the source stores under slotDir (a slot's
-// builds_dir/.sources/<token>/<slot>) that no job used for ttl, and the
-// directories they leave empty. It runs when a job of the slot starts,
-// when no other job uses the slot's stores: a slot runs one job at a
-// time. keep, the job's own store, is marked used at now instead, so
-// its age counts from its last job. A store's last use is its
-// directory's modification time.
-func collectStores(slotDir, keep string, now time.Time, ttl time.Duration) (removed []string, err error) {
-	if err := os.Chtimes(keep, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("mark the source store used: %w", err)
+// use marks store used now and keeps Sweep away from it until release is
+// called: its age counts from its last job.
+func (s *SourceStores) use(store string) (release func()) {
+	if s == nil {
+		return func() {}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if err := os.Chtimes(store, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("marking the source store used", "store", store, "err", err)
+	}
+	s.inUse[store]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.inUse[store]--; s.inUse[store] <= 0 {
+			delete(s.inUse, store)
+		}
+	}
+}
+
+// Sweep removes the stores that no job used for the ttl, and the
+// directories they leave empty; stores in use are left alone. A failure is
+// logged and returned: no job depends on it.
+func (s *SourceStores) Sweep(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	removed, err := collectStores(s.dir, s.inUse, s.now(), s.ttl)
+	for _, p := range removed {
+		s.log.InfoContext(ctx, "removed a source store no job used", "store", p, "ttl", s.ttl)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "source store cleanup", "dir", s.dir, "err", err)
+	}
+	return err
+}
+
+// collectStores removes the source stores under root (a runner's
+// builds_dir/.sources/<token>) that no job used for ttl, except those in
+// inUse, and the directories they leave empty. A store's last use is its
+// directory's modification time.
+func collectStores(root string, inUse map[string]int, now time.Time, ttl time.Duration) (removed []string, err error) {
 	var errs []error
-	walkErr := filepath.WalkDir(slotDir, func(path string, d fs.DirEntry, err error) error {
+	walkErr := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -63,11 +101,11 @@ func collectStores(slotDir, keep string, now time.Time, ttl time.Duration) (remo
 			errs = append(errs, err)
 			return nil
 		}
-		if !d.IsDir() || path == slotDir || !strings.HasSuffix(d.Name(), ".git") {
+		if !d.IsDir() || path == root || !strings.HasSuffix(d.Name(), ".git") {
 			return nil
 		}
 		// A store: never descend into it.
-		if path == keep {
+		if inUse[path] > 0 {
 			return filepath.SkipDir
 		}
 		fi, err := d.Info()
@@ -86,11 +124,22 @@ func collectStores(slotDir, keep string, now time.Time, ttl time.Duration) (remo
 		return filepath.SkipDir
 	})
 	for _, p := range removed {
-		for dir := filepath.Dir(p); dir != slotDir && strings.HasPrefix(dir, slotDir+string(filepath.Separator)); dir = filepath.Dir(dir) {
-			if os.Remove(dir) != nil { // not empty: another project of the group
+		for dir := filepath.Dir(p); dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+			// A job about to create its store there needs the directory.
+			if holdsStoreInUse(dir, inUse) || os.Remove(dir) != nil { // not empty: another project of the group, or a slot
 				break
 			}
 		}
 	}
 	return removed, errors.Join(append(errs, walkErr)...)
+}
+
+// holdsStoreInUse reports whether a store in use lies under dir.
+func holdsStoreInUse(dir string, inUse map[string]int) bool {
+	for p := range inUse {
+		if strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -77,28 +78,38 @@ func TestWatchPausesReclaimsResumes(t *testing.T) {
 	if err := os.WriteFile(mem, []byte("MemTotal: 100 kB\nMemAvailable: 1 kB\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	node := &fakeNode{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var reclaimed sync.WaitGroup
-	reclaimed.Add(1)
-	go func() {
-		defer close(done)
-		Watch(ctx, []string{dir}, mem, Thresholds{MinAvailMemPercent: 10}, 10*time.Millisecond, node,
-			func(_ context.Context, c string) error {
-				// Reclaiming frees memory: the condition clears next time.
-				_ = os.WriteFile(mem, []byte("MemTotal: 100 kB\nMemAvailable: 50 kB\n"), 0o644)
-				reclaimed.Done()
-				return nil
-			}, func(err error) { t.Error(err) })
-	}()
-	reclaimed.Wait()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	<-done
-	node.mu.Lock()
-	defer node.mu.Unlock()
-	if strings.Join(node.events, ",") != "pause MemoryPressure,resume MemoryPressure" {
-		t.Errorf("events %v", node.events)
-	}
+	// In a bubble the ticker runs on fake time: five intervals pass for
+	// certain, whatever the machine's load.
+	synctest.Test(t, func(t *testing.T) {
+		node := &fakeNode{}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		reclaims := 0
+		go func() {
+			defer close(done)
+			Watch(ctx, []string{dir}, mem, Thresholds{MinAvailMemPercent: 10}, 10*time.Millisecond, node,
+				func(_ context.Context, c string) error {
+					// Reclaiming frees memory: the condition clears next time.
+					_ = os.WriteFile(mem, []byte("MemTotal: 100 kB\nMemAvailable: 50 kB\n"), 0o644)
+					reclaims++
+					return nil
+				}, func(err error) { t.Error(err) })
+		}()
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if reclaims != 1 {
+			t.Errorf("reclaimed %d times, want 1", reclaims)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("timed out waiting for Watch to return after its context ended")
+		}
+		node.mu.Lock()
+		defer node.mu.Unlock()
+		if strings.Join(node.events, ",") != "pause MemoryPressure,resume MemoryPressure" {
+			t.Errorf("events %v", node.events)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -132,32 +133,51 @@ func TestGCPAndAzure(t *testing.T) {
 }
 
 func TestWatchNotifiesOncePerKind(t *testing.T) {
-	f := &fakeIMDS{rebalance: `{"noticeTime":"2026-11-23T12:00:00Z"}`}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	c, _ := New("aws", srv.URL, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	var got []Kind
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Watch(ctx, c, 10*time.Millisecond, func(n Notice) {
-			mu.Lock()
-			got = append(got, n.Kind)
-			mu.Unlock()
-		}, func(error) {})
-	}()
-	time.Sleep(60 * time.Millisecond)
-	f.mu.Lock()
-	f.action = `{"action":"terminate","time":"2026-11-23T12:02:00Z"}`
-	f.mu.Unlock()
-	time.Sleep(60 * time.Millisecond)
-	cancel()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 2 || got[0] != Rebalance || got[1] != Terminate {
-		t.Errorf("notices %v, want [rebalance terminate]", got)
-	}
+	// In a bubble the poll ticker runs on fake time, so each phase lasts
+	// six polls whatever the machine's load; the strict fake serves them
+	// in process, as a loopback socket would keep the bubble's clock still.
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeIMDS{rebalance: `{"noticeTime":"2026-11-23T12:00:00Z"}`}
+		c, _ := New("aws", "http://imds.invalid", &http.Client{Transport: inProcess{f}})
+		ctx, cancel := context.WithCancel(t.Context())
+		var mu sync.Mutex
+		var got []Kind
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			Watch(ctx, c, 10*time.Millisecond, func(n Notice) {
+				mu.Lock()
+				got = append(got, n.Kind)
+				mu.Unlock()
+			}, func(err error) { t.Errorf("watch: %v", err) })
+		}()
+		time.Sleep(60 * time.Millisecond)
+		synctest.Wait()
+		f.mu.Lock()
+		f.action = `{"action":"terminate","time":"2026-11-23T12:02:00Z"}`
+		f.mu.Unlock()
+		time.Sleep(60 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("timed out waiting for Watch to return after its context ended")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 2 || got[0] != Rebalance || got[1] != Terminate {
+			t.Errorf("notices %v, want [rebalance terminate]", got)
+		}
+	})
+}
+
+// inProcess is a transport that hands each request to a handler in the
+// calling goroutine.
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }

@@ -2,67 +2,62 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
 )
 
-// BenchmarkJobOverhead measures, per job: payload handed out → first
-// script command running in the container, as a ratio to a raw engine
-// create+attach+start of the same image until its first byte, measured in
-// the same run (goal ≤ 1.3×); and script exit → final state acknowledged
-// by GitLab (goal ≤ 200 ms). The script reads the kernel's uptime clock,
-// which the container shares with the host, so no log flush interval
-// pollutes the figures.
+// BenchmarkJobOverhead measures, per job and engine (Docker, containerd),
+// with git sources (fetch) and without (GIT_STRATEGY=none): payload
+// handed out → first script command running in the container, as a ratio
+// to the raw engine's create+start+first byte of the same image measured
+// in the same run, one before each job (goal ≤ 1.3×); and script exit →
+// final state acknowledged by GitLab (goal ≤ 200 ms). The script reads
+// the kernel's uptime clock, which the container shares with the host, so
+// no log flush interval pollutes the figures.
 func BenchmarkJobOverhead(b *testing.B) {
-	raw := rawFirstByte(b)
-	b.ReportMetric(float64(raw.Microseconds())/1000, "raw-first-byte-ms")
-	for _, mode := range []struct {
-		name string
-		vars []gitlabtest.Variable
-	}{
-		{"fetch", nil},
-		{"nogit", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}},
-	} {
-		srv := gitlabtest.New(b, gitlabtest.WithLongPollHold(30*time.Second))
-		srv.AddRepo(b, "group/project", map[string]string{"README.md": "x\n"})
-		a := startAgent(b, srv, agentConfig{Concurrent: 1})
-		// Warm up: the first job pays for the first git clone.
-		srv.WaitFinal(b, srv.Enqueue(gitlabtest.JobSpec{Script: []string{"true"}}), time.Minute)
-		var first, final time.Duration
-		for range b.N {
-			id := srv.Enqueue(gitlabtest.JobSpec{Variables: mode.vars, Script: []string{
-				"echo START $(cut -d' ' -f1 /proc/uptime)", "echo END $(cut -d' ' -f1 /proc/uptime)",
-			}})
-			var handed time.Duration
-			for handed == 0 {
-				if srv.Job(id).Token != "" {
-					handed = uptime(b)
-				}
-				time.Sleep(200 * time.Microsecond)
+	for _, rig := range benchRigs(b) {
+		for _, mode := range []struct {
+			name string
+			vars []gitlabtest.Variable
+		}{
+			{"fetch", nil},
+			{"nogit", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}},
+		} {
+			name := rig.name + "-" + mode.name
+			srv := gitlabtest.New(b, gitlabtest.WithLongPollHold(30*time.Second))
+			srv.AddRepo(b, "group/project", map[string]string{"README.md": "x\n"})
+			a := rig.start(b, srv, 1)
+			// Warm up: the first job pays for the first git clone.
+			srv.WaitFinal(b, srv.Enqueue(gitlabtest.JobSpec{Script: []string{"true"}}), 2*time.Minute)
+			var first, final, raw time.Duration
+			for range b.N {
+				raw += rig.firstByte()
+				id := srv.Enqueue(gitlabtest.JobSpec{Variables: mode.vars, Script: []string{
+					"echo START $(cut -d' ' -f1 /proc/uptime)", "echo END $(cut -d' ' -f1 /proc/uptime)",
+				}})
+				handed := waitHanded(b, srv, id)
+				acked := waitAcked(b, srv, id)
+				log := string(srv.WaitFinal(b, id, time.Minute).Trace)
+				first += logUptime(b, log, "\nSTART ") - handed
+				final += acked - logUptime(b, log, "\nEND ")
 			}
-			for !srv.Job(id).State.Final() {
-				time.Sleep(200 * time.Microsecond)
-			}
-			acked := uptime(b)
-			log := string(srv.WaitFinal(b, id, time.Minute).Trace)
-			first += logUptime(b, log, "\nSTART ") - handed
-			final += acked - logUptime(b, log, "\nEND ")
+			n := time.Duration(b.N)
+			b.ReportMetric(ms(raw/n), name+"-raw-first-byte-ms")
+			b.ReportMetric(ms(first/n), name+"-first-command-ms")
+			b.ReportMetric(float64(first)/float64(raw), name+"-ratio-vs-raw")
+			b.ReportMetric(ms(final/n), name+"-exit-to-final-ms")
+			_ = a.stop(time.Minute)
 		}
-		n := time.Duration(b.N)
-		b.ReportMetric(float64((first/n).Microseconds())/1000, mode.name+"-first-command-ms")
-		b.ReportMetric(float64(first/n)/float64(raw), mode.name+"-ratio-vs-raw")
-		b.ReportMetric(float64((final/n).Microseconds())/1000, mode.name+"-exit-to-final-ms")
-		_ = a.stop(time.Minute)
 	}
 }
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // uptime reads the kernel's uptime clock (10 ms resolution).
 func uptime(tb testing.TB) time.Duration {
@@ -89,36 +84,6 @@ func logUptime(tb testing.TB, log, marker string) time.Duration {
 	}
 	rest := log[i+len(marker):]
 	return parseUptime(tb, rest[:strings.IndexByte(rest, '\n')])
-}
-
-// rawFirstByte is the baseline: the engine API alone.
-func rawFirstByte(b *testing.B) time.Duration {
-	c := dockerClient(b)
-	ctx := context.Background()
-	const runs = 5
-	var total time.Duration
-	for range runs {
-		start := time.Now()
-		cr, err := c.ContainerCreate(ctx, &container.Config{Image: testImage, Cmd: []string{"echo", "x"}, AttachStdout: true}, nil, nil, nil, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		att, err := c.ContainerAttach(ctx, cr.ID, container.AttachOptions{Stream: true, Stdout: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.ContainerStart(ctx, cr.ID, container.StartOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		one := make([]byte, 1)
-		if _, err := att.Reader.Read(one); err != nil {
-			b.Fatal(err)
-		}
-		total += time.Since(start)
-		att.Close()
-		_ = c.ContainerRemove(ctx, cr.ID, container.RemoveOptions{Force: true})
-	}
-	return total / runs
 }
 
 // BenchmarkIdleAgent measures an idle agent with two slots against a

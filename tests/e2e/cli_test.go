@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -16,7 +17,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(runnerBin, args...)
 	cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=")
-	out, err := cmd.CombinedOutput()
+	out, err := combinedOutput(t, cmd, time.Minute, "`runner "+strings.Join(args, " ")+"`")
 	return string(out), err
 }
 
@@ -114,14 +115,14 @@ bad:
 	env := append(os.Environ(), "RUNFLEET_CONFIG=", "RUNFLEET_NODE_NAME="+nodeName(t), "XDG_CACHE_HOME="+t.TempDir())
 	cmd := exec.Command(runnerBin, "exec", "--config", filepath.Join(dir, "none.toml"), "--file", filepath.Join(dir, ".gitlab-ci.yml"), "ok")
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
+	out, err := combinedOutput(t, cmd, jobWait, "`runner exec` of job ok")
 	if err != nil {
 		t.Fatalf("exec ok: %v\n%s", err, out)
 	}
 	mustContain(t, string(out), "before", "hello world from /builds/local/", "local-input", "after", "Job succeeded")
 	cmd = exec.Command(runnerBin, "exec", "--config", filepath.Join(dir, "none.toml"), "--file", filepath.Join(dir, ".gitlab-ci.yml"), "bad")
 	cmd.Env = env
-	out, err = cmd.CombinedOutput()
+	out, err = combinedOutput(t, cmd, jobWait, "`runner exec` of job bad")
 	if err == nil {
 		t.Fatalf("exec bad succeeded:\n%s", out)
 	}

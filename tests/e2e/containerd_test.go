@@ -40,10 +40,11 @@ func containerdAddress() string {
 // importIntoContainerd copies testImage and helperImage from Docker into
 // the agent's containerd namespace (no registry is reachable). It fails
 // the test when either daemon does not answer.
-func importIntoContainerd(t *testing.T) { importInto(t, ctrdNamespace, testImage, helperImage) }
+func importIntoContainerd(t testing.TB) { importInto(t, ctrdNamespace, testImage, helperImage) }
 
-// importInto copies Docker's images refs into the containerd namespace ns.
-func importInto(t *testing.T, ns string, refs ...string) {
+// importInto copies Docker's images refs into the containerd namespace ns
+// and returns the names they got there.
+func importInto(t testing.TB, ns string, refs ...string) []string {
 	t.Helper()
 	dc := dockerClient(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -61,9 +62,11 @@ func importInto(t *testing.T, ns string, refs ...string) {
 		t.Fatalf("docker save %s (make images): %v", strings.Join(refs, " "), err)
 	}
 	defer rc.Close()
-	if _, err := ex.ImportArchive(ctx, rc); err != nil {
+	names, err := ex.ImportArchive(ctx, rc)
+	if err != nil {
 		t.Fatalf("importing %s into containerd: %v", strings.Join(refs, " "), err)
 	}
+	return names
 }
 
 // ctrdLeftovers lists the containers and leases labelled for node in the
@@ -120,36 +123,11 @@ func TestContainerdJobs(t *testing.T) {
 	}
 	node := nodeName(t)
 	metrics := freePort(t)
-	cfg := fmt.Sprintf(`concurrent = 3
-check_interval = 1
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-[[runners]]
-name = "e2e-containerd"
-url = %q
-token = %q
-executor = "containerd"
-builds_dir = %q
-[runners.containerd]
-address = %q
-namespace = %q
-state_dir = %q
-bridge = %q
-subnet = %q
-image = %q
-pull_policy = ["never"]
-cpus = "0.5"
-memory = "128m"
-pids_limit = 256
-shm_size = "16m"
-disk_size = "64m"
-[runners.cache]
-dir = %q
-tools_dir = %q
-`, metrics, node, srv.URL(), tok, filepath.Join(dir, "builds"), containerdAddress(), ctrdNamespace, ctrdStateDir,
-		ctrdBridge, ctrdSubnet, testImage, filepath.Join(dir, "cache"), tools)
+	cfg := ctrdAgent{
+		name: "e2e-containerd", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir, concurrent: 3,
+		containerd: []string{`cpus = "0.5"`, `memory = "128m"`, "pids_limit = 256", `shm_size = "16m"`, `disk_size = "64m"`},
+		tables:     []string{"[runners.cache]", fmt.Sprintf("dir = %q", filepath.Join(dir, "cache")), fmt.Sprintf("tools_dir = %q", tools)},
+	}.config()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

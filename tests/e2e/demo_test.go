@@ -49,6 +49,7 @@ func startDemo(t *testing.T, jobs int) (cmd *exec.Cmd, out *syncBuffer, fleet st
 		"--fleet", fleet, "--jobs", fmt.Sprint(jobs), "--job-seconds", "1", "--max-nodes", "2",
 		"--interval", "1s", "--timeout", "4m")
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = agentWaitDelay
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

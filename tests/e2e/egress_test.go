@@ -51,7 +51,7 @@ func TestJobsCannotReachTheAgent(t *testing.T) {
 
 	a := startAgentWith(t, cfg, node, dir, "127.0.0.1:"+port)
 	waitFor(t, 30*time.Second, "the agent's metrics on 0.0.0.0:"+port, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/metrics")
+		resp, err := probeClient().Get("http://127.0.0.1:" + port + "/metrics")
 		if err != nil {
 			return false
 		}

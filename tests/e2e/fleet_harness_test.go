@@ -248,7 +248,7 @@ func (f *fleetEnv) url() string {
 func (f *fleetEnv) stop() {
 	if f.stopCP != nil {
 		f.stopCP()
-		<-f.cpDone
+		waitDone(f.t, f.cpDone, time.Minute, "the control plane (API server, Run loop, provider watch) to stop")
 		f.stopCP = nil
 	}
 }
@@ -427,6 +427,7 @@ func startAgentWithEnv(t *testing.T, cfg, node, dir, metrics string, env ...stri
 	a.cmd = exec.Command(runnerBin, "run", "--config", cfg)
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	a.cmd.Env = append(append(os.Environ(), "RUNFLEET_CONFIG="), env...)
+	a.cmd.WaitDelay = agentWaitDelay
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +437,7 @@ func startAgentWithEnv(t *testing.T, cfg, node, dir, metrics string, env ...stri
 	}()
 	t.Cleanup(func() {
 		a.signal(syscall.SIGKILL)
-		<-a.done
+		waitDone(t, a.done, agentExitWait, "the SIGKILLed agent to exit")
 		if t.Failed() {
 			t.Logf("agent log:\n%s", tail(a.out.String(), 6000))
 		}

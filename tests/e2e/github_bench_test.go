@@ -75,7 +75,12 @@ func BenchmarkGitHubJobStart(b *testing.B) {
 			return len(rs) == 1 && rs[0].Status == "online"
 		})
 		id = srv.Enqueue(spec)
-		a := <-got
+		var a acq
+		select {
+		case a = <-got:
+		case <-time.After(time.Minute):
+			b.Fatal("timed out after 1m waiting for the warm runner to acquire the queued job")
+		}
 		if a.err != nil {
 			b.Fatal(a.err)
 		}

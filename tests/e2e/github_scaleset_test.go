@@ -147,35 +147,7 @@ func TestGitHubScaleSetAgent(t *testing.T) {
 	fake := newScaleSetFake(t)
 	dir := t.TempDir()
 	node := nodeName(t)
-	metrics := freePort(t)
-	tokFile := filepath.Join(dir, "gh-token")
-	if err := os.WriteFile(tokFile, []byte(scalesetPAT+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`concurrent = 2
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-
-[[github_scale_set]]
-url = %q
-token_file = %q
-scale_set = "agent-fleet"
-min_idle = 1
-max_runners = 4
-limit = 1
-runner_image = %q
-pull_policy = "never"
-memory = "256m"
-pids_limit = 512
-tool_cache_dir = %q
-state_dir = %q
-`, metrics, node, fake.ConfigURL("acme"), tokFile, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"))
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "agent-fleet")
 	a := startAgentWith(t, cfgPath, node, dir, metrics)
 	waitFor(t, time.Minute, "an idle runner online", func() bool {
 		rs := fake.Runners()
@@ -209,6 +181,42 @@ state_dir = %q
 	}
 }
 
+// scaleSetAgentConfig writes the config of a `runner run` of node with one
+// [[github_scale_set]] table (min_idle = 1, limit 1) on fake, in dir.
+func scaleSetAgentConfig(t testing.TB, fake *scalesettest.Server, dir, node, scaleSet string) (path, metrics string) {
+	t.Helper()
+	metrics = freePort(t)
+	tokFile := filepath.Join(dir, "gh-token")
+	if err := os.WriteFile(tokFile, []byte(scalesetPAT+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`concurrent = 2
+listen_address = %q
+shutdown_timeout = 30
+node_name = %q
+log_level = "debug"
+
+[[github_scale_set]]
+url = %q
+token_file = %q
+scale_set = %q
+min_idle = 1
+max_runners = 4
+limit = 1
+runner_image = %q
+pull_policy = "never"
+memory = "256m"
+pids_limit = 512
+tool_cache_dir = %q
+state_dir = %q
+`, metrics, node, fake.ConfigURL("acme"), tokFile, scaleSet, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"))
+	path = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, metrics
+}
+
 // runScaleSet runs the listener's session and an agent of concurrent
 // slots whose one source is the listener (the runners run in its slot
 // loop); stop ends both, the agent first.
@@ -228,12 +236,22 @@ func runScaleSet(t testing.TB, l *scaleset.Listener, concurrent int) (stop func(
 		}
 		stopped = true
 		acancel()
-		if err := <-adone; err != nil {
-			t.Errorf("agent: %v", err)
+		select {
+		case err := <-adone:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("timed out after 2m waiting for the agent to stop (its shutdown timeout is 1m)")
 		}
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("listener: %v", err)
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("listener: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("timed out after 1m waiting for the scale-set listener to stop")
 		}
 	}
 	t.Cleanup(stop)

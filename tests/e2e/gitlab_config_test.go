@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	rfconfig "github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
@@ -62,7 +63,7 @@ connection_max_age = "15m0s"
 	}
 	cmd := exec.Command(runnerBin, "exec", "--config", cfg, "--file", filepath.Join(dir, ".gitlab-ci.yml"), "ok")
 	cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=", "RUNFLEET_NODE_NAME="+nodeName(t))
-	out, err := cmd.CombinedOutput()
+	out, err := combinedOutput(t, cmd, jobWait, "`runner exec` of job ok")
 	if err != nil {
 		t.Fatalf("exec: %v\n%s", err, out)
 	}
@@ -106,7 +107,7 @@ func TestRegisterAsksOnTheTerminal(t *testing.T) {
 	cmd := exec.Command(runnerBin, "register", "--config", cfg)
 	cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=")
 	cmd.Stdin = strings.NewReader(srv.URL() + "\nglrt-prompted-token-01\nprompted\ncontainerd\n\n")
-	out, err := cmd.CombinedOutput()
+	out, err := combinedOutput(t, cmd, time.Minute, "interactive `runner register`")
 	if err != nil {
 		t.Fatalf("register: %v\n%s", err, out)
 	}

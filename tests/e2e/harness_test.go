@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ import (
 // testImage is built offline by `make images`.
 const testImage = "runfleet/busybox:latest"
 
-// helperImage checks the sources out (images/git-helper/build.sh).
+// helperImage checks the sources out (`runner helper-image`, run by make images).
 const helperImage = "runfleet/git-helper:latest"
 
 var runnerBin string
@@ -190,6 +191,7 @@ func startAgentWith(t testing.TB, cfg, node, dir, metrics string) *agent {
 	a.cmd = exec.Command(runnerBin, "run", "--config", cfg)
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	a.cmd.Env = append(os.Environ(), "RUNFLEET_CONFIG=")
+	a.cmd.WaitDelay = agentWaitDelay
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +201,7 @@ func startAgentWith(t testing.TB, cfg, node, dir, metrics string) *agent {
 	}()
 	t.Cleanup(func() {
 		a.signal(syscall.SIGKILL)
-		<-a.done
+		waitDone(t, a.done, agentExitWait, "the SIGKILLed agent to exit")
 		if t.Failed() {
 			t.Logf("agent log:\n%s", tail(a.out.String(), 6000))
 		}
@@ -285,6 +287,53 @@ func reapNode(t testing.TB, node string) {
 	vs, _ := c.VolumeList(ctx, volume.ListOptions{Filters: f})
 	for _, x := range vs.Volumes {
 		_ = c.VolumeRemove(ctx, x.Name, true)
+	}
+}
+
+// agentWaitDelay bounds how long cmd.Wait waits for a dead agent's output
+// pipes to close: a child that inherited them (a helper, a shim) would
+// otherwise keep Wait, and the test, hanging after the agent is gone.
+const agentWaitDelay = 10 * time.Second
+
+// agentExitWait bounds the wait for a killed agent's exit to be reaped.
+const agentExitWait = agentWaitDelay + 20*time.Second
+
+// probeClient is the HTTP client of probes of agents and fakes: its
+// timeout bounds each call, so a peer that accepts and never answers fails
+// the waitFor that polls it at its deadline instead of hanging it.
+func probeClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
+
+// combinedOutput runs cmd and returns its combined output; a command
+// still running after timeout is killed and fails the test, naming what
+// it waited for.
+func combinedOutput(t testing.TB, cmd *exec.Cmd, timeout time.Duration, what string) ([]byte, error) {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = agentWaitDelay
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return []byte(out.String()), err
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		t.Fatalf("timed out after %s waiting for %s; output:\n%s", timeout, what, tail(out.String(), 4000))
+		return nil, nil
+	}
+}
+
+// waitDone waits for done to close or fails the test after timeout,
+// naming what it waited for.
+func waitDone(t testing.TB, done <-chan struct{}, timeout time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		t.Fatalf("timed out after %s waiting for %s", timeout, what)
 	}
 }
 

@@ -263,7 +263,7 @@ func TestLeftoversReapedAfterSIGKILL(t *testing.T) {
 		t.Fatalf("job ended early: %s %s\n%s\nevents %v", r.State, r.FailureReason, r.Trace, r.Events)
 	}
 	a.signal(syscall.SIGKILL)
-	<-a.done
+	waitDone(t, a.done, agentExitWait, "the SIGKILLed agent to exit")
 	if l := leftovers(t, a.node); len(l) == 0 {
 		t.Fatal("a SIGKILLed agent left nothing behind: the test proves nothing")
 	}

@@ -66,7 +66,7 @@ func (h *holdServer) release(key string) {
 // metric name with its labels as printed, e.g. `runfleet_slots_busy` or
 // `runfleet_jobs_running{runner="gh"}`); -1 when absent or unreadable.
 func agentMetric(addr, series string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := probeClient().Get("http://" + addr + "/metrics")
 	if err != nil {
 		return -1
 	}

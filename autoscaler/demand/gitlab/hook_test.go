@@ -159,8 +159,13 @@ func TestPipelineHookListsAtOnce(t *testing.T) {
 	}
 	waitFor(t, "the hooked pipeline's jobs", func() bool { return rec.knownLines("gitlab "+fake.URL()) == "docker,linux×3@?" })
 	cancel()
-	if err := <-done; err != context.Canceled {
-		t.Errorf("RunPipelines: %v", err)
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("RunPipelines: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for RunPipelines to return after its context ended")
 	}
 }
 

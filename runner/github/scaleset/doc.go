@@ -12,7 +12,10 @@
 // scale set by name again, re-creating it when it is gone, and open a new
 // session. Any other failure is retried with backoff.
 //
-// The Listener reports the demand (Queued, Desired). With a Launcher it is
+// The Listener reports the demand (Queued, Desired). Without a Launcher it
+// is what a fleet's control plane runs: it holds the session and acquires
+// the jobs, JobEvents hears whose runner took and finished each one, and
+// nodes get the runners' JIT configs through the fleet API. With a Launcher it is
 // also a job source of the agent's one slot loop (runner.Source): a slot
 // waits for demand, then Acquire mints a JIT config on the scale set,
 // launches the official runner in a container and returns the job once
@@ -21,6 +24,14 @@
 // the demand, or whose slot stops, are withdrawn by removing their
 // registration (GitHub refuses when the runner just took a job, which then
 // runs); registrations of runners that exit without a job are removed.
+//
+// Every call of the scale-set client and of its message sessions waits at
+// the agent's rate-limit gate for the App or token, the one label mode's
+// client waits at (RateGate): a 429, a secondary limit or an exhausted
+// primary limit seen by any call pauses them all until the time has
+// passed. Every launched runner is journaled (runner/journal) from its JIT
+// config until its registration is gone; after a crash, Recover removes
+// the registrations the killed agent left, once.
 //
 // Queue→assign→start→finish times carried by the messages become
 // Prometheus histograms on the registry passed in.

@@ -1,0 +1,266 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+
+	ctrd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	cerrdefs "github.com/containerd/errdefs"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/proctree"
+)
+
+var (
+	_ executors.FirstStepCreator    = (*Executor)(nil)
+	_ executors.FirstStepEnv        = (*Env)(nil)
+	_ executors.FirstStepPrestarter = (*Env)(nil)
+)
+
+// gateWrapper runs a first step ("$@") once its stdin has ended: the gate
+// RunFirst opens by closing it (Prestart). The step's stdin is that ended
+// stream, so it reads nothing, as from /dev/null.
+const gateWrapper = `read -r _ || :; exec "$@"`
+
+// keeperSuffix names the container that a first-step Env starts for the
+// steps after the first one.
+const keeperSuffix = "steps"
+
+// firstStep is the job container created with the first step as its
+// process, its task created and not started.
+type firstStep struct {
+	task  ctrd.Task
+	out   *switchWriter // the task's stdout and stderr, to RunFirst's writer
+	gate  *io.PipeWriter
+	procs proctree.Procs
+
+	// Set by begin: the task's exit, watched until stopWait.
+	statusC  <-chan ctrd.ExitStatus
+	stopWait context.CancelFunc
+
+	used, prestarting bool // under Env.mu
+}
+
+// begin starts the task, watching for its exit first.
+func (f *firstStep) begin(ctx context.Context) error {
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	statusC, err := f.task.Wait(wctx)
+	if err != nil {
+		stop()
+		return fmt.Errorf("wait for first step: %w", err)
+	}
+	if err := f.task.Start(ctx); err != nil {
+		stop()
+		return fmt.Errorf("start first step: %w", err)
+	}
+	f.statusC, f.stopWait = statusC, stop
+	return nil
+}
+
+// CreateFirstStep is Create with the job container's task created, not
+// started, with first as its process (see executors.FirstStepCreator).
+// The container gets the same configuration as Create's job container:
+// only its process (argv, environment, directory, user) differs. Its
+// POSIX shell merges stderr into stdout, as Exec does.
+func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
+	env, err := e.newEnv(ctx, spec, &first)
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// createFirst creates the first step's container and task and remembers
+// how to make the keeper container for later steps.
+func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, spec executors.Spec, step executors.Step) error {
+	cfg := j.cfg
+	cfg.args = append([]string{"/bin/sh", "-c", gateWrapper, "sh"}, stepCmd(step)...)
+	cfg.env = mergeEnv(spec.Env, step.Env)
+	cfg.cwd = firstNonEmpty(step.WorkDir, spec.WorkDir)
+	cfg.user = firstNonEmpty(step.User, spec.User)
+	out := &switchWriter{w: io.Discard}
+	gateR, gate := io.Pipe()
+	c, task, err := e.newTask(ctx, env, j.id, j.image, j.labels, cfg, j.runtime, cio.NewCreator(cio.WithStreams(gateR, out, out)))
+	if err != nil {
+		gate.Close()
+		return err
+	}
+	env.first = &firstStep{task: task, out: out, gate: gate, procs: proctree.New(int(task.Pid()))}
+	env.container = c
+	keeper := *j
+	keeper.id = containerID(spec.JobID, keeperSuffix)
+	env.steps = &keeper
+	return nil
+}
+
+// RunFirst starts the first step's task and streams its output until it
+// exits (see executors.FirstStepEnv). The step's processes are the task's,
+// so on cancellation the task is killed: that stops them all. Output
+// written after RunFirst returned (by processes the step left, before
+// they die with the task) is dropped.
+func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, error) {
+	f, ferr := v.takeFirst()
+	if ferr != nil {
+		return executors.Result{}, ferr
+	}
+	start := v.ex.now()
+	// Engine calls outlive ctx: a cancelled step is still killed and
+	// waited for.
+	bg, cancelBG := context.WithTimeout(v.ex.withNS(context.WithoutCancel(ctx)), 24*time.Hour)
+	defer cancelBG()
+	f.out.set(out)
+	defer f.out.set(io.Discard)
+	oomBefore := f.procs.OOMKills()
+	v.keepMu.Lock()
+	var err error
+	if f.statusC == nil { // not prestarted
+		err = f.begin(bg)
+	}
+	v.keepMu.Unlock()
+	if err != nil {
+		return executors.Result{}, firstFailure(ctx, "first step", err)
+	}
+	defer f.stopWait()
+	statusC := f.statusC
+	// The step runs: the shim holds the stdin FIFO open until told.
+	f.gate.Close()
+	if err := f.task.CloseIO(bg, ctrd.WithStdinCloser); err != nil {
+		kctx, cancel := context.WithTimeout(bg, v.ex.cleanupTimeout)
+		defer cancel()
+		_ = f.task.Kill(kctx, syscall.SIGKILL, ctrd.WithKillAll)
+		return executors.Result{}, firstFailure(ctx, "open the first step's gate", err)
+	}
+	var status ctrd.ExitStatus
+	select {
+	case status = <-statusC:
+	case <-ctx.Done():
+		kctx, cancel := context.WithTimeout(bg, v.ex.cleanupTimeout)
+		defer cancel()
+		var kerr error
+		if err := f.task.Kill(kctx, syscall.SIGKILL, ctrd.WithKillAll); err != nil && !cerrdefs.IsNotFound(err) {
+			kerr = engineErr("kill first step", err)
+		} else {
+			v.ex.log.InfoContext(ctx, "killed the job container of a cancelled first step", "job", v.jobID)
+		}
+		awaitExit(statusC, drainAfterKill)
+		res := executors.Result{ExitCode: -1, Duration: v.ex.now().Sub(start)}
+		return res, fmt.Errorf("containerd: step cancelled: %w", errors.Join(ctx.Err(), kerr))
+	}
+	drainIO(f.task.IO())
+	if err := status.Error(); err != nil {
+		return executors.Result{}, firstFailure(ctx, "first step status", err)
+	}
+	res := executors.Result{ExitCode: int(status.ExitCode()), Duration: v.ex.now().Sub(start)}
+	if res.ExitCode != 0 && oomBefore >= 0 {
+		res.OOMKilled = f.procs.OOMKills() > oomBefore
+	}
+	return res, nil
+}
+
+// Prestart starts the first step's task with the step held at the gate
+// (see executors.FirstStepPrestarter); RunFirst opens it.
+func (v *Env) Prestart(ctx context.Context) error {
+	if err := v.usable(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	f := v.first
+	refused := f == nil || f.used || f.prestarting
+	if !refused {
+		f.prestarting = true
+	}
+	v.mu.Unlock()
+	if refused {
+		return fmt.Errorf("containerd: job %s: prestart after RunFirst or a prestart: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	// RunFirst waits for this: it reads statusC once begin is done.
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
+	if err := f.begin(v.ex.withNS(ctx)); err != nil {
+		return firstFailure(ctx, "prestart", err)
+	}
+	return nil
+}
+
+// release ends what a first step holds open: the gate's pipe and
+// the watch for its exit. Close calls it under keepMu.
+func (f *firstStep) release() {
+	f.gate.Close()
+	if f.stopWait != nil {
+		f.stopWait()
+	}
+}
+
+// takeFirst returns the first step, once, if the Env is usable.
+func (v *Env) takeFirst() (*firstStep, error) {
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.first == nil || v.first.used {
+		return nil, fmt.Errorf("containerd: job %s: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	v.first.used = true
+	return v.first, nil
+}
+
+// firstFailure wraps an engine error of RunFirst: as ErrEngine, or with
+// ctx's error when the caller gave up.
+func firstFailure(ctx context.Context, op string, err error) error {
+	if ctx.Err() == nil {
+		return engineErr(op, err)
+	}
+	return fmt.Errorf("containerd: %s: %w", op, errors.Join(ctx.Err(), err))
+}
+
+// ensureKeeper starts the keeper container of a first-step Env, once,
+// before its first Exec.
+func (v *Env) ensureKeeper(ctx context.Context) error {
+	if v.steps == nil {
+		return nil
+	}
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
+	if v.task != nil {
+		return nil
+	}
+	if err := v.usable(); err != nil {
+		return err
+	}
+	kctx := leases.WithLease(v.ex.withNS(ctx), v.leaseID)
+	if err := v.ex.startJob(kctx, v, v.steps); err != nil {
+		v.markDead(fmt.Errorf("containerd: the job's step container did not start: %w", err))
+		return err
+	}
+	return nil
+}
+
+// switchWriter is a task's output: it goes to the writer set last, one
+// write at a time (stdout and stderr are copied concurrently).
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w = w
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.w.Write(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

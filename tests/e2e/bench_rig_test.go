@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ctrd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/runfleet/runfleet/executors/enginebench"
+	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
+)
+
+// benchRig is one engine the agent's benchmarks run on, with that
+// engine's raw baselines measured in the same run.
+type benchRig struct {
+	name string
+	// start runs an agent with concurrent slots against srv on the engine.
+	start func(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent
+	// firstByte is the engine API alone: create + start a container until
+	// its first output byte.
+	firstByte func() time.Duration
+	// lifecycle is the engine API alone: a container created, started,
+	// exited and removed.
+	lifecycle func() time.Duration
+}
+
+// benchRigs are Docker and containerd. Either daemon missing fails the
+// benchmark.
+func benchRigs(b *testing.B) []benchRig {
+	ctx := b.Context()
+	node := nodeName(b) + "-raw"
+	b.Cleanup(func() { reapNode(b, node) })
+	raw := enginebench.Docker{Client: dockerClient(b), Image: testImage, Labels: enginebench.ManagedLabels(node)}
+	names := importInto(b, ctrdNamespace, testImage, helperImage)
+	cc, err := ctrd.New(containerdAddress(), ctrd.WithTimeout(10*time.Second))
+	if err != nil {
+		b.Fatalf("containerd (CONTAINERD_ADDRESS=%q): %v", containerdAddress(), err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	var img ctrd.Image
+	for _, n := range names {
+		if strings.HasSuffix(n, testImage) {
+			if img, err = cc.GetImage(namespaces.WithNamespace(ctx, ctrdNamespace), n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if img == nil {
+		b.Fatalf("%s not among the images imported into containerd: %q", testImage, names)
+	}
+	rawC := enginebench.Containerd{Client: cc, Namespace: ctrdNamespace, Image: img, Labels: enginebench.ManagedLabels(node)}
+	n := 0
+	id := func() string { n++; return fmt.Sprintf("%s-%d", node, n) }
+	must := func(d time.Duration, err error) time.Duration {
+		if err != nil {
+			b.Fatalf("raw engine baseline: %v", err)
+		}
+		return d
+	}
+	return []benchRig{
+		{
+			name: "docker",
+			start: func(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent {
+				return startAgent(b, srv, agentConfig{Concurrent: concurrent})
+			},
+			firstByte: func() time.Duration { return must(raw.FirstByte(ctx)) },
+			lifecycle: func() time.Duration { return must(raw.Lifecycle(ctx)) },
+		},
+		{
+			name:      "containerd",
+			start:     startContainerdAgent,
+			firstByte: func() time.Duration { return must(rawC.FirstByte(ctx, id())) },
+			lifecycle: func() time.Duration { return must(rawC.Lifecycle(ctx, id())) },
+		},
+	}
+}
+
+// startContainerdAgent runs `runner run` with executor "containerd" and
+// the Docker agent's limits (writeConfig), in the e2e namespace.
+func startContainerdAgent(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent {
+	tok := fmt.Sprintf("glrt-%020d", time.Now().UnixNano()%1e12*7901)
+	srv.AddRunner(tok)
+	dir := b.TempDir()
+	node := nodeName(b)
+	metrics := freePort(b)
+	// containerdAgentConfig's agent with more slots and the Docker
+	// agent's limits; [runners.containerd] is its last table.
+	cfg := containerdAgentConfig("e2e-bench", srv.URL(), tok, node, metrics, dir, ctrdNamespace)
+	cfg = strings.Replace(cfg, "concurrent = 1\n", fmt.Sprintf("concurrent = %d\n", concurrent), 1)
+	cfg = strings.Replace(cfg, "limit = 1\n", "", 1) + "memory = \"256m\"\npids_limit = 512\n"
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return startAgentWith(b, path, node, dir, metrics)
+}
+
+// waitHanded waits until GitLab handed job id to a runner and returns the
+// kernel's uptime then.
+func waitHanded(b *testing.B, srv *gitlabtest.Server, id int64) time.Duration {
+	deadline := time.Now().Add(time.Minute)
+	for srv.Job(id).Token == "" {
+		if time.Now().After(deadline) {
+			b.Fatalf("job %d was not handed out within a minute", id)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return uptime(b)
+}
+
+// waitAcked waits until GitLab acknowledged job id's final state and
+// returns the kernel's uptime then.
+func waitAcked(b *testing.B, srv *gitlabtest.Server, id int64) time.Duration {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !srv.Job(id).State.Final() {
+		if time.Now().After(deadline) {
+			b.Fatalf("job %d did not reach a final state within 2 minutes", id)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return uptime(b)
+}
+
+// rawFirstByte is the Docker baseline of the GitHub start benchmarks:
+// the mean of five raw create+start+first byte runs.
+func rawFirstByte(b *testing.B) time.Duration {
+	node := nodeName(b) + "-raw"
+	b.Cleanup(func() { reapNode(b, node) })
+	raw := enginebench.Docker{Client: dockerClient(b), Image: testImage, Labels: enginebench.ManagedLabels(node)}
+	const runs = 5
+	var total time.Duration
+	for range runs {
+		d, err := raw.FirstByte(b.Context())
+		if err != nil {
+			b.Fatalf("raw engine baseline: %v", err)
+		}
+		total += d
+	}
+	return total / runs
+}
