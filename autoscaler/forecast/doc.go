@@ -19,4 +19,12 @@
 // the runs whose waves came early. A predicted arrival that does not come
 // within Config.Overdue is dropped, so a wrong forecast costs little and
 // heals; Error measures it.
+//
+// Two options serve the policy's cost/wait trade-off. Config.RateWindow
+// measures the rate of unannounced arrivals (jobs queued with their run's
+// start, or of no run: nothing could announce them), which Expected turns
+// into policy.ExpectedJobs.Unannounced for pools that size their idle
+// buffer by risk. Config.MaxFlowError scores each workflow's own
+// predictions (a decayed WAPE) and stops using those of a workflow whose
+// predictions keep failing until they come true again.
 package forecast

@@ -18,6 +18,10 @@ type errorTracker struct {
 	absErr   float64
 	actual   float64
 	scored   int
+	// decay, in (0, 1), weighs each scored window that much less than
+	// the next one, so the error follows the recent record (0: all
+	// windows weigh the same).
+	decay float64
 }
 
 func (t *errorTracker) arrived(at time.Time) { t.arrivals = append(t.arrivals, at) }
@@ -36,6 +40,10 @@ func (t *errorTracker) settle(now time.Time) {
 		}
 		got := float64(t.countIn(p.at, end))
 		if p.expected > 0 || got > 0 {
+			if t.decay > 0 {
+				t.absErr *= t.decay
+				t.actual *= t.decay
+			}
 			t.absErr += abs(p.expected - got)
 			t.actual += got
 			t.scored++

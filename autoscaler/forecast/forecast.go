@@ -69,6 +69,11 @@ type Config struct {
 	// plans for the runs whose waves came early, so capacity is ready for
 	// them too, at the price of idle time when the wave comes late.
 	Quantile float64
+	// MaxFlowError, when positive, stops using the predictions of a
+	// workflow whose own recent error (WAPE over its last scored windows,
+	// once it has 20) is above it; they are still scored, so the workflow is used again once
+	// its predictions come true. 0: every workflow's are used.
+	MaxFlowError float64
 	// RateWindow, when positive, measures the rate of unannounced
 	// arrivals (policy.ExpectedJobs.Unannounced, for pools with an
 	// IdleRisk) over the last window and the one that began a day earlier
@@ -139,13 +144,14 @@ type Forecaster struct {
 	last      time.Time
 	errs      errorTracker
 	surprise  unannounced
+	gate      flowGate
 }
 
 // New returns an empty forecaster.
 func New(cfg Config) *Forecaster {
 	cfg = cfg.withDefaults()
 	return &Forecaster{cfg: cfg, flows: map[flowKey]*flow{}, runs: map[runKey]*run{}, durations: map[string]*durationStat{},
-		surprise: unannounced{window: cfg.RateWindow}}
+		surprise: unannounced{window: cfg.RateWindow}, gate: flowGate{max: cfg.MaxFlowError}}
 }
 
 // LabelKey is the canonical form of a label set: sorted, comma-joined.
@@ -202,6 +208,7 @@ func (f *Forecaster) Observe(e Event) {
 			f.surprise.arrived(LabelKey(e.Labels), e.At)
 		}
 		f.errs.arrived(e.At)
+		f.gate.arrived(fk, e.At)
 	case JobStarted:
 		r.running[e.JobID] = e.At
 	case JobFinished:
@@ -255,10 +262,19 @@ func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.
 	slices.Sort(hs)
 	longest := hs[len(hs)-1]
 	f.errs.settle(now)
+	f.gate.settle(now)
 	counts := map[string][]float64{} // labels → per horizon
 	total := 0.0
+	flows := map[flowKey]float64{} // each workflow's prediction, used or not
 	for _, r := range f.active(now) {
 		got := f.predict(r, now, hs, longest)
+		flows[r.flow] += 0 // a workflow predicting nothing is scored too
+		for _, c := range got {
+			flows[r.flow] += c[len(hs)-1]
+		}
+		if !f.gate.open(r.flow) {
+			continue
+		}
 		for labels, c := range got {
 			acc := counts[labels]
 			if acc == nil {
@@ -272,6 +288,9 @@ func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.
 		}
 	}
 	f.errs.predicted(now, longest, total)
+	for fk, n := range flows {
+		f.gate.predicted(fk, now, longest, n)
+	}
 	rates := f.surprise.perHour(now)
 	for k := range rates {
 		if counts[k] == nil {

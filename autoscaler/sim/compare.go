@@ -96,6 +96,9 @@ type Settings struct {
 	// Overdue is how long the forecast still expects a predicted arrival
 	// that has not come (forecast.Config.Overdue; 0: its default).
 	Overdue time.Duration
+	// MaxFlowError stops using the predictions of workflows whose recent
+	// error is above it (forecast.Config.MaxFlowError; 0: off).
+	MaxFlowError float64
 }
 
 // DefaultSettings are the settings runfleet is compared with: the same
@@ -110,8 +113,8 @@ func DefaultSettings() Settings {
 // Validate checks the settings' ranges.
 func (st Settings) Validate() error {
 	switch {
-	case st.IdleSlots < 0 || st.ScaleFactor < 0 || st.ScaleDownDelay < 0 || st.Horizon < 0:
-		return errors.New("idle slots, scale factor, scale-down delay and horizon must not be negative")
+	case st.IdleSlots < 0 || st.ScaleFactor < 0 || st.ScaleDownDelay < 0 || st.Horizon < 0 || st.Overdue < 0 || st.MaxFlowError < 0:
+		return errors.New("idle slots, scale factor, scale-down delay, horizon, overdue and max flow error must not be negative")
 	case st.IdleRisk < 0 || st.IdleRisk >= 1 || st.Quantile < 0 || st.Quantile >= 1:
 		return errors.New("idle risk and quantile must lie in [0, 1)")
 	case st.WarmMin < 0 || st.WarmMax < st.WarmMin:
@@ -131,6 +134,9 @@ func (st Settings) String() string {
 	if st.Overdue > 0 {
 		s += fmt.Sprintf(" overdue %s", st.Overdue)
 	}
+	if st.MaxFlowError > 0 {
+		s += fmt.Sprintf(" max error %.2g", st.MaxFlowError)
+	}
 	return s
 }
 
@@ -140,7 +146,7 @@ const RateWindow = 30 * time.Minute
 
 // forecastConfig is the forecaster's configuration for st.
 func (st Settings) forecastConfig() *forecast.Config {
-	return &forecast.Config{Quantile: st.Quantile, RateWindow: RateWindow, Overdue: st.Overdue}
+	return &forecast.Config{Quantile: st.Quantile, RateWindow: RateWindow, Overdue: st.Overdue, MaxFlowError: st.MaxFlowError}
 }
 
 // Runfleet is runfleet's own policy and its pool with settings st: a

@@ -203,10 +203,12 @@ func frontierSettings() []Settings {
 // oracleSettings are the settings the oracles are swept with: they need
 // no quantile and gain nothing from on-demand warm starts.
 func oracleSettings() []Settings {
-	var out []Settings
-	for _, idle := range []int{0, 1, 2, 4} {
+	out := []Settings{{IdleSlots: 4, IdleRisk: 0.1, Horizon: 2}}
+	for _, idle := range []int{0, 1, 2} {
 		for _, risk := range []float64{0, 0.1} {
-			out = append(out, Settings{IdleSlots: idle, IdleRisk: risk, Horizon: 2})
+			for _, h := range []float64{1.25, 1.5, 2} {
+				out = append(out, Settings{IdleSlots: idle, IdleRisk: risk, Horizon: h})
+			}
 		}
 	}
 	return out
