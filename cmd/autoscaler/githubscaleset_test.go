@@ -13,6 +13,7 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/policy"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scalesettest"
+	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
 const scaleSetPAT = "ghp_cpScaleSet00000000000000000000000"
@@ -125,8 +126,26 @@ func TestGitHubScaleSetThroughTheFleet(t *testing.T) {
 	if _, err := api.MintJIT(ctx, github.JITRequest{Name: "node-1-0-e5", Labels: []string{"big"}}); err != nil {
 		t.Fatalf("mint in the freed slot: %v", err)
 	}
+
+	// The scale set's rate limit (429 with Retry-After) reaches the node at
+	// once, without a retry by the control plane (the one refusal would be
+	// followed by a success), and pauses the node's calls.
+	if err := api.DeleteRunner(ctx, rs[0].ID); err != nil {
+		t.Fatalf("deleting its idle runner: %v", err)
+	}
+	fake.RateLimit(scalesettest.TooManyRequests, 1, 2*time.Second, "generatejitconfig")
+	before := time.Now()
+	if _, err := api.MintJIT(ctx, github.JITRequest{Name: "node-1-1-f6", Labels: []string{"big"}}); !errors.Is(err, github.ErrRateLimited) {
+		t.Fatalf("mint under the scale set's rate limit: %v, want ErrRateLimited", err)
+	}
+	if until := f.gate.Until(ratelimit.Key("fleet-github", f.url)); until.Sub(before) < time.Second {
+		t.Fatalf("the node's GitHub calls are paused until +%s, want about +2s (Retry-After)", until.Sub(before))
+	}
 	if calls := fake.AcquireCalls(); len(calls) == 0 {
 		t.Error("the control plane acquired no job")
+	}
+	if n := fake.EarlyCalls(); n != 0 {
+		t.Errorf("%d calls reached the scale-set service before its Retry-After passed", n)
 	}
 	if v := fake.Violations(); len(v) > 0 {
 		t.Errorf("scale-set protocol violations: %v", strings.Join(v, "; "))
