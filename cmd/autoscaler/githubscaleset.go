@@ -207,8 +207,14 @@ type jobRecord struct {
 	at  time.Time
 }
 
-// jobMemory is how long a completed job is remembered for its node.
-const jobMemory = time.Hour
+// How long the session's word on a job is kept for its node: a completed
+// job's for an hour (the node asks right after its runner exits); a
+// started one's past the longest a self-hosted job may run (5 days), in
+// case its JobCompleted never came.
+const (
+	jobMemory        = time.Hour
+	startedJobMemory = 6 * 24 * time.Hour
+)
 
 var (
 	_ controlplane.GitHubScaleSetRunners = (*scaleSetRunners)(nil)
@@ -231,7 +237,7 @@ func (s *scaleSetRunners) record(runner string, job controlplane.ScaleSetJob) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, r := range s.jobs {
-		if r.job.Completed && now.Sub(r.at) > jobMemory {
+		if age := now.Sub(r.at); age > startedJobMemory || r.job.Completed && age > jobMemory {
 			delete(s.jobs, name)
 		}
 	}
