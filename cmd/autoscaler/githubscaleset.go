@@ -113,23 +113,20 @@ func newGitHubScaleSets(g *githubJIT, o *controlplane.GitHubJITOptions, reg prom
 		return nil, nil, fmt.Errorf("[github_jit] url: %w", err)
 	}
 	rg := &scaleset.RateGate{Gate: rest.gate, Key: scaleset.GateKey(u.Host, g.Auth.AppID, g.Auth.Token)}
-	info := actions.SystemInfo{System: "runfleet", Version: version, Subsystem: "control-plane"}
-	opts := append([]actions.HTTPOption{actions.WithLogger(logger.With("github_jit", "scale sets"))}, rg.HTTPOption()...)
-	var client *actions.Client
-	if g.Auth.AppID != 0 {
-		client, err = actions.NewClientWithGitHubApp(actions.ClientWithGitHubAppConfig{GitHubConfigURL: g.URL, SystemInfo: info,
-			GitHubAppAuth: actions.GitHubAppAuth{ClientID: strconv.FormatInt(g.Auth.AppID, 10), InstallationID: g.Auth.InstallationID, PrivateKey: string(g.Auth.PrivateKey)}}, opts...)
-	} else {
-		client, err = actions.NewClientWithPersonalAccessToken(actions.NewClientWithPersonalAccessTokenConfig{
-			GitHubConfigURL: g.URL, PersonalAccessToken: g.Auth.Token, SystemInfo: info}, opts...)
-	}
+	// The sessions' client waits out rate limits (it serves no one); the
+	// nodes' calls fail fast and the node waits (429 + Retry-After).
+	client, err := scaleSetClient(g, rg.HTTPOption(), logger)
 	if err != nil {
-		return nil, nil, fmt.Errorf("[github_jit] scale sets: %w", err)
+		return nil, nil, err
+	}
+	calls, err := scaleSetClient(g, rg.FailFastHTTPOption(), logger)
+	if err != nil {
+		return nil, nil, err
 	}
 	o.ScaleSets = map[string]controlplane.GitHubScaleSet{}
 	var ls []*scaleset.Listener
 	for name, s := range g.ScaleSets {
-		ss := &scaleSetRunners{c: client, rest: rest, jobs: map[string]*jobRecord{}}
+		ss := &scaleSetRunners{c: calls, rest: rest, jobs: map[string]*jobRecord{}}
 		l, err := scaleset.New(scaleset.Options{
 			Config: scaleset.Config{Name: name, Labels: s.Labels, RunnerGroup: s.RunnerGroup, MinIdle: s.MinIdle, Max: s.MaxRunners, Owner: scaleSetOwner},
 			API:    client, Logger: logger, Registerer: reg, RateGate: rg, JobEvents: ss,
@@ -155,6 +152,26 @@ func newGitHubScaleSets(g *githubJIT, o *controlplane.GitHubJITOptions, reg prom
 		wg.Wait()
 	}
 	return demand, start, nil
+}
+
+// scaleSetClient is a scale-set client with the [github_jit] credentials
+// whose calls use the gated HTTP options gated.
+func scaleSetClient(g *githubJIT, gated []actions.HTTPOption, logger *slog.Logger) (*actions.Client, error) {
+	info := actions.SystemInfo{System: "runfleet", Version: version, Subsystem: "control-plane"}
+	opts := append([]actions.HTTPOption{actions.WithLogger(logger.With("github_jit", "scale sets"))}, gated...)
+	var client *actions.Client
+	var err error
+	if g.Auth.AppID != 0 {
+		client, err = actions.NewClientWithGitHubApp(actions.ClientWithGitHubAppConfig{GitHubConfigURL: g.URL, SystemInfo: info,
+			GitHubAppAuth: actions.GitHubAppAuth{ClientID: strconv.FormatInt(g.Auth.AppID, 10), InstallationID: g.Auth.InstallationID, PrivateKey: string(g.Auth.PrivateKey)}}, opts...)
+	} else {
+		client, err = actions.NewClientWithPersonalAccessToken(actions.NewClientWithPersonalAccessTokenConfig{
+			GitHubConfigURL: g.URL, PersonalAccessToken: g.Auth.Token, SystemInfo: info}, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("[github_jit] scale sets: %w", err)
+	}
+	return client, nil
 }
 
 // scaleSetDemand is a scale set's queued jobs as the control plane's
@@ -190,8 +207,14 @@ type jobRecord struct {
 	at  time.Time
 }
 
-// jobMemory is how long a completed job is remembered for its node.
-const jobMemory = time.Hour
+// How long the session's word on a job is kept for its node: a completed
+// job's for an hour (the node asks right after its runner exits); a
+// started one's past the longest a self-hosted job may run (5 days), in
+// case its JobCompleted never came.
+const (
+	jobMemory        = time.Hour
+	startedJobMemory = 6 * 24 * time.Hour
+)
 
 var (
 	_ controlplane.GitHubScaleSetRunners = (*scaleSetRunners)(nil)
@@ -214,7 +237,7 @@ func (s *scaleSetRunners) record(runner string, job controlplane.ScaleSetJob) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, r := range s.jobs {
-		if r.job.Completed && now.Sub(r.at) > jobMemory {
+		if age := now.Sub(r.at); age > startedJobMemory || r.job.Completed && age > jobMemory {
 			delete(s.jobs, name)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	actions "github.com/actions/scaleset"
+
 	"github.com/runfleet/runfleet/autoscaler/policy"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scalesettest"
+	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
 const scaleSetPAT = "ghp_cpScaleSet00000000000000000000000"
@@ -125,8 +130,26 @@ func TestGitHubScaleSetThroughTheFleet(t *testing.T) {
 	if _, err := api.MintJIT(ctx, github.JITRequest{Name: "node-1-0-e5", Labels: []string{"big"}}); err != nil {
 		t.Fatalf("mint in the freed slot: %v", err)
 	}
+
+	// The scale set's rate limit (429 with Retry-After) reaches the node at
+	// once, without a retry by the control plane (the one refusal would be
+	// followed by a success), and pauses the node's calls.
+	if err := api.DeleteRunner(ctx, rs[0].ID); err != nil {
+		t.Fatalf("deleting its idle runner: %v", err)
+	}
+	fake.RateLimit(scalesettest.TooManyRequests, 1, 2*time.Second, "generatejitconfig")
+	before := time.Now()
+	if _, err := api.MintJIT(ctx, github.JITRequest{Name: "node-1-1-f6", Labels: []string{"big"}}); !errors.Is(err, github.ErrRateLimited) {
+		t.Fatalf("mint under the scale set's rate limit: %v, want ErrRateLimited", err)
+	}
+	if until := f.gate.Until(ratelimit.Key("fleet-github", f.url)); until.Sub(before) < time.Second {
+		t.Fatalf("the node's GitHub calls are paused until +%s, want about +2s (Retry-After)", until.Sub(before))
+	}
 	if calls := fake.AcquireCalls(); len(calls) == 0 {
 		t.Error("the control plane acquired no job")
+	}
+	if n := fake.EarlyCalls(); n != 0 {
+		t.Errorf("%d calls reached the scale-set service before its Retry-After passed", n)
 	}
 	if v := fake.Violations(); len(v) > 0 {
 		t.Errorf("scale-set protocol violations: %v", strings.Join(v, "; "))
@@ -142,5 +165,45 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// stepClock is a clock.Clock whose Now the test moves; it makes no timers.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time                     { return c.now }
+func (c *stepClock) NewTimer(time.Duration) clock.Timer { panic("no timers here") }
+
+// TestScaleSetJobMemory: the session's word on a job is kept for its node
+// an hour after JobCompleted, and past the longest job when JobCompleted
+// never came; later records prune the older ones.
+func TestScaleSetJobMemory(t *testing.T) {
+	clk := &stepClock{now: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	s := &scaleSetRunners{rest: &jitRunners{clk: clk}, jobs: map[string]*jobRecord{}}
+	started := func(name string) { s.JobStarted(&actions.JobStarted{RunnerName: name}) }
+	completed := func(name string) { s.JobCompleted(&actions.JobCompleted{RunnerName: name, Result: "succeeded"}) }
+	started("lost") // its JobCompleted never comes
+	started("done")
+	completed("done")
+	steps := []struct {
+		after time.Duration
+		known []string
+	}{
+		{30 * time.Minute, []string{"done", "lost"}},
+		{time.Hour, []string{"lost"}},                 // 90 min after JobCompleted
+		{6*24*time.Hour - 89*time.Minute, []string{}}, // past the longest job
+	}
+	for i, st := range steps {
+		clk.now = clk.now.Add(st.after)
+		started(fmt.Sprintf("probe-%d", i)) // a record prunes
+		for _, name := range []string{"done", "lost"} {
+			_, ok := s.Job(name)
+			if want := slices.Contains(st.known, name); ok != want {
+				t.Errorf("step %d: job of %s known %v, want %v", i, name, ok, want)
+			}
+		}
+	}
+	if j, ok := s.Job("probe-2"); !ok || j.Completed {
+		t.Errorf("the latest record: %+v %v", j, ok)
 	}
 }

@@ -29,6 +29,8 @@ func TestGitHubFleetCredentials(t *testing.T) {
 			wantErr: "remove min_idle, max_runners"},
 		{name: "scale set with a key", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\ntoken = \"x\"\n",
 			wantErr: "remove token"},
+		{name: "scale set named like a [[github]] table", body: fleet + table + "[[github_scale_set]]\nname = \"gh\"\ncredentials = \"fleet\"\nscale_set = \"big\"\n",
+			wantErr: `name "gh" is a [[github]] table's too`},
 		{name: "fleet scale set", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"big\"\nlimit = 1\n"},
 	}
 	for _, tc := range cases {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -114,6 +115,19 @@ func fleetScaleSetError(ss []GitHubScaleSet, fl Fleet) error {
 		errs = append(errs, fmt.Errorf(`github_scale_set (%s): a fleet node ([fleet]) must not hold the scale set's GitHub credential (%s): `+
 			`use credentials = "fleet" and [github_jit.scale_sets.%s] on the control plane, or set allow_node_credentials = true to keep it on the node`,
 			s.ScaleSet, s.credentialKeys(), s.ScaleSet))
+	}
+	return errors.Join(errs...)
+}
+
+// sourceNameError refuses a [[github_scale_set]] table with the fleet's
+// credentials named like a [[github]] table: both become label-mode
+// sources, whose names key the journal and the metrics.
+func sourceNameError(gs []GitHub, ss []GitHubScaleSet) error {
+	var errs []error
+	for _, s := range ss {
+		if s.FromFleet() && slices.ContainsFunc(gs, func(g GitHub) bool { return g.Name == s.Name }) {
+			errs = append(errs, fmt.Errorf(`github_scale_set (%s): name %q is a [[github]] table's too: give the scale set's table another name`, s.ScaleSet, s.Name))
+		}
 	}
 	return errors.Join(errs...)
 }

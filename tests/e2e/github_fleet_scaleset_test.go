@@ -66,6 +66,8 @@ pool = "linux"
 	if j.Result != "succeeded" || j.RunnerName != idle.Name || !strings.Contains(j.Output, "ran on "+node.Name) {
 		t.Fatalf("job %+v, want succeeded on %s", j, idle.Name)
 	}
+	t.Logf("scale set through the fleet, warm: queued→runner took the job %v, job ran %v",
+		j.StartedAt.Sub(j.QueuedAt), j.FinishedAt.Sub(j.StartedAt))
 	waitFor(t, 2*time.Minute, "a fresh idle runner of the node", func() bool {
 		rs := fake.Runners()
 		return len(rs) == 1 && rs[0].Online && rs[0].Name != j.RunnerName && strings.HasPrefix(rs[0].Name, node.Name+"-")

@@ -47,11 +47,27 @@ const (
 // HTTPOption returns a scale-set client option with a new gated
 // retryable HTTP client; nil g gives no option (the module's own client).
 func (g *RateGate) HTTPOption() []actions.HTTPOption {
+	return g.option(gatedRetryMax, gatedRetryWaitMax)
+}
+
+// FailFastHTTPOption is HTTPOption without retries: an answer that
+// pauses the credential fails the call at once (the gate keeps the pause
+// for the calls after it), for a caller that answers for someone else and
+// passes the wait on rather than sleep on it (the control plane's fleet
+// API handlers: 429 with Retry-After to the node).
+func (g *RateGate) FailFastHTTPOption() []actions.HTTPOption {
+	return g.option(0, 0)
+}
+
+func (g *RateGate) option(retryMax int, retryWaitMax time.Duration) []actions.HTTPOption {
 	if g == nil || g.Gate == nil {
 		return nil
 	}
 	c := retryablehttp.NewClient()
-	c.RetryMax, c.RetryWaitMax = gatedRetryMax, gatedRetryWaitMax
+	c.RetryMax = retryMax
+	if retryWaitMax > 0 {
+		c.RetryWaitMax = retryWaitMax
+	}
 	key := g.Key
 	g.Gate.Retryable(c, func(*http.Request) string { return key }, ratelimit.GitHubLimit)
 	return []actions.HTTPOption{actions.WithRetryableHTTPClint(c)}
