@@ -243,7 +243,8 @@ func tail(s string, n int) string {
 func leftovers(t testing.TB, node string) []string {
 	t.Helper()
 	c := dockerClient(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a poll of a wedged engine fails, not hangs
+	defer cancel()
 	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))
 	var out []string
 	cs, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
