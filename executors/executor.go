@@ -218,5 +218,18 @@ type FirstStepEnv interface {
 	RunFirst(ctx context.Context, out io.Writer) (Result, error)
 }
 
+// FirstStepPrestarter is an optional FirstStepEnv capability, found by
+// type assertion: Prestart starts the job container before its first step
+// may run. The step's process waits at a gate, before anything of the
+// step runs, until RunFirst opens it; so the engine's container start
+// overlaps what the caller must finish first (the sources checkout), and
+// RunFirst costs only the gate. Prestart at most once, and let it return
+// before calling RunFirst; an error leaves RunFirst to start the
+// container itself. Close removes a
+// prestarted container whose RunFirst never came.
+type FirstStepPrestarter interface {
+	Prestart(ctx context.Context) error
+}
+
 // ErrFirstStepUsed means RunFirst was called again on a FirstStepEnv.
 var ErrFirstStepUsed = errors.New("the first step already ran")

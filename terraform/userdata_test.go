@@ -187,6 +187,17 @@ func checkAgentConfig(t *testing.T, script, platform string) {
 		fl.ProviderID != "i-0123456789abcdef0" || fl.Identity != "aws" || fl.CAFile != filepath.Join(dir, "fleet-ca.pem") {
 		t.Errorf("fleet membership: %+v", fl)
 	}
+	// No scale set with a GitHub credential on a node: the agent refuses a fleet node's
+	// [[github_scale_set]] that holds one (allow_node_credentials aside), and the module
+	// never opts out of that.
+	for _, s := range cfg.GitHubScaleSets {
+		if !s.FromFleet() || s.AllowNodeCredentials {
+			t.Errorf("the %s node config has scale set %s with a node credential (allow_node_credentials %v)", platform, s.ScaleSet, s.AllowNodeCredentials)
+		}
+	}
+	if strings.Contains(script, "allow_node_credentials") {
+		t.Errorf("the %s node user-data opts out of the fleet's credentials (allow_node_credentials)", platform)
+	}
 	switch platform {
 	case "gitlab":
 		if len(f.Runners) != 1 {

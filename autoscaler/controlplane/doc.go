@@ -10,6 +10,10 @@
 // GitHub credentials (githubjit.go): nodes mint JIT runner configs through
 // it, for their own runner names, their pool's labels and at most their
 // pool's slots per node, and may list, delete and look up only their own
-// runners; their idle registrations go when they do. The Provider, Demand
-// and GitHubRunners interfaces are defined here, by their consumer.
+// runners; their idle registrations go when they do. Runner scale sets
+// whose message session the control plane holds (GitHubJITOptions.ScaleSets,
+// githubscaleset.go) are minted for the nodes of their pool the same way,
+// with busy and job results from the session. The Provider, Demand,
+// GitHubRunners and GitHubScaleSetRunners interfaces are defined here, by
+// their consumer.
 package controlplane

@@ -80,6 +80,10 @@ type GitHubJITOptions struct {
 	// CleanupTimeout bounds the deletes of a removed or re-registered
 	// node's idle runners (default 10 s; best effort, logged on failure).
 	CleanupTimeout time.Duration
+	// ScaleSets by scale set name: runner scale sets whose message session
+	// the control plane holds; nodes of each one's pool mint its runners
+	// (githubscaleset.go).
+	ScaleSets map[string]GitHubScaleSet
 }
 
 // githubJIT serves the GitHub endpoints.
@@ -103,6 +107,9 @@ type jitNode struct {
 	// seen gone). Only at the cap does a mint cost a list of the target.
 	ids    map[int64]bool
 	loaded bool
+	// scale are the node's scale-set runners (id → scale set), kept by
+	// its mints and deletes and asked of GitHub one by one at the cap.
+	scale map[int64]string
 }
 
 // Results of mints, the values of runfleet_fleet_github_jit_mints_total's
@@ -170,7 +177,7 @@ func (j *githubJIT) node(node string) *jitNode {
 	defer j.mu.Unlock()
 	n := j.nodes[node]
 	if n == nil {
-		n = &jitNode{ids: map[int64]bool{}}
+		n = &jitNode{ids: map[int64]bool{}, scale: map[int64]string{}}
 		j.nodes[node] = n
 	}
 	return n
@@ -184,7 +191,9 @@ func (j *githubJIT) reload(ctx context.Context, n *jitNode, node string) error {
 	}
 	clear(n.ids)
 	for _, r := range rs {
-		n.ids[r.ID] = true
+		if _, ok := n.scale[r.ID]; !ok { // GitHub may list scale-set runners too
+			n.ids[r.ID] = true
+		}
 	}
 	n.loaded = true
 	return nil
@@ -252,6 +261,18 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, mintWrongName, fmt.Sprintf("runner name %q: a node mints only names %s<slot>-<hex>", req.Name, j.prefix(rec.Name)))
 		return
 	}
+	if rec.State == policy.NodeDraining || rec.State == policy.NodeNotReady {
+		refuse(http.StatusConflict, mintNotReady, "node is "+string(rec.State)+": it takes no new runners")
+		return
+	}
+	slots := rec.Slots
+	if p, ok := c.pool(rec.Pool); ok && p.SlotsPerNode > 0 {
+		slots = p.SlotsPerNode
+	}
+	if req.ScaleSet != "" {
+		c.mintScaleSet(w, r, rec, req, slots, refuse) // githubscaleset.go
+		return
+	}
 	pc, ok := j.o.Pools[rec.Pool]
 	if !ok {
 		refuse(http.StatusForbidden, mintWrongLabels, fmt.Sprintf("pool %q has no GitHub runner labels configured ([github_jit] pools)", rec.Pool))
@@ -261,14 +282,6 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, mintWrongLabels, fmt.Sprintf("labels %v: pool %q allows %v", req.Labels, rec.Pool, pc.Labels))
 		return
 	}
-	if rec.State == policy.NodeDraining || rec.State == policy.NodeNotReady {
-		refuse(http.StatusConflict, mintNotReady, "node is "+string(rec.State)+": it takes no new runners")
-		return
-	}
-	slots := rec.Slots
-	if p, ok := c.pool(rec.Pool); ok && p.SlotsPerNode > 0 {
-		slots = p.SlotsPerNode
-	}
 	jn := j.node(rec.Name)
 	jn.mu.Lock()
 	defer jn.mu.Unlock()
@@ -276,15 +289,15 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 	// GitHub is the record of the node's unfinished runners (a JIT runner
 	// is registered from its mint until its one job ends): asked at the
 	// node's first mint and whenever the runners known fill its slots.
-	if !jn.loaded || len(jn.ids) >= slots {
-		if err := j.reload(ctx, jn, rec.Name); err != nil {
+	if !jn.loaded || jn.count() >= slots {
+		if err := j.refresh(ctx, jn, rec.Name, rec.Pool); err != nil {
 			j.mints.WithLabelValues(resultOf(err)).Inc()
 			c.githubError(w, "listing the node's runners", rec.Name, err)
 			return
 		}
 	}
-	if len(jn.ids) >= slots {
-		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", len(jn.ids), slots))
+	if jn.count() >= slots {
+		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", jn.count(), slots))
 		return
 	}
 	cfg, err := j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
@@ -382,6 +395,10 @@ func (c *ControlPlane) handleListRunners(w http.ResponseWriter, r *http.Request)
 		writeError(w, http.StatusForbidden, fmt.Sprintf("runner %q is not this node's", req.Name))
 		return
 	}
+	if req.ScaleSet != "" {
+		c.listScaleSet(w, r, n, req) // githubscaleset.go
+		return
+	}
 	rs, err := c.jit.listOwned(r.Context(), name, req.Name)
 	if err != nil {
 		c.githubError(w, "listing the node's runners", name, err)
@@ -393,6 +410,10 @@ func (c *ControlPlane) handleListRunners(w http.ResponseWriter, r *http.Request)
 func (c *ControlPlane) handleDeleteRunner(w http.ResponseWriter, r *http.Request) {
 	n, req, ok := nodeRequest[fleetapi.DeleteRunnerRequest](c, w, r)
 	if !ok {
+		return
+	}
+	if req.ScaleSet != "" {
+		c.deleteScaleSet(w, r, n, req) // githubscaleset.go
 		return
 	}
 	name := n.name()
@@ -429,6 +450,10 @@ func (c *ControlPlane) handleRunnerJob(w http.ResponseWriter, r *http.Request) {
 	name := n.name()
 	if !c.jit.owns(name, req.Runner) {
 		writeError(w, http.StatusForbidden, fmt.Sprintf("runner %q is not this node's", req.Runner))
+		return
+	}
+	if req.ScaleSet != "" {
+		c.scaleSetJob(w, n, req) // githubscaleset.go
 		return
 	}
 	job, found, err := c.jit.o.API.RunnerJob(r.Context(), req.Ref, req.Runner)
@@ -482,7 +507,21 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	jn := c.jit.node(node)
 	jn.mu.Lock() // no mint of the node between the list and the deletes
 	defer jn.mu.Unlock()
-	jn.loaded = false // what is left, GitHub lists at the next mint
+	jn.loaded = false                           // what is left, GitHub lists at the next mint
+	c.removeScaleSetRunners(ctx, jn, node, why) // githubscaleset.go
+	if len(c.jit.o.Pools) > 0 {                 // label mode: the node's runners by GitHub's list
+		c.removeLabelRunners(ctx, node, why)
+	}
+	if why == whyRemoved {
+		c.jit.mu.Lock()
+		delete(c.jit.nodes, node)
+		c.jit.mu.Unlock()
+	}
+}
+
+// removeLabelRunners deletes node's idle label-mode registrations (the
+// node's jitNode.mu held).
+func (c *ControlPlane) removeLabelRunners(ctx context.Context, node, why string) {
 	rs, err := c.jit.listOwned(ctx, node, "")
 	if err != nil {
 		c.log.Warn("listing the GitHub runners of a node", "node", node, "why", why, "err", err)
@@ -499,11 +538,6 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 		default:
 			c.log.Info("deleted an idle GitHub runner of a node", "node", node, "why", why, "runner", r.Name)
 		}
-	}
-	if why == whyRemoved {
-		c.jit.mu.Lock()
-		delete(c.jit.nodes, node)
-		c.jit.mu.Unlock()
 	}
 }
 

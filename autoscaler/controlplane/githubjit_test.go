@@ -171,6 +171,12 @@ func (f *fakeRunners) names() []string {
 // nodes of pool "linux" (2 slots per node).
 func jitHarness(t *testing.T) (*harness, *fakeRunners, map[string]string) {
 	t.Helper()
+	return jitHarnessWith(t, func(*controlplane.GitHubJITOptions) {})
+}
+
+// jitHarnessWith is jitHarness with the JIT options changed by tweak.
+func jitHarnessWith(t *testing.T, tweak func(*controlplane.GitHubJITOptions)) (*harness, *fakeRunners, map[string]string) {
+	t.Helper()
 	gh := newFakeRunners()
 	h := &harness{t: t, dbPath: t.TempDir() + "/fleet.db", demand: &fakeDemand{},
 		clock: &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}}
@@ -180,6 +186,7 @@ func jitHarness(t *testing.T) (*harness, *fakeRunners, map[string]string) {
 		o.GitHubJIT = &controlplane.GitHubJITOptions{API: gh, Pools: map[string]controlplane.GitHubJITPool{
 			"linux": {Labels: []string{"self-hosted", "linux"}, RunnerGroupID: 7},
 		}}
+		tweak(o.GitHubJIT)
 	}
 	h.start()
 	h.demand.set(3) // two nodes

@@ -202,9 +202,16 @@ type QueuedJobs struct {
 // runners as its pool has slots per node, or it is draining), 429 with
 // Retry-After (GitHub's rate limit), 502 (GitHub refused the control
 // plane's credentials or failed).
+//
+// With ScaleSet set, the runner is minted on that runner scale set, whose
+// message session the control plane holds ([github_jit.scale_sets.NAME]):
+// the scale set must be configured for the node's pool (403 otherwise),
+// Labels are ignored (the scale set's are used), and the same name rule
+// and slot cap hold.
 type JITRequest struct {
-	Name   string   `json:"name"`
-	Labels []string `json:"labels"`
+	Name     string   `json:"name"`
+	Labels   []string `json:"labels"`
+	ScaleSet string   `json:"scale_set,omitempty"`
 }
 
 // JITConfig is a minted runner registration; Encoded holds the runner's
@@ -217,8 +224,10 @@ type JITConfig struct {
 
 // RunnersRequest lists the calling node's runners: the one named Name, or
 // all of them when Name is empty. Runners of other nodes are never listed.
+// With ScaleSet set, the node's runners of that scale set are listed.
 type RunnersRequest struct {
-	Name string `json:"name,omitempty"`
+	Name     string `json:"name,omitempty"`
+	ScaleSet string `json:"scale_set,omitempty"`
 }
 
 // Runner is one registered runner as GitHub lists it.
@@ -238,7 +247,8 @@ type RunnerList struct {
 // registrations (403 for a runner of another node; a runner already gone
 // is fine; 409 when GitHub refuses because the runner is busy).
 type DeleteRunnerRequest struct {
-	ID int64 `json:"id"`
+	ID       int64  `json:"id"`
+	ScaleSet string `json:"scale_set,omitempty"` // a runner of that scale set
 }
 
 // DeleteRunnerResponse answers DeleteRunnerRequest.
@@ -253,9 +263,12 @@ type JobRef struct {
 
 // RunnerJobRequest asks which job of Ref's run the calling node's runner
 // named Runner ran.
+// With ScaleSet set, the answer is what the scale set's message session
+// said of the runner's job (Ref is then not needed).
 type RunnerJobRequest struct {
-	Ref    JobRef `json:"ref"`
-	Runner string `json:"runner"`
+	Ref      JobRef `json:"ref"`
+	Runner   string `json:"runner"`
+	ScaleSet string `json:"scale_set,omitempty"`
 }
 
 // Job is a workflow job as GitHub reports it.

@@ -1,7 +1,6 @@
 package forecast
 
 import (
-	"slices"
 	"time"
 )
 
@@ -54,15 +53,7 @@ func (t *errorTracker) settle(now time.Time) {
 }
 
 // index is the position of the first arrival after at.
-func (t *errorTracker) index(at time.Time) int {
-	i, _ := slices.BinarySearchFunc(t.arrivals, at, func(a, b time.Time) int {
-		if !a.After(b) {
-			return -1
-		}
-		return 1
-	})
-	return i
-}
+func (t *errorTracker) index(at time.Time) int { return countUpTo(t.arrivals, at) }
 
 // countIn counts arrivals in (from, to].
 func (t *errorTracker) countIn(from, to time.Time) int {

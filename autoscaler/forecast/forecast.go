@@ -69,6 +69,11 @@ type Config struct {
 	// plans for the runs whose waves came early, so capacity is ready for
 	// them too, at the price of idle time when the wave comes late.
 	Quantile float64
+	// RateWindow, when positive, measures the rate of unannounced
+	// arrivals (policy.ExpectedJobs.Unannounced, for pools with an
+	// IdleRisk) over the last window and the one that began a day earlier
+	// (30 min is a good value). 0: not measured.
+	RateWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -133,11 +138,14 @@ type Forecaster struct {
 	durations map[string]*durationStat // flow + labels → mean duration
 	last      time.Time
 	errs      errorTracker
+	surprise  unannounced
 }
 
 // New returns an empty forecaster.
 func New(cfg Config) *Forecaster {
-	return &Forecaster{cfg: cfg.withDefaults(), flows: map[flowKey]*flow{}, runs: map[runKey]*run{}, durations: map[string]*durationStat{}}
+	cfg = cfg.withDefaults()
+	return &Forecaster{cfg: cfg, flows: map[flowKey]*flow{}, runs: map[runKey]*run{}, durations: map[string]*durationStat{},
+		surprise: unannounced{window: cfg.RateWindow}}
 }
 
 // LabelKey is the canonical form of a label set: sorted, comma-joined.
@@ -148,10 +156,13 @@ func LabelKey(labels []string) string {
 }
 
 // Observe feeds one event. Events must come in time order; an event
-// without a run id is ignored (it belongs to no workflow the forecaster
-// can learn).
+// without a run id belongs to no workflow the forecaster can learn: a job
+// queued without one only counts as an unannounced arrival.
 func (f *Forecaster) Observe(e Event) {
 	if e.RunID == "" {
+		if e.Kind == JobQueued && f.cfg.RateWindow > 0 {
+			f.surprise.arrived(LabelKey(e.Labels), e.At)
+		}
 		return
 	}
 	if e.At.After(f.last) {
@@ -187,6 +198,9 @@ func (f *Forecaster) Observe(e Event) {
 			r.waves = append(r.waves, wave{first: n, start: off})
 		}
 		r.jobs = append(r.jobs, arrival{off: off, labels: LabelKey(e.Labels)})
+		if f.cfg.RateWindow > 0 && len(r.waves) == 1 && off <= f.cfg.WaveGap {
+			f.surprise.arrived(LabelKey(e.Labels), e.At)
+		}
 		f.errs.arrived(e.At)
 	case JobStarted:
 		r.running[e.JobID] = e.At
@@ -229,7 +243,8 @@ func (f *Forecaster) MeanDuration(repo, workflow string, labels []string) (time.
 }
 
 // Expected returns, per label set and horizon, the jobs expected to queue
-// in (now, now+h] from the runs in progress. now must not be before the
+// in (now, now+h] from the runs in progress, and the unannounced ones
+// the recent rate of arrivals no run announced gives for h. now must not be before the
 // last event observed. It also records the prediction for the longest
 // horizon so Error can score it once the clock passes it.
 func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.ExpectedJobs {
@@ -257,6 +272,12 @@ func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.
 		}
 	}
 	f.errs.predicted(now, longest, total)
+	rates := f.surprise.perHour(now)
+	for k := range rates {
+		if counts[k] == nil {
+			counts[k] = make([]float64, len(hs))
+		}
+	}
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
@@ -269,8 +290,9 @@ func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.
 			labels = strings.Split(k, ",")
 		}
 		for i, h := range hs {
-			if c := counts[k][i]; c > 0 {
-				out = append(out, policy.ExpectedJobs{Labels: labels, Within: h, Count: c})
+			c, u := counts[k][i], rates[k]*h.Hours()
+			if c > 0 || u > 0 {
+				out = append(out, policy.ExpectedJobs{Labels: labels, Within: h, Count: c, Unannounced: u})
 			}
 		}
 	}

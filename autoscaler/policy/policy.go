@@ -36,6 +36,9 @@ func (p Pool) Validate() error {
 	if p.MinIdleSlots < 0 || p.ScaleFactor < 0 || p.MaxIdleSlots < 0 || p.OnDemandBase < 0 {
 		errs = append(errs, errors.New("idle settings must not be negative"))
 	}
+	if p.IdleRisk < 0 || p.IdleRisk >= 1 {
+		errs = append(errs, fmt.Errorf("idle risk %g: want 0 (off) or a probability below 1", p.IdleRisk))
+	}
 	if len(p.Offerings) == 0 {
 		errs = append(errs, errors.New("no offerings"))
 	}
@@ -102,7 +105,7 @@ func poolFor(pools []Pool, labels []string) int {
 
 func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Duration, plan *Plan) {
 	var usable []Node
-	busy, warm := 0, 0
+	busy, warm, doomed := 0, 0, 0
 	for _, n := range s.Nodes {
 		if n.Pool != pool.Name {
 			continue
@@ -119,8 +122,11 @@ func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Du
 				plan.Terminate = append(plan.Terminate, n.ID)
 			}
 		case n.Interrupted:
-			// Stop using it at once; the replacement is wanted below.
+			// Stop using it at once; its jobs will queue again when it
+			// is reclaimed, so their replacement boots now, within the
+			// notice.
 			plan.Drain = append(plan.Drain, n.ID)
+			doomed += n.Busy
 		case bridged(pool, n, s.Now):
 			// A warm node that served the job which could not wait for a
 			// cold boot goes back (or away) at once: it runs on dearer
@@ -135,13 +141,15 @@ func (p Policy) planPool(s Snapshot, idx int, pool Pool, queued int, ttl time.Du
 			busy += n.Busy
 		}
 	}
-	core := busy + queued
-	buffer := idleBuffer(pool, busy, s.Now)
-	soon := int(math.Round(expectedWithin(s, idx, pool.BootTime)))
+	core := busy + queued + doomed
+	expected, surprise := expectedWithin(s, idx, pool.BootTime)
+	buffer := max(idleBuffer(pool, busy, s.Now), riskBuffer(surprise, pool.IdleRisk))
+	soon := int(math.Round(expected))
 	now := soon
 	if pool.WarmPool != nil {
-		now = min(int(math.Round(expectedWithin(s, idx, pool.WarmStartTime))), soon)
-		plan.WarmTarget[pool.Name] = pool.WarmPool.MinSize
+		warmExpected, _ := expectedWithin(s, idx, pool.WarmStartTime)
+		now = min(int(math.Round(warmExpected)), soon)
+		plan.WarmTarget[pool.Name] = warmTarget(*pool.WarmPool, surprise, pool.IdleRisk, buffer)
 	} else {
 		warm = 0
 	}
@@ -183,9 +191,10 @@ func (p Pool) nodesFor(slots int) int {
 
 // expectedWithin sums the forecast for pool idx over (Now, Now+within]:
 // per label set, the entry with the longest horizon not beyond within.
-func expectedWithin(s Snapshot, idx int, within time.Duration) float64 {
+// It returns the jobs announced and the unannounced ones.
+func expectedWithin(s Snapshot, idx int, within time.Duration) (announced, unannounced float64) {
 	if within <= 0 || len(s.Expected) == 0 {
-		return 0
+		return 0, 0
 	}
 	best := map[string]ExpectedJobs{}
 	for _, e := range s.Expected {
@@ -197,11 +206,43 @@ func expectedWithin(s Snapshot, idx int, within time.Duration) float64 {
 			best[k] = e
 		}
 	}
-	sum := 0.0
 	for _, e := range best {
-		sum += max(e.Count, 0)
+		announced += max(e.Count, 0)
+		unannounced += max(e.Unannounced, 0)
 	}
-	return sum
+	return announced, unannounced
+}
+
+// warmTarget is how many nodes a warm pool holds: its minimum size, or,
+// when the pool sizes its buffer by risk, the nodes that cover the
+// unannounced arrivals beyond the running buffer up to a tail risk times
+// rarer (risk²): a stopped node costs only its disk, several times less
+// than a running idle one, and starts in a warm start. Within the pool's
+// bounds.
+func warmTarget(w WarmPool, surprise, risk float64, buffer int) int {
+	n := w.MinSize
+	if risk > 0 {
+		n = max(n, riskBuffer(surprise, risk*risk)-buffer)
+	}
+	return min(n, w.MaxSize)
+}
+
+// riskBuffer is the fewest idle slots k such that more than k unannounced
+// jobs arrive (Poisson with the given mean) with probability at most risk;
+// 0 when risk is not in (0, 1).
+func riskBuffer(mean, risk float64) int {
+	if risk <= 0 || risk >= 1 || mean <= 0 {
+		return 0
+	}
+	p := math.Exp(-mean) // P(N = k)
+	cdf := p
+	k := 0
+	for 1-cdf > risk && k < 10000 {
+		k++
+		p *= mean / float64(k)
+		cdf += p
+	}
+	return k
 }
 
 // Horizons lists the forecast horizons the pools plan with (their cold

@@ -235,6 +235,16 @@ func TestPlan(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "an interrupted node's jobs are replaced within the notice",
+			pool: func(p Pool) Pool { p.MinIdleSlots = 0; return p },
+			snap: Snapshot{Nodes: []Node{func() Node { n := node("doomed", NodeReady, 2, spotA, 0); n.Interrupted = true; return n }()}},
+			check: func(t *testing.T, p Plan) {
+				if len(p.Drain) != 1 || launched(p) != 1 || p.Wanted["linux"] != 2 {
+					t.Errorf("plan %+v", p)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,6 +271,7 @@ func TestValidate(t *testing.T) {
 		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, WarmPool: &WarmPool{MaxSize: 1, State: WarmStopped, Offering: spotA}},
 		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, WarmPool: &WarmPool{MaxSize: 1, State: "frozen", Offering: odA}},
 		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, WarmPool: &WarmPool{MinSize: 2, MaxSize: 1, State: WarmStopped, Offering: odA}},
+		{Name: "x", SlotsPerNode: 1, MaxNodes: 1, Offerings: []Offering{spotA}, IdleRisk: 1},
 	}
 	for i, p := range bad {
 		if err := p.Validate(); err == nil {
@@ -331,6 +342,65 @@ func TestSawtoothNoThrash(t *testing.T) {
 	}
 	if len(nodes) != 1 {
 		t.Errorf("%d nodes left, want 1 (the idle buffer)", len(nodes))
+	}
+}
+
+// TestIdleRisk: the buffer for unannounced arrivals follows their rate.
+func TestIdleRisk(t *testing.T) {
+	pool := basePol
+	pool.MinIdleSlots, pool.IdleRisk, pool.BootTime = 0, 0.1, 45*time.Second
+	for _, tt := range []struct {
+		unannounced float64 // within a boot
+		wanted      int
+	}{
+		{0, 0}, {0.05, 0}, {0.2, 1}, {0.6, 2}, // Poisson(0.6): P(N > 1) = 0.122, P(N > 2) = 0.023
+	} {
+		s := Snapshot{Now: t0, Pools: []Pool{pool}, Expected: []ExpectedJobs{{Within: 45 * time.Second, Unannounced: tt.unannounced}}}
+		p := Policy{}.Plan(s)
+		if p.Wanted["linux"] != tt.wanted || launched(p) != (tt.wanted+1)/2 {
+			t.Errorf("%.2f unannounced within a boot: plan %+v, want %d slots", tt.unannounced, p, tt.wanted)
+		}
+	}
+}
+
+// TestWarmTargetFollowsUnannouncedArrivals: with an IdleRisk, the warm
+// pool holds what the running buffer leaves of a rarer tail, within its
+// bounds; without, its minimum size.
+func TestWarmTargetFollowsUnannouncedArrivals(t *testing.T) {
+	pool := basePol
+	pool.MinIdleSlots, pool.BootTime, pool.WarmStartTime = 0, 45*time.Second, 15*time.Second
+	pool.WarmPool = &WarmPool{MinSize: 0, MaxSize: 3, State: WarmStopped, Offering: odA}
+	for _, tt := range []struct {
+		risk, unannounced float64
+		want              int
+	}{
+		{0, 2, 0},      // no risk sizing: the minimum size
+		{0.1, 0, 0},    // quiet: nothing held, not even disks
+		{0.1, 0.05, 1}, // rare: no running buffer (P(N > 0) = 0.049), one warm node for that tail
+		{0.1, 0.6, 1},  // running buffer 2 (risk 0.1), 3 at risk 0.01: one warm
+		{0.1, 3, 3},    // running buffer 5, 8 at risk 0.01: three warm
+		{0.1, 6, 3},    // capped at the maximum size
+	} {
+		p := pool
+		p.IdleRisk = tt.risk
+		s := Snapshot{Now: t0, Pools: []Pool{p}, Expected: []ExpectedJobs{{Within: 45 * time.Second, Unannounced: tt.unannounced}}}
+		if got := (Policy{}).Plan(s).WarmTarget["linux"]; got != tt.want {
+			t.Errorf("risk %g, %.2f unannounced within a boot: warm target %d, want %d", tt.risk, tt.unannounced, got, tt.want)
+		}
+	}
+}
+
+func TestRiskBuffer(t *testing.T) {
+	tests := []struct {
+		mean, risk float64
+		want       int
+	}{
+		{0, 0.1, 0}, {1, 0, 0}, {0.05, 0.1, 0}, {0.2, 0.1, 1}, {0.2, 0.01, 2}, {3, 0.05, 6}, {3, 0.5, 3},
+	}
+	for _, tt := range tests {
+		if got := riskBuffer(tt.mean, tt.risk); got != tt.want {
+			t.Errorf("riskBuffer(%g, %g) = %d, want %d", tt.mean, tt.risk, got, tt.want)
+		}
 	}
 }
 

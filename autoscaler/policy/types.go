@@ -40,7 +40,13 @@ type Pool struct {
 	// capped at MaxIdleSlots when that is set.
 	ScaleFactor  float64
 	MaxIdleSlots int
-	Periods      []Period
+	// IdleRisk, in (0, 1), sizes the idle buffer from the forecast's
+	// unannounced arrivals instead of holding it all day: at least the
+	// fewest free slots k for which more than k unannounced jobs queue
+	// within a cold boot with probability at most IdleRisk (Poisson).
+	// Busy hours get a buffer, quiet ones none. 0: MinIdleSlots only.
+	IdleRisk float64
+	Periods  []Period
 	// ScaleDownDelay is how long a node must stay idle before it is
 	// retired; it is the hysteresis that stops thrash.
 	ScaleDownDelay time.Duration
@@ -186,6 +192,12 @@ type ExpectedJobs struct {
 	Labels []string
 	Within time.Duration
 	Count  float64
+	// Unannounced is the mean number of jobs with Labels expected to
+	// queue within Within with no earlier signal (the recent rate of such
+	// arrivals × Within). They are not in Count: nothing can launch for
+	// them ahead of time, only an idle buffer serves them at once (see
+	// Pool.IdleRisk).
+	Unannounced float64
 }
 
 // LaunchKind says where a launched node comes from.
@@ -223,7 +235,10 @@ type Plan struct {
 	// Unplaced counts queued jobs no pool serves, per label set.
 	Unplaced int
 	// WarmTarget is how many nodes each pool with a warm pool should hold
-	// warm (waiting or warming); the provider tops up or trims to it.
+	// warm (waiting or warming); the provider tops up or trims to it. It
+	// is the warm pool's MinSize, or, for a pool with an IdleRisk, what
+	// the rate of unannounced arrivals calls for beyond the running
+	// buffer (up to MaxSize).
 	WarmTarget map[string]int
 	// Expected is the forecast demand the plan provisioned for, in slots
 	// per pool (within the cold boot horizon).

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -52,6 +53,8 @@ type Contender struct {
 	// Forecast, when set, configures the forecaster the contender plans
 	// with.
 	Forecast *forecast.Config
+	// NewForecaster, when set, gives the forecaster instead (an Oracle).
+	NewForecaster func() Forecaster
 }
 
 // DefaultOfferings is a small spot market: two instance types in three
@@ -83,16 +86,61 @@ type Settings struct {
 	// Quantile the forecast plans with (forecast.Config.Quantile; 0:
 	// the mean of past runs).
 	Quantile float64
+	// IdleRisk sizes the buffer from the rate of unannounced arrivals
+	// (policy.Pool.IdleRisk; 0: IdleSlots and ScaleFactor only).
+	IdleRisk float64
+	// Horizon is how far ahead the forecast launches cold capacity (the
+	// pool's BootTime), in boot medians (0: one). Above one it covers the
+	// spread of boot times and the tick.
+	Horizon float64
+	// Overdue is how long the forecast still expects a predicted arrival
+	// that has not come (forecast.Config.Overdue; 0: its default).
+	Overdue time.Duration
 }
 
 // DefaultSettings are the settings runfleet is compared with: the same
-// for every trace.
+// for every trace. One idle slot, more when unannounced jobs come often
+// (risk 0.1); launches for the forecast's 0.9 quantile two boots ahead; a
+// warm pool of up to 2 stopped nodes, as many as the rate of unannounced
+// jobs calls for.
 func DefaultSettings() Settings {
-	return Settings{IdleSlots: 1, ScaleFactor: 0.1, ScaleDownDelay: time.Minute, WarmMin: 1, WarmMax: 2, Quantile: 0.9}
+	return Settings{IdleSlots: 1, IdleRisk: 0.1, WarmMin: 0, WarmMax: 2, Quantile: 0.9, Horizon: 2}
+}
+
+// Validate checks the settings' ranges.
+func (st Settings) Validate() error {
+	switch {
+	case st.IdleSlots < 0 || st.ScaleFactor < 0 || st.ScaleDownDelay < 0 || st.Horizon < 0:
+		return errors.New("idle slots, scale factor, scale-down delay and horizon must not be negative")
+	case st.IdleRisk < 0 || st.IdleRisk >= 1 || st.Quantile < 0 || st.Quantile >= 1:
+		return errors.New("idle risk and quantile must lie in [0, 1)")
+	case st.WarmMin < 0 || st.WarmMax < st.WarmMin:
+		return fmt.Errorf("warm pool min/max %d/%d", st.WarmMin, st.WarmMax)
+	}
+	return nil
 }
 
 func (st Settings) String() string {
-	return fmt.Sprintf("idle %d+%.0f%% delay %s warm %d-%d q %.2g", st.IdleSlots, 100*st.ScaleFactor, st.ScaleDownDelay, st.WarmMin, st.WarmMax, st.Quantile)
+	s := fmt.Sprintf("idle %d+%.0f%% delay %s warm %d-%d q %.2g", st.IdleSlots, 100*st.ScaleFactor, st.ScaleDownDelay, st.WarmMin, st.WarmMax, st.Quantile)
+	if st.IdleRisk > 0 {
+		s += fmt.Sprintf(" risk %.2g", st.IdleRisk)
+	}
+	if st.Horizon > 0 {
+		s += fmt.Sprintf(" horizon %.3gx", st.Horizon)
+	}
+	if st.Overdue > 0 {
+		s += fmt.Sprintf(" overdue %s", st.Overdue)
+	}
+	return s
+}
+
+// RateWindow is the window the simulated forecasters measure the rate of
+// unannounced arrivals over (forecast.Config.RateWindow).
+const RateWindow = 30 * time.Minute
+
+// forecastConfig is the forecaster's configuration for st.
+func (st Settings) forecastConfig() *forecast.Config {
+	return &forecast.Config{Quantile: st.Quantile, RateWindow: RateWindow, Overdue: st.Overdue}
 }
 
 // Runfleet is runfleet's own policy and its pool with settings st: a
@@ -100,10 +148,14 @@ func (st Settings) String() string {
 // on-demand nodes for bursts, and the forecast's horizons (a cold boot, a
 // warm start).
 func Runfleet(offerings []policy.Offering, slots int, boot, warmStart time.Duration, st Settings) (policy.Policy, policy.Pool) {
+	if st.Horizon > 0 {
+		boot = time.Duration(st.Horizon * float64(boot))
+	}
 	pool := policy.Pool{
 		Name: "sim", SlotsPerNode: slots, MaxNodes: 5000,
 		MinIdleSlots:   st.IdleSlots,
 		ScaleFactor:    st.ScaleFactor,
+		IdleRisk:       st.IdleRisk,
 		ScaleDownDelay: st.ScaleDownDelay,
 		Offerings:      offerings,
 		BootTime:       boot,
@@ -157,9 +209,17 @@ func Contenders(jobs []Job, sc Scenario) []Contender {
 	vm := policy.Pool{Name: "sim", SlotsPerNode: 1, MaxNodes: 5000, Offerings: perSlot}
 	idle := base
 	idle.MinIdleSlots, idle.ScaleDownDelay = sc.IdleCount, sc.IdleTime
+	// warm-idle: without a forecast there is no rate of unannounced
+	// arrivals to size the warm pool by, so it holds at least one node.
+	warmIdle := pool
+	if wp := pool.WarmPool; wp != nil {
+		w := *wp
+		w.MinSize = min(max(w.MinSize, 1), w.MaxSize)
+		warmIdle.WarmPool = &w
+	}
 	return []Contender{
-		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: &forecast.Config{Quantile: st.Quantile}},
-		{Name: "warm-idle", Planner: pol, Pool: pool},
+		{Name: "runfleet", Planner: pol, Pool: pool, Forecast: st.forecastConfig()},
+		{Name: "warm-idle", Planner: pol, Pool: warmIdle},
 		{Name: "static-peak", Planner: policy.Policy{}, Pool: static},
 		{Name: "vm-per-job", Planner: policy.Policy{}, Pool: vm, Ephemeral: true},
 		{Name: "idle-count", Planner: IgnoreQueue{}, Pool: idle},
@@ -216,7 +276,10 @@ func Compare(jobs []Job, sc Scenario) []Result {
 func (c Contender) Config(sc Scenario) Config {
 	cfg := Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples,
 		WarmStart: sc.WarmStart, WarmStoragePrice: sc.WarmStoragePrice}
-	if c.Forecast != nil {
+	switch {
+	case c.NewForecaster != nil:
+		cfg.NewForecaster = c.NewForecaster
+	case c.Forecast != nil:
 		fc := *c.Forecast
 		cfg.NewForecaster = func() Forecaster { return forecast.New(fc) }
 	}

@@ -65,8 +65,10 @@ func (f *feeder) nextRun() (time.Time, bool) {
 	return f.starts[f.next].At, true
 }
 
+// event feeds one job event; a job of no run is fed only as it queues
+// (an unannounced arrival), the forecaster has nothing else to learn.
 func (f *feeder) event(kind forecast.EventKind, j *simJob, at time.Time) {
-	if f == nil || j.Run.ID == "" {
+	if f == nil || j.Run.ID == "" && kind != forecast.JobQueued {
 		return
 	}
 	f.fc.Observe(forecast.Event{Kind: kind, At: at, Repo: j.Run.Repo, Workflow: j.Run.Workflow, RunID: j.Run.ID, JobID: j.ID, Labels: j.Labels})
@@ -92,20 +94,41 @@ func (f *feeder) expected(now time.Time, horizons []time.Duration) []policy.Expe
 	if f == nil {
 		return nil
 	}
-	by := map[time.Duration]float64{}
+	by := map[time.Duration]policy.ExpectedJobs{}
 	for _, e := range f.fc.Expected(now, horizons) {
-		by[e.Within] += e.Count
+		m := by[e.Within]
+		m.Count += e.Count
+		m.Unannounced += e.Unannounced
+		by[e.Within] = m
 	}
 	var out []policy.ExpectedJobs
 	for _, h := range horizons {
-		if by[h] > 0 {
-			out = append(out, policy.ExpectedJobs{Within: h, Count: by[h]})
+		if m := by[h]; m.Count > 0 || m.Unannounced > 0 {
+			m.Within = h
+			out = append(out, m)
 		}
 	}
 	return out
 }
 
 func (f *feeder) pending(now time.Time) bool { return f != nil && f.fc.Pending(now) }
+
+// waker is a forecaster that knows when it will next expect something
+// (the Oracle): the run must not skip past that time.
+type waker interface {
+	Wake(now time.Time) (time.Time, bool)
+}
+
+// wake is the next time the forecaster asks to be woken at, if it says.
+func (f *feeder) wake(now time.Time) (time.Time, bool) {
+	if f == nil {
+		return time.Time{}, false
+	}
+	if w, ok := f.fc.(waker); ok {
+		return w.Wake(now)
+	}
+	return time.Time{}, false
+}
 
 // error is the forecast's WAPE, or nil without a forecast.
 func (f *feeder) error() *float64 {

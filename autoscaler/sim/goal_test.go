@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -26,16 +27,18 @@ func goalScenario() Scenario {
 // BenchmarkReplayTraces replays the goal traces (testdata/README.md)
 // through runfleet's policy and the four baselines in the goal's world
 // (autoscaler simulate --boot 45s --warm-start 15s --interruption-rate
-// 0.03) and prints one table: per trace and policy the wait percentiles,
-// the share waiting over 10 s, cost over the floor (warm storage
-// included), launches cold and warm, the forecast's error, and per trace
+// 0.03), sweeps the policy's knobs (frontierSettings) with runfleet's
+// forecaster and with the signal oracle (oracleSettings: the bound for any
+// forecaster; and with the learned oracle, the bound for one that learns
+// from past runs), and prints one table: per trace the contenders, the sweep's
+// Pareto points, the best points (p95 at <= 1.3x, cost at p95 <= 10 s)
+// for runfleet and for the oracle, with the cost breakdown; then per trace
 // how much warning its jobs give.
 func BenchmarkReplayTraces(b *testing.B) {
 	type traceResult struct {
-		name     string
-		signal   Signal
-		res      []Result
-		frontier []Result // runfleet with frontierSettings
+		name   string
+		signal Signal
+		rows   []goalRow
 	}
 	var all []traceResult
 	for _, path := range goalTraces {
@@ -59,91 +62,152 @@ func BenchmarkReplayTraces(b *testing.B) {
 				b.ReportMetric(r.P95WaitS, r.Name+"-p95-s")
 				b.ReportMetric(r.CostRatio, r.Name+"-cost/floor")
 			}
-			tr := traceResult{name: name, signal: SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), res: res}
-			for _, st := range frontierSettings() {
-				fsc := sc
-				fsc.Settings, fsc.Only = &st, []string{"runfleet"}
-				r := Compare(jobs, fsc)[0]
-				r.Name = st.String()
-				tr.frontier = append(tr.frontier, r)
-			}
-			all = append(all, tr)
+			sweep := Sweep(jobs, sc, frontierSettings(), "")
+			signal := Sweep(jobs, sc, oracleSettings(), OracleSignal)
+			learned := Sweep(jobs, sc, oracleSettings(), OracleLearned)
+			clair := Sweep(jobs, sc, []Settings{{Horizon: 2}}, OracleClairvoyant)
+			all = append(all, traceResult{name: name, signal: SignalOf(jobs, sc.WarmStart, sc.World.Boot.Median), rows: goalRows(res, sweep, learned, signal, clair[0])})
 		})
 	}
 	var out strings.Builder
-	fmt.Fprintln(&out, "goal: p95 wait <= 10 s at <= 1.3x the cost floor (boot 45s, warm start 15s, interruption rate 0.03, seed 1)")
+	fmt.Fprintln(&out, "goal: p95 wait <= 10 s at <= 1.3x the cost floor, no baseline better on both (boot 45s, warm start 15s, interruption rate 0.03, seed 1)")
+	fmt.Fprintln(&out, "cost parts in floor units: jobs (on-demand share), boot, idle, warm (fills + storage); pareto *: no contender or runfleet setting is better on both")
 	tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\tpolicy\tp50 s\tp95 s\tp99 s\t>10s\tcost/floor\twarm cost\tcold\twarm\tforecast err\tgoal\t")
+	fmt.Fprintln(tw, "trace\trow\tpolicy\tp50 s\tp95 s\t>10s\tcost/floor\tjobs (od)\tboot\tidle\twarm\tcold\twarm st\tfc err\tpareto\tgoal\t")
 	for _, t := range all {
-		for _, r := range t.res {
+		for _, row := range t.rows {
+			r := row.Result
+			if r.Jobs == 0 {
+				fmt.Fprintf(tw, "%s\t%s\tnone\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", t.name, row.kind)
+				continue
+			}
 			fe := "-"
 			if r.ForecastError != nil {
 				fe = fmt.Sprintf("%.2f", *r.ForecastError)
 			}
+			cb := r.CostBreakdown
 			goal := "no"
 			if r.P95WaitS <= 10 && r.CostRatio <= 1.3 {
 				goal = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.1f%%\t%.2f\t%.1f%%\t%d\t%d\t%s\t%s\t\n", t.name, r.Name, r.P50WaitS, r.P95WaitS, r.P99WaitS,
-				100*r.Over10s, r.CostRatio, 100*r.WarmCost/max(r.Cost, 1e-12), r.LaunchesCold, r.LaunchesWarm, fe, goal)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.1f\t%.1f%%\t%.2f\t%.2f (%.2f)\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t%s\t%s\t\n", t.name, row.kind, r.Name, r.P50WaitS, r.P95WaitS,
+				100*r.Over10s, r.CostRatio, cb.Jobs, cb.JobsOnDemand, cb.Boot, cb.Idle, cb.WarmFill+cb.WarmStorage, r.LaunchesCold, r.LaunchesWarm, fe, row.pareto, goal)
 		}
 	}
 	tw.Flush()
 	for _, t := range all {
 		fmt.Fprintf(&out, "%s: %s\n", t.name, t.signal)
 	}
-	fmt.Fprintln(&out, "\nfrontier: runfleet's policy with other settings (* = no other point or baseline is better on both p95 and cost)")
-	tw = tabwriter.NewWriter(&out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\tsettings\tp95 s\t>10s\tcost/floor\tpareto\tgoal\t")
-	for _, t := range all {
-		points := append(append([]Result{}, t.res...), t.frontier...)
-		for _, r := range t.frontier {
-			pareto := "*"
-			for _, o := range points {
-				if o.P95WaitS <= r.P95WaitS && o.CostRatio <= r.CostRatio && (o.P95WaitS < r.P95WaitS || o.CostRatio < r.CostRatio) {
-					pareto = ""
-				}
-			}
-			goal := "no"
-			if r.P95WaitS <= 10 && r.CostRatio <= 1.3 {
-				goal = "yes"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f%%\t%.2f\t%s\t%s\t\n", t.name, r.Name, r.P95WaitS, 100*r.Over10s, r.CostRatio, pareto, goal)
-		}
-	}
-	tw.Flush()
-	// The best frontier points: the cheapest with p95 within 10 s, the
-	// quickest within 1.3x the floor (runfleet's settings and baselines).
-	for _, t := range all {
-		var fast, cheap *Result
-		for _, r := range append(append([]Result{}, t.res...), t.frontier...) {
-			if r.P95WaitS <= 10 && (fast == nil || r.CostRatio < fast.CostRatio) {
-				fast = &r
-			}
-			if r.CostRatio <= 1.3 && (cheap == nil || r.P95WaitS < cheap.P95WaitS) {
-				cheap = &r
-			}
-		}
-		show := func(r *Result) string {
-			if r == nil {
-				return "none"
-			}
-			return fmt.Sprintf("%s (p95 %.0f s, %.2fx)", r.Name, r.P95WaitS, r.CostRatio)
-		}
-		fmt.Fprintf(&out, "%s best: p95 <= 10 s at the lowest cost: %s; cost <= 1.3x at the lowest p95: %s\n", t.name, show(fast), show(cheap))
-	}
 	fmt.Print(out.String()) // the table is the point of the benchmark: print it whatever the flags
 }
 
-// frontierSettings are the other settings BenchmarkReplayTraces tries:
-// from no buffer and no warm pool to a large buffer.
-func frontierSettings() []Settings {
-	return []Settings{
-		{Quantile: 0}, // the forecast alone (mean of past runs), no buffer, no warm pool
-		{ScaleDownDelay: time.Minute, WarmMin: 1, WarmMax: 2, Quantile: 0.9},
-		DefaultSettings(),
-		{IdleSlots: 2, ScaleFactor: 0.2, ScaleDownDelay: time.Minute, WarmMin: 2, WarmMax: 4, Quantile: 0.9},
-		{IdleSlots: 4, ScaleFactor: 0.3, ScaleDownDelay: 2 * time.Minute, WarmMin: 2, WarmMax: 4, Quantile: 0.9},
-		{IdleSlots: 8, ScaleFactor: 0.5, ScaleDownDelay: 5 * time.Minute, WarmMin: 4, WarmMax: 8, Quantile: 0.9},
+// goalRow is one row of the goal table.
+type goalRow struct {
+	Result
+	kind   string // contender, frontier, best, oracle
+	pareto string
+}
+
+// goalRows lists a trace's contenders, the Pareto points of runfleet's
+// sweep (one of each set of equal points), the best points of the sweep
+// and of the learned and signal oracles, and the clairvoyant's point.
+func goalRows(contenders, sweep, learned, signal []Result, clairvoyant Result) []goalRow {
+	points := append(slices.Clone(contenders), sweep...)
+	dominated := func(r Result) bool {
+		for _, o := range points {
+			if o.P95WaitS <= r.P95WaitS && o.CostRatio <= r.CostRatio && (o.P95WaitS < r.P95WaitS || o.CostRatio < r.CostRatio) {
+				return true
+			}
+		}
+		return false
 	}
+	mark := func(r Result) string {
+		if dominated(r) {
+			return ""
+		}
+		return "*"
+	}
+	var rows []goalRow
+	for _, r := range contenders {
+		rows = append(rows, goalRow{r, "contender", mark(r)})
+	}
+	type point struct{ p95, cost float64 }
+	shown := map[point]bool{}
+	for _, r := range sweep {
+		if pt := (point{r.P95WaitS, r.CostRatio}); !dominated(r) && !shown[pt] {
+			shown[pt] = true
+			rows = append(rows, goalRow{r, "frontier", "*"})
+		}
+	}
+	best := func(kind string, rs []Result) {
+		fast, cheap := bestPoints(rs)
+		for _, b := range []struct {
+			r    *Result
+			what string
+		}{{cheap, ": lowest p95 at <= 1.3x"}, {fast, ": cheapest at p95 <= 10 s"}} {
+			if b.r == nil {
+				rows = append(rows, goalRow{Result{}, kind + b.what, ""})
+			} else {
+				rows = append(rows, goalRow{*b.r, kind + b.what, mark(*b.r)})
+			}
+		}
+	}
+	best("runfleet", append(slices.Clone(contenders[:1]), sweep...))
+	best("learned oracle", learned)
+	best("signal oracle", signal)
+	rows = append(rows, goalRow{clairvoyant, "clairvoyant (knows every arrival)", mark(clairvoyant)})
+	return rows
+}
+
+// bestPoints returns the cheapest result with p95 <= 10 s and the one with
+// the lowest p95 at <= 1.3x the floor (nil when none qualifies).
+func bestPoints(rs []Result) (fast, cheap *Result) {
+	for i := range rs {
+		r := &rs[i]
+		if r.P95WaitS <= 10 && (fast == nil || r.CostRatio < fast.CostRatio) {
+			fast = r
+		}
+		if r.CostRatio <= 1.3 && (cheap == nil || r.P95WaitS < cheap.P95WaitS || r.P95WaitS == cheap.P95WaitS && r.CostRatio < cheap.CostRatio) {
+			cheap = r
+		}
+	}
+	return fast, cheap
+}
+
+// frontierSettings are the settings BenchmarkReplayTraces sweeps for
+// runfleet's policy: the idle buffer (fixed, and sized from the rate of
+// unannounced arrivals), the forecast's horizon and quantile, and the warm
+// pool's bounds.
+func frontierSettings() []Settings {
+	var out []Settings
+	for _, q := range []float64{0.5, 0.9} { // no buffer, the boot as horizon
+		out = append(out, Settings{Quantile: q})
+	}
+	for _, idle := range []int{0, 1, 2} {
+		for _, h := range []float64{1, 1.5, 2} {
+			for _, q := range []float64{0.5, 0.8, 0.9} {
+				out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: h, Quantile: q})
+			}
+		}
+	}
+	// The warm pool of stopped on-demand nodes, its size fixed (1-2) or
+	// derived from the rate of unannounced arrivals (0-2).
+	for _, idle := range []int{0, 1} {
+		for _, lo := range []int{0, 1} {
+			out = append(out, Settings{IdleSlots: idle, IdleRisk: 0.1, Horizon: 2, Quantile: 0.9, WarmMin: lo, WarmMax: 2})
+		}
+	}
+	return out
+}
+
+// oracleSettings are the settings the oracles are swept with: they need
+// no quantile and gain nothing from on-demand warm starts.
+func oracleSettings() []Settings {
+	var out []Settings
+	for _, idle := range []int{0, 1, 2, 4} {
+		for _, risk := range []float64{0, 0.1} {
+			out = append(out, Settings{IdleSlots: idle, IdleRisk: risk, Horizon: 2})
+		}
+	}
+	return out
 }

@@ -461,6 +461,9 @@ func (r *run) skip(plan policy.Plan, all []*simJob, next int) time.Time {
 	if at, ok := r.feed.nextRun(); ok {
 		consider(at)
 	}
+	if at, ok := r.feed.wake(r.now); ok {
+		consider(at)
+	}
 	if r.evIdx < len(r.w.events) {
 		consider(r.w.events[r.evIdx].at)
 	}

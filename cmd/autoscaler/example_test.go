@@ -62,7 +62,8 @@ func TestExampleConfig(t *testing.T) {
 				c.GitHub == nil || c.GitHub.Secret != "x-github-webhook-secret" || c.GitHub.Path != "/github/webhook" {
 				t.Errorf("config %+v", c)
 			}
-			if j := c.GitHubJIT; j == nil || j.Auth.AppID != 12345 || string(j.Auth.PrivateKey) != "x-github-app.pem" || len(j.Pools["linux"].Labels) != 3 {
+			if j := c.GitHubJIT; j == nil || j.Auth.AppID != 12345 || string(j.Auth.PrivateKey) != "x-github-app.pem" || len(j.Pools["linux"].Labels) != 3 ||
+				j.ScaleSets["docker"].Pool != "linux" || j.ScaleSets["docker"].MaxRunners != 10 {
 				t.Errorf("[github_jit] %+v", c.GitHubJIT)
 			}
 			if c.FleetTLS == nil || c.AdminTLS == nil {

@@ -38,6 +38,9 @@ type githubJITFile struct {
 	JITPerMinute float64 `toml:"jit_per_minute"`
 	// Pools: what the nodes of each pool may mint.
 	Pools map[string]githubJITPoolFile `toml:"pools"`
+	// ScaleSets: runner scale sets whose sessions the control plane holds
+	// (githubscaleset.go).
+	ScaleSets map[string]githubJITScaleSetFile `toml:"scale_sets"`
 }
 
 // githubJITPoolFile is [github_jit.pools.NAME].
@@ -53,6 +56,7 @@ type githubJIT struct {
 	NamePrefix   string
 	JITPerMinute float64
 	Pools        map[string]githubJITPoolFile
+	ScaleSets    map[string]githubJITScaleSetFile
 }
 
 func githubJITConfig(f githubJITFile, pools []policy.Pool) (*githubJIT, error) {
@@ -84,8 +88,12 @@ func githubJITConfig(f githubJITFile, pools []policy.Pool) (*githubJIT, error) {
 	if f.JITPerMinute < 0 {
 		errs = append(errs, errors.New("[github_jit] jit_per_minute must not be negative"))
 	}
-	if len(f.Pools) == 0 {
-		errs = append(errs, errors.New("[github_jit] needs a [github_jit.pools.NAME] table with the labels of each pool whose nodes run GitHub jobs"))
+	if len(f.Pools) == 0 && len(f.ScaleSets) == 0 {
+		errs = append(errs, errors.New("[github_jit] needs a [github_jit.pools.NAME] table with the labels of each pool whose nodes run GitHub jobs, or a [github_jit.scale_sets.NAME] table"))
+	}
+	var err error
+	if g.ScaleSets, err = scaleSetsConfig(f.ScaleSets, pools); err != nil { // githubscaleset.go
+		errs = append(errs, err)
 	}
 	for name, p := range f.Pools {
 		if !slices.ContainsFunc(pools, func(pl policy.Pool) bool { return pl.Name == name }) {

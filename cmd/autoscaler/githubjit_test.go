@@ -73,10 +73,11 @@ func (idleAgent) LimitJobs(int, string) {}
 // (an App installed on org acme), its fleet API served, and one registered
 // node of pool linux (2 slots) whose GitHub calls go through the fleet.
 type jitFleet struct {
-	gh   *githubtest.Server
-	url  string // the fleet API
-	api  *fleet.GitHub
-	gate *ratelimit.Gate // the node's
+	demand []controlplane.Demand // of the scale sets (serve)
+	gh     *githubtest.Server
+	url    string // the fleet API
+	api    *fleet.GitHub
+	gate   *ratelimit.Gate // the node's
 }
 
 func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
@@ -96,17 +97,37 @@ func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	f := &jitFleet{gh: gh}
+	f.serve(tb, cfg, pools, "")
+	return f
+}
+
+// serve runs a control plane with the [github_jit] cfg (and its scale
+// sets' listeners, whose queued jobs are the control plane's demand, kept
+// in f.demand) and one registered node, node-1 of pool linux, whose
+// GitHub calls go through the fleet (f.api; with scaleSet, about that
+// scale set's runners).
+func (f *jitFleet) serve(tb testing.TB, cfg *githubJIT, pools []policy.Pool, scaleSet string) {
+	tb.Helper()
+	dir := tb.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	jit, err := newGitHubJIT(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	demand, startScaleSets, err := newGitHubScaleSets(cfg, jit, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)) // githubscaleset.go
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.demand = demand
+	listened := make(chan struct{})
+	go func() { startScaleSets(ctx); close(listened) }()
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "fleet.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cp, err := controlplane.New(ctx, controlplane.Options{Store: st, Provider: &launcher{}, Pools: pools, JoinToken: "join",
-		Registry: prometheus.NewRegistry(), GitHubJIT: jit})
+		Registry: prometheus.NewRegistry(), GitHubJIT: jit, Demand: demand})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,19 +147,20 @@ func newJITFleet(tb testing.TB, jitPerMinute float64) *jitFleet {
 	go func() { fc.Run(ctx); close(ran) }()
 	tb.Cleanup(func() {
 		cancel()
-		select {
-		case <-ran:
-		case <-time.After(10 * time.Second):
-			tb.Error("timed out waiting for the node's fleet client to stop after its context ended")
+		for what, ch := range map[string]chan struct{}{"the node's fleet client": ran, "the scale-set listener": listened} {
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				tb.Errorf("timed out waiting for %s to stop after its context ended", what)
+			}
 		}
 		srv.Close()
 		st.Close()
 	})
-	f := &jitFleet{gh: gh, url: srv.URL, gate: ratelimit.New(ratelimit.Options{})}
-	if f.api, err = fleet.NewGitHub(fleet.GitHubOptions{URL: srv.URL, Token: tok, Gate: f.gate}); err != nil {
+	f.url, f.gate = srv.URL, ratelimit.New(ratelimit.Options{})
+	if f.api, err = fleet.NewGitHub(fleet.GitHubOptions{URL: srv.URL, Token: tok, Gate: f.gate, ScaleSet: scaleSet}); err != nil {
 		tb.Fatal(err)
 	}
-	return f
 }
 
 // TestGitHubJITThroughTheFleet: a node without any GitHub credential mints
@@ -229,7 +251,7 @@ func TestGitHubJITConfig(t *testing.T) {
 	if err := os.WriteFile(shared, []byte("k"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pools := []policy.Pool{{Name: "linux"}}
+	pools := []policy.Pool{{Name: "linux", Labels: []string{"linux", "big"}}, {Name: "wide", Labels: []string{"linux", "big", "gpu"}}}
 	ok := githubJITFile{URL: "https://github.com/acme", AppID: 1, InstallationID: 2, PrivateKeyFile: private,
 		Pools: map[string]githubJITPoolFile{"linux": {Labels: []string{"linux"}}}}
 	tests := []struct {
@@ -247,6 +269,31 @@ func TestGitHubJITConfig(t *testing.T) {
 		{name: "pool without labels", edit: func(f *githubJITFile) {
 			f.Pools = map[string]githubJITPoolFile{"linux": {}}
 		}, wantErr: "labels"},
+		{name: "scale set", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux"}}
+		}},
+		{name: "scale sets only", edit: func(f *githubJITFile) {
+			f.Pools, f.ScaleSets = nil, map[string]githubJITScaleSetFile{"big": {Pool: "linux", MinIdle: 1}}
+		}},
+		{name: "neither pools nor scale sets", edit: func(f *githubJITFile) { f.Pools = nil }, wantErr: "[github_jit.scale_sets.NAME]"},
+		{name: "scale set without a pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {}}
+		}, wantErr: "[github_jit.scale_sets.big]: pool"},
+		{name: "scale set of an unknown pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "arm"}}
+		}, wantErr: `no [[pools]] is named "arm"`},
+		{name: "scale set whose jobs land in another pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "wide"}}
+		}, wantErr: "must be the first [[pools]]"},
+		{name: "scale set label outside its pool", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux", Labels: []string{"big", "arm64"}}}
+		}, wantErr: "must be the first [[pools]]"},
+		{name: "scale set name", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"my set": {Pool: "linux", Labels: []string{"big"}}}
+		}, wantErr: "scale set name"},
+		{name: "scale set min idle above max", edit: func(f *githubJITFile) {
+			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux", MinIdle: 3, MaxRunners: 2}}
+		}, wantErr: "min_idle"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,6 +87,12 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 		if jit, err = newGitHubJIT(ctx, c.GitHubJIT, logger); err != nil { // githubjit.go
 			return err
 		}
+		ssDemand, startScaleSets, err := newGitHubScaleSets(c.GitHubJIT, jit, reg, logger) // githubscaleset.go
+		if err != nil {
+			return err
+		}
+		demand = append(demand, ssDemand...)
+		watchers = append(watchers, startScaleSets)
 	}
 	cp, err := controlplane.New(ctx, controlplane.Options{
 		Store: st, Provider: prov, Demand: demand, Pools: c.Pools, Policy: c.Policy,

@@ -25,6 +25,7 @@ type simulateFlags struct {
 	slots            int
 	warmStart        time.Duration
 	warmPrice        float64
+	settings         sim.Settings
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -38,6 +39,7 @@ in the same simulated cloud: log-normal boot and warm-start times, correlated
 spot interruptions and capacity droughts drawn from the seed.
 
   runfleet     forecast from pipeline structure + warm pool + small idle buffer
+               (its settings: --idle-slots ... --warm-max)
   warm-idle    the same warm pool and idle buffer, no forecast
   static-peak  a fixed fleet sized for the trace's peak concurrency
   vm-per-job   one new VM per queued job, gone when the job ends
@@ -71,6 +73,15 @@ slot), launches (cold, warm, warm-pool fills) and the forecast's error (WAPE).`,
 	fl.IntVar(&f.slots, "slots-per-node", 1, "job slots per node of the pooled policies")
 	fl.DurationVar(&f.warmStart, "warm-start", 0, "median time from a warm node's start request to ready (default: a third of --boot)")
 	fl.Float64Var(&f.warmPrice, "warm-storage-price", sim.DefaultWarmStoragePrice, "hourly price of one node waiting stopped in a warm pool (default: a 50 GB gp3 volume, 50×0.08/730)")
+	def := sim.DefaultSettings()
+	fl.IntVar(&f.settings.IdleSlots, "idle-slots", def.IdleSlots, "runfleet: idle slots always kept free")
+	fl.Float64Var(&f.settings.ScaleFactor, "scale-factor", def.ScaleFactor, "runfleet: extra idle slots in proportion to busy ones (0.1 = 10 %)")
+	fl.Float64Var(&f.settings.IdleRisk, "idle-risk", def.IdleRisk, "runfleet: more idle slots while unannounced jobs come often: the fewest k that more than k arrive within the horizon with at most this probability (0: off)")
+	fl.DurationVar(&f.settings.ScaleDownDelay, "scale-down-delay", def.ScaleDownDelay, "runfleet: how long a node stays idle before it is retired")
+	fl.Float64Var(&f.settings.Horizon, "horizon", def.Horizon, "runfleet: how far ahead the forecast launches cold capacity, in boot medians")
+	fl.Float64Var(&f.settings.Quantile, "quantile", def.Quantile, "runfleet: the quantile of past runs the forecast plans for (0: their mean)")
+	fl.IntVar(&f.settings.WarmMin, "warm-min", def.WarmMin, "runfleet: warm pool minimum size")
+	fl.IntVar(&f.settings.WarmMax, "warm-max", def.WarmMax, "runfleet: warm pool maximum size (0: no warm pool)")
 	_ = cmd.MarkFlagRequired("trace")
 	return cmd
 }
@@ -81,6 +92,9 @@ func runSimulate(out io.Writer, f *simulateFlags) error {
 	}
 	if f.boot <= 0 || f.tick <= 0 || f.slots <= 0 || f.interruptionRate < 0 || f.capacityRate < 0 || f.bootSigma < 0 || f.warmStart < 0 || f.warmPrice < 0 {
 		return fmt.Errorf("--boot, --tick and --slots-per-node must be positive; rates, sigma, --warm-start and --warm-storage-price not negative")
+	}
+	if err := f.settings.Validate(); err != nil {
+		return err
 	}
 	file, err := os.Open(f.trace)
 	if err != nil {
@@ -99,6 +113,7 @@ func runSimulate(out io.Writer, f *simulateFlags) error {
 		Tick:             f.tick,
 		WarmStart:        f.warmStart,
 		WarmStoragePrice: f.warmPrice,
+		Settings:         &f.settings,
 		World: sim.WorldConfig{
 			Seed:                f.seed,
 			Boot:                sim.BootModel{Median: f.boot, Sigma: f.bootSigma},

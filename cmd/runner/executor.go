@@ -9,6 +9,7 @@ import (
 	"github.com/runfleet/runfleet/executors/containerd"
 	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner/cache"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
 )
 
@@ -31,7 +32,8 @@ func executorKey(r config.Runner) string {
 }
 
 // newExecutor connects to the engine of r's executor. warm is how many
-// per-job networks Docker keeps ready. The executor serves every runner on
+// per-job networks (Docker) or network namespaces (containerd) the
+// executor keeps ready. The executor serves every runner on
 // that engine: each runner's allowed_images go with its specs
 // (withAllowedImages), not into the executor. egress is the node's job
 // egress policy (egressPolicy).
@@ -41,7 +43,7 @@ func newExecutor(r config.Runner, node string, logger *slog.Logger, warm int, eg
 		ex, err := containerd.New(containerd.Options{
 			Address: r.Containerd.Address, Namespace: r.Containerd.Namespace, Snapshotter: r.Containerd.Snapshotter,
 			StateDir: r.Containerd.StateDir, Bridge: r.Containerd.Bridge, Subnet: r.Containerd.Subnet, Node: node, Logger: logger,
-			BlockedEgress: egress,
+			BlockedEgress: egress, WarmNetworks: warm,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("containerd: %w", err)
@@ -68,7 +70,7 @@ func githubRunner(g config.GitHub) config.Runner {
 // newCacheStore returns r's cache store, and the local store when the
 // cache is local (the agent shrinks it under disk pressure). With S3 the
 // agent moves the archives; the credentials never reach a job.
-func newCacheStore(ctx context.Context, r config.Runner, logger *slog.Logger) (cache.Store, *cache.LocalStore, error) {
+func newCacheStore(ctx context.Context, clk clock.Clock, r config.Runner, logger *slog.Logger) (cache.Store, *cache.LocalStore, error) {
 	if r.Cache.Type == "s3" {
 		s3 := r.Cache.S3
 		runner := cache.ShortToken(r.Token) // gitlab-runner's, so caches carry over
@@ -84,7 +86,7 @@ func newCacheStore(ctx context.Context, r config.Runner, logger *slog.Logger) (c
 		}
 		return st, nil, nil
 	}
-	st, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, cache.SystemClock{})
+	st, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, clk)
 	if err != nil {
 		return nil, nil, err
 	}

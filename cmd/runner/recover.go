@@ -42,10 +42,16 @@ const busyRetry = 30 * time.Second
 // GitHub runner's registration is removed (GitHub fails its job itself
 // once the runner stops answering). A record is deleted only once the
 // platform acknowledged; one that could not be handled stays for the next
-// start, and GitHub registrations still busy are tried again in the
-// background until ctx ends. It reports whether the previous agent left
-// any job.
-func recoverJobs(ctx context.Context, clk clock.Clock, jr *journal.Journal, runners map[string]recoverRunner, gh map[recoverKey]githubRecoverer, logger *slog.Logger) bool {
+// start, and GitHub registrations are removed through background, which
+// runs each removal in a goroutine its caller owns and waits for, with the
+// context that bounds it (retried while GitHub counts the runner busy);
+// nil runs them in turn with ctx. It reports whether the previous agent
+// left any job.
+func recoverJobs(ctx context.Context, clk clock.Clock, jr *journal.Journal, runners map[string]recoverRunner, gh map[recoverKey]githubRecoverer,
+	background func(func(context.Context)), logger *slog.Logger) bool {
+	if background == nil {
+		background = func(f func(context.Context)) { f(ctx) }
+	}
 	entries, err := jr.Pending()
 	if err != nil {
 		logger.Error("reading the job journal", "dir", jr.Dir(), "err", err)
@@ -78,7 +84,7 @@ func recoverJobs(ctx context.Context, clk clock.Clock, jr *journal.Journal, runn
 			}
 			// In the background: polling need not wait for GitHub to
 			// notice a busy runner is gone.
-			go recoverGitHub(ctx, clk, src, e, log)
+			background(func(ctx context.Context) { recoverGitHub(ctx, clk, src, e, log) })
 		default:
 			log.Error("journal record of an unknown platform; kept")
 		}

@@ -50,7 +50,7 @@ func TestRecoverJobs(t *testing.T) {
 		}
 	}
 	runners := map[string]recoverRunner{"e2e": {client: client, token: token, info: info}}
-	if !recoverJobs(t.Context(), clock.Real{}, jr, runners, nil, slog.New(slog.DiscardHandler)) {
+	if !recoverJobs(t.Context(), clock.Real{}, jr, runners, nil, nil, slog.New(slog.DiscardHandler)) {
 		t.Fatal("recoverJobs found nothing to recover")
 	}
 	rec := srv.Job(id)
@@ -69,7 +69,7 @@ func TestRecoverJobs(t *testing.T) {
 	if strings.Join(ids, ",") != "77,78" {
 		t.Errorf("records left %v, want the two the agent cannot handle (77, 78)", ids)
 	}
-	if recoverJobs(t.Context(), clock.Real{}, jr, runners, nil, slog.New(slog.DiscardHandler)); srv.Job(id).FinalUpdates != 1 {
+	if recoverJobs(t.Context(), clock.Real{}, jr, runners, nil, nil, slog.New(slog.DiscardHandler)); srv.Job(id).FinalUpdates != 1 {
 		t.Error("a second start reported the job again")
 	}
 }

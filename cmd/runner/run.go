@@ -53,6 +53,11 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	logger := newLogger(level, g.logJSON || cfg.LogFormat == "json")
 	config.LogWarnings(logger, cfg.Warnings) // gitlab-runner settings runfleet does not implement
+	for _, s := range cfg.GitHubScaleSets {
+		if w := s.NodeCredentialsWarning(cfg.Fleet); w != "" {
+			logger.Warn("SECURITY: GitHub credential on a fleet node", "github_scale_set", s.ScaleSet, "warning", w)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := runner.NewMetrics(reg)
@@ -91,7 +96,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
-		store, local, err := newCacheStore(ctx, r, logger)
+		store, local, err := newCacheStore(ctx, clk, r, logger)
 		if err != nil {
 			return fmt.Errorf("runner %s: cache: %w", r.Name, err)
 		}
@@ -180,14 +185,14 @@ func run(ctx context.Context, g *globalFlags) error {
 			}, func(err error) { logger.Warn("node health", "err", err) })
 	})
 	if in := cfg.Interruption; in.Cloud != "" {
-		checker, err := interrupt.New(in.Cloud, in.Endpoint, nil)
+		checker, err := interrupt.New(in.Cloud, in.Endpoint, nil, interrupt.WithClock(clk))
 		if err != nil {
 			return err
 		}
 		wg.Go(func() {
 			interrupt.Watch(srvCtx, checker, in.CheckInterval, func(n interrupt.Notice) {
-				onNotice(agent, logger, n)
-			}, func(err error) { logger.Debug("checking for interruption notices", "err", err) })
+				onNotice(agent, clk, logger, n)
+			}, func(err error) { logger.Debug("checking for interruption notices", "err", err) }, interrupt.WithClock(clk))
 		})
 	}
 	// A fleet node leaves when drained or told to terminate (fleet.go).
@@ -205,7 +210,10 @@ func run(ctx context.Context, g *globalFlags) error {
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
-	if recoverJobs(ctx, clk, jr, recovery, githubRecoverers(ghSources, scaleSets), logger) {
+	// GitHub registrations a killed agent left are removed in the background,
+	// until the server context ends at shutdown.
+	background := func(f func(context.Context)) { wg.Go(func() { f(srvCtx) }) }
+	if recoverJobs(ctx, clk, jr, recovery, githubRecoverers(ghSources, scaleSets), background, logger) {
 		wg.Go(func() { reapLate(srvCtx, clk, engs.all(), logger) })
 	}
 	err = agent.Run(agentCtx)
@@ -233,7 +241,7 @@ func saveToken(path string) gitlab.TokenSaver {
 // stop taking jobs at once; on termination let running jobs go on until
 // shortly before the node goes, then end them as system failures, which
 // GitLab can retry.
-func onNotice(agent *runner.Agent, logger *slog.Logger, n interrupt.Notice) {
+func onNotice(agent *runner.Agent, clk clock.Clock, logger *slog.Logger, n interrupt.Notice) {
 	logger.Warn("cloud interruption notice", "kind", n.Kind, "cloud", n.Cloud, "at", n.At)
 	switch n.Kind {
 	case interrupt.Rebalance:
@@ -242,7 +250,7 @@ func onNotice(agent *runner.Agent, logger *slog.Logger, n interrupt.Notice) {
 		agent.Cordon("Interrupted")
 		at := n.At
 		if at.IsZero() {
-			at = time.Now().Add(2 * time.Minute)
+			at = clk.Now().Add(2 * time.Minute)
 		}
 		// Leave time to report the final states before the node goes.
 		agent.AbortJobsAt(at.Add(-15 * time.Second))

@@ -59,7 +59,8 @@ func githubSourceAPI(ctx context.Context, cfg *config.Config, g config.GitHub, b
 		if err != nil {
 			return nil, 0, err
 		}
-		api, err := fleet.NewGitHub(fleet.GitHubOptions{URL: fl.URL.String(), Token: nodeTok, HTTPClient: hc, Gate: budgets.RateGate(), Logger: logger})
+		api, err := fleet.NewGitHub(fleet.GitHubOptions{URL: fl.URL.String(), Token: nodeTok, HTTPClient: hc, Gate: budgets.RateGate(), Logger: logger,
+			ScaleSet: g.ScaleSet})
 		return api, 0, err
 	}
 	client, err := githubClient(g, logger, budgets)
@@ -76,7 +77,7 @@ func githubSourceAPI(ctx context.Context, cfg *config.Config, g config.GitHub, b
 // credentials once the node has registered: removeStaleFleetGitHub).
 func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, jr *journal.Journal, logger *slog.Logger) ([]*github.Source, error) {
 	var srcs []*github.Source
-	for _, g := range cfg.GitHub {
+	for _, g := range githubTables(cfg) {
 		client, group, err := githubSourceAPI(ctx, cfg, g, budgets, nodeTok, logger)
 		if err != nil {
 			return nil, fmt.Errorf("github %s: %w", g.Name, err)
@@ -86,6 +87,9 @@ func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budge
 			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
 		state := filepath.Join(g.StateDir, g.Name)
+		if g.ScaleSet != "" {
+			state = filepath.Join(g.StateDir, "scaleset-"+g.ScaleSet) // as the agent's own scale sets
+		}
 		if err := os.RemoveAll(state); err != nil {
 			return nil, fmt.Errorf("github %s: state dir: %w", g.Name, err)
 		}
@@ -120,7 +124,7 @@ func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budge
 // runners when it registers again; this covers an agent restart that kept
 // its node token. Failures are logged: the slots retry their mints.
 func removeStaleFleetGitHub(ctx context.Context, cfg *config.Config, srcs []*github.Source, logger *slog.Logger) {
-	for i, g := range cfg.GitHub {
+	for i, g := range githubTables(cfg) {
 		if !g.FromFleet() {
 			continue
 		}
@@ -131,6 +135,21 @@ func removeStaleFleetGitHub(ctx context.Context, cfg *config.Config, srcs []*git
 		}
 		cancel()
 	}
+}
+
+// githubTables are the tables label mode's github.Source runs: every
+// [[github]] table, and every [[github_scale_set]] table with the fleet's
+// credentials (the control plane holds the scale set's session; a runner
+// with a JIT config needs nothing else from the node, so its jobs take the
+// one path label mode's do).
+func githubTables(cfg *config.Config) []config.GitHub {
+	out := append([]config.GitHub(nil), cfg.GitHub...)
+	for _, s := range cfg.GitHubScaleSets {
+		if s.FromFleet() {
+			out = append(out, s.GitHub)
+		}
+	}
+	return out
 }
 
 // removeStaleGitHub runs at shutdown, after every slot has stopped.

@@ -51,6 +51,9 @@ func scaleSetClient(s config.GitHubScaleSet, rg *scaleset.RateGate, logger *slog
 func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, reg prometheus.Registerer, budgets *github.MintBudgets, jr *journal.Journal, logger *slog.Logger) ([]*scaleset.Listener, error) {
 	var ls []*scaleset.Listener
 	for _, s := range cfg.GitHubScaleSets {
+		if s.FromFleet() {
+			continue // a label-mode source on the fleet's scale-set JIT configs (githubTables)
+		}
 		rg := &scaleset.RateGate{Gate: budgets.RateGate(), Key: scaleset.GateKey(s.URL.Host, s.AppID, s.Token)}
 		client, err := scaleSetClient(s, rg, logger)
 		if err != nil {

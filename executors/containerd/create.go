@@ -43,6 +43,10 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *execu
 	if err := e.claim(spec.JobID); err != nil {
 		return nil, err
 	}
+	if spec.Network == executors.NetworkPerJob {
+		// After the job's own engine calls, not during them.
+		defer e.warm.Refill(ctx)
+	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User,
 		dir: filepath.Join(e.stateDir, e.node, spec.JobID)}
 	if err := e.create(e.withNS(ctx), env, spec, first); err != nil {
@@ -125,9 +129,16 @@ func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, fi
 		return fmt.Errorf("containerd: job state directory: %w: %w", executors.ErrEngine, err)
 	}
 	perJob := spec.Network == executors.NetworkPerJob
-	jobNet, err := e.net.setup(ctx, filepath.Join(env.dir, "net-job"), perJob)
-	if err != nil {
-		return engineErr("job network", err)
+	var jobNet *jobNet
+	if perJob {
+		if w, ok := e.warm.Take(); ok {
+			env.warmKey, env.warmDir, jobNet = w.key, w.dir, w.net
+		}
+	}
+	if jobNet == nil {
+		if jobNet, err = e.net.setup(ctx, filepath.Join(env.dir, "net-job"), perJob); err != nil {
+			return engineErr("job network", err)
+		}
 	}
 	var peers []hostEntry
 	for _, s := range svcs {

@@ -37,6 +37,9 @@ type Env struct {
 	containers []ctrd.Container // job first, then services (then a keeper); under mu
 	leaseID    string
 	procs      proctree.Procs
+	// A warm network namespace this Env took (warm.go): its ownership key
+	// and directory, torn down with the job.
+	warmKey, warmDir string
 
 	// A first-step Env (firststep.go): its first step, and how to make
 	// the keeper container of later steps, started by the first Exec
@@ -75,6 +78,9 @@ func (v *Env) Close(ctx context.Context) error {
 	// A keeper being started is recorded before its removal.
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()
+	if v.first != nil {
+		v.first.release()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	err := v.remove(v.ex.withNS(cctx))
@@ -96,6 +102,12 @@ func (v *Env) remove(ctx context.Context) error {
 	}
 	if err := v.ex.removeJobDir(ctx, v.dir); err != nil {
 		errs = append(errs, err)
+	}
+	if v.warmDir != "" {
+		if err := v.ex.removeJobDir(ctx, v.warmDir); err != nil {
+			errs = append(errs, err)
+		}
+		v.ex.release(v.warmKey) // Reap retries what failed
 	}
 	if v.leaseID != "" {
 		if err := v.ex.client.LeasesService().Delete(ctx, leases.Lease{ID: v.leaseID}); err != nil && !cerrdefs.IsNotFound(err) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/allowlist"
+	"github.com/runfleet/runfleet/executors/internal/warmpool"
 )
 
 // Defaults of Options.
@@ -80,6 +81,10 @@ type Options struct {
 	// IPv4-only: IPv6 blocks are not needed. New fails when a rule cannot
 	// be installed.
 	BlockedEgress []executors.EgressBlock
+	// WarmNetworks is how many per-job network namespaces to keep set up
+	// on the bridge ahead of time (0 = none). Each still serves one job.
+	// Call Close to tear down the unused ones.
+	WarmNetworks int
 	// CleanupTimeout bounds removal on Close, on a failed Create and in
 	// Reap; zero means 30s.
 	CleanupTimeout time.Duration
@@ -107,6 +112,7 @@ type Executor struct {
 	leaseExpiry    time.Duration
 	now            func() time.Time
 	net            *networks
+	warm           *warmpool.Pool[warmNS] // warm.go
 
 	mu   sync.Mutex
 	live map[string]struct{} // job IDs of Envs that are not closed yet
@@ -140,6 +146,7 @@ func New(opts Options) (*Executor, error) {
 		now:            opts.Now,
 		live:           map[string]struct{}{},
 	}
+	e.warm = newWarmPool(e, opts.WarmNetworks)
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -189,9 +196,10 @@ func New(opts Options) (*Executor, error) {
 	return e, nil
 }
 
-// Close releases the connection to containerd. It does not touch running
-// Envs.
+// Close tears down the warm network namespaces nobody took and releases
+// the connection to containerd. It does not touch running Envs.
 func (e *Executor) Close() error {
+	e.drainWarm()
 	e.net.egress.RemoveAll()
 	return e.client.Close()
 }

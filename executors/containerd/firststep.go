@@ -19,9 +19,15 @@ import (
 )
 
 var (
-	_ executors.FirstStepCreator = (*Executor)(nil)
-	_ executors.FirstStepEnv     = (*Env)(nil)
+	_ executors.FirstStepCreator    = (*Executor)(nil)
+	_ executors.FirstStepEnv        = (*Env)(nil)
+	_ executors.FirstStepPrestarter = (*Env)(nil)
 )
+
+// gateWrapper runs a first step ("$@") once its stdin has ended: the gate
+// RunFirst opens by closing it (Prestart). The step's stdin is that ended
+// stream, so it reads nothing, as from /dev/null.
+const gateWrapper = `read -r _ || :; exec "$@"`
 
 // keeperSuffix names the container that a first-step Env starts for the
 // steps after the first one.
@@ -32,8 +38,30 @@ const keeperSuffix = "steps"
 type firstStep struct {
 	task  ctrd.Task
 	out   *switchWriter // the task's stdout and stderr, to RunFirst's writer
+	gate  *io.PipeWriter
 	procs proctree.Procs
-	used  bool // under Env.mu
+
+	// Set by begin: the task's exit, watched until stopWait.
+	statusC  <-chan ctrd.ExitStatus
+	stopWait context.CancelFunc
+
+	used, prestarting bool // under Env.mu
+}
+
+// begin starts the task, watching for its exit first.
+func (f *firstStep) begin(ctx context.Context) error {
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	statusC, err := f.task.Wait(wctx)
+	if err != nil {
+		stop()
+		return fmt.Errorf("wait for first step: %w", err)
+	}
+	if err := f.task.Start(ctx); err != nil {
+		stop()
+		return fmt.Errorf("start first step: %w", err)
+	}
+	f.statusC, f.stopWait = statusC, stop
+	return nil
 }
 
 // CreateFirstStep is Create with the job container's task created, not
@@ -53,16 +81,18 @@ func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, fir
 // how to make the keeper container for later steps.
 func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, spec executors.Spec, step executors.Step) error {
 	cfg := j.cfg
-	cfg.args = stepCmd(step)
+	cfg.args = append([]string{"/bin/sh", "-c", gateWrapper, "sh"}, stepCmd(step)...)
 	cfg.env = mergeEnv(spec.Env, step.Env)
 	cfg.cwd = firstNonEmpty(step.WorkDir, spec.WorkDir)
 	cfg.user = firstNonEmpty(step.User, spec.User)
 	out := &switchWriter{w: io.Discard}
-	c, task, err := e.newTask(ctx, env, j.id, j.image, j.labels, cfg, j.runtime, cio.NewCreator(cio.WithStreams(nil, out, out)))
+	gateR, gate := io.Pipe()
+	c, task, err := e.newTask(ctx, env, j.id, j.image, j.labels, cfg, j.runtime, cio.NewCreator(cio.WithStreams(gateR, out, out)))
 	if err != nil {
+		gate.Close()
 		return err
 	}
-	env.first = &firstStep{task: task, out: out, procs: proctree.New(int(task.Pid()))}
+	env.first = &firstStep{task: task, out: out, gate: gate, procs: proctree.New(int(task.Pid()))}
 	env.container = c
 	keeper := *j
 	keeper.id = containerID(spec.JobID, keeperSuffix)
@@ -76,9 +106,9 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 // written after RunFirst returned (by processes the step left, before
 // they die with the task) is dropped.
 func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, error) {
-	f, err := v.takeFirst()
-	if err != nil {
-		return executors.Result{}, err
+	f, ferr := v.takeFirst()
+	if ferr != nil {
+		return executors.Result{}, ferr
 	}
 	start := v.ex.now()
 	// Engine calls outlive ctx: a cancelled step is still killed and
@@ -88,12 +118,24 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	f.out.set(out)
 	defer f.out.set(io.Discard)
 	oomBefore := f.procs.OOMKills()
-	statusC, err := f.task.Wait(bg)
-	if err != nil {
-		return executors.Result{}, firstFailure(ctx, "wait for first step", err)
+	v.keepMu.Lock()
+	var err error
+	if f.statusC == nil { // not prestarted
+		err = f.begin(bg)
 	}
-	if err := f.task.Start(bg); err != nil {
-		return executors.Result{}, firstFailure(ctx, "start first step", err)
+	v.keepMu.Unlock()
+	if err != nil {
+		return executors.Result{}, firstFailure(ctx, "first step", err)
+	}
+	defer f.stopWait()
+	statusC := f.statusC
+	// The step runs: the shim holds the stdin FIFO open until told.
+	f.gate.Close()
+	if err := f.task.CloseIO(bg, ctrd.WithStdinCloser); err != nil {
+		kctx, cancel := context.WithTimeout(bg, v.ex.cleanupTimeout)
+		defer cancel()
+		_ = f.task.Kill(kctx, syscall.SIGKILL, ctrd.WithKillAll)
+		return executors.Result{}, firstFailure(ctx, "open the first step's gate", err)
 	}
 	var status ctrd.ExitStatus
 	select {
@@ -120,6 +162,40 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 		res.OOMKilled = f.procs.OOMKills() > oomBefore
 	}
 	return res, nil
+}
+
+// Prestart starts the first step's task with the step held at the gate
+// (see executors.FirstStepPrestarter); RunFirst opens it.
+func (v *Env) Prestart(ctx context.Context) error {
+	if err := v.usable(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	f := v.first
+	refused := f == nil || f.used || f.prestarting
+	if !refused {
+		f.prestarting = true
+	}
+	v.mu.Unlock()
+	if refused {
+		return fmt.Errorf("containerd: job %s: prestart after RunFirst or a prestart: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	// RunFirst waits for this: it reads statusC once begin is done.
+	v.keepMu.Lock()
+	defer v.keepMu.Unlock()
+	if err := f.begin(v.ex.withNS(ctx)); err != nil {
+		return firstFailure(ctx, "prestart", err)
+	}
+	return nil
+}
+
+// release ends what a first step holds open: the gate's pipe and
+// the watch for its exit. Close calls it under keepMu.
+func (f *firstStep) release() {
+	f.gate.Close()
+	if f.stopWait != nil {
+		f.stopWait()
+	}
 }
 
 // takeFirst returns the first step, once, if the Env is usable.

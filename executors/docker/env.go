@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/runfleet/runfleet/executors"
@@ -36,10 +37,13 @@ type Env struct {
 	steps    *jobContainer
 	keepMu   sync.Mutex // held while the keeper starts, and by remove
 
-	mu        sync.Mutex
-	firstUsed bool
-	closed    bool
-	dead      error // why the job container can no longer run steps
+	mu          sync.Mutex
+	firstUsed   bool
+	prestarting bool
+	firstAtt    *types.HijackedResponse // a prestarted first step's streams, the gate open
+
+	closed bool
+	dead   error // why the job container can no longer run steps
 
 	// The first step's engine watch (enginestop.go), under mu.
 	watch *engineWatch
@@ -65,7 +69,12 @@ func (v *Env) Close(ctx context.Context) error {
 		return nil
 	}
 	v.closed = true
+	att := v.firstAtt
+	v.firstAtt = nil
 	v.mu.Unlock()
+	if att != nil {
+		att.Close()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	err := v.remove(cctx)
@@ -85,12 +94,20 @@ func (v *Env) remove(ctx context.Context) error {
 	if v.firstID != "" {
 		ids = append([]string{v.firstID}, ids...)
 	}
-	for _, id := range ids {
-		err := v.ex.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
-		}
+	// The containers go together: each removal waits for the engine to
+	// stop and unmount its container.
+	cerrs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			err := v.ex.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			if err != nil && !isNotFound(err) {
+				cerrs[i] = fmt.Errorf("remove container %.12s: %w", id, err)
+			}
+		})
 	}
+	wg.Wait()
+	errs = append(errs, cerrs...)
 	if v.networkID != "" {
 		if err := v.ex.api.NetworkRemove(ctx, v.networkID); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove network %.12s: %w", v.networkID, err))

@@ -13,6 +13,7 @@ import (
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/allowlist"
 	"github.com/runfleet/runfleet/executors/internal/egress"
+	"github.com/runfleet/runfleet/executors/internal/warmpool"
 )
 
 // Options configure an Executor.
@@ -68,7 +69,7 @@ type Executor struct {
 	live map[string]struct{} // job IDs of Envs that are not closed yet
 	info *EngineInfo         // storage facts, asked once (planDisk)
 
-	warm warmPool
+	warm *warmpool.Pool[warmNet] // warm.go
 }
 
 var _ executors.Executor = (*Executor)(nil)
@@ -90,8 +91,8 @@ func New(opts Options) (*Executor, error) {
 		cleanupTimeout: opts.CleanupTimeout,
 		now:            opts.Now,
 		live:           map[string]struct{}{},
-		warm:           warmPool{want: opts.WarmNetworks},
 	}
+	e.warm = newWarmPool(e, opts.WarmNetworks)
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

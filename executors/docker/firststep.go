@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -15,8 +16,9 @@ import (
 )
 
 var (
-	_ executors.FirstStepCreator = (*Executor)(nil)
-	_ executors.FirstStepEnv     = (*Env)(nil)
+	_ executors.FirstStepCreator    = (*Executor)(nil)
+	_ executors.FirstStepEnv        = (*Env)(nil)
+	_ executors.FirstStepPrestarter = (*Env)(nil)
 )
 
 // firstWrapper runs the step (its argv follows the end mark, $1) with
@@ -36,7 +38,11 @@ var (
 //
 // Processes the step leaves behind die with the container, whose init
 // exits with the wrapper; what they write after the end mark is dropped.
-const firstWrapper = `m=$1; shift; "$@" 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
+//
+// Before the step, the wrapper waits for the end of its stdin, the gate
+// that RunFirst opens by closing its side (Prestart); the step's stdin is
+// that closed stream, so it reads nothing, as from /dev/null.
+const firstWrapper = `m=$1; shift; read -r _ || :; "$@" 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
 
 // firstSuccess is what firstWrapper writes to stderr for exit status 0.
 const firstSuccess = "runfleet-exit=0\n"
@@ -74,6 +80,8 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 		cfg.WorkingDir = step.WorkDir
 	}
 	cfg.AttachStdout, cfg.AttachStderr = true, true
+	// The gate (firstWrapper): stdin stays open until RunFirst closes it.
+	cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	resp, err := e.api.ContainerCreate(e.uncut(ctx), cfg, hc, nc, nil, j.name)
 	if err != nil {
 		return engineErr("create job container", err)
@@ -98,6 +106,8 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	v.mu.Lock()
 	used := v.firstUsed || v.firstID == ""
 	v.firstUsed = true
+	pre := v.firstAtt
+	v.firstAtt = nil
 	v.mu.Unlock()
 	if used {
 		return executors.Result{}, fmt.Errorf("docker: job %s: %w", v.jobID, executors.ErrFirstStepUsed)
@@ -105,9 +115,13 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	api := v.ex.api
 	start := v.ex.now()
 	defer v.watchFirst(ctx)() // enginestop.go
-	att, err := api.ContainerAttach(ctx, v.firstID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return executors.Result{}, firstFailure(ctx, "attach first step", err)
+	att := pre
+	if att == nil {
+		a, err := v.attachFirst(ctx)
+		if err != nil {
+			return executors.Result{}, firstFailure(ctx, "attach first step", err)
+		}
+		att = &a
 	}
 	defer att.Close()
 	copied := make(chan error, 1)
@@ -117,11 +131,19 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 		_, err := stdcopy.StdCopy(stdout, status, att.Reader)
 		copied <- err
 	}()
-	if err := api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
-		att.Close()
-		<-copied
-		return executors.Result{}, firstFailure(ctx, "start job container", err)
+	if pre == nil {
+		if err := api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
+			att.Close()
+			<-copied
+			return executors.Result{}, firstFailure(ctx, "start job container", err)
+		}
 	}
+	// Open the gate: the step runs.
+	if err := att.CloseWrite(); err != nil {
+		res, _ := v.cancelFirst(ctx, start, copied, att.Close)
+		return res, firstFailure(ctx, "open the first step's gate", err)
+	}
+	var err error
 	// Wait for the end mark and the status line, or for the output to end
 	// without them (the wrapper was killed, e.g. by the OOM killer).
 	ended, stated := stdout.ended, status.done
@@ -187,6 +209,43 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 		}
 	}
 	return res, nil
+}
+
+// attachFirst attaches to the first-step container's stdin (the gate),
+// stdout and stderr.
+func (v *Env) attachFirst(ctx context.Context) (types.HijackedResponse, error) {
+	return v.ex.api.ContainerAttach(ctx, v.firstID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+}
+
+// Prestart starts the first-step container with its step held at the gate
+// (see executors.FirstStepPrestarter); RunFirst opens it.
+func (v *Env) Prestart(ctx context.Context) error {
+	if err := v.usable(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	refused := v.firstUsed || v.firstID == "" || v.firstAtt != nil || v.prestarting
+	v.prestarting = true
+	v.mu.Unlock()
+	if refused {
+		return fmt.Errorf("docker: job %s: prestart after RunFirst or a prestart: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	att, err := v.attachFirst(ctx)
+	if err != nil {
+		return firstFailure(ctx, "attach first step", err)
+	}
+	if err := v.ex.api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
+		att.Close()
+		return firstFailure(ctx, "start job container", err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.firstUsed || v.closed { // RunFirst or Close came meanwhile: they own the container
+		att.Close()
+		return fmt.Errorf("docker: job %s: prestart overtaken: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	v.firstAtt = &att
+	return nil
 }
 
 // cancelFirst kills the first-step container of a cancelled RunFirst and

@@ -22,6 +22,7 @@ var firstStepCases = []testCase{
 	{"FirstStepCancel", testFirstStepCancel},
 	{"FirstStepUnusedCloses", testFirstStepUnused},
 	{"FirstStepOrphanOutput", testFirstStepOrphan},
+	{"FirstStepPrestart", testFirstStepPrestart},
 }
 
 // setupFirst creates a first-step Env for spec (JobID, Node and Image
@@ -285,5 +286,49 @@ func testFirstStepOrphan(t *testing.T, h Harness) {
 				t.Errorf("output written after RunFirst returned: %q", strings.TrimPrefix(later, got))
 			}
 		})
+	}
+}
+
+// testFirstStepPrestart checks executors.FirstStepPrestarter, for the
+// executors that offer it: a prestarted first step waits at the gate,
+// running nothing, until RunFirst, which then runs it with its whole
+// output and an empty stdin; a second Prestart is refused; an Env
+// prestarted and never run closes leaving nothing.
+func testFirstStepPrestart(t *testing.T, h Harness) {
+	const script = `echo ran > /shared/ran; echo out; if read -r x; then echo "stdin had $x"; else echo stdin-empty; fi; exit 7`
+	_, env := setupFirst(t, h, executors.Spec{Mounts: []executors.Mount{{Target: "/shared", Volume: true}}}, executors.Step{Script: script})
+	p, ok := env.(executors.FirstStepPrestarter)
+	if !ok {
+		t.Skipf("%T does not implement the optional executors.FirstStepPrestarter", env)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), createTimeout)
+	defer cancel()
+	if err := p.Prestart(ctx); err != nil {
+		t.Fatalf("Prestart: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // time for a step not held at the gate to run
+	if got := mustRun(t, env, "cat /shared/ran 2>/dev/null || echo gated"); got != "gated\n" {
+		t.Errorf("after Prestart, before RunFirst, the step already ran: %q", got)
+	}
+	res, out := runFirst(t, env)
+	if res.ExitCode != 7 || out != "out\nstdin-empty\n" {
+		t.Errorf("prestarted first step: exit %d, output %q; want 7, \"out\\nstdin-empty\\n\"", res.ExitCode, out)
+	}
+	if got := mustRun(t, env, "cat /shared/ran"); got != "ran\n" {
+		t.Errorf("after RunFirst the step's file holds %q", got)
+	}
+	if err := p.Prestart(ctx); err == nil {
+		t.Error("Prestart after RunFirst succeeded")
+	}
+
+	node, unused := setupFirst(t, h, richSpec(h), executors.Step{Script: "echo never"})
+	if err := unused.(executors.FirstStepPrestarter).Prestart(ctx); err != nil {
+		t.Fatalf("Prestart: %v", err)
+	}
+	if err := unused.Close(ctx); err != nil {
+		t.Fatalf("Close of a prestarted Env: %v", err)
+	}
+	if left := h.Leftovers(t, node); len(left) != 0 {
+		t.Errorf("after Close of a prestarted Env, still labelled for the node: %q", left)
 	}
 }

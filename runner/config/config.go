@@ -269,6 +269,7 @@ func fromFile(f File, local bool) (*Config, error) {
 		errs = append(errs, err)
 	} else {
 		c.GitHubScaleSets = ss
+		errs = append(errs, fleetScaleSetError(ss, c.Fleet)) // github_scaleset.go
 	}
 	warn := func(key, msg string) {
 		for _, w := range c.Warnings {

@@ -63,7 +63,7 @@ var overrides = []envOverride{
 		docker(r).Privileged = b
 		return err
 	})},
-	// Per-[[github]] ones apply to every [[github]] table.
+	// Per-[[github]] ones apply to every [[github]] and [[github_scale_set]] table.
 	{"RUNFLEET_GITHUB_STATE_DIR", eachGitHub(func(g *GitHubFile, v string) { g.StateDir = v })},
 	{"RUNFLEET_GITHUB_TOOL_CACHE_DIR", eachGitHub(func(g *GitHubFile, v string) { g.ToolCacheDir = v })},
 }
@@ -72,6 +72,9 @@ func eachGitHub(set func(*GitHubFile, string)) func(*File, string) error {
 	return func(f *File, v string) error {
 		for i := range f.GitHub {
 			set(&f.GitHub[i], v)
+		}
+		for i := range f.GitHubScaleSets {
+			set(&f.GitHubScaleSets[i].GitHubFile, v)
 		}
 		return nil
 	}

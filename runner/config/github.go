@@ -97,6 +97,10 @@ type GitHub struct {
 	// Credentials is CredentialsFleet when the control plane mints the
 	// runners (URL is then nil: the control plane's target is used).
 	Credentials string
+	// ScaleSet is set on the GitHub of a [[github_scale_set]] table with
+	// credentials = "fleet": the control plane mints its runners on that
+	// scale set, whose session it holds. Empty everywhere else.
+	ScaleSet string
 }
 
 // CredentialsFleet is [[github]] credentials = "fleet".

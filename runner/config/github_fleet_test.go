@@ -23,18 +23,17 @@ func TestGitHubFleetCredentials(t *testing.T) {
 		{name: "with a url", body: fleet + table + "url = \"https://github.com/acme\"\n", wantErr: "remove url"},
 		{name: "with a runner group", body: fleet + table + "runner_group = \"builders\"\n", wantErr: "remove runner_group"},
 		{name: "unknown mode", body: fleet + "[[github]]\ncredentials = \"vault\"\n", wantErr: `credentials "vault": want "fleet"`},
-		{name: "scale sets keep their own", body: fleet + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\n",
-			wantErr: "a scale set keeps its own credentials"},
+		{name: "scale set without [fleet]", body: table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\n",
+			wantErr: `github_scale_set (s): credentials = "fleet" needs a [fleet] section`},
+		{name: "scale set sized on the node", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\nmax_runners = 3\n",
+			wantErr: "remove min_idle, max_runners"},
+		{name: "scale set with a key", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"s\"\ntoken = \"x\"\n",
+			wantErr: "remove token"},
+		{name: "fleet scale set", body: fleet + table + "[[github_scale_set]]\ncredentials = \"fleet\"\nscale_set = \"big\"\nlimit = 1\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := func(k string) (string, bool) {
-				if k == "RUNFLEET_FLEET_JOIN_TOKEN" {
-					return "join", true
-				}
-				return "", false
-			}
-			c, err := Load(writeFile(t, "concurrent = 2\n"+tc.body), env)
+			c, err := Load(writeFile(t, "concurrent = 2\n"+tc.body), joinTokenEnv)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
@@ -51,18 +50,24 @@ func TestGitHubFleetCredentials(t *testing.T) {
 			if s := g.String(); !strings.Contains(s, "fleet") {
 				t.Errorf("String() %q does not say the fleet's credentials", s)
 			}
+			for _, ss := range c.GitHubScaleSets {
+				if !ss.FromFleet() || ss.ScaleSet != "big" || ss.GitHub.ScaleSet != "big" || ss.URL != nil || ss.Token != "" || ss.Limit != 1 {
+					t.Errorf("%+v: want the fleet's scale set big and nothing of its own", ss)
+				}
+			}
 		})
 	}
 }
 
 // TestGitHubDirsFromEnv: the docker provider's nodes put every [[github]]
-// table's state and tool cache under the node directory it shares with
+// and [[github_scale_set]] table's state and tool cache under the node directory it shares with
 // the engine's host.
 func TestGitHubDirsFromEnv(t *testing.T) {
 	env := map[string]string{"RUNFLEET_GITHUB_STATE_DIR": "/n/github", "RUNFLEET_GITHUB_TOOL_CACHE_DIR": "/n/toolcache"}
 	body := "concurrent = 2\n" +
 		"[[github]]\nname = \"a\"\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n" +
-		"[[github]]\nname = \"b\"\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n"
+		"[[github]]\nname = \"b\"\nurl = \"https://github.com/acme\"\ntoken = \"t\"\n" +
+		"[[github_scale_set]]\nurl = \"https://github.com/acme\"\ntoken = \"t\"\nscale_set = \"big\"\n"
 	c, err := Load(writeFile(t, body), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +77,20 @@ func TestGitHubDirsFromEnv(t *testing.T) {
 			t.Errorf("%s: state_dir %q tool_cache_dir %q, want the environment's", g.Name, g.StateDir, g.ToolCacheDir)
 		}
 	}
-	if len(c.GitHub) != 2 {
+	for _, s := range c.GitHubScaleSets {
+		if s.StateDir != "/n/github" || s.ToolCacheDir != "/n/toolcache" {
+			t.Errorf("scale set %s: state_dir %q tool_cache_dir %q, want the environment's", s.ScaleSet, s.StateDir, s.ToolCacheDir)
+		}
+	}
+	if len(c.GitHub) != 2 || len(c.GitHubScaleSets) != 1 {
 		t.Fatalf("%d tables", len(c.GitHub))
 	}
+}
+
+// joinTokenEnv is an environment holding only the fleet's join token.
+func joinTokenEnv(k string) (string, bool) {
+	if k == "RUNFLEET_FLEET_JOIN_TOKEN" {
+		return "join", true
+	}
+	return "", false
 }

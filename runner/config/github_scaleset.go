@@ -10,6 +10,9 @@ import (
 // of a [[github]] table (url, credentials, runner image, limits, tool
 // cache, state dir; limit = this node's slots for the scale set) plus the
 // scale set itself. Jobs target a scale set with `runs-on: <scale_set>`.
+// With credentials = "fleet" the control plane holds the scale set's
+// session ([github_jit.scale_sets.NAME]) and mints the node's runners; the
+// table then names the scale set and how to run its runners only.
 
 // GitHubScaleSetFile is one [[github_scale_set]] table.
 type GitHubScaleSetFile struct {
@@ -20,6 +23,10 @@ type GitHubScaleSetFile struct {
 	MinIdle int `toml:"min_idle,omitempty"`
 	// MaxRunners caps the scale set (default 10).
 	MaxRunners int `toml:"max_runners,omitempty"`
+	// AllowNodeCredentials lets a fleet node ([fleet]) hold the scale
+	// set's GitHub credential; without it such a node refuses to start
+	// (fleetScaleSetError). Standalone agents need no opt-out.
+	AllowNodeCredentials bool `toml:"allow_node_credentials,omitempty"`
 }
 
 // GitHubScaleSet is a validated [[github_scale_set]] table.
@@ -28,6 +35,9 @@ type GitHubScaleSet struct {
 	ScaleSet   string
 	MinIdle    int
 	MaxRunners int
+	// AllowNodeCredentials: the table's own credential may sit on a fleet
+	// node (the agent warns at start).
+	AllowNodeCredentials bool
 }
 
 // DefaultScaleSetMaxRunners is max_runners when unset.
@@ -58,9 +68,13 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 	}
 	g, err := githubFromFile(f.GitHubFile)
 	if err == nil && g.FromFleet() {
-		err = errors.New(`credentials = "fleet" is for [[github]] tables: a scale set keeps its own credentials (app_id… or token_file)`)
+		g.ScaleSet = f.ScaleSet
+		if f.MinIdle != 0 || f.MaxRunners != 0 || f.AllowNodeCredentials {
+			err = errors.New(`credentials = "fleet": the control plane's [github_jit.scale_sets.NAME] holds the scale set's session and sizes it; remove min_idle, max_runners and allow_node_credentials`)
+		}
 	}
-	s := GitHubScaleSet{GitHub: g, ScaleSet: f.ScaleSet, MinIdle: f.MinIdle, MaxRunners: f.MaxRunners}
+	s := GitHubScaleSet{GitHub: g, ScaleSet: f.ScaleSet, MinIdle: f.MinIdle, MaxRunners: f.MaxRunners,
+		AllowNodeCredentials: f.AllowNodeCredentials}
 	if err != nil {
 		return s, err
 	}
@@ -77,6 +91,50 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 		return s, fmt.Errorf("want 0 <= min_idle (%d) <= max_runners (%d)", s.MinIdle, s.MaxRunners)
 	}
 	return s, nil
+}
+
+// fleetScaleSetError refuses a fleet node ([fleet]) whose scale set holds
+// a GitHub credential of its own unless the table opts out with
+// allow_node_credentials = true: in a fleet the credential belongs to the
+// control plane, and a job that takes over a node must not find it there.
+func fleetScaleSetError(ss []GitHubScaleSet, fl Fleet) error {
+	var errs []error
+	for _, s := range ss {
+		if s.FromFleet() && !fl.Enabled() {
+			errs = append(errs, fmt.Errorf(`github_scale_set (%s): credentials = "fleet" needs a [fleet] section: the fleet's control plane holds the scale set's session and mints the runners`, s.ScaleSet))
+		}
+	}
+	if !fl.Enabled() {
+		return errors.Join(errs...)
+	}
+	for _, s := range ss {
+		if s.FromFleet() || s.AllowNodeCredentials {
+			continue
+		}
+		errs = append(errs, fmt.Errorf(`github_scale_set (%s): a fleet node ([fleet]) must not hold the scale set's GitHub credential (%s): `+
+			`use credentials = "fleet" and [github_jit.scale_sets.%s] on the control plane, or set allow_node_credentials = true to keep it on the node`,
+			s.ScaleSet, s.credentialKeys(), s.ScaleSet))
+	}
+	return errors.Join(errs...)
+}
+
+// credentialKeys names the keys holding the table's credential.
+func (s GitHubScaleSet) credentialKeys() string {
+	if s.AppID != 0 {
+		return "app_id, installation_id, private_key_file"
+	}
+	return "token or token_file"
+}
+
+// NodeCredentialsWarning is the warning an agent of a fleet logs at start
+// for each scale set that keeps its GitHub credential on the node
+// (allow_node_credentials = true); "" when there is none to give.
+func (s GitHubScaleSet) NodeCredentialsWarning(fl Fleet) string {
+	if !fl.Enabled() || s.FromFleet() || !s.AllowNodeCredentials {
+		return ""
+	}
+	return "allow_node_credentials = true: this fleet node holds the scale set's GitHub credential (" + s.credentialKeys() +
+		"); a job that escapes its container can act as the GitHub App or token. Move the credential to the control plane's [github_jit]."
 }
 
 func validScaleSetName(n string) bool {

@@ -75,3 +75,50 @@ memory = "2g"
 		})
 	}
 }
+
+// TestGitHubScaleSetOnFleetNode: a fleet node refuses a scale set holding
+// a GitHub credential of its own, naming the fix, unless the table opts
+// out (and then carries the start warning); a standalone agent is
+// unchanged.
+func TestGitHubScaleSetOnFleetNode(t *testing.T) {
+	const fleet = "[fleet]\nurl = \"https://fleet.example:8780\"\n"
+	const app = "[[github_scale_set]]\nurl = \"https://github.com/acme\"\nscale_set = \"big\"\napp_id = 1\ninstallation_id = 2\nprivate_key_file = \"/etc/key.pem\"\n"
+	const pat = "[[github_scale_set]]\nurl = \"https://github.com/acme\"\nscale_set = \"big\"\ntoken = \"ghp_x\"\n"
+	cases := []struct {
+		name     string
+		body     string
+		wantErr  []string
+		wantWarn string // "" = no warning
+	}{
+		{name: "standalone app", body: app},
+		{name: "standalone token", body: pat},
+		{name: "standalone opt-out is harmless", body: pat + "allow_node_credentials = true\n"},
+		{name: "fleet app refused", body: fleet + app,
+			wantErr: []string{"github_scale_set (big)", "app_id, installation_id, private_key_file", `credentials = "fleet"`, "[github_jit.scale_sets.big]", "allow_node_credentials = true"}},
+		{name: "fleet token refused", body: fleet + pat, wantErr: []string{"token or token_file", "allow_node_credentials = true"}},
+		{name: "fleet opt-out warns", body: fleet + app + "allow_node_credentials = true\n", wantWarn: "app_id, installation_id, private_key_file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(writeFile(t, "concurrent = 2\n"+tc.body), joinTokenEnv)
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatal("loaded; want the fleet node refused")
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("err %q lacks %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := c.GitHubScaleSets[0].NodeCredentialsWarning(c.Fleet)
+			if (w == "") != (tc.wantWarn == "") || !strings.Contains(w, tc.wantWarn) {
+				t.Errorf("warning %q, want one containing %q", w, tc.wantWarn)
+			}
+		})
+	}
+}

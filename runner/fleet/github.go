@@ -68,6 +68,10 @@ type GitHubOptions struct {
 	// on) pauses every GitHub call of the node until it lifts.
 	Gate   *ratelimit.Gate
 	Logger *slog.Logger
+	// ScaleSet, when set, makes every call about the node's runners of
+	// that scale set, whose session the control plane holds ([[github_scale_set]]
+	// credentials = "fleet").
+	ScaleSet string
 }
 
 // GitHub is runner/github's runner API over the fleet API: for a
@@ -76,9 +80,10 @@ type GitHubOptions struct {
 // GitHub credential is on the node. It plugs into github.Source as the
 // REST client does.
 type GitHub struct {
-	base  string
-	hc    *http.Client
-	token *NodeToken
+	base     string
+	hc       *http.Client
+	token    *NodeToken
+	scaleSet string
 }
 
 // NewGitHub returns the fleet-backed GitHub runner API.
@@ -100,7 +105,7 @@ func NewGitHub(o GitHubOptions) (*GitHub, error) {
 	}
 	hc.Transport = &ratelimit.Transport{Next: next, Gate: o.Gate, Limit: fleetLimit,
 		Key: func(*http.Request) string { return ratelimit.Key("fleet-github", base) }}
-	return &GitHub{base: base, hc: &hc, token: o.Token}, nil
+	return &GitHub{base: base, hc: &hc, token: o.Token, scaleSet: o.ScaleSet}, nil
 }
 
 // fleetLimit pauses the node's GitHub calls after a 429 until its
@@ -153,7 +158,7 @@ func (g *GitHub) post(ctx context.Context, op, path string, in, out any) error {
 // is the node's pool's, whatever req says.
 func (g *GitHub) MintJIT(ctx context.Context, req github.JITRequest) (github.JITConfig, error) {
 	var out fleetapi.JITConfig
-	if err := g.post(ctx, "mint a JIT runner", fleetapi.PathGitHubJIT, fleetapi.JITRequest{Name: req.Name, Labels: req.Labels}, &out); err != nil {
+	if err := g.post(ctx, "mint a JIT runner", fleetapi.PathGitHubJIT, fleetapi.JITRequest{Name: req.Name, Labels: req.Labels, ScaleSet: g.scaleSet}, &out); err != nil {
 		return github.JITConfig{}, err
 	}
 	if out.Encoded == "" {
@@ -165,7 +170,7 @@ func (g *GitHub) MintJIT(ctx context.Context, req github.JITRequest) (github.JIT
 // ListRunners lists the node's runners (the one named name, or all).
 func (g *GitHub) ListRunners(ctx context.Context, name string) ([]github.RunnerStatus, error) {
 	var out fleetapi.RunnerList
-	if err := g.post(ctx, "list runners", fleetapi.PathGitHubRunners, fleetapi.RunnersRequest{Name: name}, &out); err != nil {
+	if err := g.post(ctx, "list runners", fleetapi.PathGitHubRunners, fleetapi.RunnersRequest{Name: name, ScaleSet: g.scaleSet}, &out); err != nil {
 		return nil, err
 	}
 	rs := make([]github.RunnerStatus, len(out.Runners))
@@ -179,13 +184,13 @@ func (g *GitHub) ListRunners(ctx context.Context, name string) ([]github.RunnerS
 // fine; busy is github.ErrRunnerBusy).
 func (g *GitHub) DeleteRunner(ctx context.Context, id int64) error {
 	var out fleetapi.DeleteRunnerResponse
-	return g.post(ctx, fmt.Sprintf("delete runner %d", id), fleetapi.PathGitHubDeleteRunner, fleetapi.DeleteRunnerRequest{ID: id}, &out)
+	return g.post(ctx, fmt.Sprintf("delete runner %d", id), fleetapi.PathGitHubDeleteRunner, fleetapi.DeleteRunnerRequest{ID: id, ScaleSet: g.scaleSet}, &out)
 }
 
 // RunnerJob finds the job of ref's run that the node's runner ran.
 func (g *GitHub) RunnerJob(ctx context.Context, ref github.JobRef, runner string) (github.JobStatus, bool, error) {
 	var out fleetapi.RunnerJobResponse
-	if err := g.post(ctx, "look up a runner's job", fleetapi.PathGitHubRunnerJob, fleetapi.RunnerJobRequest{Ref: fleetapi.JobRef(ref), Runner: runner}, &out); err != nil {
+	if err := g.post(ctx, "look up a runner's job", fleetapi.PathGitHubRunnerJob, fleetapi.RunnerJobRequest{Ref: fleetapi.JobRef(ref), Runner: runner, ScaleSet: g.scaleSet}, &out); err != nil {
 		return github.JobStatus{}, false, err
 	}
 	return github.JobStatus(out.Job), out.Found, nil

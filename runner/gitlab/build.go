@@ -90,6 +90,8 @@ type build struct {
 	// first is env while its first step (job step firstStep) has not run.
 	first     executors.FirstStepEnv
 	firstStep int
+	// prestarted is closed when a prestart of first returned (build_first.go).
+	prestarted chan struct{}
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
 
@@ -370,6 +372,7 @@ func (b *build) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	b.helpers.Wait()
+	b.waitPrestart()
 	var errs []error
 	if b.env != nil {
 		if err := b.env.Close(cctx); err != nil {

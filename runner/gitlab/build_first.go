@@ -54,6 +54,38 @@ func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.E
 	return env, nil
 }
 
+// prestartFirst starts the first step's container while the sources are
+// being fetched and checked out, its step held at the executor's gate
+// until execStep runs it (executors.FirstStepPrestarter): the engine's
+// container start overlaps the checkout instead of following it. The
+// checkout still runs only in the helper container, with the store
+// read-only and no network; the job container runs nothing of the job
+// until RunFirst opens the gate. A failed prestart is only logged:
+// RunFirst then starts the container itself.
+func (b *build) prestartFirst(ctx context.Context) {
+	p, ok := b.first.(executors.FirstStepPrestarter)
+	if !ok || b.pre == nil || b.s.LocalSources != "" || strategy(b.vars) == gitNone {
+		return
+	}
+	done := make(chan struct{})
+	b.prestarted = done
+	go func() {
+		defer close(done)
+		if err := p.Prestart(ctx); err != nil && ctx.Err() == nil && b.s.Logger != nil {
+			b.s.Logger.WarnContext(ctx, "starting the job container ahead of its first step failed", "job", b.job.ID, "err", err)
+		}
+		b.phases.mark("first_step_prestarted")
+	}()
+}
+
+// waitPrestart waits for a prestart to return (Prestart returns before
+// RunFirst or Close).
+func (b *build) waitPrestart() {
+	if b.prestarted != nil {
+		<-b.prestarted
+	}
+}
+
 // stepOf is the executor step that runs a job step's script.
 func (b *build) stepOf(st Step) executors.Step {
 	return executors.Step{Script: stepScript(withBuildHooks(b.s.Runner, st)), WorkDir: b.projectDir()}
@@ -66,6 +98,7 @@ func (b *build) execStep(ctx context.Context, i int, st Step) (executors.Result,
 	if b.first != nil && i == b.firstStep {
 		first := b.first
 		b.first = nil
+		b.waitPrestart()
 		res, err := first.RunFirst(ctx, b.rep)
 		if !errors.Is(err, executors.ErrFirstStepUsed) {
 			return res, err

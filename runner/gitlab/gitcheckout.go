@@ -201,6 +201,13 @@ func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperCont
 	if fs, ok := b.s.Executor.(executors.FirstStepCreator); ok {
 		c.first, err = fs.CreateFirstStep(ctx, spec, step)
 		c.env = c.first
+		// Started while the store fetches, the checkout held at the
+		// gate until run: the store is read-only to it either way.
+		if p, ok := c.first.(executors.FirstStepPrestarter); ok && err == nil {
+			if perr := p.Prestart(ctx); perr != nil && ctx.Err() == nil && b.s.Logger != nil {
+				b.s.Logger.WarnContext(ctx, "starting the sources helper ahead failed", "job", b.job.ID, "err", perr)
+			}
+		}
 	} else {
 		c.env, err = b.s.Executor.Create(ctx, spec)
 	}

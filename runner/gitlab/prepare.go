@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -100,6 +101,7 @@ func (b *build) prepare(ctx context.Context) error {
 	switch {
 	case err == nil:
 		b.env = e
+		b.prestartFirst(ctx)
 		return nil
 	case errors.Is(err, executors.ErrImagePull):
 		return failWith(FailureImagePull, err)
@@ -187,7 +189,7 @@ func (b *build) environment() ([]string, error) {
 		"CI_PROJECT_DIR="+b.projectDir(),
 		"CI_SERVER=yes",
 		"CI_RUNNER_SHORT_TOKEN="+b.s.Runner.ShortToken(),
-		"CI_RUNNER_EXECUTABLE_ARCH=linux/amd64",
+		"CI_RUNNER_EXECUTABLE_ARCH="+runtime.GOOS+"/"+runtime.GOARCH, // the agent's platform, as gitlab-runner reports its own
 		"CI_CONCURRENT_ID="+strconv.Itoa(b.slot),
 		"CI_NODE_NAME="+b.s.Node,
 	), nil
@@ -252,6 +254,7 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		Checkout:   lookup(b.vars, "GIT_CHECKOUT") != "false",
 		CleanFlags: clean,
 		Out:        out,
+		Mark:       b.phases.mark,
 	})
 	switch {
 	case err == nil || ctx.Err() != nil:

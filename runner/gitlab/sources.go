@@ -48,6 +48,8 @@ type sourcesRequest struct {
 	Helper helperRunner
 	// TLS is the runner's CA and client certificate for GitLab.
 	TLS gitTLS
+	// Mark, when set, records the phases reached (jobPhases.mark).
+	Mark func(phase string)
 }
 
 // helperRunner creates the helper container of one checkout: it mounts
@@ -102,6 +104,7 @@ func fetchSources(ctx context.Context, r sourcesRequest) error {
 			Remote: remote, Sha: r.Info.Sha, Clone: r.Strategy == gitClone,
 			Checkout: r.Checkout, CleanFlags: r.CleanFlags, Out: r.Out,
 		})
+		r.mark("helper_created")
 		ready <- prepared{h, err}
 	}()
 	fmt.Fprintf(r.Out, "Fetching changes from %s\n", remote)
@@ -109,6 +112,7 @@ func fetchSources(ctx context.Context, r sourcesRequest) error {
 		Store: r.Store, Remote: remote, AuthHeader: header,
 		Refspecs: r.Info.Refspecs, Depth: r.Depth, Out: r.Out, TLS: r.TLS,
 	})
+	r.mark("store_fetched")
 	p := <-ready
 	if p.err != nil {
 		return errors.Join(fetchErr, p.err)
@@ -130,6 +134,12 @@ func fetchSources(ctx context.Context, r sourcesRequest) error {
 		return fmt.Errorf("%w: the sources helper exited with %d", ErrCheckout, res.ExitCode)
 	}
 	return nil
+}
+
+func (r sourcesRequest) mark(phase string) {
+	if r.Mark != nil {
+		r.Mark(phase)
+	}
 }
 
 // splitCredentials removes user:password from a repository URL and turns

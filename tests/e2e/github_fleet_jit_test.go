@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runfleet/runfleet/autoscaler/provider"
 	dockerprov "github.com/runfleet/runfleet/autoscaler/provider/docker"
 	"github.com/runfleet/runfleet/runner/github/githubtest"
 )
@@ -26,68 +27,18 @@ import (
 func TestGitHubFleetCredentials(t *testing.T) {
 	dockerClient(t) // fails loudly without an engine
 	fleetBuildImage(t)
-	autoscaler, _ := demoBinaries(t)
 	gh := newGitHubFake(t)
 	key := gh.AddApp(4242, 777, "acme")
 
 	dir := t.TempDir() // the control plane's; nodes see only dir/nodes/NAME
 	fleet := fmt.Sprintf("e2ejit%d", time.Now().UnixNano()%1e8)
-	keyFile := filepath.Join(dir, "app.pem")
-	write := func(name, text string) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	write("app.pem", string(key))
-	write("join-token", fmt.Sprintf("join-%d\n", time.Now().UnixNano()))
-	nodeCfg := write("node.toml", fmt.Sprintf(`concurrent = 1
-check_interval = 1
-shutdown_timeout = 20
-log_level = "debug"
-
-[[github]]
+	keyFile := writeFile(t, dir, "app.pem", string(key))
+	nodeCfg, cfg := jitFleetFiles(t, dir, fleet, fmt.Sprintf(`[[github]]
 name = "gh"
 credentials = "fleet"
 labels = ["self-hosted", "linux"]
 runner_image = %q
-pull_policy = "never"
-memory = "256m"
-pids_limit = 512
-`, githubStubImage))
-	fleetAddr, adminAddr := freePort(t), freePort(t)
-	cfg := write("autoscaler.toml", fmt.Sprintf(`fleet = %q
-listen_address = %q
-admin_address = %q
-join_token_file = %q
-store = %q
-reconcile_interval = "1s"
-heartbeat_interval = "1s"
-heartbeat_grace = "20s"
-boot_timeout = "1m"
-
-[provider]
-type = "docker"
-
-[provider.docker]
-image = %q
-node_config = %q
-state_dir = %q
-slots = 1
-max_nodes = 1
-allow_host_docker_socket = true
-
-[[pools]]
-name = "linux"
-labels = ["self-hosted", "linux"]
-slots_per_node = 1
-min_nodes = 1
-max_nodes = 1
-scale_down_delay = "10m"
-
-[github_jit]
+`, githubStubImage), `["self-hosted", "linux"]`, fmt.Sprintf(`[github_jit]
 url = %q
 app_id = 4242
 installation_id = 777
@@ -95,9 +46,47 @@ private_key_file = %q
 
 [github_jit.pools.linux]
 labels = ["self-hosted", "linux"]
-`, fleet, fleetAddr, adminAddr, filepath.Join(dir, "join-token"), filepath.Join(dir, "fleet.db"),
-		fleetImage, nodeCfg, filepath.Join(dir, "nodes"), gh.URL()+"/acme", keyFile))
+`, gh.URL()+"/acme", keyFile))
+	out, nodes := startFleetControlPlane(t, dir, fleet, cfg)
 
+	// The node's idle runner comes up, minted through the control plane.
+	idle := gh.WaitRunners(t, 3*time.Minute, "the node's idle runner online", func(rs []githubtest.RunnerInfo) bool {
+		return len(rs) == 1 && rs[0].Status == "online"
+	})
+	insts, err := nodes.List(context.Background())
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("node containers: %+v %v, want 1", insts, err)
+	}
+	node := insts[0]
+	if !strings.HasPrefix(idle[0].Name, node.Name+"-") {
+		t.Fatalf("runner %q is not named for node %s", idle[0].Name, node.Name)
+	}
+	id := gh.Enqueue(githubtest.JobSpec{Repo: "acme/app", Labels: []string{"self-hosted", "linux"},
+		Script: []string{"echo job ran on $RUNFLEET_RUNNER_NAME", "test -z \"$GITHUB_TOKEN$RUNFLEET_TOKEN\""}})
+	j := gh.WaitCompleted(t, id, 3*time.Minute)
+	if j.Conclusion != "success" || j.RunnerName != idle[0].Name {
+		t.Fatalf("job: %+v, want success on %s", j, idle[0].Name)
+	}
+	gh.WaitRunners(t, 2*time.Minute, "a fresh idle runner of the node", func(rs []githubtest.RunnerInfo) bool {
+		return len(rs) == 1 && rs[0].Name != j.RunnerName && strings.HasPrefix(rs[0].Name, node.Name+"-")
+	})
+	if v := gh.Violations(); len(v) > 0 {
+		t.Errorf("GitHub protocol violations: %v", v)
+	}
+
+	// The App key is on the control plane only.
+	checkNoCredentialOnNode(t, node, filepath.Join(dir, "nodes", node.Name), nodeCfg, key, keyFile, "app_id")
+	if !strings.Contains(out.String(), "minted a GitHub JIT runner for a node") {
+		t.Error("the control plane logged no mint for the node")
+	}
+}
+
+// startFleetControlPlane runs `autoscaler run --config cfg` for fleet
+// (the docker provider's nodes under dir/nodes) until the test ends, then
+// removes the fleet's node containers; out is its log.
+func startFleetControlPlane(t *testing.T, dir, fleet, cfg string) (*syncBuffer, *dockerprov.Provider) {
+	t.Helper()
+	autoscaler, _ := demoBinaries(t)
 	// A provider on the same fleet, to find and remove the node containers.
 	nodes, err := dockerprov.New(dockerprov.Options{Fleet: fleet, Image: fleetImage, NodeConfig: []byte("concurrent = 1\n"),
 		StateDir: filepath.Join(dir, "nodes"), AllowHostDockerSocket: true})
@@ -131,49 +120,30 @@ labels = ["self-hosted", "linux"]
 		f.removeAll()
 		nodes.Close()
 	})
+	return out, nodes
+}
 
-	// The node's idle runner comes up, minted through the control plane.
-	idle := gh.WaitRunners(t, 3*time.Minute, "the node's idle runner online", func(rs []githubtest.RunnerInfo) bool {
-		return len(rs) == 1 && rs[0].Status == "online"
-	})
-	insts, err := nodes.List(context.Background())
-	if err != nil || len(insts) != 1 {
-		t.Fatalf("node containers: %+v %v, want 1", insts, err)
-	}
-	node := insts[0]
-	if !strings.HasPrefix(idle[0].Name, node.Name+"-") {
-		t.Fatalf("runner %q is not named for node %s", idle[0].Name, node.Name)
-	}
-	id := gh.Enqueue(githubtest.JobSpec{Repo: "acme/app", Labels: []string{"self-hosted", "linux"},
-		Script: []string{"echo job ran on $RUNFLEET_RUNNER_NAME", "test -z \"$GITHUB_TOKEN$RUNFLEET_TOKEN\""}})
-	j := gh.WaitCompleted(t, id, 3*time.Minute)
-	if j.Conclusion != "success" || j.RunnerName != idle[0].Name {
-		t.Fatalf("job: %+v, want success on %s", j, idle[0].Name)
-	}
-	gh.WaitRunners(t, 2*time.Minute, "a fresh idle runner of the node", func(rs []githubtest.RunnerInfo) bool {
-		return len(rs) == 1 && rs[0].Name != j.RunnerName && strings.HasPrefix(rs[0].Name, node.Name+"-")
-	})
-	if v := gh.Violations(); len(v) > 0 {
-		t.Errorf("GitHub protocol violations: %v", v)
-	}
-
-	// The App key is on the control plane only.
+// checkNoCredentialOnNode: the GitHub credential secret (its file
+// secretFile on the control plane) is nowhere in the node: not in its
+// environment, its mounts, its directory nodeDir nor its config (which
+// names no credential key either: key is one more to look for).
+func checkNoCredentialOnNode(t *testing.T, node provider.Instance, nodeDir, nodeCfg string, secret []byte, secretFile, key string) {
+	t.Helper()
 	ci, err := dockerClient(t).ContainerInspect(context.Background(), node.ProviderID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pem := bytes.TrimSpace(key)
+	pem := bytes.TrimSpace(secret)
 	for _, e := range ci.Config.Env {
-		if strings.Contains(e, "PRIVATE KEY") || strings.Contains(e, keyFile) {
-			t.Errorf("node environment carries the App key: %.40s…", e)
+		if strings.Contains(e, "PRIVATE KEY") || strings.Contains(e, secretFile) || strings.Contains(e, string(pem)) {
+			t.Errorf("node environment carries the GitHub credential: %.40s…", e)
 		}
 	}
 	for _, m := range ci.Mounts {
-		if strings.HasPrefix(keyFile, m.Source+"/") || m.Source == keyFile {
-			t.Errorf("node mount %s → %s exposes the App key file", m.Source, m.Destination)
+		if strings.HasPrefix(secretFile, m.Source+"/") || m.Source == secretFile {
+			t.Errorf("node mount %s → %s exposes the GitHub credential's file", m.Source, m.Destination)
 		}
 	}
-	nodeDir := filepath.Join(dir, "nodes", node.Name)
 	files := 0
 	err = filepath.WalkDir(nodeDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !d.Type().IsRegular() {
@@ -185,7 +155,7 @@ labels = ["self-hosted", "linux"]
 			return nil // a runner's file only its container may read
 		}
 		if bytes.Contains(b, pem) || bytes.Contains(b, []byte("PRIVATE KEY")) {
-			t.Errorf("%s holds the App key", p)
+			t.Errorf("%s holds the GitHub credential", p)
 		}
 		return nil
 	})
@@ -196,12 +166,71 @@ labels = ["self-hosted", "linux"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"private_key", "app_id", "token"} {
+	for _, k := range []string{"private_key", "token", key} {
 		if bytes.Contains(nodeText, []byte(k)) {
 			t.Errorf("the node config has %q", k)
 		}
 	}
-	if !strings.Contains(out.String(), "minted a GitHub JIT runner for a node") {
-		t.Error("the control plane logged no mint for the node")
+}
+
+// writeFile writes text to dir/name (mode 0600) and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	return p
+}
+
+// jitFleetFiles writes in dir a join token, the node config (the agent's
+// keys, then nodeTable: its GitHub table, whose runners get the test
+// limits) and the autoscaler config of a one-node fleet of the docker
+// provider, one slot, pool linux with labels poolLabels (TOML), then jit
+// (the [github_jit] tables).
+func jitFleetFiles(t *testing.T, dir, fleet, nodeTable, poolLabels, jit string) (nodeCfg, cfg string) {
+	t.Helper()
+	writeFile(t, dir, "join-token", fmt.Sprintf("join-%d\n", time.Now().UnixNano()))
+	nodeCfg = writeFile(t, dir, "node.toml", `concurrent = 1
+check_interval = 1
+shutdown_timeout = 20
+log_level = "debug"
+
+`+nodeTable+`pull_policy = "never"
+memory = "256m"
+pids_limit = 512
+`)
+	fleetAddr, adminAddr := freePort(t), freePort(t)
+	cfg = writeFile(t, dir, "autoscaler.toml", fmt.Sprintf(`fleet = %q
+listen_address = %q
+admin_address = %q
+join_token_file = %q
+store = %q
+reconcile_interval = "1s"
+heartbeat_interval = "1s"
+heartbeat_grace = "20s"
+boot_timeout = "1m"
+
+[provider]
+type = "docker"
+
+[provider.docker]
+image = %q
+node_config = %q
+state_dir = %q
+slots = 1
+max_nodes = 1
+allow_host_docker_socket = true
+
+[[pools]]
+name = "linux"
+labels = %s
+slots_per_node = 1
+min_nodes = 1
+max_nodes = 1
+scale_down_delay = "10m"
+
+`, fleet, fleetAddr, adminAddr, filepath.Join(dir, "join-token"), filepath.Join(dir, "fleet.db"),
+		fleetImage, nodeCfg, filepath.Join(dir, "nodes"), poolLabels)+jit)
+	return nodeCfg, cfg
 }

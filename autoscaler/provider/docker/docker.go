@@ -348,7 +348,7 @@ func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, w
 		os.RemoveAll(dir)
 	}
 	if len(p.o.NodeConfig) > 0 {
-		if err := p.c.CopyToContainer(ctx, created.ID, configDir, configTar(p.o.NodeConfig), container.CopyToContainerOptions{}); err != nil {
+		if err := p.c.CopyToContainer(ctx, created.ID, configDir, configTar(p.o.NodeConfig, p.o.Now()), container.CopyToContainerOptions{}); err != nil {
 			cleanup()
 			return provider.Instance{}, "", nil, fmt.Errorf("docker provider: copy config into %s: %w", name, err)
 		}
@@ -374,11 +374,11 @@ func (p *Provider) startNode(ctx context.Context, in provider.Instance, id strin
 
 func boolPtr(b bool) *bool { return &b }
 
-// configTar is a tar stream with config.toml (0600).
-func configTar(b []byte) *bytes.Reader {
+// configTar is a tar stream with config.toml (0600), modified at mtime.
+func configTar(b []byte, mtime time.Time) *bytes.Reader {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	_ = tw.WriteHeader(&tar.Header{Name: "config.toml", Mode: 0o600, Size: int64(len(b)), ModTime: time.Now()})
+	_ = tw.WriteHeader(&tar.Header{Name: "config.toml", Mode: 0o600, Size: int64(len(b)), ModTime: mtime})
 	_, _ = tw.Write(b)
 	_ = tw.Close()
 	return bytes.NewReader(buf.Bytes())

@@ -12,7 +12,10 @@
 // scale set by name again, re-creating it when it is gone, and open a new
 // session. Any other failure is retried with backoff.
 //
-// The Listener reports the demand (Queued, Desired). With a Launcher it is
+// The Listener reports the demand (Queued, Desired). Without a Launcher it
+// is what a fleet's control plane runs: it holds the session and acquires
+// the jobs, JobEvents hears whose runner took and finished each one, and
+// nodes get the runners' JIT configs through the fleet API. With a Launcher it is
 // also a job source of the agent's one slot loop (runner.Source): a slot
 // waits for demand, then Acquire mints a JIT config on the scale set,
 // launches the official runner in a container and returns the job once

@@ -41,6 +41,10 @@ func httpStatus(err error) int {
 	return n
 }
 
+// HTTPStatus is the HTTP status of a failed actions/scaleset call (0 when
+// the error carries none).
+func HTTPStatus(err error) int { return httpStatus(err) }
+
 // classify wraps err with the sentinel its status calls for.
 func classify(err error) error {
 	switch httpStatus(err) {

@@ -150,11 +150,22 @@ type Options struct {
 	// Journal records every launched runner until its registration is
 	// gone (journal.go); nil = none.
 	Journal *journal.Journal
+	// JobEvents, when set, hears every JobStarted and JobCompleted of the
+	// session, whoever's runner took the job: the control plane, which
+	// holds a fleet's sessions without a Launcher, answers its nodes from
+	// them.
+	JobEvents JobEvents
 	// OutdatedRecheck is how long minting stays stopped after GitHub
 	// refused the runner image as outdated, before one runner probes
 	// whether the image was updated (default 30 min; label mode's
 	// runner/github.OutdatedGate).
 	OutdatedRecheck time.Duration
+}
+
+// JobEvents hears the jobs of a scale set's session (Options.JobEvents).
+type JobEvents interface {
+	JobStarted(msg *actions.JobStarted)
+	JobCompleted(msg *actions.JobCompleted)
 }
 
 // Listener holds one scale set's session and turns its messages into
@@ -172,6 +183,7 @@ type Listener struct {
 	clock   clock.Clock
 	rate    *RateGate
 	journal *journal.Journal
+	events  JobEvents
 	// outdated stops minting while GitHub refuses the runner image
 	// (source.go).
 	outdated *github.OutdatedGate
@@ -203,7 +215,7 @@ func New(o Options) (*Listener, error) {
 	log := o.Logger.With("scale_set", o.Name)
 	l := &Listener{
 		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, budget: o.MintBudget,
-		log: log, metrics: m, clock: clock.Or(o.Clock), rate: o.RateGate, journal: o.Journal, outdated: github.NewOutdatedGate(o.OutdatedRecheck, clock.Or(o.Clock), log),
+		log: log, metrics: m, clock: clock.Or(o.Clock), rate: o.RateGate, journal: o.Journal, events: o.JobEvents, outdated: github.NewOutdatedGate(o.OutdatedRecheck, clock.Or(o.Clock), log),
 		runners: map[string]*runnerState{}, changed: make(chan struct{}),
 	}
 	return l, nil

@@ -124,6 +124,9 @@ func (s *scaler) HandleJobStarted(_ context.Context, msg *actions.JobStarted) er
 		l.notifyLocked()
 	}
 	l.mu.Unlock()
+	if l.events != nil {
+		l.events.JobStarted(msg)
+	}
 	l.log.Info("job started", "job", msg.JobID, "request", msg.RunnerRequestID, "runner", msg.RunnerName,
 		"repo", msg.OwnerName+"/"+msg.RepositoryName)
 	return nil
@@ -142,6 +145,9 @@ func (s *scaler) HandleJobCompleted(_ context.Context, msg *actions.JobCompleted
 		l.notifyLocked()
 	}
 	l.mu.Unlock()
+	if l.events != nil {
+		l.events.JobCompleted(msg)
+	}
 	s.l.log.Info("job completed", "job", msg.JobID, "request", msg.RunnerRequestID, "runner", msg.RunnerName, "result", msg.Result)
 	return nil
 }

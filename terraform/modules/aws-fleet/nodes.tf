@@ -3,13 +3,37 @@
 # drained node to retire, so Terraform ignores desired_capacity after creation. A warm pool
 # lives on a second, on-demand group (warm.tf).
 
+# One launch template per group, the same but for what the keys below set: "cold" for the
+# spot group here, "warm" for the warm pool's on-demand group (warm.tf) when there is one.
+locals {
+  launch_templates = { for k, v in {
+    cold = {
+      prefix        = "node"
+      description   = "worker node"
+      instance_type = null # the group's overrides choose
+      user_data     = base64encode(templatefile("${path.module}/templates/node-user-data.sh.tftpl", local.node_template_vars))
+      hibernate     = false
+    }
+    warm = {
+      prefix        = "warm"
+      description   = "warm-pool node"
+      instance_type = local.warm_instance_type
+      user_data     = base64encode(templatefile("${path.module}/templates/node-user-data.sh.tftpl", local.warm_node_template_vars))
+      hibernate     = local.warm_pool_state == "hibernated"
+    }
+  } : k => v if k == "cold" || local.warm_pool }
+}
+
 resource "aws_launch_template" "nodes" {
-  name_prefix            = "${var.name}-node-"
-  description            = "runfleet ${var.name} worker node (${var.platform})"
+  for_each = local.launch_templates
+
+  name_prefix            = "${var.name}-${each.value.prefix}-"
+  description            = "runfleet ${var.name} ${each.value.description} (${var.platform})"
   image_id               = local.ami_id
+  instance_type          = each.value.instance_type
   update_default_version = true
   vpc_security_group_ids = [aws_security_group.nodes.id]
-  user_data              = base64encode(templatefile("${path.module}/templates/node-user-data.sh.tftpl", local.node_template_vars))
+  user_data              = each.value.user_data
 
   iam_instance_profile {
     arn = aws_iam_instance_profile.node.arn
@@ -23,6 +47,14 @@ resource "aws_launch_template" "nodes" {
     http_tokens                 = "required"
     http_put_response_hop_limit = 1
     instance_metadata_tags      = "disabled"
+  }
+
+  # Hibernation keeps memory on the encrypted root volume, which must hold it.
+  dynamic "hibernation_options" {
+    for_each = each.value.hibernate ? [1] : []
+    content {
+      configured = true
+    }
   }
 
   block_device_mappings {
@@ -64,6 +96,17 @@ resource "aws_launch_template" "nodes" {
   }
 }
 
+# The templates were two resources before; their state moves to the keyed instances.
+moved {
+  from = aws_launch_template.nodes
+  to   = aws_launch_template.nodes["cold"]
+}
+
+moved {
+  from = aws_launch_template.warm[0]
+  to   = aws_launch_template.nodes["warm"]
+}
+
 resource "aws_autoscaling_group" "nodes" {
   name                  = local.asg_name
   vpc_zone_identifier   = var.subnet_ids
@@ -88,8 +131,8 @@ resource "aws_autoscaling_group" "nodes" {
 
     launch_template {
       launch_template_specification {
-        launch_template_id = aws_launch_template.nodes.id
-        version            = aws_launch_template.nodes.latest_version
+        launch_template_id = aws_launch_template.nodes["cold"].id
+        version            = aws_launch_template.nodes["cold"].latest_version
       }
 
       dynamic "override" {

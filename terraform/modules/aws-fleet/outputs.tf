@@ -20,12 +20,12 @@ output "fleet_ca_parameter_name" {
 
 output "launch_template_id" {
   description = "ID of the nodes' launch template."
-  value       = aws_launch_template.nodes.id
+  value       = aws_launch_template.nodes["cold"].id
 }
 
 output "launch_template_latest_version" {
   description = "Latest version of the nodes' launch template; new nodes use it."
-  value       = aws_launch_template.nodes.latest_version
+  value       = aws_launch_template.nodes["cold"].latest_version
 }
 
 output "autoscaler_instance_id" {

@@ -2,72 +2,15 @@
 # ahead and wait stopped (or hibernated, or running) in an Auto Scaling warm pool, so a warm
 # start takes seconds. AWS allows warm pools only on groups without a mixed instances policy
 # or spot, so this group launches on-demand instances of one type from its own launch
-# template; cold launches stay on the spot group (nodes.tf). The autoscaler grows this group
-# for warm launches and sizes its warm pool at run time (PutWarmPool / DeleteWarmPool), so
-# Terraform sets the initial warm pool and then ignores it, like desired_capacity.
+# template (aws_launch_template.nodes["warm"], nodes.tf); cold launches stay on the spot
+# group (nodes.tf). The autoscaler grows this group for warm launches and sizes its warm
+# pool at run time (PutWarmPool / DeleteWarmPool), so Terraform sets the initial warm pool
+# and then ignores it, like desired_capacity.
 #
 # A launching lifecycle hook holds each instance, on its first boot into the warm pool and
 # again when it leaves it, until the node completes it (templates/node-user-data.sh.tftpl:
 # runfleet-lifecycle.service). Warming, the node installs everything but does not start the
 # agent, so no identity exists before the node is used; the agent registers at the start.
-
-resource "aws_launch_template" "warm" {
-  count = local.warm_pool ? 1 : 0
-
-  name_prefix            = "${var.name}-warm-"
-  description            = "runfleet ${var.name} warm-pool node (${var.platform})"
-  image_id               = local.ami_id
-  instance_type          = local.warm_instance_type
-  update_default_version = true
-  vpc_security_group_ids = [aws_security_group.nodes.id]
-  user_data              = base64encode(templatefile("${path.module}/templates/node-user-data.sh.tftpl", local.warm_node_template_vars))
-
-  iam_instance_profile {
-    arn = aws_iam_instance_profile.node.arn
-  }
-
-  # As the nodes' template: IMDSv2 only, one hop.
-  metadata_options {
-    http_endpoint               = "enabled"
-    http_tokens                 = "required"
-    http_put_response_hop_limit = 1
-    instance_metadata_tags      = "disabled"
-  }
-
-  # Hibernation keeps memory on the encrypted root volume, which must hold it.
-  dynamic "hibernation_options" {
-    for_each = local.warm_pool_state == "hibernated" ? [1] : []
-    content {
-      configured = true
-    }
-  }
-
-  block_device_mappings {
-    device_name = "/dev/xvda"
-
-    ebs {
-      volume_size           = var.root_volume_size
-      volume_type           = "gp3"
-      encrypted             = true
-      kms_key_id            = var.ebs_kms_key_arn
-      delete_on_termination = true
-    }
-  }
-
-  monitoring {
-    enabled = false
-  }
-
-  dynamic "tag_specifications" {
-    for_each = ["instance", "volume"]
-    content {
-      resource_type = tag_specifications.value
-      tags          = local.node_resource_tags
-    }
-  }
-
-  tags = local.tags
-}
 
 resource "aws_autoscaling_group" "warm" {
   count = local.warm_pool ? 1 : 0
@@ -84,8 +27,8 @@ resource "aws_autoscaling_group" "warm" {
   enabled_metrics       = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"]
 
   launch_template {
-    id      = aws_launch_template.warm[0].id
-    version = aws_launch_template.warm[0].latest_version
+    id      = aws_launch_template.nodes["warm"].id
+    version = aws_launch_template.nodes["warm"].latest_version
   }
 
   warm_pool {

@@ -131,12 +131,12 @@ run "all_spot_by_default" {
   }
 
   assert {
-    condition     = aws_launch_template.nodes.metadata_options[0].http_tokens == "required" && aws_launch_template.nodes.metadata_options[0].http_put_response_hop_limit == 1
+    condition     = aws_launch_template.nodes["cold"].metadata_options[0].http_tokens == "required" && aws_launch_template.nodes["cold"].metadata_options[0].http_put_response_hop_limit == 1
     error_message = "IMDSv2 with hop limit 1 is required"
   }
 
   assert {
-    condition     = aws_launch_template.nodes.block_device_mappings[0].ebs[0].encrypted == "true"
+    condition     = aws_launch_template.nodes["cold"].block_device_mappings[0].ebs[0].encrypted == "true"
     error_message = "root volume must be encrypted"
   }
 
@@ -170,7 +170,7 @@ run "tags_reach_every_node" {
   }
 
   assert {
-    condition     = aws_launch_template.nodes.tag_specifications[0].tags["dev.runfleet.fleet"] == "test-fleet"
+    condition     = aws_launch_template.nodes["cold"].tag_specifications[0].tags["dev.runfleet.fleet"] == "test-fleet"
     error_message = "instances must carry the fleet tag the autoscaler's IAM policy checks"
   }
 
@@ -275,7 +275,7 @@ run "warm_pool_on_its_own_on_demand_group" {
   }
 
   assert {
-    condition     = aws_launch_template.warm[0].hibernation_options[0].configured && aws_launch_template.warm[0].instance_type == "m7i.large"
+    condition     = aws_launch_template.nodes["warm"].hibernation_options[0].configured && aws_launch_template.nodes["warm"].instance_type == "m7i.large"
     error_message = "a hibernated warm pool needs hibernation in its launch template and one instance type"
   }
 
@@ -289,7 +289,7 @@ run "no_warm_group_without_a_warm_pool" {
   command = plan
 
   assert {
-    condition     = length(aws_autoscaling_group.warm) == 0 && length(aws_launch_template.warm) == 0
+    condition     = length(aws_autoscaling_group.warm) == 0 && !contains(keys(aws_launch_template.nodes), "warm")
     error_message = "no warm pool, no warm group"
   }
 }
