@@ -51,6 +51,8 @@ func TestJobsCannotReachMetadata(t *testing.T) {
 	case <-waitC:
 	case err := <-errC:
 		t.Fatal(err)
+	case <-time.After(time.Minute):
+		t.Fatal("timed out after 1m waiting for the control container's metadata fetch to exit")
 	}
 	logs, err := c.ContainerLogs(ctx, cr.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {

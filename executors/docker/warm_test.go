@@ -16,7 +16,8 @@ func TestWarmNetworks(t *testing.T) {
 	t.Parallel()
 	node := uniqueNode(t)
 	ex := newExecutor(t, node, func(o *docker.Options) { o.WarmNetworks = 1 })
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // engine calls fail rather than hang
+	defer cancel()
 	spec := func(id string) executors.Spec {
 		return executors.Spec{JobID: id, Node: node, Image: executors.Image{Name: testImage, PullPolicy: executors.PullNever}}
 	}

@@ -39,9 +39,20 @@ func TestRotateToken(t *testing.T) {
 			return nil
 		})
 	}()
-	// Two rotations within ~2.5 s (at 75 % of each 2 s lifetime), and
-	// polling keeps working with the newest token after the first expired.
-	time.Sleep(3500 * time.Millisecond)
+	// Two rotations (at 75 % of each 2 s lifetime, so the second comes
+	// after the first token expired), and polling keeps working with the
+	// newest token.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := len(saved)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30s waiting for two token rotations, saw %d", n)
+		}
+	}
 	if _, err := src.Acquire(context.Background(), runner.Slot{}); !errors.Is(err, runner.ErrNoJob) {
 		t.Errorf("Acquire with the rotated token: %v", err)
 	}

@@ -143,8 +143,13 @@ func newHarnessAgent(t *testing.T, fake *scalesettest.Server, cfg Config, launch
 		go func() { adone <- h.agent.Run(actx) }()
 		stopAgent = func() {
 			acancel()
-			if err := <-adone; err != nil {
-				t.Errorf("agent: %v", err)
+			select {
+			case err := <-adone:
+				if err != nil {
+					t.Errorf("agent: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Error("timed out waiting for the agent to stop (its shutdown timeout is 10s)")
 			}
 		}
 	}
@@ -153,8 +158,13 @@ func newHarnessAgent(t *testing.T, fake *scalesettest.Server, cfg Config, launch
 		once.Do(func() {
 			stopAgent()
 			cancel()
-			if err := <-h.err; !errors.Is(err, context.Canceled) {
-				t.Errorf("Run returned %v, want context.Canceled", err)
+			select {
+			case err := <-h.err:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Run returned %v, want context.Canceled", err)
+				}
+			case <-time.After(time.Minute):
+				t.Error("timed out waiting for the listener's Run to return after its context ended")
 			}
 		})
 	}
