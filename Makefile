@@ -22,9 +22,11 @@ all: build
 build: ## binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/runner ./cmd/runner
 
-images: ## offline images the tests and the demo need (no registry)
+# The sources helper image comes from the agent's own builder (executors/helperimage,
+# from the host's git), as on a node.
+images: build ## offline images the tests and the demo need (no registry)
 	images/busybox/build.sh $(BUSYBOX_IMAGE)
-	images/git-helper/build.sh
+	$(BIN)/runner --config /nonexistent/runfleet-images.toml helper-image
 	images/github-runner-stub/build.sh
 
 lint: ## gofmt and go vet
@@ -62,6 +64,7 @@ bench-local: images build
 	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=1 -timeout 30m ./executors/docker/ ./executors/containerd/ ./executors/enginebench/ ./executors/diskcap/ ./runner/cache/ ./tests/e2e/
 	$(GO) test -run='^$$' -bench=ReplayTraces -benchtime=1x -count=1 -timeout 30m ./autoscaler/sim/
 	$(GO) test -run='^$$' -bench=Heartbeats10k -benchtime=1x -count=1 -timeout 10m ./autoscaler/controlplane/
+	$(GO) test -run='^$$' -bench=GitHubJITMint -benchtime=200x -count=1 -timeout 10m ./cmd/autoscaler/
 
 demo: ## the local fleet: a burst of jobs on a local fake GitLab, nodes (containers) scaling up, running them, scaling down
 	tests/engine.sh $(MAKE) demo-local

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,17 +92,23 @@ func TestUserDataRenders(t *testing.T) {
 						t.Errorf("rendered %s lacks %q", name, want)
 					}
 				}
+				// The platform credential's reader: GitLab's runner token is the nodes',
+				// GitHub's App key the autoscaler's (it mints the nodes' JIT runners).
+				readsCredential := strings.Contains(out, tfrender.SampleRunnerSecretARN)
 				if unit == "runfleet-runner.service" {
-					for _, want := range []string{"docker.io", "Requires=docker.service", "TimeoutStopSec=120", tfrender.SampleRunnerSecretARN} {
+					for _, want := range []string{"docker.io", "Requires=docker.service", "TimeoutStopSec=120"} {
 						if !strings.Contains(out, want) {
 							t.Errorf("rendered %s lacks %q", name, want)
 						}
 					}
+					if want := c.platform == "gitlab"; readsCredential != want {
+						t.Errorf("%s node reads the platform credential: %v, want %v", c.platform, readsCredential, want)
+					}
 					checkWarmNode(t, out, u.local == "warm_node_template_vars")
 					checkAgentConfig(t, out, c.platform)
 				} else {
-					if strings.Contains(out, tfrender.SampleRunnerSecretARN) {
-						t.Error("the autoscaler reads the node credential")
+					if want := c.platform == "github"; readsCredential != want {
+						t.Errorf("%s autoscaler reads the platform credential: %v, want %v", c.platform, readsCredential, want)
 					}
 					checkAutoscalerText(t, out, c)
 				}
@@ -194,13 +201,19 @@ func checkAgentConfig(t *testing.T, script, platform string) {
 			t.Errorf("job image and limits not as rendered: %+v", d)
 		}
 	case "github":
-		// The runner entry is appended by `runner register` at boot; only globals here.
-		if len(f.Runners) != 0 {
-			t.Errorf("github config: %d runners written directly, want 0 (register adds it)", len(f.Runners))
+		// One [[github]] table with the fleet's credentials: no key, no token, no App id on
+		// the node; the autoscaler mints its runners.
+		if len(f.Runners) != 0 || len(cfg.GitHub) != 1 {
+			t.Fatalf("github config: %d [[runners]], %d [[github]], want 0 and 1", len(f.Runners), len(cfg.GitHub))
 		}
-		for _, want := range []string{"runner register --non-interactive", "--private-key-file", "--runner-image '" + tfrender.SampleRunnerImage + "'"} {
-			if !strings.Contains(script, want) {
-				t.Errorf("github user-data does not register the node with %q", want)
+		g := cfg.GitHub[0]
+		if !g.FromFleet() || g.URL != nil || g.AppID != 0 || g.PrivateKeyFile != "" || g.Token != "" ||
+			g.RunnerImage != tfrender.SampleRunnerImage || !slices.Equal(g.Labels, []string{"self-hosted", "linux"}) {
+			t.Errorf("github table not as rendered: %+v", g)
+		}
+		for _, never := range []string{"private_key", "private-key", "github-app.pem", "app_id", "app-id", "runner register", "RUNNER_SECRET_ARN\"", "$SECRET"} {
+			if strings.Contains(script, never) {
+				t.Errorf("github node user-data has %q: the App key stays on the autoscaler", never)
 			}
 		}
 	}

@@ -28,6 +28,7 @@ func (c *ControlPlane) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+fleetapi.PathRegister, c.handleRegister)
 	mux.HandleFunc("POST "+fleetapi.PathHeartbeat, c.handleHeartbeat)
+	c.githubRoutes(mux) // githubjit.go
 	return mux
 }
 
@@ -163,6 +164,10 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 	first := rec.RegisteredAt.IsZero()
 	if first {
 		rec.RegisteredAt = now
+	} else {
+		// The node's agent restarted: the idle runners it left go before
+		// it gets a token to mint new ones.
+		c.removeRunners(ctx, rec.Name, whyRegistered)
 	}
 	if rec.State == policy.NodeBooting {
 		rec.State = policy.NodeReady

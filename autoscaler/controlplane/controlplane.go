@@ -63,6 +63,9 @@ type Options struct {
 	// Forecaster, when set, is asked for the demand expected within each
 	// pool's boot and warm-start horizons (see signals.go).
 	Forecaster Forecaster
+	// GitHubJIT, when set, serves the GitHub runner API to nodes whose
+	// [[github]] tables use the fleet's credentials (githubjit.go).
+	GitHubJIT *GitHubJITOptions
 }
 
 // ControlPlane is the fleet's registry, API and reconcile loop.
@@ -99,6 +102,8 @@ type ControlPlane struct {
 	// sig and capLog: instant-start signals (signals.go).
 	sig    *signalMetrics
 	capLog capacityLog
+	// jit serves nodes' GitHub calls (nil: not configured; githubjit.go).
+	jit *githubJIT
 }
 
 // nodeState is a node's durable record plus what its heartbeats said.
@@ -174,6 +179,10 @@ func New(ctx context.Context, o Options) (*ControlPlane, error) {
 		tokensOf: map[string][]string{}, wanted: map[string]int{},
 	}
 	c.auth = newAuthLimiter(o.Now, c.log, c.m)
+	var err error
+	if c.jit, err = newGitHubJIT(o.GitHubJIT, o.Registry); err != nil {
+		return nil, err
+	}
 	c.sig = newSignalMetrics()
 	if o.Registry != nil {
 		o.Registry.MustRegister(c.sig.collectors()...)

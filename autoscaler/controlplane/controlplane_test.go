@@ -83,6 +83,13 @@ func (h *harness) start() {
 
 func (h *harness) post(path, tok string, body any) (int, []byte) {
 	h.t.Helper()
+	code, b, _ := h.postHeader(path, tok, body)
+	return code, b
+}
+
+// postHeader is post with the answer's headers.
+func (h *harness) postHeader(path, tok string, body any) (int, []byte, http.Header) {
+	h.t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", fleetapi.ContentType)
@@ -96,7 +103,7 @@ func (h *harness) post(path, tok string, body any) (int, []byte) {
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	buf.ReadFrom(resp.Body)
-	return resp.StatusCode, buf.Bytes()
+	return resp.StatusCode, buf.Bytes(), resp.Header
 }
 
 // identity is the proof node pid holds: its bootstrap token and its
@@ -205,15 +212,20 @@ func TestAuth(t *testing.T) {
 
 // authFailures reads one series of runfleet_fleet_auth_failures_total.
 func authFailures(reg *prometheus.Registry, reason string) prometheus.Collector {
+	return counterSeries(reg, "runfleet_fleet_auth_failures_total", "reason", reason)
+}
+
+// counterSeries reads the series of counter name whose label is value.
+func counterSeries(reg *prometheus.Registry, name, label, value string) prometheus.Collector {
 	return collectorFunc(func(ch chan<- prometheus.Metric) {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
-			if mf.GetName() != "runfleet_fleet_auth_failures_total" {
+			if mf.GetName() != name {
 				continue
 			}
 			for _, m := range mf.GetMetric() {
 				for _, l := range m.GetLabel() {
-					if l.GetName() == "reason" && l.GetValue() == reason {
+					if l.GetName() == label && l.GetValue() == value {
 						ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("x", "x", nil, nil), prometheus.CounterValue, m.GetCounter().GetValue())
 						return
 					}

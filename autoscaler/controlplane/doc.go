@@ -6,6 +6,10 @@
 // a Plan and carries it out: launch (recording capacity failures, backing
 // off when throttled), drain (a command to the node), terminate drained
 // idle nodes, and replace nodes that vanished, went silent or were
-// interrupted. It never runs jobs. The Provider and Demand interfaces are
-// defined here, by their consumer.
+// interrupted. It never runs jobs. With GitHubJIT it also holds the fleet's
+// GitHub credentials (githubjit.go): nodes mint JIT runner configs through
+// it, for their own runner names, their pool's labels and at most their
+// pool's slots per node, and may list, delete and look up only their own
+// runners; their idle registrations go when they do. The Provider, Demand
+// and GitHubRunners interfaces are defined here, by their consumer.
 package controlplane

@@ -42,6 +42,7 @@ func (c *ControlPlane) record(ctx context.Context, rec Node, now time.Time, adop
 
 // forget drops a node from the store and the registry, tokens included.
 func (c *ControlPlane) forget(ctx context.Context, name, providerID string) error {
+	c.removeRunners(ctx, name, whyRemoved) // githubjit.go
 	if err := c.o.Store.DeleteNode(ctx, name); err != nil {
 		return fmt.Errorf("forgetting node %s: %w", name, err)
 	}

@@ -16,6 +16,19 @@ const (
 	PathHeartbeat = "/fleet/v1/heartbeat"
 	// PathAdminNodes: GET → NodeList (admin listener only).
 	PathAdminNodes = "/admin/v1/nodes"
+
+	// The GitHub runner API a node uses when its [[github]] table has
+	// credentials = "fleet": the control plane holds the GitHub App key and
+	// answers for the node's own runners only (node token; see JITRequest).
+	//
+	// PathGitHubJIT: POST JITRequest → JITConfig.
+	PathGitHubJIT = "/fleet/v1/github/jit"
+	// PathGitHubRunners: POST RunnersRequest → RunnerList.
+	PathGitHubRunners = "/fleet/v1/github/runners"
+	// PathGitHubDeleteRunner: POST DeleteRunnerRequest → DeleteRunnerResponse.
+	PathGitHubDeleteRunner = "/fleet/v1/github/runners/delete"
+	// PathGitHubRunnerJob: POST RunnerJobRequest → RunnerJobResponse.
+	PathGitHubRunnerJob = "/fleet/v1/github/runners/job"
 )
 
 // Headers.
@@ -177,4 +190,86 @@ type NodeList struct {
 type QueuedJobs struct {
 	Labels []string `json:"labels"`
 	Count  int      `json:"count"`
+}
+
+// JITRequest asks the control plane to mint a just-in-time runner config
+// for the calling node. Name must be the node's runner name for one slot:
+// NamePrefix + node name + "-" + slot index + "-" + hex suffix (the
+// control plane refuses any other). Labels must be within the labels its
+// [github_jit] configuration gives the node's pool; the runner group is the
+// pool's, never the node's choice. Refusals: 403 (another node's name,
+// labels outside the pool), 409 (the node already has as many unfinished
+// runners as its pool has slots per node, or it is draining), 429 with
+// Retry-After (GitHub's rate limit), 502 (GitHub refused the control
+// plane's credentials or failed).
+type JITRequest struct {
+	Name   string   `json:"name"`
+	Labels []string `json:"labels"`
+}
+
+// JITConfig is a minted runner registration; Encoded holds the runner's
+// credentials: hand it to that runner only.
+type JITConfig struct {
+	RunnerID int64  `json:"runner_id"`
+	Name     string `json:"name"`
+	Encoded  string `json:"encoded_jit_config"`
+}
+
+// RunnersRequest lists the calling node's runners: the one named Name, or
+// all of them when Name is empty. Runners of other nodes are never listed.
+type RunnersRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Runner is one registered runner as GitHub lists it.
+type Runner struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"` // online | offline
+	Busy   bool   `json:"busy"`
+}
+
+// RunnerList answers RunnersRequest.
+type RunnerList struct {
+	Runners []Runner `json:"runners"`
+}
+
+// DeleteRunnerRequest removes one of the calling node's runner
+// registrations (403 for a runner of another node; a runner already gone
+// is fine; 409 when GitHub refuses because the runner is busy).
+type DeleteRunnerRequest struct {
+	ID int64 `json:"id"`
+}
+
+// DeleteRunnerResponse answers DeleteRunnerRequest.
+type DeleteRunnerResponse struct{}
+
+// JobRef names a workflow run attempt, as a runner's job hooks record it.
+type JobRef struct {
+	Repo       string `json:"repo"` // owner/repo
+	RunID      int64  `json:"run_id"`
+	RunAttempt int64  `json:"run_attempt,omitempty"`
+}
+
+// RunnerJobRequest asks which job of Ref's run the calling node's runner
+// named Runner ran.
+type RunnerJobRequest struct {
+	Ref    JobRef `json:"ref"`
+	Runner string `json:"runner"`
+}
+
+// Job is a workflow job as GitHub reports it.
+type Job struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	Conclusion string `json:"conclusion,omitempty"`
+	RunnerName string `json:"runner_name"`
+}
+
+// RunnerJobResponse answers RunnerJobRequest; Found is false when no job of
+// the run names the runner.
+type RunnerJobResponse struct {
+	Found bool `json:"found"`
+	Job   Job  `json:"job,omitzero"`
 }

@@ -203,18 +203,24 @@ func Compare(jobs []Job, sc Scenario) []Result {
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
-			cfg := Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples,
-				WarmStart: sc.WarmStart, WarmStoragePrice: sc.WarmStoragePrice}
-			if c.Forecast != nil {
-				cfg.NewForecaster = func() Forecaster { return forecast.New(*c.Forecast) }
-			}
-			res := Run(jobs, c.Planner, cfg)
+			res := Run(jobs, c.Planner, c.Config(sc))
 			res.Name = c.Name
 			out[i] = res
 		})
 	}
 	wg.Wait()
 	return out
+}
+
+// Config is the run configuration of c in scenario sc (with defaults).
+func (c Contender) Config(sc Scenario) Config {
+	cfg := Config{Pool: c.Pool, Tick: sc.Tick, World: sc.World, Ephemeral: c.Ephemeral, Samples: sc.Samples,
+		WarmStart: sc.WarmStart, WarmStoragePrice: sc.WarmStoragePrice}
+	if c.Forecast != nil {
+		fc := *c.Forecast
+		cfg.NewForecaster = func() Forecaster { return forecast.New(fc) }
+	}
+	return cfg
 }
 
 // PeakConcurrency is the most jobs running at once if every job started

@@ -36,6 +36,8 @@ type Result struct {
 	// cost on perfectly used, never idle, cheapest capacity.
 	Floor     float64 `json:"floor"`
 	CostRatio float64 `json:"cost_ratio"`
+	// CostBreakdown splits CostRatio by where the money went.
+	CostBreakdown CostBreakdown `json:"cost_breakdown"`
 	// IdleRatio is the share of paid slot time (booting included) that ran
 	// no job.
 	IdleRatio float64 `json:"idle_ratio"`
@@ -99,6 +101,7 @@ func (r *run) finish(all []*simJob) {
 	if res.Floor > 0 {
 		res.CostRatio = res.Cost / res.Floor
 	}
+	res.CostBreakdown = r.costs.breakdown(res.Floor)
 	if r.paidSec > 0 {
 		res.IdleRatio = 1 - r.busySec/r.paidSec
 	}

@@ -84,7 +84,8 @@ type simNode struct {
 	warmSince  time.Time // NodeWarm: when it stopped
 	reclaimAt  time.Time // zero until an interruption notice
 	slots      []slot
-	used       bool // ephemeral: took its one job
+	used       bool    // ephemeral: took its one job
+	segBusy    float64 // slot-seconds of jobs run since segStart
 }
 
 type run struct {
@@ -104,6 +105,7 @@ type run struct {
 	series   *seriesRecorder
 	feed     *feeder // nil: no forecast
 	startSeq uint64  // warm starts drawn so far
+	costs    costs   // costHour split by where it went
 }
 
 // Run replays jobs (sorted by arrival) through p in the world cfg
@@ -197,6 +199,7 @@ func (r *run) applyWorld() {
 				continue
 			}
 			r.busySec += n.reclaimAt.Sub(s.start).Seconds()
+			n.segBusy += n.reclaimAt.Sub(s.start).Seconds()
 			s.job.interrupted = true
 			s.job.queuedSince = n.reclaimAt
 			r.feed.queued(s.job)
@@ -241,6 +244,7 @@ func (r *run) completeUpTo(n *simNode, t time.Time) bool {
 		s := &n.slots[i]
 		if s.job != nil && !s.end.After(t) {
 			r.busySec += s.end.Sub(s.start).Seconds()
+			n.segBusy += s.end.Sub(s.start).Seconds()
 			r.feed.finished(s.job, s.end)
 			s.job = nil
 			s.freeAt = s.end
@@ -416,10 +420,15 @@ func (r *run) billRunning(n *simNode, end time.Time, reclaimed bool) {
 	life := end.Sub(n.segStart)
 	r.paidSec += life.Seconds() * float64(len(n.slots))
 	r.res.NodeHours += life.Hours()
+	busy := n.segBusy
+	n.segBusy = 0
 	if reclaimed && n.Offering.Spot && end.Sub(n.launchedAt) < freeSpotHour {
 		return
 	}
-	r.costHour += n.Offering.PricePerHour * max(life, minBilled).Hours()
+	c := n.Offering.PricePerHour * max(life, minBilled).Hours()
+	r.costHour += c
+	boot := min(max(n.readyAt.Sub(n.segStart), 0), life)
+	r.costs.add(n.Offering, n.State == policy.NodeWarming, c, n.Offering.PricePerHour*boot.Hours(), n.Offering.PricePerHour*busy/float64(max(len(n.slots), 1))/3600)
 }
 
 // skip returns the next time the loop must look at the fleet: the next

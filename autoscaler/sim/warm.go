@@ -50,6 +50,7 @@ func (r *run) billWarm(n *simNode, end time.Time) {
 	c := price * end.Sub(n.warmSince).Hours()
 	r.costHour += c
 	r.res.WarmCost += c
+	r.costs.warmStorage += c
 	r.res.WarmHours += end.Sub(n.warmSince).Hours()
 	n.warmSince = end
 }

@@ -42,6 +42,8 @@ type fileConfig struct {
 	// MaxConnections caps the fleet API's open connections (each node
 	// keeps one; default DefaultMaxConnections).
 	MaxConnections int `toml:"max_connections"`
+	// GitHubJIT: nodes' GitHub runners are minted here (githubjit.go).
+	GitHubJIT *githubJITFile `toml:"github_jit"`
 }
 
 // tlsFile is [tls]: the certificate both listeners serve, and the CA
@@ -170,6 +172,7 @@ type config struct {
 	Pools             []policy.Pool
 	GitLab            []gitlabDemand
 	GitHub            *githubDemand
+	GitHubJIT         *githubJIT
 	AWS               awsProvider
 	// DockerFleetCA is [provider.docker] fleet_ca_file's content.
 	DockerFleetCA []byte
@@ -345,6 +348,11 @@ func loadConfig(path string) (*config, error) {
 	}
 	if f.Demand.GitHub != nil {
 		if c.GitHub, err = githubConfig(*f.Demand.GitHub); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if f.GitHubJIT != nil {
+		if c.GitHubJIT, err = githubJITConfig(*f.GitHubJIT, c.Pools); err != nil { // githubjit.go
 			errs = append(errs, err)
 		}
 	}

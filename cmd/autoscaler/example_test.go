@@ -19,7 +19,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"join-token", "admin-token", "node.toml", "gitlab-token", "github-webhook-secret", "github-token"} {
+	for _, f := range []string{"join-token", "admin-token", "node.toml", "gitlab-token", "github-webhook-secret", "github-token", "github-app.pem"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("x-"+f+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +61,9 @@ func TestExampleConfig(t *testing.T) {
 				len(c.Pools) != 1 || len(c.Pools[0].Offerings) != 3 || len(c.GitLab) != 1 ||
 				c.GitHub == nil || c.GitHub.Secret != "x-github-webhook-secret" || c.GitHub.Path != "/github/webhook" {
 				t.Errorf("config %+v", c)
+			}
+			if j := c.GitHubJIT; j == nil || j.Auth.AppID != 12345 || string(j.Auth.PrivateKey) != "x-github-app.pem" || len(j.Pools["linux"].Labels) != 3 {
+				t.Errorf("[github_jit] %+v", c.GitHubJIT)
 			}
 			if c.FleetTLS == nil || c.AdminTLS == nil {
 				t.Errorf("[tls] not loaded")

@@ -82,12 +82,18 @@ func runControlPlane(ctx context.Context, c *config, logger *slog.Logger) error 
 		demand = append(demand, rc)
 		ghHook, ghReconcile = rc, start
 	}
+	var jit *controlplane.GitHubJITOptions
+	if c.GitHubJIT != nil {
+		if jit, err = newGitHubJIT(ctx, c.GitHubJIT, logger); err != nil { // githubjit.go
+			return err
+		}
+	}
 	cp, err := controlplane.New(ctx, controlplane.Options{
 		Store: st, Provider: prov, Demand: demand, Pools: c.Pools, Policy: c.Policy,
 		JoinToken: c.JoinToken, FleetURL: c.FleetURL, HeartbeatInterval: c.HeartbeatInterval,
 		HeartbeatGrace: c.HeartbeatGrace, BootTimeout: c.BootTimeout, ReconcileInterval: c.ReconcileInterval,
 		AdminToken: c.AdminToken, DrainTimeout: c.DrainTimeout, DrainHardLimit: c.DrainHardLimit,
-		Logger: logger, Registry: reg, Forecaster: fc,
+		Logger: logger, Registry: reg, Forecaster: fc, GitHubJIT: jit,
 	})
 	if err != nil {
 		return err

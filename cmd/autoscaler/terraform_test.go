@@ -96,6 +96,14 @@ func TestTerraformConfig(t *testing.T) {
 					t.Errorf("github demand: %+v, gitlab %+v", cfg.GitHub, cfg.GitLab)
 				}
 			}
+			// GitHub: the autoscaler holds the App key and mints the nodes' runners.
+			switch j := cfg.GitHubJIT; {
+			case platform == "gitlab" && j != nil:
+				t.Errorf("[github_jit] on a GitLab fleet:\n%s", text)
+			case platform == "github" && (j == nil || j.URL != "https://github.com/acme" || j.Auth.AppID != 123456 || j.Auth.InstallationID != 7654321 ||
+				string(j.Auth.PrivateKey) != "app-key-test" || !slices.Equal(j.Pools["default"].Labels, []string{"self-hosted", "linux"})):
+				t.Errorf("[github_jit]: %+v\n%s", j, text)
+			}
 		})
 	}
 }
@@ -147,11 +155,15 @@ func loadTerraformConfig(t *testing.T, mod *tfrender.Module, dir string, in tfre
 		}
 	}
 	// The secrets the script reads from the store, when it reads them.
-	for _, sec := range []struct{ file, arn, value string }{
+	secrets := []struct{ file, arn, value string }{
 		{"join-token", "FLEET_JOIN_TOKEN_ARN", "join-test"},
 		{"platform-api-token", "PLATFORM_API_TOKEN_ARN", "api-test"},
 		{"github-webhook-secret", "GITHUB_WEBHOOK_SECRET_ARN", "webhook-test"},
-	} {
+	}
+	if in.Vars["platform"].AsString() == "github" {
+		secrets = append(secrets, struct{ file, arn, value string }{"github-app.pem", "GITHUB_APP_KEY_ARN", "app-key-test"})
+	}
+	for _, sec := range secrets {
 		if !strings.Contains(script, `read_secret "$`+sec.arn+`" > $CONF_DIR/`+sec.file) {
 			t.Fatalf("the script does not write %s from $%s", sec.file, sec.arn)
 		}

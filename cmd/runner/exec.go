@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/gitlab/ciyaml"
@@ -43,7 +44,7 @@ log and exits non-zero when the job fails.`,
 				return err
 			}
 			defer ex.Close()
-			store, _, err := newCacheStore(cmd.Context(), r, logger)
+			store, _, err := newCacheStore(cmd.Context(), clock.Real{}, r, logger)
 			if err != nil {
 				return fmt.Errorf("cache: %w", err)
 			}

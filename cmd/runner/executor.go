@@ -9,6 +9,7 @@ import (
 	"github.com/runfleet/runfleet/executors/containerd"
 	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner/cache"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
 )
 
@@ -69,7 +70,7 @@ func githubRunner(g config.GitHub) config.Runner {
 // newCacheStore returns r's cache store, and the local store when the
 // cache is local (the agent shrinks it under disk pressure). With S3 the
 // agent moves the archives; the credentials never reach a job.
-func newCacheStore(ctx context.Context, r config.Runner, logger *slog.Logger) (cache.Store, *cache.LocalStore, error) {
+func newCacheStore(ctx context.Context, clk clock.Clock, r config.Runner, logger *slog.Logger) (cache.Store, *cache.LocalStore, error) {
 	if r.Cache.Type == "s3" {
 		s3 := r.Cache.S3
 		runner := cache.ShortToken(r.Token) // gitlab-runner's, so caches carry over
@@ -85,7 +86,7 @@ func newCacheStore(ctx context.Context, r config.Runner, logger *slog.Logger) (c
 		}
 		return st, nil, nil
 	}
-	st, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, cache.SystemClock{})
+	st, err := cache.NewLocalStore(r.Cache.Dir, r.Cache.MaxSize, logger, clk)
 	if err != nil {
 		return nil, nil, err
 	}

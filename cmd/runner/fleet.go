@@ -12,7 +12,8 @@ import (
 // runFleet joins the fleet control plane named in [fleet] and heartbeats
 // until ctx ends; stop ends the agent when the node is drained or told to
 // terminate.
-func runFleet(ctx context.Context, cfg *config.Config, agent *runner.Agent, stop func(), logger *slog.Logger) {
+// The node token reaches nodeTok (the fleet's GitHub client).
+func runFleet(ctx context.Context, cfg *config.Config, agent *runner.Agent, stop func(), nodeTok *fleet.NodeToken, logger *slog.Logger) {
 	fl := cfg.Fleet
 	hc, err := fleet.NewHTTPClient(fl.CAFile, fl.ClientCertFile, fl.ClientKeyFile)
 	if err != nil {
@@ -27,6 +28,7 @@ func runFleet(ctx context.Context, cfg *config.Config, agent *runner.Agent, stop
 		URL: fl.URL.String(), JoinToken: fl.JoinToken, BootstrapToken: fl.BootstrapToken, Identity: id,
 		NodeTokenFile: fl.NodeTokenFile, Name: cfg.Node, ProviderID: fl.ProviderID, Pool: fl.Pool, Offering: fl.Offering,
 		Version: version, Interval: fl.HeartbeatInterval, Agent: agent, Exit: stop, Logger: logger, HTTPClient: hc,
+		Token: nodeTok,
 	})
 	if err != nil {
 		logger.Error("fleet", "err", err)

@@ -88,6 +88,11 @@ func githubCheck(ctx context.Context, cfg *config.Config, o githubCheckOptions, 
 	}
 	var errs []error
 	for _, g := range runners {
+		if g.FromFleet() {
+			// No GitHub credential here to read the releases with.
+			fmt.Fprintf(out, "github %s: image %s: not checked: credentials = \"fleet\" (run the check where a [[github]] table has its own credentials; GitHub's refusal still raises RunnerOutdated)\n", g.Name, g.RunnerImage)
+			continue
+		}
 		if err := checkRunner(ctx, g, o, out); err != nil {
 			errs = append(errs, fmt.Errorf("github %s: %w", g.Name, err))
 		}

@@ -136,3 +136,20 @@ func TestDockerImageVersion(t *testing.T) {
 		t.Error("containerd images were inspected on Docker")
 	}
 }
+
+// TestGitHubCheckFleetCredentials: a [[github]] table with the fleet's
+// credentials has none to read the releases with: it is reported as not
+// checked, and the command does not fail for it.
+func TestGitHubCheckFleetCredentials(t *testing.T) {
+	cfg := &config.Config{GitHub: []config.GitHub{{Name: "gh", Credentials: config.CredentialsFleet, RunnerImage: "acme/runner:x"}}}
+	var out bytes.Buffer
+	o := githubCheckOptions{logger: slog.New(slog.DiscardHandler), imageVersion: func(context.Context, config.GitHub) (string, error) {
+		return "", errors.New("the image is not read for a table that is not checked")
+	}}
+	if err := githubCheck(context.Background(), cfg, o, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `github gh: image acme/runner:x: not checked: credentials = "fleet"`) {
+		t.Errorf("output %q", out.String())
+	}
+}

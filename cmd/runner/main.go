@@ -45,7 +45,8 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default from config, else info)")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON")
 	root.AddCommand(newRegisterCmd(g), newRunCmd(g), newExecCmd(g), newVerifyCmd(g), newUnregisterCmd(g), newListCmd(g),
-		newGitHubCmd(g)) // github_check.go
+		newGitHubCmd(g),      // github_check.go
+		newHelperImageCmd(g)) // helperimage_cmd.go
 	return root
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github"
+	"github.com/runfleet/runfleet/runner/github/scaleset"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/journal"
 )
@@ -41,10 +42,16 @@ const busyRetry = 30 * time.Second
 // GitHub runner's registration is removed (GitHub fails its job itself
 // once the runner stops answering). A record is deleted only once the
 // platform acknowledged; one that could not be handled stays for the next
-// start, and GitHub registrations still busy are tried again in the
-// background until ctx ends. It reports whether the previous agent left
-// any job.
-func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]recoverRunner, ghSources []*github.Source, logger *slog.Logger) bool {
+// start, and GitHub registrations are removed through background, which
+// runs each removal in a goroutine its caller owns and waits for, with the
+// context that bounds it (retried while GitHub counts the runner busy);
+// nil runs them in turn with ctx. It reports whether the previous agent
+// left any job.
+func recoverJobs(ctx context.Context, clk clock.Clock, jr *journal.Journal, runners map[string]recoverRunner, gh map[recoverKey]githubRecoverer,
+	background func(func(context.Context)), logger *slog.Logger) bool {
+	if background == nil {
+		background = func(f func(context.Context)) { f(ctx) }
+	}
 	entries, err := jr.Pending()
 	if err != nil {
 		logger.Error("reading the job journal", "dir", jr.Dir(), "err", err)
@@ -53,10 +60,6 @@ func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]re
 		return false
 	}
 	logger.Warn("the previous agent left jobs unfinished: reporting them", "jobs", len(entries))
-	gh := map[string]*github.Source{}
-	for _, s := range ghSources {
-		gh[s.Name()] = s
-	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for _, e := range entries {
@@ -73,15 +76,15 @@ func recoverJobs(ctx context.Context, jr *journal.Journal, runners map[string]re
 				defer func() { <-sem }()
 				recoverGitLab(ctx, jr, r, e, log)
 			})
-		case journal.PlatformGitHub:
-			src, ok := gh[e.Runner]
+		case journal.PlatformGitHub, journal.PlatformGitHubScaleSet:
+			src, ok := gh[recoverKey{e.Platform, e.Runner}]
 			if !ok {
-				log.Error("journal record of a [[github]] table no longer in the config; kept until it is back")
+				log.Error("journal record of a [[github]] or [[github_scale_set]] table no longer in the config; kept until it is back")
 				continue
 			}
 			// In the background: polling need not wait for GitHub to
 			// notice a busy runner is gone.
-			go recoverGitHub(ctx, src, e, log)
+			background(func(ctx context.Context) { recoverGitHub(ctx, clk, src, e, log) })
 		default:
 			log.Error("journal record of an unknown platform; kept")
 		}
@@ -133,9 +136,32 @@ func recoverGitLab(ctx context.Context, jr *journal.Journal, r recoverRunner, e 
 	log.Warn("reported a job the previous agent left unfinished as failed (runner_system_failure)")
 }
 
+// githubRecoverer removes the registration of a GitHub runner a killed
+// agent left (a label-mode source or a scale set); its error matches
+// github.ErrRunnerBusy while GitHub counts the runner busy.
+type githubRecoverer interface {
+	Recover(ctx context.Context, e journal.Entry) error
+}
+
+// recoverKey names the table a GitHub journal record belongs to.
+type recoverKey struct{ platform, name string }
+
+// githubRecoverers maps the GitHub tables by the journal's platform and
+// name: label-mode sources ([[github]]) and scale sets.
+func githubRecoverers(sources []*github.Source, scaleSets []*scaleset.Listener) map[recoverKey]githubRecoverer {
+	out := map[recoverKey]githubRecoverer{}
+	for _, s := range sources {
+		out[recoverKey{journal.PlatformGitHub, s.Name()}] = s
+	}
+	for _, l := range scaleSets {
+		out[recoverKey{journal.PlatformGitHubScaleSet, l.Name()}] = l
+	}
+	return out
+}
+
 // recoverGitHub removes one GitHub runner's registration (and record),
 // retrying while GitHub counts the runner busy.
-func recoverGitHub(ctx context.Context, src *github.Source, e journal.Entry, log *slog.Logger) {
+func recoverGitHub(ctx context.Context, clk clock.Clock, src githubRecoverer, e journal.Entry, log *slog.Logger) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, recoverTimeout)
 		err := src.Recover(rctx, e)
@@ -149,10 +175,8 @@ func recoverGitHub(ctx context.Context, src *github.Source, e journal.Entry, log
 		default:
 			log.Warn("removing the registration of a runner the previous agent left", "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, busyRetry) != nil {
 			return
-		case <-time.After(busyRetry):
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
 	"github.com/runfleet/runfleet/runner/journal"
@@ -49,7 +50,7 @@ func TestRecoverJobs(t *testing.T) {
 		}
 	}
 	runners := map[string]recoverRunner{"e2e": {client: client, token: token, info: info}}
-	if !recoverJobs(t.Context(), jr, runners, nil, slog.New(slog.DiscardHandler)) {
+	if !recoverJobs(t.Context(), clock.Real{}, jr, runners, nil, nil, slog.New(slog.DiscardHandler)) {
 		t.Fatal("recoverJobs found nothing to recover")
 	}
 	rec := srv.Job(id)
@@ -68,7 +69,7 @@ func TestRecoverJobs(t *testing.T) {
 	if strings.Join(ids, ",") != "77,78" {
 		t.Errorf("records left %v, want the two the agent cannot handle (77, 78)", ids)
 	}
-	if recoverJobs(t.Context(), jr, runners, nil, slog.New(slog.DiscardHandler)); srv.Job(id).FinalUpdates != 1 {
+	if recoverJobs(t.Context(), clock.Real{}, jr, runners, nil, nil, slog.New(slog.DiscardHandler)); srv.Job(id).FinalUpdates != 1 {
 		t.Error("a second start reported the job again")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/github/scaleset"
+	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
 // registerScaleSet checks the credentials and the runner group against
@@ -25,7 +27,8 @@ func registerScaleSet(cmd *cobra.Command, g *globalFlags, gf *githubRegisterFlag
 		return err
 	}
 	logger := newLogger(g.logLevel, g.logJSON)
-	client, err := scaleSetClient(ss, logger)
+	rg := &scaleset.RateGate{Gate: ratelimit.New(ratelimit.Options{Logger: logger}), Key: scaleset.GateKey(ss.URL.Host, ss.AppID, ss.Token)}
+	client, err := scaleSetClient(ss, rg, logger)
 	if err != nil {
 		return fmt.Errorf("github_scale_set %s: %w", ss.ScaleSet, err)
 	}

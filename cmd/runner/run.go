@@ -17,6 +17,7 @@ import (
 	"github.com/runfleet/runfleet/runner/cache"
 	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/fleet"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/gitlab"
 	"github.com/runfleet/runfleet/runner/health"
@@ -64,6 +65,8 @@ func run(ctx context.Context, g *globalFlags) error {
 		return errFirstRun
 	}
 
+	// clk is the agent's one time source, passed to everything that keeps time.
+	clk := clock.Real{}
 	var sources []runner.Source
 	var rotators []*gitlab.Source
 	var sweepers []sweeper // the runners' source stores (engines.go)
@@ -71,7 +74,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	var watchPaths []string
 	// Jobs are journaled before they start; what a killed agent left is
 	// reported before polling (recover.go).
-	jr, err := journal.Open(journalDir(cfg.Path))
+	jr, err := journal.Open(journalDir(cfg.Path), journal.WithClock(clk))
 	if err != nil {
 		return err
 	}
@@ -88,7 +91,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
-		store, local, err := newCacheStore(ctx, r, logger)
+		store, local, err := newCacheStore(ctx, clk, r, logger)
 		if err != nil {
 			return fmt.Errorf("runner %s: cache: %w", r.Name, err)
 		}
@@ -110,7 +113,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		if err != nil {
 			return fmt.Errorf("runner %s: %w", r.Name, err)
 		}
-		srcStores := gitlab.NewSourceStores(r, clock.Real{}.Now, logger)
+		srcStores := gitlab.NewSourceStores(r, clk.Now, logger)
 		sweepers = append(sweepers, srcStores)
 		src := gitlab.NewSource(gitlab.SourceOptions{
 			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
@@ -125,8 +128,9 @@ func run(ctx context.Context, g *globalFlags) error {
 		recovery[r.Name] = recoverRunner{client: client, token: r.Token, info: versionInfo(r.Name)}
 	}
 
-	budgets := github.NewMintBudgets()                                   // JIT minting, one budget per GitHub App or token
-	ghSources, err := githubSources(ctx, cfg, engs, budgets, jr, logger) // run_github.go
+	budgets := github.NewMintBudgets()                                            // JIT minting, one budget per GitHub App or token
+	nodeTok := fleet.NewNodeToken()                                               // [[github]] credentials = "fleet" call with it
+	ghSources, err := githubSources(ctx, cfg, engs, budgets, nodeTok, jr, logger) // run_github.go
 	if err != nil {
 		return err
 	}
@@ -134,7 +138,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		sources = append(sources, s)
 	}
 	// Scale sets are sources of the one slot loop too.
-	scaleSets, err := scaleSetListeners(ctx, cfg, engs, reg, budgets, logger) // run_scaleset.go
+	scaleSets, err := scaleSetListeners(ctx, cfg, engs, reg, budgets, jr, logger) // run_scaleset.go
 	if err != nil {
 		return err
 	}
@@ -142,7 +146,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		sources = append(sources, l)
 	}
 	agent := runner.NewAgent(runner.AgentOptions{
-		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics,
+		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics, Clock: clk,
 	})
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
@@ -176,39 +180,43 @@ func run(ctx context.Context, g *globalFlags) error {
 			}, func(err error) { logger.Warn("node health", "err", err) })
 	})
 	if in := cfg.Interruption; in.Cloud != "" {
-		checker, err := interrupt.New(in.Cloud, in.Endpoint, nil)
+		checker, err := interrupt.New(in.Cloud, in.Endpoint, nil, interrupt.WithClock(clk))
 		if err != nil {
 			return err
 		}
 		wg.Go(func() {
 			interrupt.Watch(srvCtx, checker, in.CheckInterval, func(n interrupt.Notice) {
-				onNotice(agent, logger, n)
-			}, func(err error) { logger.Debug("checking for interruption notices", "err", err) })
+				onNotice(agent, clk, logger, n)
+			}, func(err error) { logger.Debug("checking for interruption notices", "err", err) }, interrupt.WithClock(clk))
 		})
 	}
 	// A fleet node leaves when drained or told to terminate (fleet.go).
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	if cfg.Fleet.Enabled() {
-		wg.Go(func() { runFleet(srvCtx, cfg, agent, stopAgent, logger) })
+		wg.Go(func() { runFleet(srvCtx, cfg, agent, stopAgent, nodeTok, logger) })
+		removeStaleFleetGitHub(ctx, cfg, ghSources, logger) // run_github.go
 	}
 	for _, src := range rotators {
 		wg.Go(func() { _ = src.RotateToken(srvCtx, saveToken(cfg.Path)) })
 	}
-	wg.Go(func() { reapPeriodically(srvCtx, clock.Real{}, cfg.ReapInterval, engs.all(), logger, sweepers...) })
-	start := time.Now()
+	wg.Go(func() { reapPeriodically(srvCtx, clk, cfg.ReapInterval, engs.all(), logger, sweepers...) })
+	start := clk.Now()
 	// The listeners outlive the slots: jobs still running during the
 	// shutdown grace learn their results from the session.
 	stopScaleSets := startScaleSets(context.WithoutCancel(ctx), scaleSets, logger)
-	if recoverJobs(ctx, jr, recovery, ghSources, logger) {
-		wg.Go(func() { reapLate(srvCtx, clock.Real{}, engs.all(), logger) })
+	// GitHub registrations a killed agent left are removed in the background,
+	// until the server context ends at shutdown.
+	background := func(f func(context.Context)) { wg.Go(func() { f(srvCtx) }) }
+	if recoverJobs(ctx, clk, jr, recovery, githubRecoverers(ghSources, scaleSets), background, logger) {
+		wg.Go(func() { reapLate(srvCtx, clk, engs.all(), logger) })
 	}
 	err = agent.Run(agentCtx)
 	stopScaleSets()
 	removeStaleGitHub(ctx, ghSources, logger)
 	stopServer()
 	wg.Wait()
-	logger.Info("runfleet agent stopped", "uptime", time.Since(start).Round(time.Second))
+	logger.Info("runfleet agent stopped", "uptime", clk.Now().Sub(start).Round(time.Second))
 	return err
 }
 
@@ -228,7 +236,7 @@ func saveToken(path string) gitlab.TokenSaver {
 // stop taking jobs at once; on termination let running jobs go on until
 // shortly before the node goes, then end them as system failures, which
 // GitLab can retry.
-func onNotice(agent *runner.Agent, logger *slog.Logger, n interrupt.Notice) {
+func onNotice(agent *runner.Agent, clk clock.Clock, logger *slog.Logger, n interrupt.Notice) {
 	logger.Warn("cloud interruption notice", "kind", n.Kind, "cloud", n.Cloud, "at", n.At)
 	switch n.Kind {
 	case interrupt.Rebalance:
@@ -237,7 +245,7 @@ func onNotice(agent *runner.Agent, logger *slog.Logger, n interrupt.Notice) {
 		agent.Cordon("Interrupted")
 		at := n.At
 		if at.IsZero() {
-			at = time.Now().Add(2 * time.Minute)
+			at = clk.Now().Add(2 * time.Minute)
 		}
 		// Leave time to report the final states before the node goes.
 		agent.AbortJobsAt(at.Add(-15 * time.Second))

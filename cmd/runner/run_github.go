@@ -11,6 +11,7 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/fleet"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/journal"
 )
@@ -18,6 +19,9 @@ import (
 // githubClient builds the REST client of a [[github]] table.
 // budgets, when set, shares one JIT minting budget per credential.
 func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudgets) (*github.Client, error) {
+	if g.FromFleet() {
+		return nil, fmt.Errorf(`github %s: credentials = "fleet": the control plane holds the GitHub credentials`, g.Name)
+	}
 	auth := github.Auth{AppID: g.AppID, InstallationID: g.InstallationID, Token: g.Token}
 	if g.PrivateKeyFile != "" {
 		key, err := os.ReadFile(g.PrivateKeyFile)
@@ -36,17 +40,44 @@ func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudg
 	return github.NewClient(o)
 }
 
+// githubAPI is the runner API of a [[github]] table: the REST client with
+// the table's own credentials, or, with credentials = "fleet", the fleet
+// API, where the control plane mints and answers for this node's runners
+// (the runner group is then the control plane's choice).
+type githubAPI interface {
+	MintJIT(ctx context.Context, req github.JITRequest) (github.JITConfig, error)
+	ListRunners(ctx context.Context, name string) ([]github.RunnerStatus, error)
+	DeleteRunner(ctx context.Context, id int64) error
+	RunnerJob(ctx context.Context, ref github.JobRef, runner string) (github.JobStatus, bool, error)
+}
+
+// githubSourceAPI builds g's runner API and resolves its runner group.
+func githubSourceAPI(ctx context.Context, cfg *config.Config, g config.GitHub, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, logger *slog.Logger) (githubAPI, int64, error) {
+	if g.FromFleet() {
+		fl := cfg.Fleet
+		hc, err := fleet.NewHTTPClient(fl.CAFile, fl.ClientCertFile, fl.ClientKeyFile)
+		if err != nil {
+			return nil, 0, err
+		}
+		api, err := fleet.NewGitHub(fleet.GitHubOptions{URL: fl.URL.String(), Token: nodeTok, HTTPClient: hc, Gate: budgets.RateGate(), Logger: logger})
+		return api, 0, err
+	}
+	client, err := githubClient(g, logger, budgets)
+	if err != nil {
+		return nil, 0, err
+	}
+	group, err := client.RunnerGroupID(ctx, g.RunnerGroup)
+	return client, group, err
+}
+
 // githubSources builds the label-mode sources of cfg's [[github]] tables
 // on the engines' shared executors and removes the stale registrations a
-// previous agent of this node left.
-func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, jr *journal.Journal, logger *slog.Logger) ([]*github.Source, error) {
+// previous agent of this node left (for tables with the fleet's
+// credentials once the node has registered: removeStaleFleetGitHub).
+func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, jr *journal.Journal, logger *slog.Logger) ([]*github.Source, error) {
 	var srcs []*github.Source
 	for _, g := range cfg.GitHub {
-		client, err := githubClient(g, logger, budgets)
-		if err != nil {
-			return nil, fmt.Errorf("github %s: %w", g.Name, err)
-		}
-		group, err := client.RunnerGroupID(ctx, g.RunnerGroup)
+		client, group, err := githubSourceAPI(ctx, cfg, g, budgets, nodeTok, logger)
 		if err != nil {
 			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
@@ -71,13 +102,35 @@ func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budge
 		if err != nil {
 			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
+		srcs = append(srcs, src)
+		if g.FromFleet() {
+			continue // the fleet API answers once the node has registered
+		}
 		logger.Info("removing stale GitHub runner registrations of this node", "github", g)
 		if err := src.RemoveStale(ctx); err != nil {
 			return nil, fmt.Errorf("github %s: %w", g.Name, err)
 		}
-		srcs = append(srcs, src)
 	}
 	return srcs, nil
+}
+
+// removeStaleFleetGitHub removes the stale registrations of the sources
+// with the fleet's credentials, once the node has registered (run it after
+// the fleet client started). The control plane deletes a node's idle
+// runners when it registers again; this covers an agent restart that kept
+// its node token. Failures are logged: the slots retry their mints.
+func removeStaleFleetGitHub(ctx context.Context, cfg *config.Config, srcs []*github.Source, logger *slog.Logger) {
+	for i, g := range cfg.GitHub {
+		if !g.FromFleet() {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		logger.Info("removing stale GitHub runner registrations of this node through the fleet", "github", g)
+		if err := srcs[i].RemoveStale(cctx); err != nil {
+			logger.Warn("removing stale GitHub runner registrations through the fleet", "github", g.Name, "err", err)
+		}
+		cancel()
+	}
 }
 
 // removeStaleGitHub runs at shutdown, after every slot has stopped.

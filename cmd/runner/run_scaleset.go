@@ -18,13 +18,15 @@ import (
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
+	"github.com/runfleet/runfleet/runner/journal"
 )
 
 // scaleSetClient builds the scale-set client of a [[github_scale_set]]
-// table (GitHub App or personal access token).
-func scaleSetClient(s config.GitHubScaleSet, logger *slog.Logger) (*actions.Client, error) {
+// table (GitHub App or personal access token), every call of which waits
+// at rg, the agent's rate-limit gate for the credential.
+func scaleSetClient(s config.GitHubScaleSet, rg *scaleset.RateGate, logger *slog.Logger) (*actions.Client, error) {
 	info := actions.SystemInfo{System: "runfleet", Version: version, Subsystem: "agent"}
-	opts := []actions.HTTPOption{actions.WithLogger(logger.With("github_scale_set", s.ScaleSet))}
+	opts := append([]actions.HTTPOption{actions.WithLogger(logger.With("github_scale_set", s.ScaleSet))}, rg.HTTPOption()...)
 	if s.AppID != 0 {
 		key, err := os.ReadFile(s.PrivateKeyFile)
 		if err != nil {
@@ -43,11 +45,14 @@ func scaleSetClient(s config.GitHubScaleSet, logger *slog.Logger) (*actions.Clie
 // scaleSetListeners builds a listener per [[github_scale_set]] table. Each
 // is a source of the agent's slot loop (limit, default concurrent),
 // launching its runners in containers of the engines' shared executors
-// (docker or containerd).
-func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, reg prometheus.Registerer, budgets *github.MintBudgets, logger *slog.Logger) ([]*scaleset.Listener, error) {
+// (docker or containerd). Their calls wait at the rate-limit gate label
+// mode uses (one pause per App or token across the agent), and their
+// runners are journaled in jr until their registrations are gone.
+func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, reg prometheus.Registerer, budgets *github.MintBudgets, jr *journal.Journal, logger *slog.Logger) ([]*scaleset.Listener, error) {
 	var ls []*scaleset.Listener
 	for _, s := range cfg.GitHubScaleSets {
-		client, err := scaleSetClient(s, logger)
+		rg := &scaleset.RateGate{Gate: budgets.RateGate(), Key: scaleset.GateKey(s.URL.Host, s.AppID, s.Token)}
+		client, err := scaleSetClient(s, rg, logger)
 		if err != nil {
 			return nil, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)
 		}
@@ -75,7 +80,7 @@ func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, r
 				ToolCacheDir: s.ToolCacheDir, ToolCacheWritable: s.ToolCacheWritable, StateDir: state, Logger: logger,
 				Output: func(name string) io.Writer { return runnerLog{logger.With("github_runner", name)} },
 			}},
-			Logger: logger, Registerer: reg,
+			Logger: logger, Registerer: reg, RateGate: rg, Journal: jr,
 			// One JIT budget per App, shared with label mode.
 			MintBudget: budgets.For(github.BudgetKey(s.URL.Host, s.AppID, s.Token), s.JITPerMinute),
 		})

@@ -114,6 +114,7 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	}
 	api := v.ex.api
 	start := v.ex.now()
+	defer v.watchFirst(ctx)() // enginestop.go
 	att := pre
 	if att == nil {
 		a, err := v.attachFirst(ctx)
@@ -161,7 +162,7 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	}
 	if streamEnded {
 		if err != nil {
-			return executors.Result{}, firstFailure(ctx, "first step output", err)
+			return executors.Result{}, v.streamBroke(ctx, "first step output", err)
 		}
 		if err := stdout.flush(); err != nil {
 			return executors.Result{}, firstFailure(ctx, "first step output", err)
@@ -185,14 +186,14 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	select {
 	case w := <-waitC:
 		if w.Error != nil {
-			return executors.Result{}, firstFailure(ctx, "wait for first step", errors.New(w.Error.Message))
+			return executors.Result{}, v.streamBroke(ctx, "wait for first step", errors.New(w.Error.Message))
 		}
 		code = w.StatusCode
 	case err := <-errC:
 		if ctx.Err() != nil {
 			return v.cancelFirst(ctx, start, nil, nil)
 		}
-		return executors.Result{}, firstFailure(ctx, "wait for first step", err)
+		return executors.Result{}, v.streamBroke(ctx, "wait for first step", err)
 	}
 	res := executors.Result{ExitCode: int(code), Duration: v.ex.now().Sub(start)}
 	if code != 0 {
@@ -201,8 +202,8 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 			return res, engineErr("inspect job container", err)
 		}
 		res.OOMKilled = ins.State != nil && ins.State.OOMKilled
-		if !res.OOMKilled && !stdout.sawEnd() && signalExit(code) {
-			if err := v.engineStopped(ctx, code); err != nil { // enginestop.go
+		if !res.OOMKilled && !stdout.sawEnd() {
+			if err := v.engineStopped(ctx, code); err != nil {
 				return res, err
 			}
 		}

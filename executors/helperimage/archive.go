@@ -16,7 +16,7 @@ import (
 )
 
 // imageConfig is the helper image's configuration, the same on every
-// engine (and as images/git-helper/build.sh gives it).
+// engine (and as images/git-helper/Dockerfile gives it).
 type imageConfig struct {
 	Env    []string
 	Cmd    []string

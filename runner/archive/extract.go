@@ -78,8 +78,8 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, root string, worker
 	if !fdTimes {
 		workers = 1
 	}
-	p := newFilePool(ctx, workers)
-	err = x.plan(p.ctx, zr.File, names, p, &stats)
+	pctx, p := newFilePool(ctx, workers)
+	err = x.plan(pctx, zr.File, names, p, &stats)
 	if err != nil {
 		// Stop at once: files still queued are left empty.
 		p.cancel()
@@ -141,7 +141,7 @@ func (x *extractor) plan(ctx context.Context, files []*zip.File, names []string,
 			if err != nil {
 				return fmt.Errorf("archive: %s: %w", name, err)
 			}
-			p.submit(job)
+			p.submit(ctx, job)
 			stats.Files++
 		default:
 			stats.warnf("%s: skipping special file (%s)", name, mode.Type())

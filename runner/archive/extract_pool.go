@@ -71,10 +71,10 @@ func isZipDataErr(err error) bool {
 }
 
 // filePool runs fileJobs on a bounded number of goroutines. The first
-// failure cancels ctx (which the planner watches) and is what wait
-// returns; jobs still queued after it only close their files.
+// failure cancels the context newFilePool returned (which the planner
+// watches) and is what wait returns; jobs still queued after it only close
+// their files.
 type filePool struct {
-	ctx    context.Context
 	cancel context.CancelFunc
 	jobs   chan *fileJob
 	wg     sync.WaitGroup
@@ -86,43 +86,46 @@ type filePool struct {
 	bytes int64
 }
 
-func newFilePool(ctx context.Context, workers int) *filePool {
+// newFilePool returns the pool and the context its jobs run in, which
+// ends at the first failure: pass it to submit.
+func newFilePool(ctx context.Context, workers int) (context.Context, *filePool) {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &filePool{ctx: ctx, cancel: cancel}
+	p := &filePool{cancel: cancel}
 	if workers <= 1 {
 		p.buf = make([]byte, copyBufSize)
-		return p
+		return ctx, p
 	}
 	// A short queue bounds the files held open ahead of the workers.
 	p.jobs = make(chan *fileJob, 2*workers)
 	for range workers {
-		p.wg.Go(p.work)
+		p.wg.Go(func() { p.work(ctx) })
 	}
-	return p
+	return ctx, p
 }
 
-// submit runs j on a worker, or at once when the pool has none.
-func (p *filePool) submit(j *fileJob) {
+// submit runs j on a worker, or at once when the pool has none; ctx is
+// the one newFilePool returned.
+func (p *filePool) submit(ctx context.Context, j *fileJob) {
 	if p.jobs == nil {
-		p.do(j, p.buf)
+		p.do(ctx, j, p.buf)
 		return
 	}
 	p.jobs <- j
 }
 
-func (p *filePool) work() {
+func (p *filePool) work(ctx context.Context) {
 	buf := make([]byte, copyBufSize)
 	for j := range p.jobs {
-		p.do(j, buf)
+		p.do(ctx, j, buf)
 	}
 }
 
-func (p *filePool) do(j *fileJob, buf []byte) {
-	if p.ctx.Err() != nil {
+func (p *filePool) do(ctx context.Context, j *fileJob, buf []byte) {
+	if ctx.Err() != nil {
 		j.out.Close()
 		return
 	}
-	n, err := j.run(p.ctx, buf)
+	n, err := j.run(ctx, buf)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.bytes += n

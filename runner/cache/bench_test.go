@@ -44,7 +44,7 @@ func BenchmarkSaveRestore(b *testing.B) {
 	ctx := context.Background()
 	src := b.TempDir()
 	size := benchTree(b, src)
-	store, err := NewLocalStore(b.TempDir(), 0, nil, SystemClock{})
+	store, err := NewLocalStore(b.TempDir(), 0, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestConcurrentJobsShareCaches(t *testing.T) {
 	ctx := context.Background()
 	const jobs, rounds, files = 6, 4, 20
 	// Room for about two archives: eviction runs during the test.
-	s := newStore(t, 3*files*4096, SystemClock{})
+	s := newStore(t, 3*files*4096, nil)
 	shared := Key{Project: "g/p", Name: "deps"}
 	srcs := make([]string, jobs)
 	for j := range srcs {

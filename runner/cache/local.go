@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	rclock "github.com/runfleet/runfleet/runner/clock"
 )
 
 const (
@@ -65,7 +67,7 @@ func NewLocalStore(dir string, maxBytes int64, logger *slog.Logger, clock Clock)
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if clock == nil {
-		clock = SystemClock{}
+		clock = rclock.Real{}
 	}
 	s := &LocalStore{dir: abs, maxBytes: maxBytes, logger: logger, clock: clock}
 	s.removeStaleTemps()

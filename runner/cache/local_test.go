@@ -126,7 +126,7 @@ func TestLocalStoreHostileKeys(t *testing.T) {
 // writer wrote.
 func TestLocalStoreConcurrentPutGet(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t, 0, SystemClock{})
+	s := newStore(t, 0, nil)
 	k := Key{Project: "g/p", Name: "shared"}
 
 	const writers = 8

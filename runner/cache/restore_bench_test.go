@@ -63,7 +63,7 @@ func BenchmarkRestore500MB(b *testing.B) {
 	work := b.TempDir()
 	src := filepath.Join(work, "src")
 	size := bigTree(b, src)
-	store, err := NewLocalStore(filepath.Join(work, "store"), 0, nil, SystemClock{})
+	store, err := NewLocalStore(filepath.Join(work, "store"), 0, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -263,6 +263,7 @@ func fromFile(f File, local bool) (*Config, error) {
 		errs = append(errs, err)
 	} else {
 		c.GitHub = gh
+		errs = append(errs, fleetCredentialsError(gh, c.Fleet)) // github.go
 	}
 	if ss, err := scaleSetsFromFiles(f.GitHubScaleSets); err != nil {
 		errs = append(errs, err)

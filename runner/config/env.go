@@ -63,6 +63,18 @@ var overrides = []envOverride{
 		docker(r).Privileged = b
 		return err
 	})},
+	// Per-[[github]] ones apply to every [[github]] table.
+	{"RUNFLEET_GITHUB_STATE_DIR", eachGitHub(func(g *GitHubFile, v string) { g.StateDir = v })},
+	{"RUNFLEET_GITHUB_TOOL_CACHE_DIR", eachGitHub(func(g *GitHubFile, v string) { g.ToolCacheDir = v })},
+}
+
+func eachGitHub(set func(*GitHubFile, string)) func(*File, string) error {
+	return func(f *File, v string) error {
+		for i := range f.GitHub {
+			set(&f.GitHub[i], v)
+		}
+		return nil
+	}
 }
 
 func intSetter(set func(*File, int)) func(*File, string) error {

@@ -41,6 +41,10 @@ type GitHubFile struct {
 	// ... or a personal access token, inline (the file is 0600) or in a file.
 	Token     string `toml:"token,omitempty"`
 	TokenFile string `toml:"token_file,omitempty"`
+	// ... or Credentials = "fleet": the fleet's control plane ([fleet])
+	// mints this node's runners with credentials it alone holds; the table
+	// then has no url, credentials, runner_group nor jit_per_minute.
+	Credentials string `toml:"credentials,omitempty"`
 
 	Labels       []string `toml:"labels"`
 	RunnerGroup  string   `toml:"runner_group,omitempty"` // name; "" = Default
@@ -90,15 +94,30 @@ type GitHub struct {
 	ToolCacheWritable bool
 	StateDir          string
 	JITPerMinute      float64
+	// Credentials is CredentialsFleet when the control plane mints the
+	// runners (URL is then nil: the control plane's target is used).
+	Credentials string
 }
+
+// CredentialsFleet is [[github]] credentials = "fleet".
+const CredentialsFleet = "fleet"
+
+// FromFleet reports whether the control plane mints the table's runners.
+func (g GitHub) FromFleet() bool { return g.Credentials == CredentialsFleet }
 
 // LogValue keeps the token out of logs.
 func (g GitHub) LogValue() slog.Value {
-	auth := "token"
-	if g.AppID != 0 {
+	auth, target := "token", "(the fleet's)"
+	switch {
+	case g.FromFleet():
+		auth = "fleet"
+	case g.AppID != 0:
 		auth = "app " + strconv.FormatInt(g.AppID, 10)
 	}
-	return slog.GroupValue(slog.String("name", g.Name), slog.String("url", g.URL.String()), slog.String("auth", auth))
+	if g.URL != nil {
+		target = g.URL.String()
+	}
+	return slog.GroupValue(slog.String("name", g.Name), slog.String("url", target), slog.String("auth", auth))
 }
 
 // String keeps the token out of fmt output.
@@ -134,41 +153,79 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 	if g.Name == "" {
 		g.Name = "github"
 	}
+	if err := githubCredentials(&g, gf); err != nil {
+		return g, err
+	}
+	if err := githubLabels(&g, gf); err != nil {
+		return g, err
+	}
+	return g, githubRunnerSettings(&g, gf)
+}
+
+// githubCredentials checks the table's target and credentials: its own
+// (url and an App or a token), or the fleet's.
+func githubCredentials(g *GitHub, gf GitHubFile) error {
+	switch gf.Credentials {
+	case "":
+	case CredentialsFleet:
+		g.Credentials = CredentialsFleet
+		var set []string
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"url", gf.URL != ""}, {"app_id", gf.AppID != 0}, {"installation_id", gf.InstallationID != 0},
+			{"private_key_file", gf.PrivateKeyFile != ""}, {"token", gf.Token != ""}, {"token_file", gf.TokenFile != ""},
+			{"runner_group", gf.RunnerGroup != ""}, {"jit_per_minute", gf.JITPerMinute != 0}, {"tool_cache_writable", gf.ToolCacheWritable}} {
+			if k.set {
+				set = append(set, k.key)
+			}
+		}
+		if len(set) > 0 {
+			return fmt.Errorf(`credentials = "fleet": the control plane's [github_jit] holds the target, the GitHub credentials, the runner group and the minting budget; remove %s`, strings.Join(set, ", "))
+		}
+		return nil
+	default:
+		return fmt.Errorf(`credentials %q: want "fleet" (the control plane mints this node's runners) or no credentials key (the table's own app_id… or token_file)`, gf.Credentials)
+	}
 	u, err := url.Parse(gf.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") == "" {
-		return g, fmt.Errorf("url %q: want https://github.com/ORG[/REPO]", gf.URL)
+		return fmt.Errorf("url %q: want https://github.com/ORG[/REPO]", gf.URL)
 	}
 	g.URL = u
 	if g.ToolCacheWritable && strings.Count(strings.Trim(u.Path, "/"), "/") != 1 {
-		return g, fmt.Errorf("tool_cache_writable needs a url naming one repository (https://github.com/ORG/REPO): the runners of %s take jobs of every repository", gf.URL)
+		return fmt.Errorf("tool_cache_writable needs a url naming one repository (https://github.com/ORG/REPO): the runners of %s take jobs of every repository", gf.URL)
 	}
 	app := gf.AppID != 0 || gf.InstallationID != 0 || gf.PrivateKeyFile != ""
 	pat := gf.Token != "" || gf.TokenFile != ""
 	switch {
 	case app && pat:
-		return g, errors.New("give either app_id/installation_id/private_key_file or token/token_file, not both")
+		return errors.New("give either app_id/installation_id/private_key_file or token/token_file, not both")
 	case app && (gf.AppID <= 0 || gf.InstallationID <= 0 || gf.PrivateKeyFile == ""):
-		return g, errors.New("a GitHub App needs app_id, installation_id and private_key_file")
+		return errors.New("a GitHub App needs app_id, installation_id and private_key_file")
 	case !app && !pat:
-		return g, errors.New("no credentials: set app_id, installation_id and private_key_file, or token_file")
+		return errors.New("no credentials: set app_id, installation_id and private_key_file, or token_file")
 	case gf.Token != "" && gf.TokenFile != "":
-		return g, errors.New("give token or token_file, not both")
+		return errors.New("give token or token_file, not both")
 	}
 	if gf.TokenFile != "" {
 		b, err := os.ReadFile(gf.TokenFile)
 		if err != nil {
-			return g, fmt.Errorf("token_file: %w", err)
+			return fmt.Errorf("token_file: %w", err)
 		}
 		if g.Token = strings.TrimSpace(string(b)); g.Token == "" {
-			return g, fmt.Errorf("token_file %s is empty", gf.TokenFile)
+			return fmt.Errorf("token_file %s is empty", gf.TokenFile)
 		}
 	}
 	if app && !filepath.IsAbs(g.PrivateKeyFile) {
-		return g, fmt.Errorf("private_key_file %q must be absolute", g.PrivateKeyFile)
+		return fmt.Errorf("private_key_file %q must be absolute", g.PrivateKeyFile)
 	}
+	return nil
+}
+
+func githubLabels(g *GitHub, gf GitHubFile) error {
 	for _, l := range gf.Labels {
 		if l = strings.TrimSpace(l); l == "" || len(l) > 256 || strings.Contains(l, ",") {
-			return g, fmt.Errorf("label %q: want 1 to 256 characters, no commas", l)
+			return fmt.Errorf("label %q: want 1 to 256 characters, no commas", l)
 		}
 		g.Labels = append(g.Labels, l)
 	}
@@ -176,8 +233,15 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 		g.Labels = []string{"self-hosted"}
 	}
 	if len(g.Labels) > 100 {
-		return g, errors.New("at most 100 labels")
+		return errors.New("at most 100 labels")
 	}
+	return nil
+}
+
+// githubRunnerSettings checks and defaults the runners' image, executor,
+// limits and directories.
+func githubRunnerSettings(g *GitHub, gf GitHubFile) error {
+	var err error
 	if g.RunnerImage == "" {
 		g.RunnerImage = DefaultGitHubRunnerImage
 	}
@@ -186,23 +250,23 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 		g.PullPolicy = "if-not-present"
 	case "always", "if-not-present", "never":
 	default:
-		return g, fmt.Errorf("pull_policy %q: want always, if-not-present or never", g.PullPolicy)
+		return fmt.Errorf("pull_policy %q: want always, if-not-present or never", g.PullPolicy)
 	}
-	if err := githubExecutor(&g, gf); err != nil {
-		return g, err
+	if err := githubExecutor(g, gf); err != nil {
+		return err
 	}
 	if g.Limit < 0 || g.PidsLimit < 0 || g.JITPerMinute < 0 {
-		return g, errors.New("limit, pids_limit and jit_per_minute must not be negative")
+		return errors.New("limit, pids_limit and jit_per_minute must not be negative")
 	}
 	if gf.CPUs != "" {
 		f, err := strconv.ParseFloat(gf.CPUs, 64)
 		if err != nil || f <= 0 {
-			return g, fmt.Errorf("cpus %q: want a positive number such as \"1.5\"", gf.CPUs)
+			return fmt.Errorf("cpus %q: want a positive number such as \"1.5\"", gf.CPUs)
 		}
 		g.NanoCPUs = int64(f * 1e9)
 	}
 	if g.Memory, err = size("memory", gf.Memory); err != nil {
-		return g, err
+		return err
 	}
 	if g.ToolCacheDir == "" {
 		g.ToolCacheDir = DefaultGitHubToolCacheDir
@@ -211,9 +275,20 @@ func githubFromFile(gf GitHubFile) (GitHub, error) {
 		g.StateDir = DefaultGitHubStateDir
 	}
 	if !filepath.IsAbs(g.ToolCacheDir) || !filepath.IsAbs(g.StateDir) {
-		return g, errors.New("tool_cache_dir and state_dir must be absolute")
+		return errors.New("tool_cache_dir and state_dir must be absolute")
 	}
-	return g, nil
+	return nil
+}
+
+// fleetCredentialsError: a table with the fleet's credentials needs the
+// fleet ([fleet] url), whose control plane mints its runners.
+func fleetCredentialsError(gs []GitHub, fl Fleet) error {
+	for _, g := range gs {
+		if g.FromFleet() && !fl.Enabled() {
+			return fmt.Errorf(`github (%s): credentials = "fleet" needs a [fleet] section: the fleet's control plane mints the runners`, g.Name)
+		}
+	}
+	return nil
 }
 
 // AppendGitHub adds a [[github]] table to the config at path, creating

@@ -57,6 +57,9 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 		f.Name = f.ScaleSet
 	}
 	g, err := githubFromFile(f.GitHubFile)
+	if err == nil && g.FromFleet() {
+		err = errors.New(`credentials = "fleet" is for [[github]] tables: a scale set keeps its own credentials (app_id… or token_file)`)
+	}
 	s := GitHubScaleSet{GitHub: g, ScaleSet: f.ScaleSet, MinIdle: f.MinIdle, MaxRunners: f.MaxRunners}
 	if err != nil {
 		return s, err

@@ -3,5 +3,10 @@
 // token it gets in a 0600 file, heartbeats every few seconds with the
 // agent's slots, running jobs and conditions, and acts on the commands the
 // control plane sends back (cordon: take no new jobs; drain: finish the
-// running jobs, then exit; terminate: end the jobs now and exit).
+// running jobs, then exit; terminate: end the jobs now and exit). GitHub
+// (github.go) is runner/github's runner API over the fleet API, for
+// [[github]] tables with credentials = "fleet": the control plane mints and
+// answers for the node's runners with the node token, so no GitHub
+// credential is on the node; a 429 with Retry-After pauses the node's
+// GitHub calls at its rate-limit gate.
 package fleet

@@ -62,6 +62,9 @@ type Options struct {
 	// BootID names this boot of the machine (boot.go); nil reads the
 	// kernel's.
 	BootID func() (string, error)
+	// Token, when set, is told the node token whenever it changes: the
+	// fleet's GitHub client (github.go) calls with it.
+	Token *NodeToken
 }
 
 // Client registers and heartbeats.
@@ -118,7 +121,7 @@ func New(o Options) (*Client, error) {
 // Run registers (or reuses the stored node token) and heartbeats until
 // ctx ends.
 func (c *Client) Run(ctx context.Context) {
-	c.token = c.storedToken()
+	c.setToken(c.storedToken())
 	wait := time.Second
 	for ctx.Err() == nil {
 		if c.token == "" {
@@ -142,7 +145,7 @@ func (c *Client) Run(ctx context.Context) {
 			var se *StatusError
 			if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
 				c.log.Warn("node token rejected: registering again")
-				c.token = ""
+				c.setToken("")
 				continue
 			}
 			if ctx.Err() == nil {
@@ -155,18 +158,32 @@ func (c *Client) Run(ctx context.Context) {
 	}
 }
 
+// setToken records the node token (and tells Options.Token).
+func (c *Client) setToken(tok string) {
+	c.token = tok
+	if c.o.Token != nil {
+		c.o.Token.Set(tok)
+	}
+}
+
 func (c *Client) post(ctx context.Context, path, tok string, in, out any) error {
+	return postJSON(ctx, c.hc, c.base, path, tok, in, out)
+}
+
+// postJSON posts in as JSON to base+path with tok and decodes a 200
+// answer into out; any other answer is a *StatusError.
+func postJSON(ctx context.Context, hc *http.Client, base, path, tok string, in, out any) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", fleetapi.ContentType)
 	req.Header.Set(fleetapi.HeaderAuthorization, fleetapi.BearerPrefix+tok)
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -211,7 +228,7 @@ func (c *Client) register(ctx context.Context) error {
 		return err
 	}
 	c.saveBoot()
-	c.token = resp.NodeToken
+	c.setToken(resp.NodeToken)
 	if resp.HeartbeatIntervalSeconds > 0 {
 		c.o.Interval = time.Duration(resp.HeartbeatIntervalSeconds) * time.Second
 	}

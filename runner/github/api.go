@@ -104,6 +104,27 @@ func (c *Client) ListRunners(ctx context.Context, name string) ([]RunnerStatus, 
 	}
 }
 
+// Runner is the registered runner with id (ErrNotFound when none).
+func (c *Client) Runner(ctx context.Context, id int64) (RunnerStatus, error) {
+	var r *gh.Runner
+	err := c.call(ctx, fmt.Sprintf("get runner %d", id), func(ctx context.Context) error {
+		var err error
+		switch t := c.target; t.Kind {
+		case ScopeRepo:
+			r, _, err = c.api.Actions.GetRunner(ctx, t.Org, t.Repo, id)
+		case ScopeEnterprise:
+			r, _, err = c.api.Enterprise.GetRunner(ctx, t.Enterprise, id)
+		default:
+			r, _, err = c.api.Actions.GetOrganizationRunner(ctx, t.Org, id)
+		}
+		return err
+	})
+	if err != nil {
+		return RunnerStatus{}, err
+	}
+	return RunnerStatus{ID: r.GetID(), Name: r.GetName(), Status: r.GetStatus(), Busy: r.GetBusy()}, nil
+}
+
 // DeleteRunner removes a runner registration. A runner already gone is
 // fine; a busy runner is refused by GitHub and reported as ErrRunnerBusy.
 func (c *Client) DeleteRunner(ctx context.Context, id int64) error {

@@ -80,6 +80,12 @@ type ClientOptions struct {
 	MaxRateLimitWait time.Duration
 	// Sleep waits d or until ctx ends (injected by tests); nil sleeps.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RateLimitFailFast reports a rate limit at once (ErrRateLimited)
+	// instead of waiting it out: no retry of a 429 and no wait between
+	// attempts; the pause stays on RateGate under RateKey. For a server
+	// answering for others (the control plane minting for nodes), whose
+	// callers wait themselves.
+	RateLimitFailFast bool
 	// RateGate is the agent's rate-limit gate, shared by every client of
 	// the same App or token: an exhausted primary limit, a secondary limit
 	// or a Retry-After seen by any of them pauses every request made with
@@ -96,6 +102,7 @@ type Client struct {
 	jit     *rate.Limiter
 	maxWait time.Duration
 	sleep   func(context.Context, time.Duration) error
+	rateKey string
 }
 
 // NewClient builds a client; it makes no request.
@@ -131,11 +138,11 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if u, err := url.Parse(t.WebURL); err == nil {
 		host = u.Host
 	}
-	key := BudgetKey(host, o.Auth.AppID, o.Auth.Token)
+	rateKey := "github:" + BudgetKey(host, o.Auth.AppID, o.Auth.Token)
 	// Below the retries: every attempt waits at the gate.
 	base = &ratelimit.Transport{
 		Next: base, Gate: gate, Limit: ratelimit.GitHubLimit,
-		Key: func(*http.Request) string { return "github:" + key },
+		Key: func(*http.Request) string { return rateKey },
 	}
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{Transport: base}
@@ -143,6 +150,15 @@ func NewClient(o ClientOptions) (*Client, error) {
 	rc.RetryWaitMin = 200 * time.Millisecond
 	rc.RetryWaitMax = 5 * time.Second
 	rc.Logger = nil
+	if o.RateLimitFailFast {
+		o.MaxRateLimitWait = time.Nanosecond // call() never sleeps on a limit
+		rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+				return false, nil
+			}
+			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+		}
+	}
 	var tr http.RoundTripper = &retryablehttp.RoundTripper{Client: rc}
 	opts := []gh.ClientOptionsFunc{}
 	if o.Auth.Token != "" {
@@ -172,9 +188,14 @@ func NewClient(o ClientOptions) (*Client, error) {
 		jit = NewMintLimiter(o.JITPerMinute)
 	}
 	return &Client{
-		target: t, api: api, log: o.Logger, maxWait: o.MaxRateLimitWait, sleep: o.Sleep, jit: jit,
+		target: t, api: api, log: o.Logger, maxWait: o.MaxRateLimitWait, sleep: o.Sleep, jit: jit, rateKey: rateKey,
 	}, nil
 }
+
+// RateKey is the client's credential key at its RateGate: a caller that
+// must not wait (a server answering for others) reads the pause in force
+// with Gate.Until(RateKey()).
+func (c *Client) RateKey() string { return c.rateKey }
 
 // Target is where this client registers runners.
 func (c *Client) Target() Target { return c.target }

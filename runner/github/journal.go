@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"github.com/runfleet/runfleet/runner/journal"
 )
@@ -13,7 +12,7 @@ import (
 func (s *Source) journalEntry(name string, id int64) journal.Entry {
 	return journal.Entry{
 		Platform: journal.PlatformGitHub, Runner: s.o.Name, JobID: strconv.FormatInt(id, 10), RunnerID: id,
-		Node: s.o.Node, EngineLabel: name, Started: time.Now().UTC(),
+		Node: s.o.Node, EngineLabel: name,
 	}
 }
 

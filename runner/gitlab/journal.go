@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/runfleet/runfleet/runner/journal"
 )
@@ -33,7 +32,6 @@ func (j *remoteJob) record() *jobRecord {
 		JobToken:    j.job.Token,
 		Node:        j.src.o.Build.Node,
 		EngineLabel: strconv.FormatInt(j.job.ID, 10) + "-", // prepare.go: "<id>-<suffix>"
-		Started:     time.Now().UTC(),
 	}}
 	if err := jr.Record(rec.e); err != nil {
 		j.log.Error("recording the job in the journal failed: a crash now would leave it running on GitLab", "err", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -188,7 +189,7 @@ func (b *build) environment() ([]string, error) {
 		"CI_PROJECT_DIR="+b.projectDir(),
 		"CI_SERVER=yes",
 		"CI_RUNNER_SHORT_TOKEN="+b.s.Runner.ShortToken(),
-		"CI_RUNNER_EXECUTABLE_ARCH=linux/amd64",
+		"CI_RUNNER_EXECUTABLE_ARCH="+runtime.GOOS+"/"+runtime.GOARCH, // the agent's platform, as gitlab-runner reports its own
 		"CI_CONCURRENT_ID="+strconv.Itoa(b.slot),
 		"CI_NODE_NAME="+b.s.Node,
 	), nil

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // Kind says what the cloud announced.
@@ -45,10 +47,29 @@ const DefaultEndpoint = "http://169.254.169.254"
 // ErrUnknownCloud is returned by New for an unsupported cloud name.
 var ErrUnknownCloud = errors.New("unknown cloud")
 
+// Option configures New and Watch.
+type Option func(*options)
+
+type options struct{ clock clock.Clock }
+
+// WithClock sets the time source (default the wall clock): session token
+// expiry, GCP's deadline and Watch's pacing read it.
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+
+func apply(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	o.clock = clock.Or(o.clock)
+	return o
+}
+
 // New returns a Checker for cloud ("aws", "gcp" or "azure") at endpoint
 // (DefaultEndpoint, or http://metadata.google.internal for GCP, when
 // empty).
-func New(cloud, endpoint string, client *http.Client) (Checker, error) {
+func New(cloud, endpoint string, client *http.Client, opts ...Option) (Checker, error) {
+	clk := apply(opts).clock
 	if client == nil {
 		// Metadata answers in milliseconds; never hang a poll.
 		client = &http.Client{Timeout: 2 * time.Second}
@@ -62,9 +83,9 @@ func New(cloud, endpoint string, client *http.Client) (Checker, error) {
 	endpoint = strings.TrimSuffix(endpoint, "/")
 	switch cloud {
 	case "aws":
-		return &aws{base: endpoint, c: client}, nil
+		return &aws{base: endpoint, c: client, clock: clk}, nil
 	case "gcp":
-		return &gcp{base: endpoint, c: client}, nil
+		return &gcp{base: endpoint, c: client, clock: clk}, nil
 	case "azure":
 		return &azure{base: endpoint, c: client}, nil
 	}
@@ -74,10 +95,9 @@ func New(cloud, endpoint string, client *http.Client) (Checker, error) {
 // Watch polls c every interval until ctx ends, calling notify once per
 // new notice kind (a Terminate after a Rebalance is reported too).
 // Errors are passed to onError and polling goes on.
-func Watch(ctx context.Context, c Checker, interval time.Duration, notify func(Notice), onError func(error)) {
+func Watch(ctx context.Context, c Checker, interval time.Duration, notify func(Notice), onError func(error), opts ...Option) {
+	clk := apply(opts).clock
 	seen := map[Kind]bool{}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		n, err := c.Check(ctx)
 		switch {
@@ -87,10 +107,8 @@ func Watch(ctx context.Context, c Checker, interval time.Duration, notify func(N
 			seen[n.Kind] = true
 			notify(*n)
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, interval) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -119,8 +137,9 @@ func do(ctx context.Context, c *http.Client, method, url string, hdr ...string) 
 
 // aws speaks IMDSv2: a session token first, then the two notices.
 type aws struct {
-	base string
-	c    *http.Client
+	base  string
+	c     *http.Client
+	clock clock.Clock
 
 	mu      sync.Mutex
 	token   string
@@ -132,7 +151,7 @@ const awsTokenTTL = 6 * time.Hour
 func (a *aws) sessionToken(ctx context.Context) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.token != "" && time.Now().Before(a.expires) {
+	if a.token != "" && a.clock.Now().Before(a.expires) {
 		return a.token, nil
 	}
 	code, body, err := do(ctx, a.c, http.MethodPut, a.base+"/latest/api/token",
@@ -143,7 +162,7 @@ func (a *aws) sessionToken(ctx context.Context) (string, error) {
 	if code != http.StatusOK || len(body) == 0 {
 		return "", fmt.Errorf("IMDSv2 token: HTTP %d", code)
 	}
-	a.token, a.expires = string(body), time.Now().Add(awsTokenTTL-time.Minute)
+	a.token, a.expires = string(body), a.clock.Now().Add(awsTokenTTL-time.Minute)
 	return a.token, nil
 }
 
@@ -195,8 +214,9 @@ func (a *aws) Check(ctx context.Context) (*Notice, error) {
 }
 
 type gcp struct {
-	base string
-	c    *http.Client
+	base  string
+	c     *http.Client
+	clock clock.Clock
 }
 
 func (g *gcp) Check(ctx context.Context) (*Notice, error) {
@@ -209,7 +229,7 @@ func (g *gcp) Check(ctx context.Context) (*Notice, error) {
 	}
 	if strings.TrimSpace(string(body)) == "TRUE" {
 		// GCP gives 30 s from the flag.
-		return &Notice{Kind: Terminate, Cloud: "gcp", At: time.Now().Add(30 * time.Second)}, nil
+		return &Notice{Kind: Terminate, Cloud: "gcp", At: g.clock.Now().Add(30 * time.Second)}, nil
 	}
 	return nil, nil
 }

@@ -10,12 +10,17 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // Platforms a record can belong to.
 const (
 	PlatformGitLab = "gitlab"
 	PlatformGitHub = "github"
+	// PlatformGitHubScaleSet is a runner of a GitHub scale set: its
+	// registration lives in the scale-set service, removed through it.
+	PlatformGitHubScaleSet = "github-scaleset"
 )
 
 // Entry is the record of one job.
@@ -41,8 +46,10 @@ type Entry struct {
 	Node string `json:"node"`
 	// EngineLabel is the prefix of the executors' LabelJob value of every
 	// container, network and volume the job creates.
-	EngineLabel string    `json:"engine_label"`
-	Started     time.Time `json:"started"`
+	EngineLabel string `json:"engine_label"`
+	// Started is when the record was written; Record stamps it from the
+	// journal's clock when it is zero.
+	Started time.Time `json:"started"`
 }
 
 // name is the record's file name (without extension).
@@ -53,11 +60,19 @@ var safeName = regexp.MustCompile(`^[a-z]+-[A-Za-z0-9_.-]+$`)
 // Journal is a directory of records. Its methods are safe for concurrent
 // use on distinct jobs.
 type Journal struct {
-	dir string
+	dir   string
+	clock clock.Clock
 }
 
+// Option configures a Journal.
+type Option func(*Journal)
+
+// WithClock sets the clock that stamps records (Entry.Started); the
+// default is the wall clock.
+func WithClock(c clock.Clock) Option { return func(j *Journal) { j.clock = clock.Or(c) } }
+
 // Open returns the journal in dir, creating the directory (0700).
-func Open(dir string) (*Journal, error) {
+func Open(dir string, opts ...Option) (*Journal, error) {
 	if dir == "" {
 		return nil, errors.New("journal: no directory")
 	}
@@ -73,7 +88,11 @@ func Open(dir string) (*Journal, error) {
 	for _, p := range stale {
 		_ = os.Remove(p)
 	}
-	return &Journal{dir: dir}, nil
+	j := &Journal{dir: dir, clock: clock.Real{}}
+	for _, o := range opts {
+		o(j)
+	}
+	return j, nil
 }
 
 // Dir is the journal's directory.
@@ -88,10 +107,14 @@ func (j *Journal) path(e Entry, ext string) (string, error) {
 }
 
 // Record writes e durably: when it returns nil, the record survives a
-// crash of the agent or of the node.
+// crash of the agent or of the node. A zero e.Started is stamped with the
+// journal's clock.
 func (j *Journal) Record(e Entry) error {
 	if e.Platform == "" || e.JobID == "" {
 		return errors.New("journal: a record needs a platform and a job id")
+	}
+	if e.Started.IsZero() {
+		e.Started = j.clock.Now().UTC()
 	}
 	p, err := j.path(e, ".json")
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 func TestRecordPendingDone(t *testing.T) {
@@ -172,5 +174,45 @@ func TestSpool(t *testing.T) {
 	}
 	if b, err := j.SpoolBytes(e); err != nil || len(b) != 0 {
 		t.Fatalf("spool after Done: %q, %v", b, err)
+	}
+}
+
+// fixedClock is a clock that always reads t.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time                       { return c.t }
+func (c fixedClock) NewTimer(d time.Duration) clock.Timer { return clock.Real{}.NewTimer(d) }
+
+// TestRecordStampsFromItsClock: a record without Started is stamped from
+// the journal's clock; a given Started is kept.
+func TestRecordStampsFromItsClock(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2031, 5, 6, 7, 8, 9, 0, time.FixedZone("x", 3600))
+	given := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		started time.Time
+		want    time.Time
+	}{
+		{"zero is stamped", time.Time{}, at.UTC()},
+		{"given is kept", given, given},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			j, err := Open(filepath.Join(t.TempDir(), "journal"), WithClock(fixedClock{at}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Record(Entry{Platform: PlatformGitLab, JobID: "1", Started: tc.started}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := j.Pending()
+			if err != nil || len(got) != 1 {
+				t.Fatalf("Pending = %v, %v", got, err)
+			}
+			if !got[0].Started.Equal(tc.want) {
+				t.Errorf("Started = %s, want %s", got[0].Started, tc.want)
+			}
+		})
 	}
 }

@@ -7,5 +7,8 @@
 // patches, job updates and artifact transfers.
 //
 // Transport wraps an http.RoundTripper so that every attempt, retries
-// included, waits at the gate first and every answer can extend the pause.
+// included, waits at the gate first and every answer can extend the pause;
+// Gate.Retryable does the same through the hooks of a go-retryablehttp
+// client, for libraries that take such a client but no RoundTripper (the
+// GitHub scale-set client).
 package ratelimit

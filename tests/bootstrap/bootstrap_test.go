@@ -26,43 +26,44 @@ const (
 	// Stand-ins for the secrets, shaped like the real ones.
 	gitlabToken = "glrt-t3st_S3cr3t-v4lue.0123"
 	joinToken   = "join-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-	appKey      = "-----BEGIN RSA PRIVATE KEY-----\nTESTONLY\n-----END RSA PRIVATE KEY-----"
+	// appKey is the GitHub App key in the store: the autoscaler's, never read by a node.
+	appKey = "-----BEGIN RSA PRIVATE KEY-----\nTESTONLY\n-----END RSA PRIVATE KEY-----"
 )
 
 // nodeVars are the template values the module would pass for a fleet named ci; the agent
-// comes from fakenode's file server inside the container.
+// comes from fakenode's file server inside the container. A GitHub node is not told the
+// App key's ARN: the autoscaler alone reads it.
 func nodeVars(platform, agentSHA string) map[string]string {
+	secretARN := tokenARN
+	if platform == "github" {
+		secretARN = ""
+	}
 	return map[string]string{
-		"platform":               platform,
-		"fleet_name":             "ci",
-		"gitlab_url":             "https://gitlab.example.com",
-		"github_url":             "https://github.com/acme",
-		"github_app_id":          "123456",
-		"github_installation_id": "7654321",
-		"github_runner_group":    "ci",
-		"github_runner_image":    "runfleet/github-runner:test",
-		"runner_labels":          "self-hosted,linux",
-		"runner_labels_toml":     `"self-hosted", "linux"`,
-		"runner_secret_arn":      tokenARN,
-		"fleet_join_token_arn":   joinARN,
-		"fleet_ca_arn":           caARN,
-		"autoscaler_endpoint":    "https://10.0.1.10:8080",
-		"region":                 "eu-west-1",
-		"deb_arch":               "amd64",
-		"agent_url":              "http://127.0.0.1:8081/runner",
-		"agent_sha256":           agentSHA,
-		"slots_per_node":         "3",
-		"shutdown_timeout":       "90",
-		"stop_timeout":           "120",
-		"job_image":              "runfleet/job-base:bookworm",
-		"job_cpus":               "1.5",
-		"job_memory":             "2g",
-		"job_pids_limit":         "4096",
-		"job_shm_size":           "256m",
-		"log_group":              "/runfleet/ci/nodes",
-		"cache_bucket":           "ci-cache-0123",
-		"asg_name":               "ci-nodes",
-		"warm_pool_hook":         "",
+		"platform":             platform,
+		"fleet_name":           "ci",
+		"gitlab_url":           "https://gitlab.example.com",
+		"github_runner_image":  "runfleet/github-runner:test",
+		"runner_labels_toml":   `"self-hosted", "linux"`,
+		"runner_secret_arn":    secretARN,
+		"fleet_join_token_arn": joinARN,
+		"fleet_ca_arn":         caARN,
+		"autoscaler_endpoint":  "https://10.0.1.10:8080",
+		"region":               "eu-west-1",
+		"deb_arch":             "amd64",
+		"agent_url":            "http://127.0.0.1:8081/runner",
+		"agent_sha256":         agentSHA,
+		"slots_per_node":       "3",
+		"shutdown_timeout":     "90",
+		"stop_timeout":         "120",
+		"job_image":            "runfleet/job-base:bookworm",
+		"job_cpus":             "1.5",
+		"job_memory":           "2g",
+		"job_pids_limit":       "4096",
+		"job_shm_size":         "256m",
+		"log_group":            "/runfleet/ci/nodes",
+		"cache_bucket":         "ci-cache-0123",
+		"asg_name":             "ci-nodes",
+		"warm_pool_hook":       "",
 	}
 }
 
@@ -373,8 +374,8 @@ func checkLogShipping(t *testing.T, n *node, calls []string) {
 	}
 }
 
-// fakeAgent is a test double of the runner binary for the GitHub node: `runner register`
-// for GitHub Apps belongs to the GitHub source; the bootstrap only has to call it right.
+// fakeAgent is a test double of the runner binary: the bootstrap must not run it (the agent
+// starts as a systemd service, absent in the container).
 const fakeAgent = `#!/bin/sh
 # test double of the runfleet agent (tests/bootstrap): records how it was called
 printf '%s\n' "$*" >> /opt/fake/runner-calls
@@ -382,8 +383,9 @@ printf '%s\n' "$*" >> /opt/fake/runner-calls
 
 // TestBootstrapBakedGitHub bakes a node image (RUNFLEET_BOOTSTRAP_PHASE=install, as the
 // Packer recipe does), commits it, and boots it as a GitHub node: nothing is installed or
-// downloaded again, no secret is in the image, the App key lands in a 0600 file and the
-// node registers with it.
+// downloaded again, no secret is in the image, and the node never reads the App key (the
+// store holds it, for the autoscaler): its config has a [[github]] table with the fleet's
+// credentials, which the agent's loader accepts.
 func TestBootstrapBakedGitHub(t *testing.T) {
 	e := setup(t)
 	t.Parallel()
@@ -436,13 +438,19 @@ func TestBootstrapBakedGitHub(t *testing.T) {
 	if strings.Contains(boot.out, "TESTONLY") {
 		t.Error("the bootstrap log shows the App key")
 	}
+	for _, c := range calls {
+		if strings.Contains(c, tokenARN) {
+			t.Errorf("the GitHub node read the App key: %s", c)
+		}
+	}
 	etc := copyOut(t, boot.ctr, "/etc/runfleet")
 	checkMode(t, etc, "/etc/runfleet", os.ModeDir|0o700)
 	checkMode(t, etc, "/etc/runfleet/config.toml", 0o600)
-	checkMode(t, etc, "/etc/runfleet/github-app.pem", 0o600)
 	checkMode(t, etc, "/etc/runfleet/join-token", 0o600)
-	if got := string(etc["/etc/runfleet/github-app.pem"].data); got != appKey+"\n" {
-		t.Errorf("github-app.pem holds %q", got)
+	for name, f := range etc {
+		if strings.Contains(string(f.data), "PRIVATE KEY") {
+			t.Errorf("%s holds the App key", name)
+		}
 	}
 	cfgPath := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfgPath, etc["/etc/runfleet/config.toml"].data, 0o600); err != nil {
@@ -452,18 +460,15 @@ func TestBootstrapBakedGitHub(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the agent refuses the config the bootstrap wrote: %v", err)
 	}
-	if f.Concurrent != 3 || f.Node != instanceID || len(f.Runners) != 0 {
-		t.Errorf("config before register: %+v", f)
+	if f.Concurrent != 3 || f.Node != instanceID || len(f.Runners) != 0 || len(f.GitHub) != 1 {
+		t.Fatalf("config: %+v", f)
 	}
-	reg, err := os.ReadFile(filepath.Join(boot.dir, "runner-calls"))
-	if err != nil {
-		t.Fatal(err)
+	if g := f.GitHub[0]; g.Credentials != "fleet" || g.URL != "" || g.AppID != 0 || g.PrivateKeyFile != "" || g.Token != "" || g.TokenFile != "" ||
+		g.RunnerImage != "runfleet/github-runner:test" || !slices.Equal(g.Labels, []string{"self-hosted", "linux"}) {
+		t.Errorf("[[github]] table: %+v, want the fleet's credentials and nothing secret", g)
 	}
-	want := "register --non-interactive --config /etc/runfleet/config.toml --platform github --url https://github.com/acme" +
-		" --app-id 123456 --installation-id 7654321 --private-key-file /etc/runfleet/github-app.pem" +
-		" --labels self-hosted,linux --runner-image runfleet/github-runner:test --runner-group ci --name ci-" + instanceID + "\n"
-	if string(reg) != want {
-		t.Errorf("agent calls:\n%s\nwant:\n%s", reg, want)
+	if _, err := os.Stat(filepath.Join(boot.dir, "runner-calls")); err == nil {
+		t.Error("the bootstrap ran the agent (it registers itself as a service)")
 	}
 	checkUnit(t, boot)
 	checkLogShipping(t, boot, calls)

@@ -93,7 +93,7 @@ func TestNodeVarsFromModule(t *testing.T) {
 			want := nodeVars(platform, tfrender.SampleSHA256)
 			// Where the agent comes from (fakenode's file server), what the suite varies, and
 			// what derives from the fleet's name (the suite's "ci" is shorter than the module allows).
-			for _, k := range []string{"fleet_name", "log_group", "asg_name", "fleet_ca_arn", "agent_url", "slots_per_node", "job_image", "job_shm_size", "cache_bucket", "runner_labels", "runner_labels_toml", "github_runner_image", "gitlab_url", "github_url"} {
+			for _, k := range []string{"fleet_name", "log_group", "asg_name", "fleet_ca_arn", "agent_url", "slots_per_node", "job_image", "job_shm_size", "cache_bucket", "runner_labels_toml", "github_runner_image", "gitlab_url"} {
 				delete(want, k)
 			}
 			for k, w := range want {

@@ -123,36 +123,11 @@ func TestContainerdJobs(t *testing.T) {
 	}
 	node := nodeName(t)
 	metrics := freePort(t)
-	cfg := fmt.Sprintf(`concurrent = 3
-check_interval = 1
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-[[runners]]
-name = "e2e-containerd"
-url = %q
-token = %q
-executor = "containerd"
-builds_dir = %q
-[runners.containerd]
-address = %q
-namespace = %q
-state_dir = %q
-bridge = %q
-subnet = %q
-image = %q
-pull_policy = ["never"]
-cpus = "0.5"
-memory = "128m"
-pids_limit = 256
-shm_size = "16m"
-disk_size = "64m"
-[runners.cache]
-dir = %q
-tools_dir = %q
-`, metrics, node, srv.URL(), tok, filepath.Join(dir, "builds"), containerdAddress(), ctrdNamespace, ctrdStateDir,
-		ctrdBridge, ctrdSubnet, testImage, filepath.Join(dir, "cache"), tools)
+	cfg := ctrdAgent{
+		name: "e2e-containerd", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir, concurrent: 3,
+		containerd: []string{`cpus = "0.5"`, `memory = "128m"`, "pids_limit = 256", `shm_size = "16m"`, `disk_size = "64m"`},
+		tables:     []string{"[runners.cache]", fmt.Sprintf("dir = %q", filepath.Join(dir, "cache")), fmt.Sprintf("tools_dir = %q", tools)},
+	}.config()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/containerd"
 	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
 )
@@ -242,70 +244,126 @@ func (e *privateEngine) loadDockerImages(t *testing.T) *client.Client {
 	return priv
 }
 
-// TestDockerRestartMidJob restarts the Docker engine under a running job:
-// the job must end failed (runner_system_failure) with a log line naming
-// the engine within 60 s, not hang; the agent keeps running and its next
-// job, on the restarted engine, succeeds.
+// A restart is how an engine goes away under a running job and comes
+// back: stopped (SIGTERM: the engine stops its containers, then exits) or
+// killed (SIGKILL: its containers are stopped when it restarts), and then
+// started again at once or after a pause.
+type restart struct {
+	name string
+	kill bool          // SIGKILL instead of SIGTERM
+	down time.Duration // how long the engine stays away before its start
+	// freeze stops the agent (SIGSTOP) from before the engine goes away
+	// until it is back: a loaded node where the engine is back before
+	// the agent has seen the job's end (the engine answers every check
+	// the agent makes afterwards).
+	freeze bool
+}
+
+// restarts are the rows of every engine-restart test: a service
+// manager's restart (down 3 s), restarts and crashes started again at
+// once, and the same seen only once the engine is back.
+var restarts = []restart{
+	{name: "stop, down 3s", down: 3 * time.Second},
+	{name: "stop, start at once"},
+	{name: "kill -9, start at once", kill: true},
+	{name: "stop, start at once, back before the agent looks", freeze: true},
+	{name: "kill -9, start at once, back before the agent looks", kill: true, freeze: true},
+}
+
+// kill sends SIGKILL to the engine (only its own process, as a crash)
+// and waits for it to exit.
+func (e *privateEngine) kill() {
+	e.t.Helper()
+	_ = e.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-e.done:
+	case <-time.After(30 * time.Second):
+		e.t.Fatalf("%s did not exit within 30s of SIGKILL", e.name)
+	}
+	e.cmd = nil
+}
+
+// TestDockerRestartMidJob restarts the Docker engine under a running job,
+// once per row of restarts: the job must end failed
+// (runner_system_failure) with a log line naming the engine within 60 s,
+// not hang; the agent keeps running and its next job, on the restarted
+// engine, succeeds.
 func TestDockerRestartMidJob(t *testing.T) {
 	t.Parallel()
 	eng := startPrivateDockerd(t)
 	eng.loadDockerImages(t)
 	srv := newServer(t)
 	a := startAgent(t, srv, agentConfig{Concurrent: 1, Extra: fmt.Sprintf("host = %q\n", "unix://"+eng.sock)})
-	restartMidJob(t, eng, srv, a)
+	restartsMidJob(t, eng, srv, a)
 }
 
-// restartMidJob restarts eng under a running job of a: the job must end
-// as a system failure within 60 s, the agent keep running, and its next
-// job succeed on the restarted engine.
-func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent) {
+// restartsMidJob runs every row of restarts on eng under a running job of
+// a, one after the other, then stops a.
+func restartsMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent) {
 	t.Helper()
-	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo engine-job-started", "sleep 300"}})
-	waitFor(t, jobWait, "the job to start on the private "+eng.name, func() bool {
-		return strings.Contains(string(srv.Job(id).Trace), "engine-job-started")
-	})
-	restart := time.Now()
-	eng.stop()
-	// Down for a moment, as a service manager's restart is: a restart
-	// faster than the agent sees the job's exit is reported as the
-	// script's failure (a known gap, see executors/docker/enginestop.go).
-	time.Sleep(3 * time.Second)
-	eng.start()
-	t.Logf("%s restarted in %s", eng.name, time.Since(restart).Round(time.Millisecond))
-	rec := srv.WaitFinal(t, id, 60*time.Second-time.Since(restart))
-	ended := time.Since(restart)
-	checkEngineRestartJob(t, rec)
-	next := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo after-the-restart"}})
-	nrec := srv.WaitFinal(t, next, jobWait)
-	if nrec.State != gitlabtest.StateSuccess || !strings.Contains(string(nrec.Trace), "after-the-restart") {
-		t.Errorf("the job after the engine restart: %s (%s)\n%s", nrec.State, nrec.FailureReason, tail(string(nrec.Trace), 1500))
-	}
-	checkReportedOnce(t, nrec)
-	select {
-	case <-a.done:
-		t.Fatalf("the agent exited after the engine restart: %v\n%s", a.err, tail(a.out.String(), 3000))
-	default:
+	for _, r := range restarts {
+		restartMidJob(t, eng, srv, a, r)
+		select {
+		case <-a.done:
+			t.Fatalf("the agent exited after the engine restart %q: %v\n%s", r.name, a.err, tail(a.out.String(), 3000))
+		default:
+		}
 	}
 	if err := a.stop(time.Minute); err != nil {
 		t.Errorf("agent exit: %v", err)
 	}
 	checkViolations(t, srv)
-	t.Logf("%s restart → job final on GitLab in %s", eng.name, ended.Round(time.Millisecond))
+}
+
+// restartMidJob restarts eng (as r says) under a running job of a: the
+// job must end as a system failure within 60 s, and the agent's next job
+// succeed on the restarted engine.
+func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent, r restart) {
+	t.Helper()
+	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo engine-job-started", "sleep 300"}})
+	waitFor(t, jobWait, "the job to start on the private "+eng.name+" ("+r.name+")", func() bool {
+		return strings.Contains(string(srv.Job(id).Trace), "engine-job-started")
+	})
+	if r.freeze {
+		a.signal(syscall.SIGSTOP)
+	}
+	began := time.Now()
+	if r.kill {
+		eng.kill()
+	} else {
+		eng.stop()
+	}
+	time.Sleep(r.down)
+	eng.start()
+	if r.freeze {
+		a.signal(syscall.SIGCONT)
+	}
+	t.Logf("%s (%s): back after %s", eng.name, r.name, time.Since(began).Round(time.Millisecond))
+	rec := srv.WaitFinal(t, id, 60*time.Second-time.Since(began))
+	ended := time.Since(began)
+	checkEngineRestartJob(t, rec, r.name)
+	next := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo after-the-restart"}})
+	nrec := srv.WaitFinal(t, next, jobWait)
+	if nrec.State != gitlabtest.StateSuccess || !strings.Contains(string(nrec.Trace), "after-the-restart") {
+		t.Errorf("the job after the engine restart (%s): %s (%s)\n%s", r.name, nrec.State, nrec.FailureReason, tail(string(nrec.Trace), 1500))
+	}
+	checkReportedOnce(t, nrec)
+	t.Logf("%s (%s): engine gone → job final on GitLab in %s", eng.name, r.name, ended.Round(time.Millisecond))
 }
 
 // checkEngineRestartJob: the job under the restarted engine failed as a
 // system failure, once, with a log line that says the engine went away.
-func checkEngineRestartJob(t *testing.T, rec gitlabtest.JobRecord) {
+func checkEngineRestartJob(t *testing.T, rec gitlabtest.JobRecord, how string) {
 	t.Helper()
 	log := string(rec.Trace)
 	if rec.State != gitlabtest.StateFailed || rec.FailureReason != "runner_system_failure" {
-		t.Errorf("job under the engine restart: %s (%s), want failed (runner_system_failure)\n%s", rec.State, rec.FailureReason, tail(log, 1500))
+		t.Errorf("job under the engine restart (%s): %s (%s), want failed (runner_system_failure)\n%s", how, rec.State, rec.FailureReason, tail(log, 1500))
 	}
 	checkReportedOnce(t, rec)
 	if !strings.Contains(strings.ToLower(log), "engine") {
-		t.Errorf("the job's log does not say the container engine failed:\n%s", tail(log, 1500))
+		t.Errorf("the job's log (%s) does not say the container engine failed:\n%s", how, tail(log, 1500))
 	}
-	t.Logf("the job's last lines:\n%s", tail(log, 600))
+	t.Logf("the job's last lines (%s):\n%s", how, tail(log, 600))
 }
 
 // The containerd of TestContainerdRestartMidJob keeps its jobs on a
@@ -412,31 +470,12 @@ func TestContainerdRestartMidJob(t *testing.T) {
 	dir := t.TempDir()
 	node := nodeName(t)
 	metrics := freePort(t)
-	cfg := fmt.Sprintf(`concurrent = 1
-check_interval = 1
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-[[runners]]
-name = "e2e-restart"
-url = %q
-token = %q
-executor = "containerd"
-builds_dir = %q
-[runners.containerd]
-address = %q
-namespace = %q
-state_dir = %q
-bridge = %q
-subnet = %q
-image = %q
-pull_policy = ["never"]
-memory = "128m"
-[runners.cache]
-dir = %q
-`, metrics, node, srv.URL(), tok, filepath.Join(dir, "builds"), eng.sock, rstNamespace, filepath.Join(eng.dir, "jobs"),
-		rstBridge, rstSubnet, testImage, filepath.Join(dir, "cache"))
+	cfg := ctrdAgent{
+		name: "e2e-restart", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir,
+		address: eng.sock, namespace: rstNamespace, stateDir: filepath.Join(eng.dir, "jobs"), bridge: rstBridge, subnet: rstSubnet,
+		containerd: []string{`memory = "128m"`},
+		tables:     []string{"[runners.cache]", fmt.Sprintf("dir = %q", filepath.Join(dir, "cache"))},
+	}.config()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -445,7 +484,7 @@ dir = %q
 	// left, so no task's shim outlives the private containerd.
 	t.Cleanup(func() { eng.reapContainerd(t, node) })
 	a := startAgentWith(t, path, node, dir, metrics)
-	restartMidJob(t, eng, srv, a)
+	restartsMidJob(t, eng, srv, a)
 }
 
 // TestSelfKilledJobIsNotAnEngineFailure: a job whose own shell dies by
@@ -470,4 +509,55 @@ func TestSelfKilledJobIsNotAnEngineFailure(t *testing.T) {
 	}
 	checkReportedOnce(t, rec)
 	checkViolations(t, srv)
+}
+
+// TestDockerKilledJobContainer: a job whose container is killed from
+// outside (docker kill) while the engine keeps running ends failed with
+// the container's real exit status (137, SIGKILL) as the script's
+// failure, not blamed on the engine; the agent's next job succeeds. How
+// long after the kill the job was final on GitLab is logged.
+func TestDockerKilledJobContainer(t *testing.T) {
+	t.Parallel()
+	dc := dockerClient(t)
+	srv := newServer(t)
+	a := startAgent(t, srv, agentConfig{Concurrent: 1})
+	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo kill-me-now", "sleep 300"}})
+	waitFor(t, jobWait, "the job to start", func() bool {
+		return strings.Contains(string(srv.Job(id).Trace), "kill-me-now")
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cs, err := dc.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", executors.LabelNode+"="+a.node),
+		filters.Arg("label", executors.LabelRole+"=job"),
+	)})
+	if err != nil {
+		t.Fatalf("listing the job's container: %v", err)
+	}
+	if len(cs) != 1 {
+		t.Fatalf("node %s runs %d job containers, want 1", a.node, len(cs))
+	}
+	killed := time.Now()
+	if err := dc.ContainerKill(ctx, cs[0].ID, "KILL"); err != nil {
+		t.Fatalf("docker kill %.12s: %v", cs[0].ID, err)
+	}
+	rec := srv.WaitFinal(t, id, jobWait)
+	final := time.Since(killed)
+	log := string(rec.Trace)
+	if rec.State != gitlabtest.StateFailed || rec.FailureReason != "script_failure" {
+		t.Errorf("killed job: %s (%s), want failed (script_failure)\n%s", rec.State, rec.FailureReason, tail(log, 1500))
+	}
+	if !strings.Contains(log, "exit code 137") {
+		t.Errorf("the killed job's log does not give its exit status (exit code 137):\n%s", tail(log, 1500))
+	}
+	if strings.Contains(strings.ToLower(log), "engine stopped") {
+		t.Errorf("a job killed from outside was blamed on the engine:\n%s", tail(log, 1500))
+	}
+	checkReportedOnce(t, rec)
+	next := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo after-the-kill"}})
+	if nrec := srv.WaitFinal(t, next, jobWait); nrec.State != gitlabtest.StateSuccess {
+		t.Errorf("the job after the kill: %s (%s)\n%s", nrec.State, nrec.FailureReason, tail(string(nrec.Trace), 1500))
+	}
+	checkViolations(t, srv)
+	t.Logf("docker kill → job final on GitLab in %s", final.Round(time.Millisecond))
 }

@@ -147,35 +147,7 @@ func TestGitHubScaleSetAgent(t *testing.T) {
 	fake := newScaleSetFake(t)
 	dir := t.TempDir()
 	node := nodeName(t)
-	metrics := freePort(t)
-	tokFile := filepath.Join(dir, "gh-token")
-	if err := os.WriteFile(tokFile, []byte(scalesetPAT+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`concurrent = 2
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-
-[[github_scale_set]]
-url = %q
-token_file = %q
-scale_set = "agent-fleet"
-min_idle = 1
-max_runners = 4
-limit = 1
-runner_image = %q
-pull_policy = "never"
-memory = "256m"
-pids_limit = 512
-tool_cache_dir = %q
-state_dir = %q
-`, metrics, node, fake.ConfigURL("acme"), tokFile, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"))
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "agent-fleet")
 	a := startAgentWith(t, cfgPath, node, dir, metrics)
 	waitFor(t, time.Minute, "an idle runner online", func() bool {
 		rs := fake.Runners()
@@ -207,6 +179,42 @@ state_dir = %q
 	if strings.Contains(a.out.String(), scalesetPAT) {
 		t.Fatal("the token appears in the agent log")
 	}
+}
+
+// scaleSetAgentConfig writes the config of a `runner run` of node with one
+// [[github_scale_set]] table (min_idle = 1, limit 1) on fake, in dir.
+func scaleSetAgentConfig(t testing.TB, fake *scalesettest.Server, dir, node, scaleSet string) (path, metrics string) {
+	t.Helper()
+	metrics = freePort(t)
+	tokFile := filepath.Join(dir, "gh-token")
+	if err := os.WriteFile(tokFile, []byte(scalesetPAT+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`concurrent = 2
+listen_address = %q
+shutdown_timeout = 30
+node_name = %q
+log_level = "debug"
+
+[[github_scale_set]]
+url = %q
+token_file = %q
+scale_set = %q
+min_idle = 1
+max_runners = 4
+limit = 1
+runner_image = %q
+pull_policy = "never"
+memory = "256m"
+pids_limit = 512
+tool_cache_dir = %q
+state_dir = %q
+`, metrics, node, fake.ConfigURL("acme"), tokFile, scaleSet, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"))
+	path = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, metrics
 }
 
 // runScaleSet runs the listener's session and an agent of concurrent

@@ -27,7 +27,7 @@ import (
 // testImage is built offline by `make images`.
 const testImage = "runfleet/busybox:latest"
 
-// helperImage checks the sources out (images/git-helper/build.sh).
+// helperImage checks the sources out (`runner helper-image`, run by make images).
 const helperImage = "runfleet/git-helper:latest"
 
 var runnerBin string

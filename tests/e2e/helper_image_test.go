@@ -108,31 +108,3 @@ func removeNamespace(t *testing.T, ns, node string) {
 		t.Errorf("remove namespace %s: %v", ns, err)
 	}
 }
-
-// containerdAgentConfig is the config of an agent with one GitLab runner
-// (limit 1, the job image never pulled) on the containerd executor in the
-// namespace ns.
-func containerdAgentConfig(name, url, tok, node, metrics, dir, ns string) string {
-	return fmt.Sprintf(`concurrent = 1
-check_interval = 1
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-[[runners]]
-name = %q
-url = %q
-token = %q
-executor = "containerd"
-limit = 1
-builds_dir = %q
-[runners.containerd]
-address = %q
-namespace = %q
-state_dir = %q
-bridge = %q
-subnet = %q
-image = %q
-pull_policy = ["never"]
-`, metrics, node, name, url, tok, filepath.Join(dir, "builds"), containerdAddress(), ns, ctrdStateDir,
-		ctrdBridge, ctrdSubnet, testImage)
-}

@@ -282,7 +282,7 @@ func (p *Provider) launchOne(ctx context.Context, req provider.LaunchRequest, st
 func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, warm bool) (provider.Instance, string, func(), error) {
 	name := fmt.Sprintf("rf-%s-%s-%s", p.o.Fleet, req.Pool, randomHex(4))
 	dir := filepath.Join(p.o.StateDir, name)
-	for _, d := range []string{"builds", "cache"} {
+	for _, d := range []string{"builds", "cache", "github", "toolcache"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return provider.Instance{}, "", nil, fmt.Errorf("docker provider: node directory: %w", err)
 		}
@@ -303,6 +303,9 @@ func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, w
 		"RUNFLEET_FLEET_NODE_TOKEN_FILE=" + filepath.Join(dir, "node-token"),
 		"RUNFLEET_BUILDS_DIR=" + filepath.Join(dir, "builds"),
 		"RUNFLEET_CACHE_DIR=" + filepath.Join(dir, "cache"),
+		// GitHub runner containers mount these from the engine's host.
+		"RUNFLEET_GITHUB_STATE_DIR=" + filepath.Join(dir, "github"),
+		"RUNFLEET_GITHUB_TOOL_CACHE_DIR=" + filepath.Join(dir, "toolcache"),
 	}, p.o.Env...)
 	if p.o.Slots > 0 {
 		env = append(env, "RUNFLEET_CONCURRENT="+strconv.Itoa(p.o.Slots))
@@ -345,7 +348,7 @@ func (p *Provider) createNode(ctx context.Context, req provider.LaunchRequest, w
 		os.RemoveAll(dir)
 	}
 	if len(p.o.NodeConfig) > 0 {
-		if err := p.c.CopyToContainer(ctx, created.ID, configDir, configTar(p.o.NodeConfig), container.CopyToContainerOptions{}); err != nil {
+		if err := p.c.CopyToContainer(ctx, created.ID, configDir, configTar(p.o.NodeConfig, p.o.Now()), container.CopyToContainerOptions{}); err != nil {
 			cleanup()
 			return provider.Instance{}, "", nil, fmt.Errorf("docker provider: copy config into %s: %w", name, err)
 		}
@@ -371,11 +374,11 @@ func (p *Provider) startNode(ctx context.Context, in provider.Instance, id strin
 
 func boolPtr(b bool) *bool { return &b }
 
-// configTar is a tar stream with config.toml (0600).
-func configTar(b []byte) *bytes.Reader {
+// configTar is a tar stream with config.toml (0600), modified at mtime.
+func configTar(b []byte, mtime time.Time) *bytes.Reader {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	_ = tw.WriteHeader(&tar.Header{Name: "config.toml", Mode: 0o600, Size: int64(len(b)), ModTime: time.Now()})
+	_ = tw.WriteHeader(&tar.Header{Name: "config.toml", Mode: 0o600, Size: int64(len(b)), ModTime: mtime})
 	_, _ = tw.Write(b)
 	_ = tw.Close()
 	return bytes.NewReader(buf.Bytes())

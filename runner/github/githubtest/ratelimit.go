@@ -29,6 +29,10 @@ const (
 	SecondaryLimit
 	// ServerError answers 502 Bad Gateway.
 	ServerError
+	// SecondaryLimit429 is SecondaryLimit answered with 429 Too Many
+	// Requests, which GitHub documents as the other status of a secondary
+	// rate limit.
+	SecondaryLimit429
 )
 
 type fault struct {
@@ -99,9 +103,13 @@ func (s *Server) answerFault(w http.ResponseWriter, f fault) {
 		reset := s.now().Add(f.retryAfter)
 		setRateHeaders(w, DefaultRateLimit, DefaultRateLimit, reset)
 		writeError(w, http.StatusForbidden, "API rate limit exceeded for installation.", docPrimaryLimit)
-	case SecondaryLimit:
+	case SecondaryLimit, SecondaryLimit429:
+		code := http.StatusForbidden
+		if f.kind == SecondaryLimit429 {
+			code = http.StatusTooManyRequests
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(f.retryAfter.Seconds())))
-		writeError(w, http.StatusForbidden, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", docSecondaryLimit)
+		writeError(w, code, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", docSecondaryLimit)
 	default:
 		writeError(w, http.StatusBadGateway, fmt.Sprintf("injected fault %d", f.kind), docAuth)
 	}

@@ -22,6 +22,14 @@
 // registration (GitHub refuses when the runner just took a job, which then
 // runs); registrations of runners that exit without a job are removed.
 //
+// Every call of the scale-set client and of its message sessions waits at
+// the agent's rate-limit gate for the App or token, the one label mode's
+// client waits at (RateGate): a 429, a secondary limit or an exhausted
+// primary limit seen by any call pauses them all until the time has
+// passed. Every launched runner is journaled (runner/journal) from its JIT
+// config until its registration is gone; after a crash, Recover removes
+// the registrations the killed agent left, once.
+//
 // Queue→assign→start→finish times carried by the messages become
 // Prometheus histograms on the registry passed in.
 package scaleset

@@ -16,6 +16,7 @@ import (
 
 	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/github"
+	"github.com/runfleet/runfleet/runner/journal"
 )
 
 // API is the part of *actions.Client (github.com/actions/scaleset) the
@@ -141,6 +142,14 @@ type Options struct {
 	// Clock is the time source of the retry waits and result waits
 	// (runner/clock); nil = wall clock.
 	Clock clock.Clock
+	// RateGate is the gate the API client's calls wait at (its
+	// HTTPOption built the client); each message session gets a gated
+	// HTTP client of its own from it. Nil: sessions share the API
+	// client's options.
+	RateGate *RateGate
+	// Journal records every launched runner until its registration is
+	// gone (journal.go); nil = none.
+	Journal *journal.Journal
 	// OutdatedRecheck is how long minting stays stopped after GitHub
 	// refused the runner image as outdated, before one runner probes
 	// whether the image was updated (default 30 min; label mode's
@@ -161,6 +170,8 @@ type Listener struct {
 	log     *slog.Logger
 	metrics *metrics
 	clock   clock.Clock
+	rate    *RateGate
+	journal *journal.Journal
 	// outdated stops minting while GitHub refuses the runner image
 	// (source.go).
 	outdated *github.OutdatedGate
@@ -192,7 +203,7 @@ func New(o Options) (*Listener, error) {
 	log := o.Logger.With("scale_set", o.Name)
 	l := &Listener{
 		cfg: o.Config, labels: o.Config.labels(), api: o.API, launcher: o.Launcher, budget: o.MintBudget,
-		log: log, metrics: m, clock: clock.Or(o.Clock), outdated: github.NewOutdatedGate(o.OutdatedRecheck, clock.Or(o.Clock), log),
+		log: log, metrics: m, clock: clock.Or(o.Clock), rate: o.RateGate, journal: o.Journal, outdated: github.NewOutdatedGate(o.OutdatedRecheck, clock.Or(o.Clock), log),
 		runners: map[string]*runnerState{}, changed: make(chan struct{}),
 	}
 	return l, nil
@@ -255,7 +266,7 @@ func (l *Listener) session(ctx context.Context, sc *scaler) (opened bool, err er
 	if err != nil {
 		return false, err
 	}
-	sess, err := l.api.MessageSessionClient(ctx, id, l.cfg.Owner)
+	sess, err := l.api.MessageSessionClient(ctx, id, l.cfg.Owner, l.rate.HTTPOption()...)
 	if err != nil {
 		return false, classify(fmt.Errorf("open message session on scale set %d: %w", id, err))
 	}

@@ -138,6 +138,7 @@ func (l *Listener) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job,
 	l.runners[name] = r
 	l.notifyLocked()
 	l.mu.Unlock()
+	l.record(name, r.ID) // journal.go
 	l.metrics.launched.Inc()
 	l.log.Info("launching runner", "runner", name, "runner_id", r.ID, "slot", slot.Index)
 	go func() {
@@ -214,9 +215,11 @@ func (l *Listener) withdraw(ctx context.Context, r *runnerState, why string) boo
 	switch {
 	case err == nil:
 		l.metrics.deregistered.Inc()
+		l.forget(r.ID)
 	case errors.Is(err, actions.JobStillRunningError):
 		took = true
-	case errors.Is(err, actions.RunnerNotFoundError), httpStatus(err) == 404:
+	case registrationGone(err):
+		l.forget(r.ID)
 		took = exited // gone after exiting: it ran a job; gone while running: the scale set went
 	default:
 		l.log.Warn("removing a runner registration", "runner", r.Name, "why", why, "err", err)
@@ -281,6 +284,14 @@ func (j *job) Run(ctx context.Context) runner.Outcome {
 	if !aborted {
 		l.waitResult(ctx, r)
 	}
+	// The service removes a JIT runner's registration after its job;
+	// one it still holds (a runner stopped mid-job) is removed here, or
+	// at the next start from the journal.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	if err := l.unregister(cctx, r.ID); err != nil {
+		l.log.Info("the runner's registration stays for now; the next start removes it", "runner", r.Name, "err", err)
+	}
+	cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r.exited = true

@@ -74,6 +74,10 @@ type Server struct {
 	requests    []Request
 	violations  []string
 	refused     []string      // runner versions refused
+	limitRules  []limitRule   // limits to answer (ratelimit.go)
+	limit       *limitInForce // the wait the client was told about last
+	earlyCalls  int
+	limited     int
 	changed     chan struct{} // closed and replaced on every event
 }
 
@@ -114,7 +118,7 @@ func New(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatalf("scalesettest: listen on %s: %v", opts.ListenAddress, err)
 	}
-	s.http = httptest.NewUnstartedServer(s.record(s.routes()))
+	s.http = httptest.NewUnstartedServer(s.record(s.rateLimits(s.routes())))
 	s.http.Listener.Close()
 	s.http.Listener = ln
 	s.http.Start()

@@ -58,6 +58,25 @@ func (s *Server) AcquireCalls() []AcquireCall {
 	return slices.Clone(s.acquires)
 }
 
+// ExpireSessions plays GitHub ending the sessions of listeners that
+// stopped answering (a killed agent's): every scale set's session is
+// dropped, so that the next session request is granted. It returns how
+// many were dropped.
+func (s *Server) ExpireSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ss := range s.scaleSets {
+		if ss.session != nil {
+			delete(s.sessions, ss.session.id)
+			ss.session = nil
+			n++
+		}
+	}
+	s.notifyLocked()
+	return n
+}
+
 // HoldSession opens a message session on the scale set for a foreign
 // owner (another listener), so the client's session request answers 409
 // until release is called.

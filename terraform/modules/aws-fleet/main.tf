@@ -81,9 +81,11 @@ locals {
   autoscaler_s3_path = startswith(local.autoscaler_url, "s3://") ? trimprefix(local.autoscaler_url, "s3://") : ""
 
   # Secrets by ARN: which service holds each one decides the API and the IAM action.
-  # The autoscaler never reads the node credential (runner token or App key).
-  node_secret_arns       = [var.runner_secret_arn, var.fleet_join_token_arn]
-  autoscaler_secret_arns = compact([var.fleet_join_token_arn, var.platform_api_token_arn == null ? "" : var.platform_api_token_arn, var.github_webhook_secret_arn == null ? "" : var.github_webhook_secret_arn])
+  # GitLab: the runner token is the nodes' and the autoscaler never reads it. GitHub: the App
+  # key is the autoscaler's, which mints every node's JIT runners; nodes never read it.
+  github_app_key_arn     = var.platform == "github" ? var.runner_secret_arn : ""
+  node_secret_arns       = compact([var.platform == "github" ? "" : var.runner_secret_arn, var.fleet_join_token_arn])
+  autoscaler_secret_arns = compact([var.fleet_join_token_arn, local.github_app_key_arn, var.platform_api_token_arn == null ? "" : var.platform_api_token_arn, var.github_webhook_secret_arn == null ? "" : var.github_webhook_secret_arn])
 
   # Secrets Manager ARNs end in a random 6-character suffix; the policy allows any suffix so a
   # partial ARN given without it works too.
@@ -141,36 +143,31 @@ locals {
   # Values the node user-data template needs; lists are joined here so the template stays
   # plain ${} interpolation and %{ if } blocks (the Go tests render it the same way).
   node_template_vars = {
-    platform               = var.platform
-    fleet_name             = var.name
-    gitlab_url             = var.gitlab_url
-    github_url             = var.github_url == null ? "" : var.github_url
-    github_app_id          = var.github_app_id == null ? "" : tostring(var.github_app_id)
-    github_installation_id = var.github_installation_id == null ? "" : tostring(var.github_installation_id)
-    github_runner_group    = var.github_runner_group == null ? "" : var.github_runner_group
-    github_runner_image    = var.github_runner_image == null ? "" : var.github_runner_image
-    runner_labels          = join(",", var.runner_labels)
-    runner_labels_toml     = join(", ", [for l in var.runner_labels : "\"${l}\""])
-    runner_secret_arn      = var.runner_secret_arn
-    fleet_join_token_arn   = var.fleet_join_token_arn
-    autoscaler_endpoint    = "https://${aws_instance.autoscaler.private_ip}:${var.autoscaler_port}"
-    fleet_ca_arn           = aws_ssm_parameter.fleet_ca.arn
-    region                 = local.region
-    deb_arch               = local.deb_arch
-    agent_url              = local.agent_url
-    agent_sha256           = var.agent_sha256
-    slots_per_node         = tostring(var.slots_per_node)
-    shutdown_timeout       = tostring(var.shutdown_timeout)
-    stop_timeout           = tostring(var.shutdown_timeout + 30)
-    job_image              = var.job_image
-    job_cpus               = var.job_limits.cpus == null ? "" : var.job_limits.cpus
-    job_memory             = var.job_limits.memory == null ? "" : var.job_limits.memory
-    job_pids_limit         = var.job_limits.pids_limit == null ? "" : tostring(var.job_limits.pids_limit)
-    job_shm_size           = var.job_limits.shm_size == null ? "" : var.job_limits.shm_size
-    log_group              = local.node_log_group_name
-    cache_bucket           = local.cache_bucket_name
-    asg_name               = local.asg_name
-    warm_pool_hook         = ""
+    platform             = var.platform
+    fleet_name           = var.name
+    gitlab_url           = var.gitlab_url
+    github_runner_image  = var.github_runner_image == null ? "" : var.github_runner_image
+    runner_labels_toml   = join(", ", [for l in var.runner_labels : "\"${l}\""])
+    runner_secret_arn    = var.platform == "github" ? "" : var.runner_secret_arn
+    fleet_join_token_arn = var.fleet_join_token_arn
+    autoscaler_endpoint  = "https://${aws_instance.autoscaler.private_ip}:${var.autoscaler_port}"
+    fleet_ca_arn         = aws_ssm_parameter.fleet_ca.arn
+    region               = local.region
+    deb_arch             = local.deb_arch
+    agent_url            = local.agent_url
+    agent_sha256         = var.agent_sha256
+    slots_per_node       = tostring(var.slots_per_node)
+    shutdown_timeout     = tostring(var.shutdown_timeout)
+    stop_timeout         = tostring(var.shutdown_timeout + 30)
+    job_image            = var.job_image
+    job_cpus             = var.job_limits.cpus == null ? "" : var.job_limits.cpus
+    job_memory           = var.job_limits.memory == null ? "" : var.job_limits.memory
+    job_pids_limit       = var.job_limits.pids_limit == null ? "" : tostring(var.job_limits.pids_limit)
+    job_shm_size         = var.job_limits.shm_size == null ? "" : var.job_limits.shm_size
+    log_group            = local.node_log_group_name
+    cache_bucket         = local.cache_bucket_name
+    asg_name             = local.asg_name
+    warm_pool_hook       = ""
   }
 
   # The warm group's nodes: the same bootstrap, completing their group's launching hook.
@@ -195,6 +192,11 @@ locals {
     gitlab_url                = var.gitlab_url
     gitlab_projects_toml      = join(", ", [for p in var.gitlab_projects : "\"${p}\""])
     github_api_url            = local.github_api_url
+    github_url                = var.github_url == null ? "" : var.github_url
+    github_app_id             = var.github_app_id == null ? "" : tostring(var.github_app_id)
+    github_installation_id    = var.github_installation_id == null ? "" : tostring(var.github_installation_id)
+    github_runner_group       = var.github_runner_group == null ? "" : var.github_runner_group
+    github_app_key_arn        = local.github_app_key_arn
     github_repos_toml         = join(", ", [for r in var.github_repos : "\"${r}\""])
     github_webhook_secret_arn = var.github_webhook_secret_arn == null ? "" : var.github_webhook_secret_arn
     platform_api_token_arn    = var.platform_api_token_arn == null ? "" : var.platform_api_token_arn

@@ -40,7 +40,7 @@ variable "platform" {
 
 variable "runner_secret_arn" {
   type        = string
-  description = "ARN of the SSM Parameter Store SecureString or Secrets Manager secret holding the node credential: the GitLab runner authentication token (`glrt-…`) for platform = gitlab, the GitHub App private key (PEM) for platform = github. Read by nodes at boot; never put in user-data."
+  description = "ARN of the SSM Parameter Store SecureString or Secrets Manager secret holding the platform credential: the GitLab runner authentication token (`glrt-…`) for platform = gitlab, read by nodes at boot; the GitHub App private key (PEM) for platform = github, read by the autoscaler only, which mints each node's JIT runners (nodes hold no GitHub credential). Never put in user-data."
 
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$", var.runner_secret_arn))
@@ -83,7 +83,7 @@ variable "github_url" {
 
 variable "github_app_id" {
   type        = number
-  description = "GitHub App ID (platform = github). Not a secret; the App's private key is read from runner_secret_arn."
+  description = "GitHub App ID (platform = github). Not a secret; the App's private key is read from runner_secret_arn by the autoscaler."
   default     = null
 
   validation {

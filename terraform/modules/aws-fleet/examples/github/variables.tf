@@ -11,7 +11,7 @@ variable "subnet_ids" {
 
 variable "github_app_key_arn" {
   type        = string
-  description = "ARN of the Secrets Manager secret holding the GitHub App private key (PEM)."
+  description = "ARN of the Secrets Manager secret holding the GitHub App private key (PEM). Read by the autoscaler only: it mints the nodes' JIT runners."
 }
 
 variable "github_app_id" {
