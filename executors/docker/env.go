@@ -41,9 +41,8 @@ type Env struct {
 	firstUsed   bool
 	prestarting bool
 	firstAtt    *types.HijackedResponse // a prestarted first step's streams, the gate open
-
-	closed bool
-	dead   error // why the job container can no longer run steps
+	closed      bool
+	dead        error // why the job container can no longer run steps
 
 	// The first step's engine watch (enginestop.go), under mu.
 	watch *engineWatch

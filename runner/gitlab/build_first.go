@@ -59,8 +59,10 @@ func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.E
 // until execStep runs it (executors.FirstStepPrestarter): the engine's
 // container start overlaps the checkout instead of following it. The
 // checkout still runs only in the helper container, with the store
-// read-only and no network; the job container runs nothing of the job
-// until RunFirst opens the gate. A failed prestart is only logged:
+// read-only and no network; the job container runs no step of the job
+// until RunFirst opens the gate. (A job image whose shell ignores the
+// gate only races its own checkout: it can reach nothing the job could
+// not reach once its script runs.) A failed prestart is only logged:
 // RunFirst then starts the container itself.
 func (b *build) prestartFirst(ctx context.Context) {
 	p, ok := b.first.(executors.FirstStepPrestarter)

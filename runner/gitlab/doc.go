@@ -5,8 +5,10 @@
 // jobs/request, accepts the job with the two-phase commit and runs it
 // (build): services and the job container through the engine's executor,
 // sources (fetched into a store only the agent sees, checked out by a
-// helper container: sources.go), cache and artifacts, the script steps and
-// after_script, then the final update, exactly once. The job log streams
+// helper container while the job container starts held at a gate:
+// sources.go, build_first.go), cache and artifacts, the script steps and
+// after_script, then the final update, exactly once. The slots' source
+// stores are swept by the agent's periodic reaper (SourceStores). The job log streams
 // as incremental trace patches with masking (Trace, Masker). The package
 // also renews the runner's token (RotateToken), keeps the runner manager's
 // system ID, reports the jobs a killed agent left unfinished
