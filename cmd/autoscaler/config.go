@@ -78,18 +78,23 @@ type dockerProviderFile struct {
 }
 
 type poolFile struct {
-	Name           string         `toml:"name"`
-	Labels         []string       `toml:"labels"`
-	SlotsPerNode   int            `toml:"slots_per_node"`
-	MinNodes       int            `toml:"min_nodes"`
-	MaxNodes       int            `toml:"max_nodes"`
-	MinIdleSlots   int            `toml:"min_idle_slots"`
-	ScaleFactor    float64        `toml:"scale_factor"`
-	MaxIdleSlots   int            `toml:"max_idle_slots"`
-	ScaleDownDelay time.Duration  `toml:"scale_down_delay"`
-	OnDemandBase   int            `toml:"on_demand_base"`
-	Offerings      []offeringFile `toml:"offerings"`
-	Periods        []periodFile   `toml:"periods"`
+	Name           string        `toml:"name"`
+	Labels         []string      `toml:"labels"`
+	SlotsPerNode   int           `toml:"slots_per_node"`
+	MinNodes       int           `toml:"min_nodes"`
+	MaxNodes       int           `toml:"max_nodes"`
+	MinIdleSlots   int           `toml:"min_idle_slots"`
+	ScaleFactor    float64       `toml:"scale_factor"`
+	MaxIdleSlots   int           `toml:"max_idle_slots"`
+	ScaleDownDelay time.Duration `toml:"scale_down_delay"`
+	// IdleRisk, in [0, 1): the idle buffer (and a warm pool's size) also
+	// follows the rate of jobs that arrive with no earlier signal, so that
+	// one finds no free slot within a boot with at most this probability
+	// (policy.Pool.IdleRisk; 0: off).
+	IdleRisk     float64        `toml:"idle_risk"`
+	OnDemandBase int            `toml:"on_demand_base"`
+	Offerings    []offeringFile `toml:"offerings"`
+	Periods      []periodFile   `toml:"periods"`
 	// BootTime and WarmStartTime are the forecast horizons: how long a
 	// cold launch and a warm start take to give a ready node.
 	BootTime       time.Duration `toml:"boot_time"`
@@ -315,7 +320,7 @@ func loadConfig(path string) (*config, error) {
 		p := policy.Pool{
 			Name: pf.Name, Labels: pf.Labels, SlotsPerNode: pf.SlotsPerNode, MinNodes: pf.MinNodes, MaxNodes: pf.MaxNodes,
 			MinIdleSlots: pf.MinIdleSlots, ScaleFactor: pf.ScaleFactor, MaxIdleSlots: pf.MaxIdleSlots,
-			ScaleDownDelay: pf.ScaleDownDelay, OnDemandBase: pf.OnDemandBase,
+			ScaleDownDelay: pf.ScaleDownDelay, IdleRisk: pf.IdleRisk, OnDemandBase: pf.OnDemandBase,
 			BootTime: pf.BootTime, WarmStartTime: pf.WarmStartTime, MaxJobsPerNode: pf.MaxJobsPerNode,
 			AllowPrivileged: pf.AllowPrivileged,
 		}

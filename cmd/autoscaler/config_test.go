@@ -29,6 +29,7 @@ labels = ["linux"]
 slots_per_node = 2
 max_nodes = 4
 scale_down_delay = "5m"
+idle_risk = 0.1
 [[pools.periods]]
 cron = "0 8 * * 1-5"
 duration = "10h"
@@ -45,6 +46,7 @@ projects = ["42"]
 		{"unknown key", good + "bogus = 1\n", "unknown keys: demand.gitlab.bogus"},
 		{"bad provider", strings.Replace(good, `type = "docker"`, `type = "gce"`, 1), "want docker or aws"},
 		{"bad pool", strings.Replace(good, "max_nodes = 4", "max_nodes = -1", 1), "min/max nodes"},
+		{"idle risk out of range", strings.Replace(good, "idle_risk = 0.1", "idle_risk = 1.5", 1), "idle risk 1.5"},
 		{"missing join token", strings.Replace(good, dir+"/join", dir+"/nope", 1), "join_token_file"},
 		{"host socket not allowed", strings.Replace(good, "allow_host_docker_socket = true\n", "", 1), "allow_host_docker_socket = true is required"},
 		{"docker provider off loopback", `listen_address = "0.0.0.0:8780"` + "\n" + good, "the docker provider listens on loopback only"},
@@ -66,7 +68,7 @@ projects = ["42"]
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.JoinToken != "s3cret" || c.HeartbeatGrace != 20*time.Second || c.Pools[0].ScaleDownDelay != 5*time.Minute ||
+			if c.JoinToken != "s3cret" || c.HeartbeatGrace != 20*time.Second || c.Pools[0].ScaleDownDelay != 5*time.Minute || c.Pools[0].IdleRisk != 0.1 ||
 				c.Pools[0].Periods[0].Duration != 10*time.Hour || len(c.Pools[0].Offerings) != 1 || c.GitLab[0].Token != "glpat-x" {
 				t.Errorf("config %+v", c)
 			}

@@ -12,5 +12,7 @@ import (
 // through `autoscaler simulate` shows what the live loop does with the
 // same signals.
 func newLiveForecast() *controlplane.LiveForecast {
-	return controlplane.NewLiveForecast(forecast.Config{Quantile: sim.DefaultSettings().Quantile}, nil)
+	// The rate of unannounced arrivals is measured over the simulator's
+	// window; pools with an idle_risk size their buffer from it.
+	return controlplane.NewLiveForecast(forecast.Config{Quantile: sim.DefaultSettings().Quantile, RateWindow: sim.RateWindow}, nil)
 }
