@@ -38,10 +38,15 @@ func (e *Executor) makeWarmNS(ctx context.Context) (warmNS, error) {
 	dir := filepath.Join(e.stateDir, e.node, key)
 	jn, err := e.net.setup(ctx, filepath.Join(dir, "net-job"), true)
 	if err != nil {
-		e.log.WarnContext(ctx, "setting up a warm network namespace failed; jobs set up their own", "err", err)
-		if rerr := e.removeJobDir(ctx, dir); rerr != nil {
-			e.log.WarnContext(ctx, "removing a failed warm network namespace", "dir", dir, "err", rerr)
+		if ctx.Err() == nil {
+			e.log.WarnContext(ctx, "setting up a warm network namespace failed; jobs set up their own", "err", err)
 		}
+		// Also when drained mid-setup: what was made must go.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if rerr := e.removeJobDir(rctx, dir); rerr != nil {
+			e.log.WarnContext(rctx, "removing a failed warm network namespace", "dir", dir, "err", rerr)
+		}
+		cancel()
 		e.release(key)
 		return warmNS{}, err
 	}

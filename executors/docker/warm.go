@@ -55,8 +55,19 @@ func (e *Executor) makeWarmNetwork(ctx context.Context) (warmNet, error) {
 		Driver: "bridge", Labels: labels, Options: map[string]string{bridgeOption: newBridgeName()},
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Drained mid-create: the engine may have made the network
+			// all the same, and nothing else knows its name.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if rerr := e.api.NetworkRemove(rctx, name); rerr != nil && !isNotFound(rerr) {
+				e.log.WarnContext(rctx, "removing a warm network whose create was cancelled", "network", name, "err", rerr)
+			}
+			cancel()
+		}
 		e.release(key)
-		e.log.WarnContext(ctx, "creating a warm network failed; jobs create their own", "err", err)
+		if ctx.Err() == nil {
+			e.log.WarnContext(ctx, "creating a warm network failed; jobs create their own", "err", err)
+		}
 		return warmNet{}, err
 	}
 	return warmNet{id: resp.ID, name: name, key: key}, nil
