@@ -36,17 +36,16 @@ func (e *Executor) makeWarmNS(ctx context.Context) (warmNS, error) {
 		return warmNS{}, err
 	}
 	dir := filepath.Join(e.stateDir, e.node, key)
-	jn, err := e.net.setup(ctx, filepath.Join(dir, "net-job"), true)
+	// A setup in flight is never cancelled (a drain waits for it and
+	// tears the namespace down): a half-made one would be left behind.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	jn, err := e.net.setup(sctx, filepath.Join(dir, "net-job"), true)
 	if err != nil {
-		if ctx.Err() == nil {
-			e.log.WarnContext(ctx, "setting up a warm network namespace failed; jobs set up their own", "err", err)
+		e.log.WarnContext(ctx, "setting up a warm network namespace failed; jobs set up their own", "err", err)
+		if rerr := e.removeJobDir(sctx, dir); rerr != nil {
+			e.log.WarnContext(ctx, "removing a failed warm network namespace", "dir", dir, "err", rerr)
 		}
-		// Also when drained mid-setup: what was made must go.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		if rerr := e.removeJobDir(rctx, dir); rerr != nil {
-			e.log.WarnContext(rctx, "removing a failed warm network namespace", "dir", dir, "err", rerr)
-		}
-		cancel()
 		e.release(key)
 		return warmNS{}, err
 	}

@@ -51,23 +51,17 @@ func (e *Executor) makeWarmNetwork(ctx context.Context) (warmNet, error) {
 	labels := objectLabels(nil, e.node, key, roleNetwork)
 	labels[labelWarm] = "true"
 	name := "runfleet-" + key
-	resp, err := e.api.NetworkCreate(ctx, name, network.CreateOptions{
+	// A create in flight is never cancelled (a drain waits for it and
+	// removes the network): the engine finishes a cancelled create all
+	// the same, and nothing would know the network's name.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	resp, err := e.api.NetworkCreate(cctx, name, network.CreateOptions{
 		Driver: "bridge", Labels: labels, Options: map[string]string{bridgeOption: newBridgeName()},
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			// Drained mid-create: the engine may have made the network
-			// all the same, and nothing else knows its name.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			if rerr := e.api.NetworkRemove(rctx, name); rerr != nil && !isNotFound(rerr) {
-				e.log.WarnContext(rctx, "removing a warm network whose create was cancelled", "network", name, "err", rerr)
-			}
-			cancel()
-		}
 		e.release(key)
-		if ctx.Err() == nil {
-			e.log.WarnContext(ctx, "creating a warm network failed; jobs create their own", "err", err)
-		}
+		e.log.WarnContext(ctx, "creating a warm network failed; jobs create their own", "err", err)
 		return warmNet{}, err
 	}
 	return warmNet{id: resp.ID, name: name, key: key}, nil
