@@ -88,11 +88,8 @@ func startContainerdAgent(b *testing.B, srv *gitlabtest.Server, concurrent int) 
 	dir := b.TempDir()
 	node := nodeName(b)
 	metrics := freePort(b)
-	// containerdAgentConfig's agent with more slots and the Docker
-	// agent's limits; [runners.containerd] is its last table.
-	cfg := containerdAgentConfig("e2e-bench", srv.URL(), tok, node, metrics, dir, ctrdNamespace)
-	cfg = strings.Replace(cfg, "concurrent = 1\n", fmt.Sprintf("concurrent = %d\n", concurrent), 1)
-	cfg = strings.Replace(cfg, "limit = 1\n", "", 1) + "memory = \"256m\"\npids_limit = 512\n"
+	cfg := ctrdAgent{name: "e2e-bench", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir, concurrent: concurrent,
+		containerd: []string{`memory = "256m"`, "pids_limit = 512"}}.config()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
