@@ -126,16 +126,16 @@ func run(ctx context.Context, g *globalFlags) error {
 				Node: cfg.Node, Runner: r, Executor: withAllowedImages(ex, r.Docker.AllowedImages), Cache: store, Artifacts: client, Logger: logger, VersionTag: version,
 				SourceStores: srcStores,
 			},
-			Logger: logger, Journal: jr,
+			Logger: logger, Journal: jr, Clock: clk,
 		})
 		sources = append(sources, src)
 		rotators = append(rotators, src)
 		recovery[r.Name] = recoverRunner{client: client, token: r.Token, info: versionInfo(r.Name)}
 	}
 
-	budgets := github.NewMintBudgets()                                            // JIT minting, one budget per GitHub App or token
-	nodeTok := fleet.NewNodeToken()                                               // [[github]] credentials = "fleet" call with it
-	ghSources, err := githubSources(ctx, cfg, engs, budgets, nodeTok, jr, logger) // run_github.go
+	budgets := github.NewMintBudgets()                                                 // JIT minting, one budget per GitHub App or token
+	nodeTok := fleet.NewNodeToken()                                                    // [[github]] credentials = "fleet" call with it
+	ghSources, err := githubSources(ctx, clk, cfg, engs, budgets, nodeTok, jr, logger) // run_github.go
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/fleet"
 	"github.com/runfleet/runfleet/runner/github"
@@ -75,7 +76,7 @@ func githubSourceAPI(ctx context.Context, cfg *config.Config, g config.GitHub, b
 // on the engines' shared executors and removes the stale registrations a
 // previous agent of this node left (for tables with the fleet's
 // credentials once the node has registered: removeStaleFleetGitHub).
-func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, jr *journal.Journal, logger *slog.Logger) ([]*github.Source, error) {
+func githubSources(ctx context.Context, clk clock.Clock, cfg *config.Config, engs *engines, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, jr *journal.Journal, logger *slog.Logger) ([]*github.Source, error) {
 	var srcs []*github.Source
 	for _, g := range githubTables(cfg) {
 		client, group, err := githubSourceAPI(ctx, cfg, g, budgets, nodeTok, logger)
@@ -94,7 +95,8 @@ func githubSources(ctx context.Context, cfg *config.Config, engs *engines, budge
 			return nil, fmt.Errorf("github %s: state dir: %w", g.Name, err)
 		}
 		src, err := github.NewSource(github.SourceOptions{
-			Name: g.Name, API: client, Node: cfg.Node, NamePrefix: g.NamePrefix, Labels: g.Labels,
+			Clock: clk,
+			Name:  g.Name, API: client, Node: cfg.Node, NamePrefix: g.NamePrefix, Labels: g.Labels,
 			RunnerGroupID: group, Limit: g.Limit, Logger: logger, Journal: jr,
 			Launcher: &github.RunnerLauncher{
 				Executor: ex, Node: cfg.Node, Image: g.RunnerImage, PullPolicy: executors.PullPolicy(g.PullPolicy),

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // outcome is how the runner's job ended. GitHub's conclusion is
@@ -45,9 +46,7 @@ func (j *job) outcome(ctx context.Context) runner.Outcome {
 			j.log.Warn("job not completed on GitHub after its runner exited", "github_job_id", st.ID, "status", st.Status)
 			return runner.Outcome{State: runner.StateFailed, FailureReason: runner.FailureRunnerSystem}
 		}
-		select {
-		case <-time.After(wait):
-		case <-cctx.Done():
+		if clock.Sleep(cctx, j.src.o.Clock, wait) != nil {
 			return exitOutcome
 		}
 		wait *= 2

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/journal"
 )
 
@@ -50,6 +51,9 @@ type SourceOptions struct {
 	// Journal, when set, records each minted runner until its
 	// registration is removed (journal.go).
 	Journal *journal.Journal
+	// Clock paces the event polls, the outcome retries and the outdated
+	// gate (default the wall clock).
+	Clock clock.Clock
 }
 
 // Source is the label-mode GitHub job source: Acquire keeps one idle
@@ -89,8 +93,9 @@ func NewSource(o SourceOptions) (*Source, error) {
 	if o.Name == "" {
 		o.Name = "github"
 	}
+	o.Clock = clock.Or(o.Clock)
 	log := o.Logger.With("runner", o.Name)
-	return &Source{o: o, log: log, outdated: NewOutdatedGate(o.OutdatedRecheck, nil, log)}, nil
+	return &Source{o: o, log: log, outdated: NewOutdatedGate(o.OutdatedRecheck, o.Clock, log)}, nil
 }
 
 // Name implements runner.Source.
@@ -151,14 +156,15 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 	}
 	log.Debug("idle runner started")
 	j := &job{src: s, lr: lr, runnerID: jit.RunnerID, log: log}
-	tick := time.NewTicker(s.o.EventPoll)
+	tick := s.o.Clock.NewTimer(s.o.EventPoll)
 	defer tick.Stop()
 	for {
 		select {
-		case <-tick.C:
+		case <-tick.C():
 			if !lr.Events().JobStarted.IsZero() {
 				return j, nil
 			}
+			tick.Reset(s.o.EventPoll)
 		case <-lr.Done():
 			if !lr.Events().JobStarted.IsZero() {
 				return j, nil // a short job, done between two polls

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/runfleet/runfleet/runner/clock"
 )
 
 // rotateAt is the share of a token's lifetime after which it is renewed,
@@ -25,12 +27,12 @@ func (s *Source) RotateToken(ctx context.Context, save TokenSaver) error {
 		return nil
 	}
 	if obtained.IsZero() || !obtained.Before(expires) {
-		obtained = time.Now()
+		obtained = s.o.Clock.Now()
 	}
 	retry := &Backoff{Min: 5 * time.Second, Max: 5 * time.Minute, Jitter: EqualJitter}
-	wait := time.Until(obtained.Add(time.Duration(rotateAt * float64(expires.Sub(obtained)))))
+	wait := obtained.Add(time.Duration(rotateAt * float64(expires.Sub(obtained)))).Sub(s.o.Clock.Now())
 	for {
-		if err := sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, s.o.Clock, wait); err != nil {
 			return nil
 		}
 		s.mu.Lock()
@@ -38,7 +40,7 @@ func (s *Source) RotateToken(ctx context.Context, save TokenSaver) error {
 		s.mu.Unlock()
 		res, err := s.o.Client.ResetToken(ctx, old)
 		if err == nil {
-			now := time.Now()
+			now := s.o.Clock.Now()
 			if err = save(old, res, now); err == nil {
 				s.mu.Lock()
 				s.token = res.Token

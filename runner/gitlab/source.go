@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/runner"
+	"github.com/runfleet/runfleet/runner/clock"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/journal"
 )
@@ -37,6 +38,9 @@ type SourceOptions struct {
 	// Journal, when set, records each job before it starts and forgets it
 	// once GitLab acknowledged its final state (journal.go).
 	Journal *journal.Journal
+	// Clock paces polls, the shared backoff and token rotation, and
+	// stamps job phases (default the wall clock).
+	Clock Clock
 }
 
 // Source polls POST jobs/request for one runner. Its slots share one
@@ -76,6 +80,7 @@ func NewSource(o SourceOptions) *Source {
 	if o.Info.Features == (FeaturesInfo{}) {
 		o.Info.Features = ImplementedFeatures()
 	}
+	o.Clock = clock.Or(o.Clock)
 	return &Source{
 		o:         o,
 		log:       o.Logger.With("runner", o.Runner.Name),
@@ -100,7 +105,7 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 	s.mu.Lock()
 	last, token := s.lastUpdate, s.token
 	s.mu.Unlock()
-	start := time.Now()
+	start := s.o.Clock.Now()
 	res, err := s.o.Client.RequestJob(ctx, RequestJobBody{
 		Token: token, SystemID: s.o.SystemID, LastUpdate: last, Info: s.o.Info,
 	})
@@ -118,10 +123,10 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 		// ended because the queue changed: ask again at once, as long
 		// as such early ends stay few (woken), so that a proxy answering
 		// every poll that way at once is still paced.
-		elapsed := time.Since(start)
+		elapsed := s.o.Clock.Now().Sub(start)
 		if (res.LastUpdate == "" || res.LastUpdate == last) && !s.woken(last != "" && res.LastUpdate == "", elapsed) {
 			if wait := s.o.CheckInterval - elapsed; wait > 0 {
-				if err := sleep(ctx, wait); err != nil {
+				if err := clock.Sleep(ctx, s.o.Clock, wait); err != nil {
 					return nil, err
 				}
 			}
@@ -131,7 +136,7 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 	s.woken(false, 0)
 	now := s.o.Build.Now
 	if now == nil {
-		now = time.Now
+		now = s.o.Clock.Now
 	}
 	return s.accept(ctx, res.Job, slot, newJobPhases(now))
 }
@@ -192,7 +197,7 @@ func (s *Source) failed(err error) error {
 	default:
 		wait = s.backoff.Next()
 	}
-	if until := time.Now().Add(wait); until.After(s.retryAt) {
+	if until := s.o.Clock.Now().Add(wait); until.After(s.retryAt) {
 		s.retryAt = until
 	}
 	s.log.Warn("requesting a job failed", "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -218,32 +223,21 @@ func (s *Source) succeeded(lastUpdate string) {
 // GitLab answer again. Only one slot probes while the others wait.
 func (s *Source) waitBackoff(ctx context.Context) error {
 	s.mu.Lock()
-	wait := time.Until(s.retryAt)
+	wait := s.retryAt.Sub(s.o.Clock.Now())
 	woke := s.recovered
 	s.mu.Unlock()
 	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(wait)
+	t := s.o.Clock.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.C():
 	case <-woke:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // remoteJob is one accepted GitLab job.

@@ -270,11 +270,15 @@ var restarts = []restart{
 	{name: "kill -9, start at once, back before the agent looks", kill: true, freeze: true},
 }
 
-// kill sends SIGKILL to the engine (only its own process, as a crash)
-// and waits for it to exit.
+// kill sends SIGKILL to the engine's process group, as a crashed
+// service's cgroup is killed (dockerd with the containerd it manages;
+// job containers' shims run in sessions of their own and survive, as on
+// a node), and waits for it to exit. Killing dockerd alone left its
+// managed containerd holding the pid file, and the restarted dockerd at
+// times timed out waiting for a containerd of its own.
 func (e *privateEngine) kill() {
 	e.t.Helper()
-	_ = e.cmd.Process.Signal(syscall.SIGKILL)
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
 	select {
 	case <-e.done:
 	case <-time.After(30 * time.Second):
