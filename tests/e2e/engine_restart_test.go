@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -270,21 +271,48 @@ var restarts = []restart{
 	{name: "kill -9, start at once, back before the agent looks", kill: true, freeze: true},
 }
 
-// kill sends SIGKILL to the engine's process group, as a crashed
-// service's cgroup is killed (dockerd with the containerd it manages;
-// job containers' shims run in sessions of their own and survive, as on
-// a node), and waits for it to exit. Killing dockerd alone left its
-// managed containerd holding the pid file, and the restarted dockerd at
-// times timed out waiting for a containerd of its own.
+// processAlive reports whether pid runs (a zombie does not).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
+
+// kill sends SIGKILL to the engine's process group and to the containerd
+// a dockerd manages (its own process group), as a crashed service's
+// cgroup is killed, and waits for them to exit. Job containers' shims
+// survive, as on a node. A managed containerd left running holds its
+// database, and the restarted dockerd times out waiting for one of its own.
 func (e *privateEngine) kill() {
 	e.t.Helper()
+	managed := 0
+	if b, err := os.ReadFile(filepath.Join(e.dir, "exec", "containerd", "containerd.pid")); err == nil {
+		managed, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
 	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+	if managed > 0 {
+		_ = syscall.Kill(managed, syscall.SIGKILL)
+		e.t.Logf("%s killed with the containerd it manages (pid %d)", e.name, managed)
+	}
 	select {
 	case <-e.done:
 	case <-time.After(30 * time.Second):
 		e.t.Fatalf("%s did not exit within 30s of SIGKILL", e.name)
 	}
 	e.cmd = nil
+	if managed > 0 {
+		deadline := time.Now().Add(30 * time.Second)
+		for processAlive(managed) {
+			if time.Now().After(deadline) {
+				e.t.Fatalf("the containerd %s manages (pid %d) did not exit within 30s of SIGKILL", e.name, managed)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 // TestDockerRestartMidJob restarts the Docker engine under a running job,
