@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,6 +142,14 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		t.Fatalf("dockerd is needed to restart an engine under a job: %v", err)
 	}
+	// A containerd of its own, as on a node (the system containerd
+	// service): started before dockerd and stopped after it, it outlives
+	// a killed dockerd. Without --containerd, dockerd uses the host's
+	// /run/containerd socket when one answers, else starts a containerd
+	// it manages, which a kill -9 leaves behind.
+	ctrd := newContainerdEngine(t, "dockerd's containerd", "rf-dctrd-")
+	ctrd.start()
+	t.Cleanup(func() { ctrd.stop(); ctrd.log.Close() })
 	dir := newEngineDir(t, "rf-dockerd-")
 	e := &privateEngine{t: t, name: "dockerd", dir: dir, sock: filepath.Join(dir, "docker.sock")}
 	// A bridge of its own: with --bridge=none dockerd deletes the host's
@@ -151,7 +158,7 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 	privateBridge(t, pdBridge, pdBridgeAddr)
 	e.args = []string{"dockerd",
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://" + e.sock,
+		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://" + e.sock, "--containerd", ctrd.sock,
 		"--bridge=" + pdBridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
 		// No --default-address-pool: with it, a restarted dockerd deletes
 		// the host's docker0 as well (moby's removeDefaultBridgeInterface).
@@ -271,48 +278,18 @@ var restarts = []restart{
 	{name: "kill -9, start at once, back before the agent looks", kill: true, freeze: true},
 }
 
-// processAlive reports whether pid runs (a zombie does not).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// pid (comm) state ...: the state follows the last ')'.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
-}
-
-// kill sends SIGKILL to the engine's process group and to the containerd
-// a dockerd manages (its own process group), as a crashed service's
-// cgroup is killed, and waits for them to exit. Job containers' shims
-// survive, as on a node. A managed containerd left running holds its
-// database, and the restarted dockerd times out waiting for one of its own.
+// kill sends SIGKILL to the engine's process group, as a crashed
+// service's cgroup is killed (job containers' shims run in sessions of
+// their own and survive, as on a node), and waits for it to exit.
 func (e *privateEngine) kill() {
 	e.t.Helper()
-	managed := 0
-	if b, err := os.ReadFile(filepath.Join(e.dir, "exec", "containerd", "containerd.pid")); err == nil {
-		managed, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
 	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-	if managed > 0 {
-		_ = syscall.Kill(managed, syscall.SIGKILL)
-		e.t.Logf("%s killed with the containerd it manages (pid %d)", e.name, managed)
-	}
 	select {
 	case <-e.done:
 	case <-time.After(30 * time.Second):
 		e.t.Fatalf("%s did not exit within 30s of SIGKILL", e.name)
 	}
 	e.cmd = nil
-	if managed > 0 {
-		deadline := time.Now().Add(30 * time.Second)
-		for processAlive(managed) {
-			if time.Now().After(deadline) {
-				e.t.Fatalf("the containerd %s manages (pid %d) did not exit within 30s of SIGKILL", e.name, managed)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
 }
 
 // TestDockerRestartMidJob restarts the Docker engine under a running job,
@@ -411,11 +388,28 @@ const (
 // does when no containerd answers.
 func startPrivateContainerd(t *testing.T) *privateEngine {
 	t.Helper()
+	e := newContainerdEngine(t, "containerd", "rf-ctrd-")
+	e.start()
+	t.Cleanup(func() {
+		e.stop()
+		e.log.Close()
+		// The executor's job bridge outlives the engine: take it back.
+		if out, err := exec.Command("ip", "link", "del", rstBridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+			t.Errorf("removing the private containerd's bridge %s: %v: %s", rstBridge, err, out)
+		}
+	})
+	return e
+}
+
+// newContainerdEngine is a containerd with its root, state and socket
+// under a temp dir named with prefix, not started.
+func newContainerdEngine(t *testing.T, name, prefix string) *privateEngine {
+	t.Helper()
 	if _, err := exec.LookPath("containerd"); err != nil {
 		t.Fatalf("containerd is needed to restart an engine under a job: %v", err)
 	}
-	dir := newEngineDir(t, "rf-ctrd-")
-	e := &privateEngine{t: t, name: "containerd", dir: dir, sock: filepath.Join(dir, "containerd.sock")}
+	dir := newEngineDir(t, prefix)
+	e := &privateEngine{t: t, name: name, dir: dir, sock: filepath.Join(dir, "containerd.sock")}
 	conf := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -438,15 +432,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		defer cancel()
 		return exec.CommandContext(ctx, "ctr", "-a", e.sock, "version").Run() == nil
 	}
-	e.start()
-	t.Cleanup(func() {
-		e.stop()
-		log.Close()
-		// The executor's job bridge outlives the engine: take it back.
-		if out, err := exec.Command("ip", "link", "del", rstBridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
-			t.Errorf("removing the private containerd's bridge %s: %v: %s", rstBridge, err, out)
-		}
-	})
 	return e
 }
 
