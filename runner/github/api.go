@@ -95,7 +95,7 @@ func (c *Client) ListRunners(ctx context.Context, name string) ([]RunnerStatus, 
 			return nil, err
 		}
 		for _, r := range page.Runners {
-			out = append(out, RunnerStatus{ID: r.GetID(), Name: r.GetName(), Status: r.GetStatus(), Busy: r.GetBusy()})
+			out = append(out, runnerStatus(r))
 		}
 		if resp == nil || resp.NextPage == 0 {
 			return out, nil
@@ -122,7 +122,12 @@ func (c *Client) Runner(ctx context.Context, id int64) (RunnerStatus, error) {
 	if err != nil {
 		return RunnerStatus{}, err
 	}
-	return RunnerStatus{ID: r.GetID(), Name: r.GetName(), Status: r.GetStatus(), Busy: r.GetBusy()}, nil
+	return runnerStatus(r), nil
+}
+
+// runnerStatus is go-github's runner in this package's words.
+func runnerStatus(r *gh.Runner) RunnerStatus {
+	return RunnerStatus{ID: r.GetID(), Name: r.GetName(), Status: r.GetStatus(), Busy: r.GetBusy()}
 }
 
 // DeleteRunner removes a runner registration. A runner already gone is

@@ -8,24 +8,52 @@ import (
 	"github.com/runfleet/runfleet/runner/journal"
 )
 
-// journalEntry is the journal record of runner registration id.
-func (s *Source) journalEntry(name string, id int64) journal.Entry {
+// RunnerJournal journals the runner registrations of one source (a
+// [[github]] table or a scale set): each from its JIT config until the
+// registration is gone, so that after a killed agent the next start
+// removes it once (Recover), and the executors' reap of everything
+// labelled for the node removes its container (EngineLabel is the
+// runner's name, the job label of its container). A nil Journal records
+// nothing.
+type RunnerJournal struct {
+	Journal *journal.Journal
+	// Platform is journal.PlatformGitHub or PlatformGitHubScaleSet;
+	// Source names the table or scale set, Node this node.
+	Platform, Source, Node string
+}
+
+// entry is the record of registration id, named name.
+func (r RunnerJournal) entry(name string, id int64) journal.Entry {
 	return journal.Entry{
-		Platform: journal.PlatformGitHub, Runner: s.o.Name, JobID: strconv.FormatInt(id, 10), RunnerID: id,
-		Node: s.o.Node, EngineLabel: name,
+		Platform: r.Platform, Runner: r.Source, JobID: strconv.FormatInt(id, 10), RunnerID: id,
+		Node: r.Node, EngineLabel: name,
 	}
 }
 
-// record journals a minted runner before its container starts: if the
-// agent dies from here on, the next start removes the registration
-// (Recover). A runner whose record cannot be written still runs.
-func (s *Source) record(log *slog.Logger, name string, id int64) {
-	if s.o.Journal == nil {
+// Record journals a minted runner before its container starts. A runner
+// whose record cannot be written still runs.
+func (r RunnerJournal) Record(log *slog.Logger, name string, id int64) {
+	if r.Journal == nil {
 		return
 	}
-	if err := s.o.Journal.Record(s.journalEntry(name, id)); err != nil {
-		log.Error("recording the runner in the journal failed: a crash now would leave its registration", "err", err)
+	if err := r.Journal.Record(r.entry(name, id)); err != nil {
+		log.Error("recording the runner in the journal failed: a crash now would leave its registration", "github_runner", name, "err", err)
 	}
+}
+
+// Forget deletes the record of registration id, once it is gone.
+func (r RunnerJournal) Forget(log *slog.Logger, id int64) {
+	if r.Journal == nil {
+		return
+	}
+	if err := r.Journal.Done(r.entry("", id)); err != nil {
+		log.Warn("removing a runner's journal record", "github_runner_id", id, "err", err)
+	}
+}
+
+// runners is the source's RunnerJournal.
+func (s *Source) runners() RunnerJournal {
+	return RunnerJournal{Journal: s.o.Journal, Platform: journal.PlatformGitHub, Source: s.o.Name, Node: s.o.Node}
 }
 
 // unregister deletes registration id and, once it is gone, its journal
@@ -34,11 +62,7 @@ func (s *Source) unregister(ctx context.Context, id int64) error {
 	if err := s.o.API.DeleteRunner(ctx, id); err != nil {
 		return err
 	}
-	if s.o.Journal != nil {
-		if err := s.o.Journal.Done(s.journalEntry("", id)); err != nil {
-			s.log.Warn("removing a runner's journal record", "github_runner_id", id, "err", err)
-		}
-	}
+	s.runners().Forget(s.log, id)
 	return nil
 }
 

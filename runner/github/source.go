@@ -144,7 +144,7 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 		return nil, err
 	}
 	log := s.log.With("slot", slot.Index, "github_runner", name, "github_runner_id", jit.RunnerID)
-	s.record(log, name, jit.RunnerID)
+	s.runners().Record(log, name, jit.RunnerID) // journal.go
 	lr, err := s.o.Launcher.Launch(ctx, name, jit.Encoded)
 	if err != nil {
 		cctx, cancel := s.cleanupCtx(ctx)

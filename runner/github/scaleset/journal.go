@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	actions "github.com/actions/scaleset"
 
@@ -12,40 +11,10 @@ import (
 	"github.com/runfleet/runfleet/runner/journal"
 )
 
-// Every runner the listener launches is journaled (runner/journal) from
-// its JIT config until its registration is gone, as label mode's runners
-// are: if the agent is killed, the next start removes the registration
-// (Recover) once, and the executors' reap of everything labelled for the
-// node removes its container (EngineLabel is the runner's name, the
-// executors' job label of its container).
-
-// journalEntry is the record of registration id, named name.
-func (l *Listener) journalEntry(name string, id int64) journal.Entry {
-	return journal.Entry{
-		Platform: journal.PlatformGitHubScaleSet, Runner: l.cfg.Name, JobID: strconv.FormatInt(id, 10), RunnerID: id,
-		Node: l.cfg.Owner, EngineLabel: name,
-	}
-}
-
-// record journals a minted runner before its container starts. A runner
-// whose record cannot be written still runs.
-func (l *Listener) record(name string, id int64) {
-	if l.journal == nil {
-		return
-	}
-	if err := l.journal.Record(l.journalEntry(name, id)); err != nil {
-		l.log.Error("recording the runner in the journal failed: a crash now would leave its registration", "runner", name, "err", err)
-	}
-}
-
-// forget deletes the record of registration id, once it is gone.
-func (l *Listener) forget(id int64) {
-	if l.journal == nil {
-		return
-	}
-	if err := l.journal.Done(l.journalEntry("", id)); err != nil {
-		l.log.Warn("removing a runner's journal record", "runner_id", id, "err", err)
-	}
+// Every runner the listener launches is journaled as label mode's runners
+// are (github.RunnerJournal).
+func (l *Listener) records() github.RunnerJournal {
+	return github.RunnerJournal{Journal: l.journal, Platform: journal.PlatformGitHubScaleSet, Source: l.cfg.Name, Node: l.cfg.Owner}
 }
 
 // registrationGone reports whether err says the registration does not
@@ -62,7 +31,7 @@ func (l *Listener) unregister(ctx context.Context, id int64) error {
 	err := l.api.RemoveRunner(ctx, id)
 	switch {
 	case err == nil || registrationGone(err):
-		l.forget(id)
+		l.records().Forget(l.log, id)
 		return nil
 	case errors.Is(err, actions.JobStillRunningError):
 		return fmt.Errorf("scale set %s: runner %d: %w: %w", l.cfg.Name, id, github.ErrRunnerBusy, err)

@@ -88,8 +88,8 @@ func TestJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	killed.record("node-j-left-idle", idle)
-	killed.record("node-j-left-busy", busy)
+	killed.records().Record(killed.log, "node-j-left-idle", idle)
+	killed.records().Record(killed.log, "node-j-left-busy", busy)
 
 	// The restarted agent's listener recovers what the records name.
 	restarted, err := New(Options{Config: cfg, API: api, Journal: jr})

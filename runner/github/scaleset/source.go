@@ -138,7 +138,7 @@ func (l *Listener) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job,
 	l.runners[name] = r
 	l.notifyLocked()
 	l.mu.Unlock()
-	l.record(name, r.ID) // journal.go
+	l.records().Record(l.log, name, r.ID) // journal.go
 	l.metrics.launched.Inc()
 	l.log.Info("launching runner", "runner", name, "runner_id", r.ID, "slot", slot.Index)
 	go func() {
@@ -215,11 +215,11 @@ func (l *Listener) withdraw(ctx context.Context, r *runnerState, why string) boo
 	switch {
 	case err == nil:
 		l.metrics.deregistered.Inc()
-		l.forget(r.ID)
+		l.records().Forget(l.log, r.ID)
 	case errors.Is(err, actions.JobStillRunningError):
 		took = true
 	case registrationGone(err):
-		l.forget(r.ID)
+		l.records().Forget(l.log, r.ID)
 		took = exited // gone after exiting: it ran a job; gone while running: the scale set went
 	default:
 		l.log.Warn("removing a runner registration", "runner", r.Name, "why", why, "err", err)
