@@ -168,7 +168,10 @@ func TestPrivileged(t *testing.T) {
 		if left := leftovers(t, node); len(left) != 0 {
 			t.Errorf("failed privileged Create left %q", left)
 		}
-		t.Skipf("this host cannot run privileged containers: %v", err)
+		// What is left to prove here: the refusal is clean (checked
+		// above). Not a skip: this host is the CI's kind.
+		t.Logf("this host cannot run privileged containers; checked the refusal leaves nothing: %v", err)
+		return
 	}
 	if err != nil {
 		t.Fatalf("Create: %v", err)
