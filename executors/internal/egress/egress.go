@@ -50,7 +50,13 @@ func marker(scope string) string { return "runfleet:" + scope + " " }
 // Rule is b's REJECT rule of scope in chain, for traffic entering on
 // iface (an iptables interface pattern such as "rf-+"; empty matches any).
 func Rule(scope, chain, iface string, b executors.EgressBlock) []string {
-	r := []string{chain}
+	return rule(scope, []string{chain}, iface, "REJECT", b)
+}
+
+// rule is b's rule of scope with target, at where (a chain, and a table
+// when not filter), for traffic entering on iface.
+func rule(scope string, where []string, iface, target string, b executors.EgressBlock) []string {
+	r := where
 	if iface != "" {
 		r = append(r, "-i", iface)
 	}
@@ -60,7 +66,7 @@ func Rule(scope, chain, iface string, b executors.EgressBlock) []string {
 	if b.Port != 0 {
 		r = append(r, "-p", "tcp", "--dport", strconv.Itoa(int(b.Port)))
 	}
-	return append(r, "-j", "REJECT", "-m", "comment", "--comment", marker(scope)+"no "+b.Why+" for jobs")
+	return append(r, "-j", target, "-m", "comment", "--comment", marker(scope)+"no "+b.Why+" for jobs")
 }
 
 // RawRule is b's DROP rule of scope in the raw table's PREROUTING, for
@@ -69,14 +75,7 @@ func Rule(scope, chain, iface string, b executors.EgressBlock) []string {
 // engine reorders FORWARD (dockerd does at its start), when a bridge's
 // ACCEPT can come before the REJECT of Rule.
 func RawRule(scope, iface string, b executors.EgressBlock) []string {
-	r := Rule(scope, "PREROUTING", iface, b)
-	r = append([]string{r[0], "-t", "raw"}, r[1:]...)
-	for i := range r {
-		if r[i] == "REJECT" && r[i-1] == "-j" {
-			r[i] = "DROP"
-		}
-	}
-	return r
+	return rule(scope, []string{"PREROUTING", "-t", "raw"}, iface, "DROP", b)
 }
 
 // Installed is the rules one executor inserted, so it removes them (and
