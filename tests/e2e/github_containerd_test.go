@@ -233,43 +233,14 @@ func TestGitHubContainerdScaleSetAgent(t *testing.T) {
 	fake := scalesettest.New(t, scalesettest.Options{Token: scalesetPAT, ListenAddress: gw + ":0", PollTimeout: 2 * time.Second})
 	dir := t.TempDir()
 	node := nodeName(t)
-	metrics := freePort(t)
-	tokFile := filepath.Join(dir, "gh-token")
-	if err := os.WriteFile(tokFile, []byte(scalesetPAT+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`concurrent = 2
-listen_address = %q
-shutdown_timeout = 30
-node_name = %q
-log_level = "debug"
-
-[[github_scale_set]]
-url = %q
-token_file = %q
-scale_set = "ctrd-fleet"
-min_idle = 1
-max_runners = 4
-limit = 1
-runner_image = %q
-pull_policy = "never"
-memory = "256m"
-pids_limit = 512
-tool_cache_dir = %q
-state_dir = %q
-executor = "containerd"
+	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "ctrd-fleet", fmt.Sprintf(`executor = "containerd"
 [github_scale_set.containerd]
 address = %q
 namespace = %q
 state_dir = %q
 bridge = %q
 subnet = %q
-`, metrics, node, fake.ConfigURL("acme"), tokFile, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"),
-		containerdAddress(), ctrdNamespace, ctrdStateDir, ctrdBridge, ctrdSubnet)
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, containerdAddress(), ctrdNamespace, ctrdStateDir, ctrdBridge, ctrdSubnet))
 	a := startCtrdAgent(t, cfgPath, node, dir, metrics)
 	waitFor(t, time.Minute, "an idle runner online", func() bool {
 		rs := fake.Runners()

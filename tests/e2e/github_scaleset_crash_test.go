@@ -21,7 +21,7 @@ func TestGitHubScaleSetCrash(t *testing.T) {
 	fake := newScaleSetFake(t)
 	dir := t.TempDir()
 	node := nodeName(t)
-	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "crash-fleet")
+	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "crash-fleet", "")
 	jdir := filepath.Join(dir, "journal")
 	a := startAgentWith(t, cfgPath, node, dir, metrics)
 	var left scalesettest.Runner

@@ -17,7 +17,7 @@ func TestGitHubScaleSetRateLimited(t *testing.T) {
 	fake.RateLimit(scalesettest.SecondaryLimit, 1, 2*time.Second, "generatejitconfig")
 	dir := t.TempDir()
 	node := nodeName(t)
-	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "limited-fleet")
+	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "limited-fleet", "")
 	a := startAgentWith(t, cfgPath, node, dir, metrics)
 	waitFor(t, time.Minute, "an idle runner online after the limit", func() bool {
 		rs := fake.Runners()

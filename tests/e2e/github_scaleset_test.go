@@ -147,7 +147,7 @@ func TestGitHubScaleSetAgent(t *testing.T) {
 	fake := newScaleSetFake(t)
 	dir := t.TempDir()
 	node := nodeName(t)
-	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "agent-fleet")
+	cfgPath, metrics := scaleSetAgentConfig(t, fake, dir, node, "agent-fleet", "")
 	a := startAgentWith(t, cfgPath, node, dir, metrics)
 	waitFor(t, time.Minute, "an idle runner online", func() bool {
 		rs := fake.Runners()
@@ -182,8 +182,9 @@ func TestGitHubScaleSetAgent(t *testing.T) {
 }
 
 // scaleSetAgentConfig writes the config of a `runner run` of node with one
-// [[github_scale_set]] table (min_idle = 1, limit 1) on fake, in dir.
-func scaleSetAgentConfig(t testing.TB, fake *scalesettest.Server, dir, node, scaleSet string) (path, metrics string) {
+// [[github_scale_set]] table (min_idle = 1, limit 1) on fake, in dir;
+// extra is more of the table (another executor).
+func scaleSetAgentConfig(t testing.TB, fake *scalesettest.Server, dir, node, scaleSet, extra string) (path, metrics string) {
 	t.Helper()
 	metrics = freePort(t)
 	tokFile := filepath.Join(dir, "gh-token")
@@ -209,7 +210,7 @@ memory = "256m"
 pids_limit = 512
 tool_cache_dir = %q
 state_dir = %q
-`, metrics, node, fake.ConfigURL("acme"), tokFile, scaleSet, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"))
+%s`, metrics, node, fake.ConfigURL("acme"), tokFile, scaleSet, githubStubImage, filepath.Join(dir, "toolcache"), filepath.Join(dir, "state"), extra)
 	path = filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
