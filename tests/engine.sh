@@ -6,8 +6,9 @@
 # demo need. When no Docker engine answers (DOCKER_HOST or the default
 # socket) it starts dockerd with its socket and data under a temp dir; when
 # no containerd answers at CONTAINERD_ADDRESS (default
-# /run/containerd/containerd.sock) it starts one the same way. Both are
-# stopped, and the temp dir removed, when CMD ends.
+# /run/containerd/containerd.sock) it starts one the same way, first, and a
+# dockerd it starts uses that containerd (never a stale default socket). Both
+# are stopped, and the temp dir removed, when CMD ends.
 set -euo pipefail
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 
@@ -67,22 +68,6 @@ mktmp() {
   tmp=$(mktemp -d /tmp/runfleet-engine.XXXXXX)
 }
 
-if ! docker info >/dev/null 2>&1; then
-  mktmp "Docker engine at ${DOCKER_HOST:-the default socket}"
-  log "starting a Docker engine under $tmp"
-  dockerd --data-root "$tmp/data" --exec-root "$tmp/exec" --pidfile "$tmp/dockerd.pid" \
-    -H "unix://$tmp/docker.sock" >"$tmp/dockerd.log" 2>&1 &
-  dockerd_pid=$!
-  export DOCKER_HOST="unix://$tmp/docker.sock"
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  if ! docker info >/dev/null 2>&1; then
-    echo "the Docker engine did not start:" >&2
-    tail -50 "$tmp/dockerd.log" >&2
-    exit 1
-  fi
-fi
-docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})' >&2
-
 export CONTAINERD_ADDRESS="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
 if ! ctr -a "$CONTAINERD_ADDRESS" version >/dev/null 2>&1; then
   mktmp "containerd at $CONTAINERD_ADDRESS"
@@ -109,5 +94,25 @@ TOML
   fi
 fi
 ctr -a "$CONTAINERD_ADDRESS" version 2>/dev/null | sed -n 's/^ *Version: */containerd /p' | tail -1 >&2
+
+if ! docker info >/dev/null 2>&1; then
+  mktmp "Docker engine at ${DOCKER_HOST:-the default socket}"
+  log "starting a Docker engine under $tmp"
+  # dockerd is given the containerd above: left to itself it dials
+  # /run/containerd/containerd.sock whenever that file exists, and a socket
+  # left behind by a containerd that is gone makes it fail to start.
+  dockerd --data-root "$tmp/data" --exec-root "$tmp/exec" --pidfile "$tmp/dockerd.pid" \
+    --containerd "$CONTAINERD_ADDRESS" \
+    -H "unix://$tmp/docker.sock" >"$tmp/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  export DOCKER_HOST="unix://$tmp/docker.sock"
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  if ! docker info >/dev/null 2>&1; then
+    echo "the Docker engine did not start:" >&2
+    tail -50 "$tmp/dockerd.log" >&2
+    exit 1
+  fi
+fi
+docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})' >&2
 
 "$@"
