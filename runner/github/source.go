@@ -63,6 +63,7 @@ type Source struct {
 	log *slog.Logger
 
 	outdated *OutdatedGate // source_outdated.go
+	inflight mints         // mint.go
 }
 
 var (
@@ -134,13 +135,8 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (_ runner.Job, e
 	}
 	defer func() { adm.Done(err) }()
 	name := s.runnerName(slot)
-	jit, err := s.o.API.MintJIT(ctx, JITRequest{Name: name, RunnerGroupID: s.o.RunnerGroupID, Labels: s.o.Labels})
+	jit, err := s.mint(ctx, name) // mint.go
 	if err != nil {
-		if ctx.Err() != nil {
-			// Cancelled mid-request (shutdown, or the slot given to
-			// another source): GitHub may have registered the runner.
-			s.removeNamed(ctx, name)
-		}
 		return nil, err
 	}
 	log := s.log.With("slot", slot.Index, "github_runner", name, "github_runner_id", jit.RunnerID)
@@ -256,9 +252,13 @@ func (s *Source) removeNamed(ctx context.Context, name string) {
 }
 
 // RemoveStale deletes this node's registrations that are not busy (what
-// a previous agent or a crash left, or idle runners at shutdown). Busy
-// ones are left alone: GitHub's refusal is authoritative.
+// a previous agent or a crash left, or idle runners at shutdown), once the
+// mints of cancelled slots still in flight have been answered. Busy ones
+// are left alone: GitHub's refusal is authoritative.
 func (s *Source) RemoveStale(ctx context.Context) error {
+	if err := s.settleMints(ctx); err != nil {
+		return fmt.Errorf("github: waiting for the mints of cancelled slots: %w", err)
+	}
 	rs, err := s.o.API.ListRunners(ctx, "")
 	if err != nil {
 		return fmt.Errorf("github: listing runners to remove stale ones: %w", err)

@@ -2,6 +2,8 @@ package github_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -195,38 +197,103 @@ func TestSourceRunnerWithoutHooks(t *testing.T) {
 	}
 }
 
-// lostMintAnswer registers the runner on GitHub but, as when the slot is
-// cancelled mid-request, loses the answer.
-type lostMintAnswer struct {
+// lateMint is a mint request the slot gives up while it is in flight:
+// MintJIT cancels the Acquire, waits until Acquire has returned and only
+// then registers the runner on GitHub, answering with the JIT config or,
+// when loseAnswer, with an error (the answer lost on the way back).
+type lateMint struct {
 	*github.Client
-	cancel context.CancelFunc
+	cancel     context.CancelFunc
+	returned   chan struct{}
+	loseAnswer bool
+	minted     chan struct{}
 }
 
-func (l lostMintAnswer) MintJIT(ctx context.Context, req github.JITRequest) (github.JITConfig, error) {
-	if _, err := l.Client.MintJIT(context.WithoutCancel(ctx), req); err != nil {
-		return github.JITConfig{}, err
-	}
+func (l lateMint) MintJIT(ctx context.Context, req github.JITRequest) (github.JITConfig, error) {
 	l.cancel()
-	<-ctx.Done()
-	return github.JITConfig{}, ctx.Err()
+	select {
+	case <-l.returned:
+	case <-ctx.Done():
+		return github.JITConfig{}, fmt.Errorf("the mint's own context ended before Acquire returned: %w", ctx.Err())
+	}
+	jit, err := l.Client.MintJIT(ctx, req)
+	close(l.minted)
+	if err != nil || l.loseAnswer {
+		return github.JITConfig{}, errors.Join(err, errors.New("connection reset by peer"))
+	}
+	return jit, nil
 }
 
 // TestSourceCancelledMintLeavesNoRegistration: a slot cancelled while its
 // JIT config was being minted (shutdown, or its slot given to another
-// source) removes the registration GitHub made before the answer was lost.
+// source) returns at once, and the registration GitHub makes after that,
+// whether its answer arrives or is lost, is deleted.
 func TestSourceCancelledMintLeavesNoRegistration(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(t.Context())
+	for _, tc := range []struct {
+		name       string
+		loseAnswer bool
+	}{
+		{"answer arrives after the cancel", false},
+		{"answer lost", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			api := lateMint{Client: f.client, cancel: cancel, returned: make(chan struct{}), loseAnswer: tc.loseAnswer, minted: make(chan struct{})}
+			src, err := github.NewSource(github.SourceOptions{
+				API: api, Node: f.node, Labels: []string{"self-hosted"}, Launcher: f.launcher,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := src.Acquire(ctx, runner.Slot{Source: "github", Index: 2}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Acquire after its slot was given up: %v, want context.Canceled", err)
+			}
+			close(api.returned)
+			select {
+			case <-api.minted:
+			case <-time.After(time.Minute):
+				t.Fatal("timed out after 1m waiting for the late mint to register the runner")
+			}
+			deadline := time.Now().Add(time.Minute)
+			for len(f.srv.Runners()) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("registrations left by a cancelled mint after 1m: %+v", f.srv.Runners())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// blockedMint never answers until its context ends.
+type blockedMint struct{ *github.Client }
+
+func (blockedMint) MintJIT(ctx context.Context, _ github.JITRequest) (github.JITConfig, error) {
+	<-ctx.Done()
+	return github.JITConfig{}, ctx.Err()
+}
+
+// TestSourceRemoveStaleWaitsForCancelledMints: RemoveStale (at shutdown,
+// after every slot stopped) does not list registrations while a cancelled
+// slot's mint may still add one; it gives up when its context ends.
+func TestSourceRemoveStaleWaitsForCancelledMints(t *testing.T) {
+	f := newFixture(t)
 	src, err := github.NewSource(github.SourceOptions{
-		API: lostMintAnswer{Client: f.client, cancel: cancel}, Node: f.node, Labels: []string{"self-hosted"}, Launcher: f.launcher,
+		API: blockedMint{f.client}, Node: f.node, Labels: []string{"self-hosted"}, Launcher: f.launcher,
+		CleanupTimeout: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Acquire(ctx, runner.Slot{Source: "github", Index: 2}); err == nil {
-		t.Fatal("Acquire returned a job after its mint was cancelled")
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := src.Acquire(ctx, runner.Slot{Source: "github", Index: 0}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire: %v, want its context's deadline", err)
 	}
-	if rs := f.srv.Runners(); len(rs) != 0 {
-		t.Fatalf("registrations left by a cancelled mint: %+v", rs)
+	rctx, rcancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer rcancel()
+	if err := src.RemoveStale(rctx); err == nil || !strings.Contains(err.Error(), "waiting for the mints of cancelled slots") {
+		t.Fatalf("RemoveStale with a mint in flight: %v", err)
 	}
 }

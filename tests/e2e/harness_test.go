@@ -208,6 +208,7 @@ func startAgentWith(t testing.TB, cfg, node, dir, metrics string) *agent {
 		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", tail(a.out.String(), 6000))
+			keepAgentLog(t, node, a.out.String())
 		}
 		reapNode(t, node)
 	})
@@ -353,4 +354,19 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+// keepAgentLog writes a failed test's whole agent log into
+// $RUNFLEET_E2E_LOGDIR, when set (the test output shows only its tail).
+func keepAgentLog(t testing.TB, node, log string) {
+	dir := os.Getenv("RUNFLEET_E2E_LOGDIR")
+	if dir == "" {
+		return
+	}
+	p := filepath.Join(dir, node+".log")
+	if err := os.WriteFile(p, []byte(log), 0o600); err != nil {
+		t.Logf("keeping the agent log: %v", err)
+		return
+	}
+	t.Logf("whole agent log: %s", p)
 }
