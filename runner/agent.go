@@ -18,6 +18,7 @@ type Agent struct {
 	sources         []Source
 	concurrent      int
 	shutdownTimeout time.Duration
+	cleanupTimeout  time.Duration
 	errorPause      time.Duration
 	logger          *slog.Logger
 	metrics         *Metrics
@@ -40,6 +41,9 @@ type Agent struct {
 	reported reportedConditions
 	// jobs caps the jobs the node starts in its life (maxjobs.go).
 	jobs jobBudget
+	// cleanups are the engine cleanups of finished jobs running after
+	// their slots were freed (cleanups.go).
+	cleanups *cleanups
 }
 
 // AgentOptions configures an Agent.
@@ -54,6 +58,10 @@ type AgentOptions struct {
 	ErrorPause time.Duration
 	// Clock is the agent's time source (runner/clock); nil = wall clock.
 	Clock clock.Clock
+	// CleanupTimeout bounds the cleanup of one job that runs after its
+	// slot was freed (Cleaner), and Run's wait for those still running
+	// when it stops (0 = 2 minutes).
+	CleanupTimeout time.Duration
 }
 
 // NewAgent returns an agent ready to Run.
@@ -67,13 +75,18 @@ func NewAgent(o AgentOptions) *Agent {
 	if o.ErrorPause <= 0 {
 		o.ErrorPause = time.Second
 	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = defaultCleanupTimeout
+	}
 	a := &Agent{
 		paused:          map[string]bool{},
 		resumed:         make(chan struct{}),
 		slots:           newSlots(o.Concurrent),
+		cleanups:        newCleanups(o.Concurrent),
 		sources:         o.Sources,
 		concurrent:      o.Concurrent,
 		shutdownTimeout: o.ShutdownTimeout,
+		cleanupTimeout:  o.CleanupTimeout,
 		errorPause:      o.ErrorPause,
 		logger:          o.Logger,
 		metrics:         o.Metrics,
@@ -86,7 +99,8 @@ func NewAgent(o AgentOptions) *Agent {
 // Run polls and runs jobs until ctx is cancelled (SIGTERM): then it stops
 // asking for work at once, lets running jobs finish for up to the shutdown
 // timeout, then aborts them (they report runner_system_failure) and
-// returns when every job has reported.
+// returns when every job has reported and the cleanups of finished jobs
+// have ended (up to the cleanup timeout).
 func (a *Agent) Run(ctx context.Context) error {
 	if len(a.sources) == 0 {
 		return errors.New("no runners configured: run 'runner register' first")
@@ -108,6 +122,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer abortJobs()
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
+	// Cleanups run on after an abort: only Run's end cancels them.
+	cleanCtx, cancelCleanups := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCleanups()
 	a.mu.Lock()
 	a.stopPolling, a.abortJobs = stopPolling, abortJobs
 	if a.cordoned != "" {
@@ -134,7 +151,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.metrics.setLimit(src.Name(), n)
 		for i := range n {
 			wg.Go(func() {
-				a.slotLoop(pollCtx, jobCtx, src, Slot{Source: src.Name(), Index: i})
+				a.slotLoop(pollCtx, jobCtx, cleanCtx, src, Slot{Source: src.Name(), Index: i})
 			})
 		}
 	}
@@ -142,13 +159,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	// A cordoned node stays up (metrics, health, a later drain) until
 	// told to stop; it never polls again.
 	<-ctx.Done()
+	a.waitCleanups(ctx, cancelCleanups)
 	return nil
 }
 
 // slotLoop is one slot of src: it holds a node slot (slots.go) from
-// before Acquire until the job it got has ended, keeping it across polls
-// that bring no job unless a source holding fewer waits for one.
-func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
+// before Acquire until the job it got has ended (its cleanup, when it is
+// a Cleaner, goes on in the background: cleanups.go), keeping it across
+// polls that bring no job unless a source holding fewer waits for one.
+func (a *Agent) slotLoop(ctx, jobCtx, cleanCtx context.Context, src Source, slot Slot) {
 	log := a.logger.With("runner", slot.Source, "slot", slot.Index)
 	sb, _ := src.(Standby)
 	standby := sb != nil && sb.Standby()
@@ -205,7 +224,7 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 		cancel()
 		switch {
 		case err == nil:
-			a.run(jobCtx, log, src, job, last)
+			a.run(ctx, jobCtx, cleanCtx, log, src, job, last)
 			release() // the next job's slot goes to the fairest waiter
 		case preempted:
 			log.Debug("slot given to a runner that had none")
@@ -226,10 +245,12 @@ func (a *Agent) slotLoop(ctx, jobCtx context.Context, src Source, slot Slot) {
 	}
 }
 
-// run runs job; cordon, when set, is the reason to cordon the node once
-// the job shows as running (the last job it may start, maxjobs.go): a
-// heartbeat never sees the node cordoned and idle before its last job.
-func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job, cordon string) {
+// run runs job with ctx (jobCtx), then starts its cleanup (cleanups.go;
+// pollCtx ends the wait for room); cordon, when set, is the reason to
+// cordon the node once the job shows as running (the last job it may
+// start, maxjobs.go): a heartbeat never sees the node cordoned and idle
+// before its last job.
+func (a *Agent) run(pollCtx, ctx, cleanCtx context.Context, log *slog.Logger, src Source, job Job, cordon string) {
 	log = log.With("job", job.ID())
 	log.Info("job started")
 	a.metrics.jobStarted(src.Name())
@@ -244,6 +265,8 @@ func (a *Agent) run(ctx context.Context, log *slog.Logger, src Source, job Job, 
 	d := a.clock.Now().Sub(start)
 	a.metrics.jobFinished(src.Name(), out, d)
 	log.Info("job finished", "state", out.State, "failure_reason", out.FailureReason, "duration", d.Round(time.Millisecond))
+	// Still tracked: while it waits for room the job holds its slot.
+	a.cleanUp(pollCtx, cleanCtx, log, src.Name(), job)
 }
 
 // Cordon stops taking new jobs at once (a spot notice, node pressure);

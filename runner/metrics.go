@@ -21,6 +21,8 @@ type Metrics struct {
 	apiDuration   *prometheus.HistogramVec
 	apiRetries    *prometheus.CounterVec
 	conditions    *prometheus.GaugeVec
+	cleaning      *prometheus.GaugeVec
+	cleanupFails  *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -61,9 +63,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		conditions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "runfleet_node_condition", Help: "Node conditions in force (1), e.g. Interrupted, Rebalance.",
 		}, []string{"condition"}),
+		cleaning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "runfleet_jobs_cleaning", Help: "Finished jobs whose containers, network and volumes are being removed after their slots were freed, by runner.",
+		}, []string{"runner"}),
+		cleanupFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runfleet_job_cleanups_failed_total", Help: "Cleanups of finished jobs that failed (the reaper removes what they left), by runner.",
+		}, []string{"runner"}),
 	}
 	reg.MustRegister(m.jobsRunning, m.jobsTotal, m.jobDuration, m.queueDuration, m.concurrent, m.busy, m.limit,
-		m.apiRequests, m.apiDuration, m.apiRetries, m.conditions)
+		m.apiRequests, m.apiDuration, m.apiRetries, m.conditions, m.cleaning, m.cleanupFails)
 	return m
 }
 
@@ -129,4 +137,22 @@ func (m *Metrics) setCondition(c string, on bool) {
 		v = 1
 	}
 	m.conditions.WithLabelValues(c).Set(v)
+}
+
+func (m *Metrics) cleaningStarted(runner string) {
+	if m != nil {
+		m.cleaning.WithLabelValues(runner).Inc()
+	}
+}
+
+func (m *Metrics) cleaningEnded(runner string) {
+	if m != nil {
+		m.cleaning.WithLabelValues(runner).Dec()
+	}
+}
+
+func (m *Metrics) cleanupFailed(runner string) {
+	if m != nil {
+		m.cleanupFails.WithLabelValues(runner).Inc()
+	}
 }

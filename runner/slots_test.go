@@ -83,11 +83,11 @@ func TestSlotsNoStarvation(t *testing.T) {
 			defer cancel()
 			var wg sync.WaitGroup
 			for i := range tc.idleLimit {
-				wg.Go(func() { a.slotLoop(ctx, ctx, idle, Slot{Source: idle.name, Index: i}) })
+				wg.Go(func() { a.slotLoop(ctx, ctx, ctx, idle, Slot{Source: idle.name, Index: i}) })
 			}
 			waitUntil(t, "the idle runners holding every slot", func() bool { return int(idle.waiting.Load()) == min(tc.idleLimit, tc.concurrent) })
 			for i := range tc.pollLimit {
-				wg.Go(func() { a.slotLoop(ctx, ctx, poll, Slot{Source: poll.name, Index: i}) })
+				wg.Go(func() { a.slotLoop(ctx, ctx, ctx, poll, Slot{Source: poll.name, Index: i}) })
 			}
 			if tc.wantPollerJobs {
 				waitUntil(t, "the polling source's jobs done", func() bool {

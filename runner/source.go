@@ -31,10 +31,25 @@ type Slot struct {
 // Job is one accepted job. Run drives it to a final state on its platform
 // and reports that state exactly once. Cancelling ctx aborts the job
 // (shutdown timeout): Run must still report the final state, using a
-// context detached from ctx for that last call.
+// context detached from ctx for that last call. The job's slot is held
+// until Run returns; a job that is also a Cleaner returns once the
+// platform has its final state and leaves the removal of its containers,
+// network and volumes to Cleanup, which runs after the slot is freed.
 type Job interface {
 	ID() string
 	Run(ctx context.Context) Outcome
+}
+
+// Cleaner is implemented by jobs whose engine cleanup may run off their
+// slot, as a kubelet tears a pod down while it admits the next one. The
+// agent calls Cleanup once, after Run returned, in the background once
+// the slot is free (cleanups.go): Run must already have left the slot's
+// files as the next job of the slot expects them, and Cleanup must touch
+// nothing that job uses. ctx ends at the agent's cleanup timeout; an
+// error is logged and counted, nothing else (the agent's reaper removes
+// whatever a failed cleanup left).
+type Cleaner interface {
+	Cleanup(ctx context.Context) error
 }
 
 // Outcome is how a job ended, for metrics and logs.

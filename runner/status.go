@@ -18,6 +18,10 @@ type Status struct {
 	Slots   int
 	Busy    int
 	Running []RunningJob
+	// Cleaning counts finished jobs whose containers are still being
+	// removed after their slots were freed (cleanups.go): not busy, but
+	// the agent does not exit before they end.
+	Cleaning int
 	// Conditions in force: the cordon reason (Interrupted, Rebalance,
 	// Cordoned, Draining), transient ones (DiskPressure, MemoryPressure)
 	// and those sources report (RunnerOutdated).
@@ -46,7 +50,7 @@ func (a *Agent) track(source, id string, since time.Time) func() {
 func (a *Agent) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := Status{Slots: a.concurrent, Busy: len(a.running)}
+	st := Status{Slots: a.concurrent, Busy: len(a.running), Cleaning: a.cleanups.count()}
 	for _, j := range a.running {
 		st.Running = append(st.Running, j)
 	}

@@ -282,8 +282,10 @@ func (c *Client) Beat(ctx context.Context) error {
 	if err := c.post(ctx, fleetapi.PathHeartbeat, c.token, hb, &resp); err != nil {
 		return err
 	}
-	if c.draining && st.Busy == 0 {
-		// The control plane now knows the node is drained and idle.
+	if c.draining && st.Busy == 0 && st.Cleaning == 0 {
+		// The control plane now knows the node is drained and idle, and
+		// no finished job's containers are still being removed (the
+		// agent would wait for them anyway before it stops).
 		c.exit("drained")
 		return nil
 	}

@@ -103,19 +103,21 @@ func TestCommands(t *testing.T) {
 		name      string
 		cmd       fleetapi.CommandType
 		busy      int
+		cleaning  int
 		wantExit  bool
 		wantAbort bool
 		wantCond  string
 	}{
-		{"cordon keeps running", fleetapi.CommandCordon, 1, false, false, fleetapi.ConditionCordoned},
-		{"drain waits for running jobs", fleetapi.CommandDrain, 1, false, false, fleetapi.ConditionDraining},
-		{"drain exits once idle", fleetapi.CommandDrain, 0, true, false, fleetapi.ConditionDraining},
-		{"terminate aborts and exits", fleetapi.CommandTerminate, 1, true, true, fleetapi.ConditionDraining},
+		{"cordon keeps running", fleetapi.CommandCordon, 1, 0, false, false, fleetapi.ConditionCordoned},
+		{"drain waits for running jobs", fleetapi.CommandDrain, 1, 0, false, false, fleetapi.ConditionDraining},
+		{"drain waits for the cleanups of finished jobs", fleetapi.CommandDrain, 0, 1, false, false, fleetapi.ConditionDraining},
+		{"drain exits once idle", fleetapi.CommandDrain, 0, 0, true, false, fleetapi.ConditionDraining},
+		{"terminate aborts and exits", fleetapi.CommandTerminate, 1, 0, true, true, fleetapi.ConditionDraining},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &fakePlane{cmds: []fleetapi.Command{{Type: tt.cmd}}}
-			a := &fakeAgent{st: runner.Status{Slots: 2, Busy: tt.busy}}
+			a := &fakeAgent{st: runner.Status{Slots: 2, Busy: tt.busy, Cleaning: tt.cleaning}}
 			exited := false
 			c, tokFile := newClient(t, p, a, func() { exited = true })
 			ctx := context.Background()

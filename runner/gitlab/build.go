@@ -369,32 +369,62 @@ func (b *build) hostProjectDir() string {
 // next job of the slot. It runs after the final report, so it logs nothing
 // to the job log.
 func (b *build) cleanup(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	b.helpers.Wait()
-	b.waitPrestart()
-	var errs []error
-	if b.env != nil {
-		if err := b.env.Close(cctx); err != nil {
-			errs = append(errs, fmt.Errorf("remove job containers: %w", err))
-		}
-	}
+	err := b.cleanupEngine(context.WithoutCancel(ctx))
 	if b.buildCap != nil {
-		// The capped build directory goes with the job, sources included.
-		if err := b.buildCap.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("unmount the capped build directory: %w", err))
+		// The capped build directory goes with the job, sources included;
+		// its unmount needs the containers gone.
+		if cerr := b.buildCap.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("unmount the capped build directory: %w", cerr))
 		}
-	} else if b.hostDir != "" {
-		if err := os.RemoveAll(b.hostProjectDir() + ".tmp"); err != nil {
+		return err
+	}
+	return errors.Join(err, b.cleanupFiles())
+}
+
+// engineCleanupLater reports whether the engine part of the cleanup may
+// run after the job's slot is reused (cleanupEngine): not when the build
+// directory is a size-capped filesystem, whose unmount needs the
+// containers gone and which the slot's next job mounts again.
+func (b *build) engineCleanupLater() bool { return b.buildCap == nil }
+
+// cleanupFiles removes what the next job of the slot must not find in the
+// slot's build directory: the job's file variables and temporary files
+// (<project>.tmp) and its sources unless GIT_STRATEGY=fetch keeps them.
+// The job's containers may still exist: what their leftover processes
+// could write there until cleanupEngine removes them, a job can already
+// leave in the build directory it shares with the slot's next jobs.
+func (b *build) cleanupFiles() error {
+	if b.hostDir == "" || b.buildCap != nil {
+		return nil
+	}
+	var errs []error
+	if err := os.RemoveAll(b.hostProjectDir() + ".tmp"); err != nil {
+		errs = append(errs, err)
+	}
+	if strategy(b.vars) != gitFetch {
+		if err := os.RemoveAll(b.hostProjectDir()); err != nil {
 			errs = append(errs, err)
-		}
-		if strategy(b.vars) != gitFetch {
-			if err := os.RemoveAll(b.hostProjectDir()); err != nil {
-				errs = append(errs, err)
-			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cleanupEngine removes the job's containers, network and volumes once
+// its sources helpers and the prestart of its first step are done, within
+// a minute or until ctx ends (the caller detaches it from the job's
+// abort).
+func (b *build) cleanupEngine(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	b.helpers.Wait()
+	b.waitPrestart()
+	if b.env == nil {
+		return nil
+	}
+	if err := b.env.Close(cctx); err != nil {
+		return fmt.Errorf("remove job containers: %w", err)
+	}
+	return nil
 }
 
 func strategy(vars []jobVariable) gitStrategy {

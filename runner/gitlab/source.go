@@ -249,6 +249,9 @@ type remoteJob struct {
 	rec  *jobRecord // journal.go
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
+	// engine is the build whose containers, network and volumes Cleanup
+	// removes once Run returned (nil: none left to remove).
+	engine *build
 }
 
 func (j *remoteJob) ID() string { return strconv.FormatInt(j.job.ID, 10) }
@@ -296,15 +299,44 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		j.log.Warn("removing the job's journal record", "err", err)
 	}
 	j.phases.mark("final_acknowledged")
-	// The slot stays busy until the job's containers are gone.
-	if err := b.cleanup(ctx); err != nil {
-		j.log.Warn("cleaning up after the job", "err", err)
+	if b.engineCleanupLater() {
+		// GitLab has the final state: the slot is free once its build
+		// directory is ready for the slot's next job; the agent removes
+		// the containers, network and volumes off the slot (Cleanup). The
+		// journal record is gone already: should the agent die before
+		// Cleanup ends, the next start's reap removes them by the node's
+		// label (every object the executors create carries it).
+		if err := b.cleanupFiles(); err != nil {
+			j.log.Warn("cleaning up the build directory after the job", "err", err)
+		}
+		j.engine = b
+	} else {
+		// The slot stays busy until the job's containers are gone.
+		if err := b.cleanup(ctx); err != nil {
+			j.log.Warn("cleaning up after the job", "err", err)
+		}
+		j.phases.mark("cleaned_up")
+		j.phases.log(j.log)
 	}
-	j.phases.mark("cleaned_up")
-	j.phases.log(j.log)
 	stopSender()
 	wg.Wait()
 	return out
+}
+
+var _ runner.Cleaner = (*remoteJob)(nil)
+
+// Cleanup removes the containers, network and volumes of the job once Run
+// returned, while its slot runs the next job (runner.Cleaner).
+func (j *remoteJob) Cleanup(ctx context.Context) error {
+	b := j.engine
+	if b == nil {
+		return nil
+	}
+	j.engine = nil
+	err := b.cleanupEngine(ctx)
+	j.phases.mark("cleaned_up")
+	j.phases.log(j.log)
+	return err
 }
 
 // String helps logs.
