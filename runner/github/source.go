@@ -291,20 +291,29 @@ type job struct {
 	lr       *LaunchedRunner
 	runnerID int64
 	log      *slog.Logger
+	// closeLater is set when Run left the exited runner's container to
+	// Cleanup.
+	closeLater bool
 }
+
+var _ runner.Cleaner = (*job)(nil)
 
 // ID implements runner.Job: the runner's name (GitHub does not tell the
 // runner's host which job it took).
 func (j *job) ID() string { return j.lr.Name() }
 
-// Run waits for the runner to finish its job, then removes the container
-// and the registration. Cancelling ctx (shutdown timeout) kills the runner:
-// GitHub then fails the job.
+// Run waits for the runner to finish its job, then removes the
+// registration; the exited runner's container goes in Cleanup, off the
+// slot. Cancelling ctx (shutdown timeout) kills the runner with its
+// container before its registration is removed: GitHub then fails the
+// job.
 func (j *job) Run(ctx context.Context) runner.Outcome {
 	var out runner.Outcome
+	exited := false
 	select {
 	case <-j.lr.Done():
 		out = j.outcome(ctx)
+		exited = true
 	case <-ctx.Done():
 		out.State, out.FailureReason = "canceled", "runner_system_failure"
 	}
@@ -312,6 +321,32 @@ func (j *job) Run(ctx context.Context) runner.Outcome {
 	if !ev.JobStarted.IsZero() && !ev.JobCompleted.IsZero() {
 		j.log.Info("job hooks", "job_duration", ev.JobCompleted.Sub(ev.JobStarted).Round(time.Millisecond))
 	}
-	j.src.retire(ctx, j.log, j.lr, j.runnerID)
+	if !exited {
+		j.src.retire(ctx, j.log, j.lr, j.runnerID)
+		return out
+	}
+	// The registration goes before the slot is free (the node's runners
+	// count against its slots on GitHub and the fleet); the journal record
+	// goes with it: should the agent die before Cleanup, the next start's
+	// reap removes the container by the node's label.
+	cctx, cancel := j.src.cleanupCtx(ctx)
+	defer cancel()
+	if err := j.src.unregister(cctx, j.runnerID); err != nil {
+		j.log.Warn("deleting a runner registration", "err", err)
+	}
+	j.closeLater = true
 	return out
+}
+
+// Cleanup removes the container of a runner that exited by itself, once
+// Run returned (runner.Cleaner).
+func (j *job) Cleanup(ctx context.Context) error {
+	if !j.closeLater {
+		return nil
+	}
+	j.closeLater = false
+	if err := j.lr.Close(ctx); err != nil {
+		return fmt.Errorf("github: removing the runner container: %w", err)
+	}
+	return nil
 }

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/docker"
 	"github.com/runfleet/runfleet/runner"
 	"github.com/runfleet/runfleet/runner/github"
@@ -23,17 +26,25 @@ import (
 
 const stubImage = "runfleet/github-runner-stub:latest"
 
-// bridgeGateway is the host's address on Docker's default bridge: runner
-// containers reach the fake GitHub there.
-func bridgeGateway(t *testing.T) string {
+// dockerClient is a client of the host's Docker engine, closed with the
+// test, and a context for its calls bounded at 10 s.
+func dockerClient(t *testing.T) (*client.Client, context.Context) {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatalf("docker client: %v", err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return c, ctx
+}
+
+// bridgeGateway is the host's address on Docker's default bridge: runner
+// containers reach the fake GitHub there.
+func bridgeGateway(t *testing.T) string {
+	t.Helper()
+	c, ctx := dockerClient(t)
 	n, err := c.NetworkInspect(ctx, "bridge", network.InspectOptions{})
 	if err != nil {
 		t.Fatalf("the Docker engine does not answer (needed by this test): %v", err)
@@ -55,6 +66,22 @@ func bridgeGateway(t *testing.T) string {
 	}
 	t.Fatal("docker bridge has no IPv4 gateway")
 	return ""
+}
+
+// nodeContainers names the containers labelled for node.
+func nodeContainers(t *testing.T, node string) []string {
+	t.Helper()
+	c, ctx := dockerClient(t)
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))})
+	if err != nil {
+		t.Fatalf("listing the node's containers: %v", err)
+	}
+	var names []string
+	for _, x := range cs {
+		names = append(names, strings.Join(x.Names, ","))
+	}
+	return names
 }
 
 type fixture struct {
@@ -114,6 +141,21 @@ func TestSourceRunsOneJobAndLeavesNothing(t *testing.T) {
 	}
 	if rs := f.srv.Runners(); len(rs) != 0 {
 		t.Fatalf("registrations left: %+v", rs)
+	}
+	// The exited runner's container goes in Cleanup, which the agent runs
+	// once the slot is free.
+	if n := len(nodeContainers(t, f.node)); n != 1 {
+		t.Fatalf("after Run the node has %d containers, want the exited runner's", n)
+	}
+	c, ok := job.(runner.Cleaner)
+	if !ok {
+		t.Fatal("a label-mode job is not a runner.Cleaner")
+	}
+	if err := c.Cleanup(ctx); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	if cs := nodeContainers(t, f.node); len(cs) != 0 {
+		t.Fatalf("containers left after Cleanup: %v", cs)
 	}
 	if env := os.Getenv("ACTIONS_RUNNER_INPUT_JITCONFIG"); env != "" {
 		t.Fatal("test environment leaks a JIT config")
