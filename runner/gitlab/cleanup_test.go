@@ -1,0 +1,94 @@
+package gitlab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/diskcap"
+	"github.com/runfleet/runfleet/executors/docker"
+)
+
+// TestCleanupSplit: what the slot's next job must not find in the build
+// directory goes before the slot is freed (cleanupFiles), with the job's
+// container still there; the container goes in cleanupEngine, which the
+// agent runs off the slot. A size-capped build directory keeps the whole
+// cleanup on the slot. Runs on the real Docker engine.
+func TestCleanupSplit(t *testing.T) {
+	cases := []struct {
+		strategy    string
+		keepSources bool
+	}{
+		{"fetch", true},
+		{"clone", false},
+		{"none", false},
+	}
+	node := "gl-unit-cleanup-" + fmt.Sprint(os.Getpid())
+	ex, err := docker.New(docker.Options{Node: node, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("the Docker engine is required: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = ex.Reap(context.Background())
+		ex.Close()
+	})
+	for i, tc := range cases {
+		t.Run(tc.strategy, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			b := &build{hostDir: t.TempDir(), project: "group/app", vars: []jobVariable{{Key: "GIT_STRATEGY", Value: tc.strategy}}}
+			for _, f := range []string{filepath.Join(b.hostProjectDir(), "README.md"), filepath.Join(b.hostProjectDir()+".tmp", "SECRET_FILE")} {
+				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env, err := ex.Create(ctx, executors.Spec{JobID: fmt.Sprintf("cleanup-%d", i), Node: node,
+				Image: executors.Image{Name: "runfleet/busybox:latest", PullPolicy: "never"}})
+			if err != nil {
+				t.Fatalf("creating the job's container (make images builds runfleet/busybox): %v", err)
+			}
+			b.env = env
+			if !b.engineCleanupLater() {
+				t.Fatal("an uncapped build directory keeps the engine cleanup on the slot")
+			}
+
+			if err := b.cleanupFiles(); err != nil {
+				t.Fatalf("cleanupFiles: %v", err)
+			}
+			if _, err := os.Stat(b.hostProjectDir() + ".tmp"); !os.IsNotExist(err) {
+				t.Errorf("the job's temporary files (file variables) are left for the next job: %v", err)
+			}
+			if _, err := os.Stat(b.hostProjectDir()); os.IsNotExist(err) == tc.keepSources {
+				t.Errorf("GIT_STRATEGY=%s: sources kept = %v, want %v", tc.strategy, err == nil, tc.keepSources)
+			}
+			if res, err := env.Exec(ctx, executors.Step{Script: "true"}, io.Discard); err != nil || res.ExitCode != 0 {
+				t.Fatalf("the job's container is gone before cleanupEngine: %+v %v", res, err)
+			}
+
+			if err := b.cleanupEngine(ctx); err != nil {
+				t.Fatalf("cleanupEngine: %v", err)
+			}
+			if n, err := ex.ReapCount(ctx); err != nil || n != 0 {
+				t.Errorf("after cleanupEngine the reaper still found %d objects (%v)", n, err)
+			}
+			if _, err := os.Stat(b.hostProjectDir()); os.IsNotExist(err) == tc.keepSources {
+				t.Errorf("cleanupEngine touched the build directory: sources kept = %v", err == nil)
+			}
+		})
+	}
+	t.Run("disk_size", func(t *testing.T) {
+		b := &build{hostDir: t.TempDir(), project: "group/app", buildCap: &diskcap.Cap{}}
+		if b.engineCleanupLater() {
+			t.Error("a size-capped build directory must be unmounted before the slot's next job mounts it")
+		}
+	})
+}
