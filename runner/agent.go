@@ -180,6 +180,12 @@ func (a *Agent) slotLoop(ctx, jobCtx, cleanCtx context.Context, src Source, slot
 		}
 	}
 	defer release()
+	// turnover counts the slot as starting from the end of a job until
+	// its next job is up, or its next poll ends without one or has not
+	// brought one within turnoverHold: the finished job's cleanup waits
+	// for that (cleanups.go).
+	turnover := func() {}
+	defer func() { turnover() }()
 	for {
 		if a.pausedNow() {
 			release()
@@ -206,6 +212,7 @@ func (a *Agent) slotLoop(ctx, jobCtx, cleanCtx context.Context, src Source, slot
 		if !a.jobs.tryReserve() {
 			// As many slots ask for a job as may still start (maxjobs.go):
 			// wait without holding a node slot.
+			turnover()
 			release()
 			if a.jobs.wait(ctx) != nil {
 				return
@@ -222,9 +229,12 @@ func (a *Agent) slotLoop(ctx, jobCtx, cleanCtx context.Context, src Source, slot
 		a.slots.acquired(hold)
 		preempted := actx.Err() != nil && ctx.Err() == nil
 		cancel()
+		if err != nil {
+			turnover()
+		}
 		switch {
 		case err == nil:
-			a.run(ctx, jobCtx, cleanCtx, log, src, job, last)
+			turnover = a.run(ctx, jobCtx, cleanCtx, log, src, job, last, turnover)
 			release() // the next job's slot goes to the fairest waiter
 		case preempted:
 			log.Debug("slot given to a runner that had none")
@@ -249,8 +259,9 @@ func (a *Agent) slotLoop(ctx, jobCtx, cleanCtx context.Context, src Source, slot
 // pollCtx ends the wait for room); cordon, when set, is the reason to
 // cordon the node once the job shows as running (the last job it may
 // start, maxjobs.go): a heartbeat never sees the node cordoned and idle
-// before its last job.
-func (a *Agent) run(pollCtx, ctx, cleanCtx context.Context, log *slog.Logger, src Source, job Job, cordon string) {
+// before its last job. The slot's turnover, counted as a start, ends once
+// job counts as starting itself; run returns the next turnover's end.
+func (a *Agent) run(pollCtx, ctx, cleanCtx context.Context, log *slog.Logger, src Source, job Job, cordon string, turnover func()) (nextTurnover func()) {
 	log = log.With("job", job.ID())
 	log.Info("job started")
 	a.metrics.jobStarted(src.Name())
@@ -261,12 +272,17 @@ func (a *Agent) run(pollCtx, ctx, cleanCtx context.Context, log *slog.Logger, sr
 		log.Info("the node's last job started: cordoning itself", "reason", cordon)
 		a.Cordon(cordon)
 	}
+	ran := a.cleanups.starts(job)
+	turnover()
 	out := job.Run(ctx)
+	ran()
+	nextTurnover = a.turnover()
 	d := a.clock.Now().Sub(start)
 	a.metrics.jobFinished(src.Name(), out, d)
 	log.Info("job finished", "state", out.State, "failure_reason", out.FailureReason, "duration", d.Round(time.Millisecond))
 	// Still tracked: while it waits for room the job holds its slot.
 	a.cleanUp(pollCtx, cleanCtx, log, src.Name(), job)
+	return nextTurnover
 }
 
 // Cordon stops taking new jobs at once (a spot notice, node pressure);

@@ -15,18 +15,33 @@ import (
 // the cleanups still running when it stops.
 const defaultCleanupTimeout = 2 * time.Minute
 
+// defaultStartHold is the longest a cleanup waits for the jobs starting
+// (Starter) to be up before it runs anyway.
+const defaultStartHold = 5 * time.Second
+
+// turnoverHold is the longest a slot counts as starting after its job
+// ended while it polls for its next one (a queued job comes within
+// milliseconds; an empty queue must not hold the cleanup long).
+const turnoverHold = 300 * time.Millisecond
+
 // cleanups are the engine cleanups of finished jobs (Cleaner) that run
 // after their slots were freed. At most max run at once: a slot whose job
 // ended while max are running waits, still holding its slot, so a node
 // never piles up unremoved containers. Run waits for them before it
-// returns, so the agent never exits with one in flight.
+// returns, so the agent never exits with one in flight. Starts come
+// first: a cleanup waits, up to startHold, while a job starts (Starter).
 type cleanups struct {
-	max int
+	max       int
+	startHold time.Duration
 
 	mu      sync.Mutex
 	running map[*cleaning]struct{}
 	// ended is closed and replaced whenever a cleanup ends.
 	ended chan struct{}
+	// starting counts the jobs starting; started is closed and replaced
+	// whenever one is up.
+	starting int
+	started  chan struct{}
 }
 
 // cleaning is one cleanup in flight.
@@ -36,7 +51,7 @@ type cleaning struct {
 }
 
 func newCleanups(n int) *cleanups {
-	return &cleanups{max: n, running: map[*cleaning]struct{}{}, ended: make(chan struct{})}
+	return &cleanups{max: n, startHold: defaultStartHold, running: map[*cleaning]struct{}{}, ended: make(chan struct{}), started: make(chan struct{})}
 }
 
 // reserve waits for room for one more cleanup and counts it in flight.
@@ -55,6 +70,78 @@ func (c *cleanups) reserve(ctx context.Context, cl *cleaning) {
 		c.mu.Lock()
 	}
 	c.running[cl] = struct{}{}
+}
+
+// turnover counts a slot that has just freed itself from a job as
+// starting, until end is called or turnoverHold has passed.
+func (a *Agent) turnover() (end func()) {
+	done := a.cleanups.beginStart()
+	stop := clock.AfterFunc(a.clock, turnoverHold, done)
+	return func() {
+		stop()
+		done()
+	}
+}
+
+// beginStart counts one start until end is called (more than once is
+// fine): a slot between a job and its next, or a job not yet up.
+func (c *cleanups) beginStart() (end func()) {
+	c.mu.Lock()
+	c.starting++
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.starting--
+			close(c.started)
+			c.started = make(chan struct{})
+		})
+	}
+}
+
+// starts counts job as starting until it is up (its Started is closed)
+// or the returned func is called (its Run returned), whichever is first.
+func (c *cleanups) starts(job Job) (ran func()) {
+	s, ok := job.(Starter)
+	if !ok {
+		return func() {}
+	}
+	end := c.beginStart()
+	returned := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-s.Started():
+		case <-returned:
+		}
+		end()
+	}()
+	return func() {
+		close(returned)
+		<-done
+	}
+}
+
+// waitStarts blocks while a job starts, up to hold (or ctx).
+func (c *cleanups) waitStarts(ctx context.Context, hold <-chan struct{}) {
+	for {
+		c.mu.Lock()
+		n, started := c.starting, c.started
+		c.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-started:
+		case <-hold:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // done counts cl out.
@@ -121,6 +208,12 @@ func (a *Agent) cleanUp(pollCtx, cleanCtx context.Context, log *slog.Logger, sou
 		defer cancel()
 		stop := clock.AfterFunc(a.clock, a.cleanupTimeout, cancel)
 		defer stop()
+		// Starts first: the jobs starting now (often the one that took
+		// this slot) get the engine to themselves.
+		hold := make(chan struct{})
+		stopHold := clock.AfterFunc(a.clock, a.cleanups.startHold, func() { close(hold) })
+		a.cleanups.waitStarts(ctx, hold)
+		stopHold()
 		err := c.Cleanup(ctx)
 		d := a.clock.Now().Sub(cl.since).Round(time.Millisecond)
 		if err != nil {

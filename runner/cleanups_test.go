@@ -15,7 +15,7 @@ import (
 )
 
 // queuedSource hands out the jobs queued on it, one per Acquire.
-type queuedSource struct{ jobs chan *cleaningJob }
+type queuedSource struct{ jobs chan Job }
 
 func (s *queuedSource) Name() string { return "q" }
 func (s *queuedSource) Limit() int   { return 0 }
@@ -70,6 +70,25 @@ func (j *cleaningJob) Cleanup(ctx context.Context) error {
 	}
 }
 
+// startingJob is a cleaningJob and a Starter: it is up once up is closed,
+// and its Run returns once finish is closed.
+type startingJob struct {
+	*cleaningJob
+	up, finish chan struct{}
+}
+
+func newStartingJob(id string) *startingJob {
+	return &startingJob{cleaningJob: newCleaningJob(id), up: make(chan struct{}), finish: make(chan struct{})}
+}
+
+func (j *startingJob) Started() <-chan struct{} { return j.up }
+
+func (j *startingJob) Run(ctx context.Context) Outcome {
+	close(j.started)
+	<-j.finish
+	return Outcome{State: StateSuccess}
+}
+
 // syncBuffer is a log sink safe for the agent's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -102,10 +121,18 @@ type cleanupRig struct {
 
 func startCleanupRig(t *testing.T, cleanupTimeout time.Duration) *cleanupRig {
 	t.Helper()
-	r := &cleanupRig{src: &queuedSource{jobs: make(chan *cleaningJob, 8)}, metrics: NewMetrics(prometheus.NewRegistry()),
+	return startCleanupRigHold(t, cleanupTimeout, defaultStartHold)
+}
+
+// startCleanupRigHold is startCleanupRig with cleanups held at most
+// startHold for the jobs starting.
+func startCleanupRigHold(t *testing.T, cleanupTimeout, startHold time.Duration) *cleanupRig {
+	t.Helper()
+	r := &cleanupRig{src: &queuedSource{jobs: make(chan Job, 8)}, metrics: NewMetrics(prometheus.NewRegistry()),
 		logs: &syncBuffer{}, stopped: make(chan struct{})}
 	r.a = NewAgent(AgentOptions{Sources: []Source{r.src}, Concurrent: 1, ShutdownTimeout: time.Minute, Metrics: r.metrics,
 		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), CleanupTimeout: cleanupTimeout})
+	r.a.cleanups.startHold = startHold
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() {
@@ -293,6 +320,38 @@ func TestCleanupFailureCounted(t *testing.T) {
 			if tc.err != nil && !strings.Contains(logs, tc.err.Error()) {
 				t.Errorf("the log does not give the error %q:\n%s", tc.err, logs)
 			}
+		})
+	}
+}
+
+// TestCleanupWaitsForStarts: a finished job's cleanup waits while the job
+// that took its slot starts (Starter), so the two do not compete for the
+// engine, and runs once that job is up, or at the hold's end when it never
+// says so.
+func TestCleanupWaitsForStarts(t *testing.T) {
+	cases := []struct {
+		name    string
+		hold    time.Duration
+		comesUp bool
+	}{
+		{name: "until the next job is up", hold: time.Minute, comesUp: true},
+		{name: "at most the hold", hold: 500 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startCleanupRigHold(t, time.Minute, tc.hold)
+			first, second := newCleaningJob("1"), newStartingJob("2")
+			first.free()
+			second.free()
+			defer close(second.finish)
+			r.src.jobs <- first
+			r.src.jobs <- second
+			closedWithin(t, second.started, "the second job to start")
+			if tc.comesUp {
+				staysOpen(t, first.cleaning, time.Second, "the first job's cleanup ran while the second job was starting")
+				close(second.up)
+			}
+			closedWithin(t, first.cleaned, "the first job's cleanup to run")
 		})
 	}
 }

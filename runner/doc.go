@@ -8,8 +8,8 @@
 // busy counts (Status, as heartbeats report them), metrics, cordon,
 // pause, drain and the shutdown grace hold for every kind of job; a job
 // that is a Cleaner has its engine cleanup run after its slot is freed,
-// at most Concurrent at once, and the agent waits for those before it
-// stops. The
+// at most Concurrent at once and after the jobs starting meanwhile are up
+// (Starter), and the agent waits for those before it stops. The
 // package also holds the one job vocabulary (State, FailureReason), the
 // agent's Prometheus metrics and its health endpoint. Platforms live in
 // runner/gitlab and runner/github; the core knows neither. Time comes

@@ -52,6 +52,16 @@ type Cleaner interface {
 	Cleanup(ctx context.Context) error
 }
 
+// Starter is implemented by jobs that tell when their start-up (creating
+// and starting their containers) is over: Started is closed then. While
+// a job starts, the agent holds back the cleanups of finished jobs (for a
+// few seconds at most), so they do not slow the start down on the engine;
+// they run while the jobs' scripts do. A job that is no Starter counts as
+// started at once.
+type Starter interface {
+	Started() <-chan struct{}
+}
+
 // Outcome is how a job ended, for metrics and logs.
 type Outcome struct {
 	State         State         // StateSuccess, StateFailed, StateCanceled or StateUnreported

@@ -94,6 +94,9 @@ type build struct {
 	prestarted chan struct{}
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
+	// onStarted, when set, is called once the job's containers are up
+	// and its sources in, before its script steps run.
+	onStarted func()
 
 	exitCode int
 }
@@ -251,6 +254,9 @@ func (b *build) runMain(ctx context.Context, now func() time.Time) error {
 		if err := b.section(now, "download_artifacts", "Downloading artifacts", func() error { return b.downloadArtifacts(ctx) }); err != nil {
 			return failWith(FailureRunnerSystem, err)
 		}
+	}
+	if b.onStarted != nil {
+		b.onStarted()
 	}
 	failed := false
 	var firstErr error
