@@ -67,6 +67,9 @@ type BuildSettings struct {
 	// SourceStores marks the slots' source stores used; the agent's
 	// periodic reaper sweeps them (nil: no marks, runner exec).
 	SourceStores *SourceStores
+	// WarmHelpers keeps a sources helper created ahead per slot (nil:
+	// none, runner exec).
+	WarmHelpers *WarmHelpers
 	// LocalSources, when set, is a directory copied in as the job's sources
 	// instead of fetching them with git (runner exec).
 	LocalSources string

@@ -256,6 +256,9 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		Out:        out,
 		Mark:       b.phases.mark,
 	})
+	if err == nil {
+		b.refillHelper(store) // the slot's next job of this project checks out at once
+	}
 	switch {
 	case err == nil || ctx.Err() != nil:
 	case errors.Is(err, executors.ErrImagePull), errors.Is(err, executors.ErrImageNotAllowed):
