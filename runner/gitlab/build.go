@@ -95,6 +95,10 @@ type build struct {
 	firstStep int
 	// prestarted is closed when a prestart of first returned (build_first.go).
 	prestarted chan struct{}
+	// jobUp is done once the job container's start ahead of its first
+	// step returned, or will not happen (build_first.go): the slot's next
+	// sources helper is created after it (warmhelper.go).
+	jobUp *signal
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
 

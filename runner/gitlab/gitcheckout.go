@@ -307,7 +307,7 @@ func (b *build) refillHelper(store string) {
 	spec.JobID = "src-warm-" + randomSuffix()
 	delete(spec.Labels, "dev.runfleet.gitlab.job")
 	spec.Labels["dev.runfleet.warm"] = "true"
-	b.s.WarmHelpers.refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store},
+	b.s.WarmHelpers.refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store}, b.jobUp.wait(),
 		func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) })
 }
 

@@ -96,8 +96,12 @@ func (b *build) prepare(ctx context.Context) error {
 		fmt.Fprintf(b.rep, "Starting service %s as %s ...\n", svc.Name, strings.Join(s.Aliases, ", "))
 		spec.Services = append(spec.Services, s)
 	}
+	b.jobUp = newSignal()
 	b.startPrefetch(ctx)
 	e, err := b.createEnv(ctx, spec)
+	if err != nil {
+		b.jobUp.done()
+	}
 	switch {
 	case err == nil:
 		b.env = e

@@ -145,9 +145,11 @@ func equalIDs(a, b []fileID) bool {
 }
 
 // refill creates, in the background, slot's next warm helper with
-// create, for a helper spec of key mounting dirs. It replaces the slot's
-// current one, if any.
-func (w *WarmHelpers) refill(slot int, key string, dirs []string, create func(ctx context.Context) (*helperEnvRun, error)) {
+// create, for a helper spec of key mounting dirs, once after is closed
+// (nil: at once): the job's own container starts first, the engine not
+// shared with the helper meanwhile. It replaces the slot's current one,
+// if any.
+func (w *WarmHelpers) refill(slot int, key string, dirs []string, after <-chan struct{}, create func(ctx context.Context) (*helperEnvRun, error)) {
 	if w == nil {
 		return
 	}
@@ -159,6 +161,9 @@ func (w *WarmHelpers) refill(slot int, key string, dirs []string, create func(ct
 	w.busy.Add(1)
 	go func() {
 		defer w.busy.Done()
+		if after != nil {
+			<-after
+		}
 		ids, err := statIDs(dirs...)
 		if err != nil {
 			return // the directory went meanwhile: nothing to keep warm
