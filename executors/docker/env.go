@@ -26,6 +26,10 @@ type Env struct {
 	serviceIDs  []string
 	networkID   string
 	warmKey     string // ownership key of a warm network this Env took
+	// afterStart, when set, runs once the first step's container started,
+	// or at Close if it never did: the warm network pool's refill, kept
+	// off the engine while the job's container starts.
+	afterStart func()
 	volumes     []string
 	procs       containerProcs
 
@@ -71,6 +75,7 @@ func (v *Env) Close(ctx context.Context) error {
 	att := v.firstAtt
 	v.firstAtt = nil
 	v.mu.Unlock()
+	v.started()
 	if att != nil {
 		att.Close()
 	}
