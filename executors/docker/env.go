@@ -30,8 +30,8 @@ type Env struct {
 	// or at Close if it never did: the warm network pool's refill, kept
 	// off the engine while the job's container starts.
 	afterStart func()
-	volumes     []string
-	procs       containerProcs
+	volumes    []string
+	procs      containerProcs
 
 	// A first-step Env (CreateFirstStep): the container created with the
 	// first step as its process, and how to make the keeper container
