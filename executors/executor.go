@@ -231,5 +231,17 @@ type FirstStepPrestarter interface {
 	Prestart(ctx context.Context) error
 }
 
+// Stopper is an optional Env capability, found by type assertion: Stop
+// kills every process of the job's containers (the job container, the
+// keeper of later steps, the services) and returns once they are gone,
+// leaving the containers, network and volumes for Close. An agent that
+// removes a finished job off its slot stops it first: no process of a
+// job outlives it into the next job of the slot, which may mount the same
+// build directory. Exec and RunFirst fail after Stop; Close still cleans
+// up. Idempotent.
+type Stopper interface {
+	Stop(ctx context.Context) error
+}
+
 // ErrFirstStepUsed means RunFirst was called again on a FirstStepEnv.
 var ErrFirstStepUsed = errors.New("the first step already ran")

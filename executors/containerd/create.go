@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/api/types/runc/options"
@@ -43,12 +44,17 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *execu
 	if err := e.claim(spec.JobID); err != nil {
 		return nil, err
 	}
-	if spec.Network == executors.NetworkPerJob {
-		// After the job's own engine calls, not during them.
-		defer e.warm.Refill(ctx)
-	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User,
 		dir: filepath.Join(e.stateDir, e.node, spec.JobID)}
+	if spec.Network == executors.NetworkPerJob {
+		// After the job's own engine calls, not during them: with a first
+		// step, once its task started (warm.go).
+		if first == nil {
+			defer e.warm.Refill(ctx)
+		} else {
+			env.afterStart = sync.OnceFunc(func() { e.warm.Refill(context.Background()) })
+		}
+	}
 	if err := e.create(e.withNS(ctx), env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
 		defer cancel()

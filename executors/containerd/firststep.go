@@ -122,6 +122,7 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	var err error
 	if f.statusC == nil { // not prestarted
 		err = f.begin(bg)
+		v.started()
 	}
 	v.keepMu.Unlock()
 	if err != nil {
@@ -183,7 +184,9 @@ func (v *Env) Prestart(ctx context.Context) error {
 	// RunFirst waits for this: it reads statusC once begin is done.
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()
-	if err := f.begin(v.ex.withNS(ctx)); err != nil {
+	err := f.begin(v.ex.withNS(ctx))
+	v.started()
+	if err != nil {
 		return firstFailure(ctx, "prestart", err)
 	}
 	return nil

@@ -66,3 +66,10 @@ func (e *Executor) drainWarm() {
 	defer cancel()
 	e.warm.Drain(ctx)
 }
+
+// started runs the Env's afterStart hook, if any (once).
+func (v *Env) started() {
+	if v.afterStart != nil {
+		v.afterStart()
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -37,8 +38,13 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *execu
 	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User}
 	if spec.Network == executors.NetworkPerJob {
-		// After the job's own engine calls, not during them.
-		defer e.refillWarm(ctx)
+		// After the job's own engine calls, not during them: with a first
+		// step, once its container started (warm.go).
+		if first == nil {
+			defer e.refillWarm(ctx)
+		} else {
+			env.afterStart = sync.OnceFunc(func() { e.refillWarm(context.Background()) })
+		}
 	}
 	if err := e.create(ctx, env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)

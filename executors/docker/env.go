@@ -26,8 +26,12 @@ type Env struct {
 	serviceIDs  []string
 	networkID   string
 	warmKey     string // ownership key of a warm network this Env took
-	volumes     []string
-	procs       containerProcs
+	// afterStart, when set, runs once the first step's container started,
+	// or at Close if it never did: the warm network pool's refill, kept
+	// off the engine while the job's container starts.
+	afterStart func()
+	volumes    []string
+	procs      containerProcs
 
 	// A first-step Env (CreateFirstStep): the container created with the
 	// first step as its process, and how to make the keeper container
@@ -71,6 +75,7 @@ func (v *Env) Close(ctx context.Context) error {
 	att := v.firstAtt
 	v.firstAtt = nil
 	v.mu.Unlock()
+	v.started()
 	if att != nil {
 		att.Close()
 	}

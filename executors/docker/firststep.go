@@ -132,7 +132,9 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 		copied <- err
 	}()
 	if pre == nil {
-		if err := api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
+		err := api.ContainerStart(ctx, v.firstID, container.StartOptions{})
+		v.started()
+		if err != nil {
 			att.Close()
 			<-copied
 			return executors.Result{}, firstFailure(ctx, "start job container", err)
@@ -234,7 +236,9 @@ func (v *Env) Prestart(ctx context.Context) error {
 	if err != nil {
 		return firstFailure(ctx, "attach first step", err)
 	}
-	if err := v.ex.api.ContainerStart(ctx, v.firstID, container.StartOptions{}); err != nil {
+	err = v.ex.api.ContainerStart(ctx, v.firstID, container.StartOptions{})
+	v.started()
+	if err != nil {
 		att.Close()
 		return firstFailure(ctx, "start job container", err)
 	}

@@ -74,3 +74,10 @@ func (e *Executor) dropWarmNetwork(ctx context.Context, n warmNet) {
 	}
 	e.release(n.key)
 }
+
+// started runs the Env's afterStart hook, if any (once).
+func (v *Env) started() {
+	if v.afterStart != nil {
+		v.afterStart()
+	}
+}

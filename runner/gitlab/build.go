@@ -67,6 +67,9 @@ type BuildSettings struct {
 	// SourceStores marks the slots' source stores used; the agent's
 	// periodic reaper sweeps them (nil: no marks, runner exec).
 	SourceStores *SourceStores
+	// WarmHelpers keeps a sources helper created ahead per slot (nil:
+	// none, runner exec).
+	WarmHelpers *WarmHelpers
 	// LocalSources, when set, is a directory copied in as the job's sources
 	// instead of fetching them with git (runner exec).
 	LocalSources string
@@ -92,6 +95,10 @@ type build struct {
 	firstStep int
 	// prestarted is closed when a prestart of first returned (build_first.go).
 	prestarted chan struct{}
+	// jobUp is done once the job container's start ahead of its first
+	// step returned, or will not happen (build_first.go): the slot's next
+	// sources helper is created after it (warmhelper.go).
+	jobUp *signal
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
 	// onStarted, when set, is called once the job's containers are up

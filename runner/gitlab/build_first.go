@@ -3,6 +3,7 @@ package gitlab
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/runfleet/runfleet/executors"
 )
@@ -64,15 +65,19 @@ func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.E
 // gate only races its own checkout: it can reach nothing the job could
 // not reach once its script runs.) A failed prestart is only logged:
 // RunFirst then starts the container itself.
+//
+// b.jobUp is done once the prestart returned, or at once without one.
 func (b *build) prestartFirst(ctx context.Context) {
 	p, ok := b.first.(executors.FirstStepPrestarter)
 	if !ok || b.pre == nil || b.s.LocalSources != "" || strategy(b.vars) == gitNone {
+		b.jobUp.done()
 		return
 	}
 	done := make(chan struct{})
 	b.prestarted = done
 	go func() {
 		defer close(done)
+		defer b.jobUp.done()
 		if err := p.Prestart(ctx); err != nil && ctx.Err() == nil && b.s.Logger != nil {
 			b.s.Logger.WarnContext(ctx, "starting the job container ahead of its first step failed", "job", b.job.ID, "err", err)
 		}
@@ -107,4 +112,28 @@ func (b *build) execStep(ctx context.Context, i int, st Step) (executors.Result,
 		}
 	}
 	return b.env.Exec(ctx, b.stepOf(st), b.rep)
+}
+
+// signal is a channel closed once, however many times done is called.
+type signal struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+func newSignal() *signal { return &signal{c: make(chan struct{})} }
+
+// done closes the channel (a nil *signal ignores it).
+func (s *signal) done() {
+	if s != nil {
+		s.once.Do(func() { close(s.c) })
+	}
+}
+
+// wait is the channel, or nil for a nil *signal (refill then waits for
+// nothing).
+func (s *signal) wait() <-chan struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.c
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +24,10 @@ const DefaultHelperImage = "runfleet/git-helper:latest"
 // helperStoreDir is where the helper container sees the source store.
 const helperStoreDir = "/runfleet/store"
 
+// helperParamsMount is where the helper container sees its parameter
+// directory (helperParams), read-only.
+const helperParamsMount = "/runfleet/params"
+
 // helperJob is one checkout in the helper container.
 type helperJob struct {
 	Remote     string // origin's URL in the project's .git/config, no credentials
@@ -32,7 +39,10 @@ type helperJob struct {
 }
 
 // helperScript runs in the helper container, in the project directory.
-// Whatever an earlier job left in .git is distrusted: .git that is not a
+// It reads the checkout's parameters from its parameter directory, which
+// the agent writes just before the script runs (a warm helper is created
+// before its job is known). Whatever an earlier job left in .git is
+// distrusted: .git that is not a
 // plain directory, or holds anything but directories and regular files
 // (links, fifos), is removed; hooks, submodule and worktree state,
 // alternates, attributes and stale lock files are removed; the config is
@@ -42,6 +52,12 @@ type helperJob struct {
 const helperScript = `set -eu
 set -f
 say() { printf 'runfleet sources: %s\n' "$*"; }
+p=` + helperParamsMount + `
+IFS= read -r RF_REMOTE <"$p/remote"
+IFS= read -r RF_SHA <"$p/sha"
+IFS= read -r RF_CLONE <"$p/clone"
+IFS= read -r RF_CHECKOUT <"$p/checkout"
+IFS= read -r RF_CLEAN <"$p/clean"
 if [ "$RF_CLONE" = 1 ]; then
   find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
 fi
@@ -100,12 +116,37 @@ var helperGitConfig = [][2]string{
 	{"init.templateDir", ""},
 }
 
-// helperEnv is the helper step's environment.
-func helperEnv(dir string, h helperJob) []string {
+// helperParams are the files of a checkout's parameter directory, which
+// helperScript reads: one line each.
+func helperParams(h helperJob) map[string]string {
 	clean := strings.Join(h.CleanFlags, " ")
 	if clean == "" {
 		clean = "-ffdx"
 	}
+	return map[string]string{
+		"remote": h.Remote, "sha": h.Sha, "clone": boolFlag(h.Clone), "checkout": boolFlag(h.Checkout), "clean": clean,
+	}
+}
+
+// writeHelperParams writes h's parameters into dir, for the helper's
+// script to read. A value holding a line break is refused: the script
+// reads one line.
+func writeHelperParams(dir string, h helperJob) error {
+	for name, v := range helperParams(h) {
+		if strings.ContainsAny(v, "\n\r") {
+			return fmt.Errorf("sources helper parameter %s holds a line break", name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write the sources helper's parameters: %w", err)
+		}
+	}
+	return nil
+}
+
+// helperEnv is the helper step's environment: the same for every
+// checkout of the project directory dir (the checkout's own parameters
+// are files, helperParams).
+func helperEnv(dir string) []string {
 	env := []string{
 		"HOME=/root",
 		"LC_ALL=C",
@@ -116,11 +157,6 @@ func helperEnv(dir string, h helperJob) []string {
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_ATTR_NOSYSTEM=1",
 		"RF_STORE=" + helperStoreDir,
-		"RF_REMOTE=" + h.Remote,
-		"RF_SHA=" + h.Sha,
-		"RF_CLONE=" + boolFlag(h.Clone),
-		"RF_CHECKOUT=" + boolFlag(h.Checkout),
-		"RF_CLEAN=" + clean,
 		"GIT_CONFIG_COUNT=" + strconv.Itoa(len(helperGitConfig)),
 	}
 	for i, kv := range helperGitConfig {
@@ -187,17 +223,55 @@ func (b *build) helperSpec(store string) executors.Spec {
 func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperContainer, error) {
 	b := h.b
 	spec := b.helperSpec(h.store)
+	c := b.s.WarmHelpers.take(b.slot, helperKey(spec), b.hostProjectDir(), h.store) // warmhelper.go
+	if c != nil {
+		c.warm = true
+		b.phases.mark("helper_warm")
+	} else {
+		var err error
+		if c, err = b.createHelper(ctx, spec); err != nil {
+			return nil, err
+		}
+	}
+	c.job, c.wg = j, &b.helpers
+	c.fresh = func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) }
+	return c, nil
+}
+
+// helperKey is what a warm helper must share with the helper a job needs
+// (warmhelper.go): everything in its spec but its names and labels.
+func helperKey(spec executors.Spec) string {
+	r := spec.Resources
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%d|%d|%d|%v", spec.Image.Name, spec.Image.PullPolicy, spec.Runtime, spec.Network,
+		spec.WorkDir, r.NanoCPUs, r.Memory, r.PidsLimit, spec.Mounts)
+}
+
+// createHelper creates a helper container of spec with a parameter
+// directory of its own: with the first-step capability its checkout is
+// the container's own process, started at once and held at the gate
+// until run (no exec into an idle container).
+func (b *build) createHelper(ctx context.Context, spec executors.Spec) (*helperEnvRun, error) {
+	root := b.s.WarmHelpers.paramsRoot(b.s.Runner)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create the sources helpers' parameter directory: %w", err)
+	}
+	params, err := os.MkdirTemp(root, "p")
+	if err != nil {
+		return nil, fmt.Errorf("create the sources helper's parameter directory: %w", err)
+	}
+	if err := os.Chmod(params, 0o755); err != nil {
+		_ = os.RemoveAll(params)
+		return nil, err
+	}
+	spec.Mounts = append(slices.Clone(spec.Mounts), executors.Mount{Source: params, Target: helperParamsMount, ReadOnly: true})
 	step := executors.Step{
 		Script:  helperScript,
 		Shell:   []string{"/bin/sh", "-c"},
-		Env:     helperEnv(b.projectDir(), j),
-		WorkDir: b.projectDir(),
+		Env:     helperEnv(spec.WorkDir),
+		WorkDir: spec.WorkDir,
 		User:    "0",
 	}
-	c := &helperEnvRun{step: step, out: j.Out, log: b.s.Logger, wg: &b.helpers}
-	var err error
-	// With the first-step capability the checkout is the container's own
-	// process: no exec into an idle container.
+	c := &helperEnvRun{step: step, params: params, log: b.s.Logger}
 	if fs, ok := b.s.Executor.(executors.FirstStepCreator); ok {
 		c.first, err = fs.CreateFirstStep(ctx, spec, step)
 		c.env = c.first
@@ -212,39 +286,95 @@ func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperCont
 		c.env, err = b.s.Executor.Create(ctx, spec)
 	}
 	if err != nil {
+		_ = os.RemoveAll(params)
 		return nil, fmt.Errorf("start the sources helper (%s): %w", spec.Image.Name, err)
 	}
 	return c, nil
 }
 
-// helperEnvRun is a created helper container.
-type helperEnvRun struct {
-	env   executors.Env
-	first executors.FirstStepEnv // nil without the first-step capability
-	step  executors.Step
-	out   io.Writer
-	log   *slog.Logger
-	wg    *sync.WaitGroup // the build's cleanup waits for the removal
+// refillHelper has the slot's next sources helper created ahead, for this
+// job's project (warmhelper.go), once this job's checkout is done. Only a
+// fetch keeps the project directory and the store for the next job; a
+// size-capped build directory is the job's own.
+func (b *build) refillHelper(store string) {
+	if b.s.WarmHelpers == nil || strategy(b.vars) != gitFetch || b.s.Runner.Docker.DiskSize > 0 {
+		return
+	}
+	if _, ok := b.s.Executor.(executors.FirstStepCreator); !ok {
+		return
+	}
+	spec := b.helperSpec(store)
+	spec.JobID = "src-warm-" + randomSuffix()
+	delete(spec.Labels, "dev.runfleet.gitlab.job")
+	spec.Labels["dev.runfleet.warm"] = "true"
+	b.s.WarmHelpers.refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store}, b.jobUp.wait(),
+		func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) })
 }
 
+// helperEnvRun is a created helper container.
+type helperEnvRun struct {
+	env    executors.Env
+	first  executors.FirstStepEnv // nil without the first-step capability
+	step   executors.Step
+	params string // host path of its parameter directory
+	log    *slog.Logger
+
+	// Set when a job takes it (prepareHelper).
+	job helperJob
+	wg  *sync.WaitGroup // the build's cleanup waits for the removal
+	// fresh creates a new helper for the job when a warm one cannot run.
+	fresh func(ctx context.Context) (*helperEnvRun, error)
+	warm  bool
+}
+
+// run writes the job's parameters and runs the checkout. A warm helper
+// that fails to run (its container gone with a restarted engine, say) is
+// replaced by a fresh one once: the checkout starts over.
 func (c *helperEnvRun) run(ctx context.Context) (executors.Result, error) {
+	res, err := c.runOnce(ctx)
+	if err == nil || !c.warm || c.fresh == nil || ctx.Err() != nil {
+		return res, err
+	}
+	if c.log != nil {
+		c.log.WarnContext(ctx, "the warm sources helper failed: checking out in a fresh one", "err", err)
+	}
+	fresh, ferr := c.fresh(ctx)
+	if ferr != nil {
+		return res, errors.Join(err, ferr)
+	}
+	old := *c
+	c.wg.Go(old.remove)
+	c.env, c.first, c.params, c.warm = fresh.env, fresh.first, fresh.params, false
+	return c.runOnce(ctx)
+}
+
+func (c *helperEnvRun) runOnce(ctx context.Context) (executors.Result, error) {
+	if err := writeHelperParams(c.params, c.job); err != nil {
+		return executors.Result{}, err
+	}
 	if c.first != nil {
-		res, err := c.first.RunFirst(ctx, c.out)
+		res, err := c.first.RunFirst(ctx, c.job.Out)
 		if !errors.Is(err, executors.ErrFirstStepUsed) {
 			return res, err
 		}
 	}
-	return c.env.Exec(ctx, c.step, c.out)
+	return c.env.Exec(ctx, c.step, c.job.Out)
 }
 
 // release removes the helper in the background: the job need not wait
 // for the engine; the build's cleanup does.
 func (c *helperEnvRun) release() {
-	c.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.env.Close(ctx); err != nil && c.log != nil {
-			c.log.Warn("remove the sources helper", "err", err)
-		}
-	})
+	c.wg.Go(c.remove)
+}
+
+// remove removes the helper's container and parameter directory.
+func (c *helperEnvRun) remove() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.env.Close(ctx); err != nil && c.log != nil {
+		c.log.Warn("remove the sources helper", "err", err)
+	}
+	if err := os.RemoveAll(c.params); err != nil && c.log != nil {
+		c.log.Warn("remove the sources helper's parameter directory", "err", err)
+	}
 }

@@ -1,6 +1,8 @@
 package gitlab
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -48,7 +50,10 @@ func TestHelperSpecSeesOnlyTheProjectAndTheStore(t *testing.T) {
 			if !slices.Equal(spec.AllowedImages, []string{tt.wantImage}) {
 				t.Errorf("allowed images %v: the helper must be allowed by name", spec.AllowedImages)
 			}
-			env := strings.Join(append(spec.Env, helperEnv(b.projectDir(), helperJob{Remote: "https://gitlab.example/g/p.git", Sha: "abc"})...), "\n")
+			env := strings.Join(append(spec.Env, helperEnv(b.projectDir())...), "\n")
+			for name, v := range helperParams(helperJob{Remote: "https://gitlab.example/g/p.git", Sha: "abc"}) {
+				env += "\n" + name + "=" + v
+			}
 			for _, leak := range []string{"glcbt-secret", "SECRET=", "glrt-"} {
 				if strings.Contains(env, leak) {
 					t.Errorf("the helper's environment holds %q:\n%s", leak, env)
@@ -73,5 +78,35 @@ func TestJobMountsOnlyItsProject(t *testing.T) {
 	}
 	if got := b.jobMounts(); !slices.Equal(got, want) {
 		t.Errorf("job mounts %+v, want %+v", got, want)
+	}
+}
+
+// TestHelperParamsRefuseLineBreaks: the helper's script reads each
+// parameter as one line; a value with a line break is refused, not cut.
+func TestHelperParamsRefuseLineBreaks(t *testing.T) {
+	tests := []struct {
+		name    string
+		job     helperJob
+		wantErr bool
+	}{
+		{"plain", helperJob{Remote: "https://gitlab.example/g/p.git", Sha: "abc", CleanFlags: []string{"-ffdx", "-e", "x"}}, false},
+		{"line break in the remote", helperJob{Remote: "https://gitlab.example/g/p.git\n[core]", Sha: "abc"}, true},
+		{"carriage return in a clean flag", helperJob{Remote: "https://gitlab.example/g/p.git", Sha: "abc", CleanFlags: []string{"-x\r"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			err := writeHelperParams(dir, tt.job)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("writeHelperParams: %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "clean"))
+			if err != nil || string(b) != strings.Join(tt.job.CleanFlags, " ")+"\n" {
+				t.Fatalf("clean parameter %q (%v)", b, err)
+			}
+		})
 	}
 }

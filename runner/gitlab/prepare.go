@@ -96,8 +96,12 @@ func (b *build) prepare(ctx context.Context) error {
 		fmt.Fprintf(b.rep, "Starting service %s as %s ...\n", svc.Name, strings.Join(s.Aliases, ", "))
 		spec.Services = append(spec.Services, s)
 	}
+	b.jobUp = newSignal()
 	b.startPrefetch(ctx)
 	e, err := b.createEnv(ctx, spec)
+	if err != nil {
+		b.jobUp.done()
+	}
 	switch {
 	case err == nil:
 		b.env = e
@@ -256,6 +260,9 @@ func (b *build) fetch(ctx context.Context, out io.Writer) error {
 		Out:        out,
 		Mark:       b.phases.mark,
 	})
+	if err == nil {
+		b.refillHelper(store) // the slot's next job of this project checks out at once
+	}
 	switch {
 	case err == nil || ctx.Err() != nil:
 	case errors.Is(err, executors.ErrImagePull), errors.Is(err, executors.ErrImageNotAllowed):

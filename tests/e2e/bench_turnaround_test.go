@@ -34,6 +34,7 @@ func BenchmarkTurnaround(b *testing.B) {
 		}
 		var trivial, lifecycle, makespan time.Duration
 		for range b.N {
+			time.Sleep(settle)
 			lifecycle += rig.lifecycle()
 			id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"true"}})
 			handed := waitHanded(b, srv, id)
@@ -41,6 +42,7 @@ func BenchmarkTurnaround(b *testing.B) {
 			if rec := srv.WaitFinal(b, id, time.Minute); rec.State != gitlabtest.StateSuccess {
 				b.Fatalf("trivial job %d: %s\n%s", id, rec.State, rec.Trace)
 			}
+			time.Sleep(settle)
 
 			start := uptime(b)
 			var ids []int64

@@ -73,21 +73,17 @@ func importInto(t testing.TB, ns string, refs ...string) []string {
 // agent's namespace, and its job state directories.
 func ctrdLeftovers(t *testing.T, node string) []string {
 	t.Helper()
+	filter := ctrdLabel(executors.LabelNode, node)
+	var out []string
+	for _, id := range ctrdContainers(t, filter) {
+		out = append(out, "container "+id)
+	}
 	c, err := ctrd.New(containerdAddress(), ctrd.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ctx := namespaces.WithNamespace(t.Context(), ctrdNamespace)
-	filter := "labels." + strconv.Quote(executors.LabelNode) + "==" + strconv.Quote(node)
-	var out []string
-	cs, err := c.Containers(ctx, filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range cs {
-		out = append(out, "container "+x.ID())
-	}
 	ls, err := c.LeasesService().List(ctx, filter)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +96,31 @@ func ctrdLeftovers(t *testing.T, node string) []string {
 		out = append(out, "state "+d.Name())
 	}
 	return out
+}
+
+// ctrdLabel is a containerd filter on one label's value.
+func ctrdLabel(key, value string) string {
+	return "labels." + strconv.Quote(key) + "==" + strconv.Quote(value)
+}
+
+// ctrdContainers lists the IDs of the containers matching the filters
+// (all of them) in the agent's containerd namespace.
+func ctrdContainers(t *testing.T, filters ...string) []string {
+	t.Helper()
+	c, err := ctrd.New(containerdAddress(), ctrd.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cs, err := c.Containers(namespaces.WithNamespace(t.Context(), ctrdNamespace), strings.Join(filters, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, x := range cs {
+		ids = append(ids, x.ID())
+	}
+	return ids
 }
 
 // TestContainerdJobs runs GitLab jobs through `runner run` with executor

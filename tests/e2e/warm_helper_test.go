@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
+)
+
+// labelWarmHelper marks a sources helper created ahead of its job
+// (runner/gitlab/warmhelper.go).
+const labelWarmHelper = "dev.runfleet.warm"
+
+// TestWarmSourcesHelper: after a job's checkout, the slot's next sources
+// helper is created ahead for the same project. The next job of that
+// project takes it and gets the new commit's sources; a job of another
+// project discards it and gets its own project's; the agent's stop
+// leaves nothing. Both engines.
+func TestWarmSourcesHelper(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"docker", "containerd"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			srv := gitlabtest.New(t, gitlabtest.WithLongPollHold(2*time.Second))
+			srv.AddRepo(t, "group/warm", map[string]string{"README.md": "warm-v1\n"})
+			srv.AddRepo(t, "group/other", map[string]string{"README.md": "other-v1\n"})
+			node := nodeName(t)
+			var a *agent
+			var warm func() []string
+			var left func() []string
+			switch engine {
+			case "docker":
+				a = startAgent(t, srv, agentConfig{Concurrent: 1})
+				node = a.node
+				warm = func() []string { return dockerWarmHelpers(t, node) }
+				left = func() []string { return leftovers(t, node) }
+			case "containerd":
+				importIntoContainerd(t)
+				tok := fmt.Sprintf("glrt-%020d", time.Now().UnixNano()%1e12*7877)
+				srv.AddRunner(tok)
+				dir := t.TempDir()
+				metrics := freePort(t)
+				cfg := ctrdAgent{name: "e2e-warm", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir, concurrent: 1}.config()
+				path := filepath.Join(dir, "config.toml")
+				if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				a = startAgentWith(t, path, node, dir, metrics)
+				warm = func() []string { return ctrdWarmHelpers(t, node) }
+				left = func() []string { return ctrdLeftovers(t, node) }
+			}
+			run := func(spec gitlabtest.JobSpec, want string) int64 {
+				t.Helper()
+				spec.Script = []string{"cat README.md"}
+				id := srv.Enqueue(spec)
+				rec := srv.WaitFinal(t, id, 2*time.Minute)
+				if rec.State != gitlabtest.StateSuccess || !strings.Contains(string(rec.Trace), want) {
+					t.Fatalf("job of %s: %s, want success with %q in the log:\n%s", spec.ProjectPath, rec.State, want, tail(string(rec.Trace), 2000))
+				}
+				return id
+			}
+			// phases is the agent's debug line of job id's phases, logged
+			// once the job is cleaned up.
+			phases := func(id int64) string {
+				t.Helper()
+				var line string
+				waitFor(t, time.Minute, fmt.Sprintf("job %d's phases in the agent log", id), func() bool {
+					for _, l := range strings.Split(a.out.String(), "\n") {
+						if strings.Contains(l, "job phases since hand-out") && strings.Contains(l, fmt.Sprintf("job=%d ", id)) {
+							line = l
+							return true
+						}
+					}
+					return false
+				})
+				return line
+			}
+			waitWarm := func(what string, not []string) []string {
+				t.Helper()
+				var ids []string
+				waitFor(t, time.Minute, what, func() bool {
+					ids = warm()
+					return len(ids) == 1 && !slices.Contains(not, ids[0])
+				})
+				return ids
+			}
+
+			run(gitlabtest.JobSpec{ProjectPath: "group/warm"}, "warm-v1")
+			first := waitWarm("a warm sources helper after the first job", nil)
+
+			// A new commit: the warm helper checks it out.
+			srv.Commit(t, "group/warm", map[string]string{"README.md": "warm-v2\n"})
+			if p := phases(run(gitlabtest.JobSpec{ProjectPath: "group/warm"}, "warm-v2")); !strings.Contains(p, "helper_warm=") {
+				t.Fatalf("the second job of the project did not take the warm helper: %s", p)
+			}
+			second := waitWarm("the next warm helper after the second job (the first one used and removed)", first)
+
+			// Another project: the warm helper does not fit; the job gets
+			// its own sources and the next warm helper is for it.
+			if p := phases(run(gitlabtest.JobSpec{ProjectPath: "group/other", ProjectID: 43}, "other-v1")); strings.Contains(p, "helper_warm=") {
+				t.Fatalf("a job of another project took the warm helper: %s", p)
+			}
+			waitWarm("a warm helper for the other project", second)
+
+			if err := a.stop(time.Minute); err != nil {
+				t.Fatalf("agent exit: %v", err)
+			}
+			if l := left(); len(l) != 0 {
+				t.Fatalf("left after the agent stopped (warm helpers included): %q", l)
+			}
+		})
+	}
+}
+
+// dockerWarmHelpers lists the IDs of node's warm sources helpers.
+func dockerWarmHelpers(t *testing.T, node string) []string {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node), filters.Arg("label", labelWarmHelper+"=true"))
+	cs, err := dockerClient(t).ContainerList(t.Context(), container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// ctrdWarmHelpers lists the IDs of node's warm sources helpers in the
+// agent's containerd namespace.
+func ctrdWarmHelpers(t *testing.T, node string) []string {
+	t.Helper()
+	return ctrdContainers(t, ctrdLabel(executors.LabelNode, node), ctrdLabel(labelWarmHelper, "true"))
+}
