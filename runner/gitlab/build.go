@@ -400,12 +400,33 @@ func (b *build) cleanup(ctx context.Context) error {
 // containers gone and which the slot's next job mounts again.
 func (b *build) engineCleanupLater() bool { return b.buildCap == nil }
 
+// stopProcesses kills every process of the job's containers
+// (executors.Stopper) once the start ahead of its first step returned, so
+// none outlives the job into the slot's next job, which mounts the same
+// build directory; their removal is left to cleanupEngine. An Env that
+// cannot stop is an error: the caller then removes it on the slot.
+func (b *build) stopProcesses(ctx context.Context) error {
+	b.waitPrestart()
+	if b.env == nil {
+		return nil
+	}
+	st, ok := b.env.(executors.Stopper)
+	if !ok {
+		return fmt.Errorf("%T cannot stop the job's processes ahead of its removal", b.env)
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := st.Stop(cctx); err != nil {
+		return fmt.Errorf("stop the job's processes: %w", err)
+	}
+	return nil
+}
+
 // cleanupFiles removes what the next job of the slot must not find in the
 // slot's build directory: the job's file variables and temporary files
 // (<project>.tmp) and its sources unless GIT_STRATEGY=fetch keeps them.
-// The job's containers may still exist: what their leftover processes
-// could write there until cleanupEngine removes them, a job can already
-// leave in the build directory it shares with the slot's next jobs.
+// The job's processes are stopped first (stopProcesses): none writes
+// there any more while the slot's next job runs.
 func (b *build) cleanupFiles() error {
 	if b.hostDir == "" || b.buildCap != nil {
 		return nil

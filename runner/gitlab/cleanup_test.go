@@ -3,12 +3,15 @@ package gitlab
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/diskcap"
@@ -61,6 +64,9 @@ func TestCleanupSplit(t *testing.T) {
 				t.Fatal("an uncapped build directory keeps the engine cleanup on the slot")
 			}
 
+			if err := b.stopProcesses(ctx); err != nil {
+				t.Fatalf("stopProcesses: %v", err)
+			}
 			if err := b.cleanupFiles(); err != nil {
 				t.Fatalf("cleanupFiles: %v", err)
 			}
@@ -70,14 +76,20 @@ func TestCleanupSplit(t *testing.T) {
 			if _, err := os.Stat(b.hostProjectDir()); os.IsNotExist(err) == tc.keepSources {
 				t.Errorf("GIT_STRATEGY=%s: sources kept = %v, want %v", tc.strategy, err == nil, tc.keepSources)
 			}
-			if res, err := env.Exec(ctx, executors.Step{Script: "true"}, io.Discard); err != nil || res.ExitCode != 0 {
-				t.Fatalf("the job's container is gone before cleanupEngine: %+v %v", res, err)
+			cs := nodeContainers(ctx, t, node)
+			if len(cs) == 0 {
+				t.Fatal("the job's container is gone before cleanupEngine")
+			}
+			for _, c := range cs {
+				if c.State == "running" {
+					t.Errorf("container %v still runs after stopProcesses", c.Names)
+				}
 			}
 
 			if err := b.cleanupEngine(ctx); err != nil {
 				t.Fatalf("cleanupEngine: %v", err)
 			}
-			if n, err := ex.ReapCount(ctx); err != nil || n != 0 {
+			if n, err := ex.ReapCount(ctx); err != nil || n != 0 || len(nodeContainers(ctx, t, node)) != 0 {
 				t.Errorf("after cleanupEngine the reaper still found %d objects (%v)", n, err)
 			}
 			if _, err := os.Stat(b.hostProjectDir()); os.IsNotExist(err) == tc.keepSources {
@@ -91,4 +103,20 @@ func TestCleanupSplit(t *testing.T) {
 			t.Error("a size-capped build directory must be unmounted before the slot's next job mounts it")
 		}
 	})
+}
+
+// nodeContainers lists the containers labelled for node.
+func nodeContainers(ctx context.Context, t *testing.T, node string) []container.Summary {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatalf("docker client: %v", err)
+	}
+	defer c.Close()
+	cs, err := c.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))})
+	if err != nil {
+		t.Fatalf("listing the node's containers: %v", err)
+	}
+	return cs
 }

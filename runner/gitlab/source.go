@@ -303,13 +303,21 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		j.log.Warn("removing the job's journal record", "err", err)
 	}
 	j.phases.mark("final_acknowledged")
-	if b.engineCleanupLater() {
-		// GitLab has the final state: the slot is free once its build
-		// directory is ready for the slot's next job; the agent removes
-		// the containers, network and volumes off the slot (Cleanup). The
-		// journal record is gone already: should the agent die before
-		// Cleanup ends, the next start's reap removes them by the node's
-		// label (every object the executors create carries it).
+	later := b.engineCleanupLater()
+	if later {
+		if err := b.stopProcesses(context.WithoutCancel(ctx)); err != nil {
+			j.log.Warn("stopping the job's processes: removing its containers before its slot is free", "err", err)
+			later = false
+		}
+	}
+	if later {
+		// GitLab has the final state and no process of the job runs any
+		// more: the slot is free once its build directory is ready for the
+		// slot's next job; the agent removes the containers, network and
+		// volumes off the slot (Cleanup). The journal record is gone
+		// already: should the agent die before Cleanup ends, the next
+		// start's reap removes them by the node's label (every object the
+		// executors create carries it).
 		if err := b.cleanupFiles(); err != nil {
 			j.log.Warn("cleaning up the build directory after the job", "err", err)
 		}
