@@ -223,7 +223,7 @@ func (b *build) helperSpec(store string) executors.Spec {
 func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperContainer, error) {
 	b := h.b
 	spec := b.helperSpec(h.store)
-	c := b.s.WarmHelpers.take(b.slot, helperKey(spec), b.hostProjectDir(), h.store) // warmhelper.go
+	c := b.s.WarmHelpers.take(ctx, b.slot, helperKey(spec), b.hostProjectDir(), h.store) // warmhelper.go
 	if c != nil {
 		c.warm = true
 		b.phases.mark("helper_warm")

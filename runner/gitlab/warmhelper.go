@@ -45,7 +45,9 @@ type WarmHelpers struct {
 
 	mu     sync.Mutex
 	slots  map[int]*warmHelper
-	closed bool
+	// pending are the helpers being created, by slot (refill).
+	pending map[int]*pendingHelper
+	closed  bool
 	// busy tracks creations and removals in flight (Close waits).
 	busy sync.WaitGroup
 }
@@ -56,6 +58,17 @@ type warmHelper struct {
 	dirs []fileID // the project directory and the store, when created
 	c    *helperEnvRun
 }
+
+// pendingHelper is a warm helper being created for key; done is closed
+// when its creation ended, whatever the outcome.
+type pendingHelper struct {
+	key  string
+	done chan struct{}
+}
+
+// pendingWait bounds how long a job waits for its slot's warm helper
+// still being created before it creates one itself.
+const pendingWait = 30 * time.Second
 
 // fileID identifies a directory across renames: a path removed and
 // created again is another directory.
@@ -93,7 +106,7 @@ func NewWarmHelpers(r config.Runner, log *slog.Logger) *WarmHelpers {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &WarmHelpers{params: filepath.Join(r.BuildsDir, helperParamsDir, r.ShortToken()), log: log, slots: map[int]*warmHelper{}}
+	w := &WarmHelpers{params: filepath.Join(r.BuildsDir, helperParamsDir, r.ShortToken()), log: log, slots: map[int]*warmHelper{}, pending: map[int]*pendingHelper{}}
 	if err := os.RemoveAll(w.params); err != nil {
 		log.Warn("removing old sources helper parameter directories", "dir", w.params, "err", err)
 	}
@@ -110,13 +123,25 @@ func (w *WarmHelpers) paramsRoot(r config.Runner) string {
 }
 
 // take returns slot's warm helper when it matches key and still mounts
-// the directories dirs, or nil. A warm helper that does not match is
+// the directories dirs, or nil. One still being created for key is
+// waited for (at most pendingWait, or until ctx ends): it is further
+// along than a helper created now. A warm helper that does not match is
 // removed in the background.
-func (w *WarmHelpers) take(slot int, key string, dirs ...string) *helperEnvRun {
+func (w *WarmHelpers) take(ctx context.Context, slot int, key string, dirs ...string) *helperEnvRun {
 	if w == nil {
 		return nil
 	}
 	w.mu.Lock()
+	if p := w.pending[slot]; w.slots[slot] == nil && p != nil && p.key == key {
+		w.mu.Unlock()
+		wctx, cancel := context.WithTimeout(ctx, pendingWait)
+		select {
+		case <-p.done:
+		case <-wctx.Done():
+		}
+		cancel()
+		w.mu.Lock()
+	}
 	h := w.slots[slot]
 	delete(w.slots, slot)
 	w.mu.Unlock()
@@ -158,9 +183,19 @@ func (w *WarmHelpers) refill(slot int, key string, dirs []string, after <-chan s
 	if w.closed {
 		return
 	}
+	p := &pendingHelper{key: key, done: make(chan struct{})}
+	w.pending[slot] = p
 	w.busy.Add(1)
 	go func() {
 		defer w.busy.Done()
+		defer func() {
+			w.mu.Lock()
+			if w.pending[slot] == p {
+				delete(w.pending, slot)
+			}
+			w.mu.Unlock()
+			close(p.done)
+		}()
 		if after != nil {
 			<-after
 		}

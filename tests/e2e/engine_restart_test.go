@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -544,12 +545,19 @@ func TestDockerKilledJobContainer(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cs, err := dc.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
+	all, err := dc.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", executors.LabelNode+"="+a.node),
 		filters.Arg("label", executors.LabelRole+"=job"),
+		filters.Arg("label", "dev.runfleet.gitlab.job="+strconv.FormatInt(id, 10)),
 	)})
 	if err != nil {
 		t.Fatalf("listing the job's container: %v", err)
+	}
+	var cs []container.Summary
+	for _, c := range all { // the job's sources helper is not its container
+		if c.Labels["dev.runfleet.sources"] != "true" {
+			cs = append(cs, c)
+		}
 	}
 	if len(cs) != 1 {
 		t.Fatalf("node %s runs %d job containers, want 1", a.node, len(cs))
