@@ -43,8 +43,8 @@ type WarmHelpers struct {
 	params string // builds_dir/.helper-params/<short token>
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	slots  map[int]*warmHelper
+	mu    sync.Mutex
+	slots map[int]*warmHelper
 	// pending are the helpers being created, by slot (refill).
 	pending map[int]*pendingHelper
 	closed  bool
