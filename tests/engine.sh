@@ -101,8 +101,10 @@ if ! docker info >/dev/null 2>&1; then
   # dockerd is given the containerd above: left to itself it dials
   # /run/containerd/containerd.sock whenever that file exists, and a socket
   # left behind by a containerd that is gone makes it fail to start.
+  # Per-job networks come from a pool of 256 /24s rather than Docker's
+  # default of about 30 networks, which parallel suites can exhaust.
   dockerd --data-root "$tmp/data" --exec-root "$tmp/exec" --pidfile "$tmp/dockerd.pid" \
-    --containerd "$CONTAINERD_ADDRESS" \
+    --containerd "$CONTAINERD_ADDRESS" --default-address-pool base=10.200.0.0/16,size=24 \
     -H "unix://$tmp/docker.sock" >"$tmp/dockerd.log" 2>&1 &
   dockerd_pid=$!
   export DOCKER_HOST="unix://$tmp/docker.sock"

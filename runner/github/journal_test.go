@@ -47,7 +47,7 @@ func TestSourceJournal(t *testing.T) {
 	if es := pending(); len(es) != 1 || es[0].Platform != journal.PlatformGitHub || es[0].RunnerID == 0 {
 		t.Fatalf("while the job runs the journal holds %+v, want its runner", es)
 	}
-	if out := job.Run(ctx); out.State != runner.StateSuccess {
+	if out := runJob(t, ctx, job); out.State != runner.StateSuccess {
 		t.Fatalf("outcome %+v", out)
 	}
 	if es := pending(); len(es) != 0 {

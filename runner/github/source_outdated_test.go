@@ -105,7 +105,7 @@ func TestSourceStopsMintingForAnOutdatedRunner(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Acquire after the image was fixed: %v", err)
 	}
-	if out := job.Run(ctx); out.State != "success" {
+	if out := runJob(t, ctx, job); out.State != "success" {
 		t.Fatalf("outcome %+v", out)
 	}
 	if j := f.srv.WaitCompleted(t, id, time.Minute); j.Conclusion != "success" {

@@ -198,7 +198,7 @@ func TestSourceOutcomeIsGitHubsConclusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := job.Run(ctx)
+	out := runJob(t, ctx, job)
 	if j := f.srv.WaitCompleted(t, id, time.Minute); j.Conclusion != "failure" {
 		t.Fatalf("job %+v", j)
 	}
@@ -227,7 +227,7 @@ func TestSourceRunnerWithoutHooks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Acquire: %v", err)
 	}
-	out := job.Run(ctx)
+	out := runJob(t, ctx, job)
 	if j := f.srv.WaitCompleted(t, id, time.Minute); j.Conclusion != "success" || !strings.Contains(j.Output, "no hooks here") {
 		t.Fatalf("job %+v", j)
 	}
@@ -338,4 +338,17 @@ func TestSourceRemoveStaleWaitsForCancelledMints(t *testing.T) {
 	if err := src.RemoveStale(rctx); err == nil || !strings.Contains(err.Error(), "waiting for the mints of cancelled slots") {
 		t.Fatalf("RemoveStale with a mint in flight: %v", err)
 	}
+}
+
+// runJob runs job and then its engine cleanup, as the agent does once
+// the slot is free (runner.Cleaner): nothing of the job is left.
+func runJob(t *testing.T, ctx context.Context, job runner.Job) runner.Outcome {
+	t.Helper()
+	out := job.Run(ctx)
+	if c, ok := job.(runner.Cleaner); ok {
+		if err := c.Cleanup(context.WithoutCancel(ctx)); err != nil {
+			t.Errorf("job cleanup: %v", err)
+		}
+	}
+	return out
 }

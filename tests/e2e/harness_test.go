@@ -273,6 +273,10 @@ func leftovers(t testing.TB, node string) []string {
 }
 
 // reapNode removes whatever a test's agent left (after a SIGKILL, say).
+// An engine request the agent made just before it died (a warm network
+// or sources helper being created) may create its object after a first
+// pass: a pass that found something is followed by another, a second
+// later, at most three.
 func reapNode(t testing.TB, node string) {
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -281,6 +285,14 @@ func reapNode(t testing.TB, node string) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	for pass := 0; pass < 3 && reapPass(ctx, c, node) > 0; pass++ {
+		time.Sleep(time.Second)
+	}
+}
+
+// reapPass removes node's containers, networks and volumes once and
+// returns how many it found.
+func reapPass(ctx context.Context, c *client.Client, node string) int {
 	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node))
 	cs, _ := c.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	for _, x := range cs {
@@ -294,6 +306,7 @@ func reapNode(t testing.TB, node string) {
 	for _, x := range vs.Volumes {
 		_ = c.VolumeRemove(ctx, x.Name, true)
 	}
+	return len(cs) + len(ns) + len(vs.Volumes)
 }
 
 // agentWaitDelay bounds how long cmd.Wait waits for a dead agent's output
