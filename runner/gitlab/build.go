@@ -101,9 +101,9 @@ type build struct {
 	jobUp *signal
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
-	// onStarted, when set, is called once the job's containers are up
-	// and its sources in, before its script steps run.
-	onStarted func()
+	// started, when set, is done once the job's containers are up and
+	// its sources in, before its script steps run (runner.Starter).
+	started *signal
 
 	exitCode int
 }
@@ -262,9 +262,7 @@ func (b *build) runMain(ctx context.Context, now func() time.Time) error {
 			return failWith(FailureRunnerSystem, err)
 		}
 	}
-	if b.onStarted != nil {
-		b.onStarted()
-	}
+	b.started.done()
 	failed := false
 	var firstErr error
 	for i, st := range b.job.Steps {

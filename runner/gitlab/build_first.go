@@ -3,7 +3,6 @@ package gitlab
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/runfleet/runfleet/executors"
 )
@@ -112,28 +111,4 @@ func (b *build) execStep(ctx context.Context, i int, st Step) (executors.Result,
 		}
 	}
 	return b.env.Exec(ctx, b.stepOf(st), b.rep)
-}
-
-// signal is a channel closed once, however many times done is called.
-type signal struct {
-	once sync.Once
-	c    chan struct{}
-}
-
-func newSignal() *signal { return &signal{c: make(chan struct{})} }
-
-// done closes the channel (a nil *signal ignores it).
-func (s *signal) done() {
-	if s != nil {
-		s.once.Do(func() { close(s.c) })
-	}
-}
-
-// wait is the channel, or nil for a nil *signal (refill then waits for
-// nothing).
-func (s *signal) wait() <-chan struct{} {
-	if s == nil {
-		return nil
-	}
-	return s.c
 }

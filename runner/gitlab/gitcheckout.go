@@ -251,7 +251,7 @@ func helperKey(spec executors.Spec) string {
 // the container's own process, started at once and held at the gate
 // until run (no exec into an idle container).
 func (b *build) createHelper(ctx context.Context, spec executors.Spec) (*helperEnvRun, error) {
-	root := b.s.WarmHelpers.paramsRoot(b.s.Runner)
+	root := helperParamsRoot(b.s.Runner)
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create the sources helpers' parameter directory: %w", err)
 	}

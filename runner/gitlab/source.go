@@ -145,7 +145,7 @@ func (s *Source) Acquire(ctx context.Context, slot runner.Slot) (runner.Job, err
 // this PUT) and wraps it for the slot.
 func (s *Source) accept(ctx context.Context, job *JobResponse, slot runner.Slot, phases *jobPhases) (runner.Job, error) {
 	log := s.log.With("job", job.ID, "project", job.JobInfo.ProjectFullPath)
-	j := &remoteJob{src: s, job: job, slot: slot, log: log, phases: phases, started: make(chan struct{})}
+	j := &remoteJob{src: s, job: job, slot: slot, log: log, phases: phases, started: newSignal()}
 	// Recorded before it is ours: a crash from here on is reported.
 	j.rec = j.record()
 	_, err := s.o.Client.UpdateJob(ctx, job.ID, UpdateJobBody{Token: job.Token, State: "running"})
@@ -254,8 +254,7 @@ type remoteJob struct {
 	engine *build
 	// started is closed once the job's script is about to run: its
 	// containers are up (runner.Starter).
-	started   chan struct{}
-	startOnce sync.Once
+	started *signal
 }
 
 func (j *remoteJob) ID() string { return strconv.FormatInt(j.job.ID, 10) }
@@ -291,7 +290,7 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 	// agent aborts the job.
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Go(func() { _ = tr.Run(senderCtx) })
-	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index, phases: j.phases, onStarted: j.markStarted}
+	b := &build{s: j.src.o.Build, job: j.job, rep: tr, slot: j.slot.Index, phases: j.phases, started: j.started}
 	res := b.run(ctx)
 	out := runner.Outcome{State: runner.State(res.State), FailureReason: runner.FailureReason(res.FailureReason), Queued: j.job.JobInfo.TimeInQueueSeconds}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
@@ -343,9 +342,7 @@ var (
 // Started is closed once the job's containers are up and its script is
 // about to run (runner.Starter): the agent holds other jobs' cleanups
 // back until then.
-func (j *remoteJob) Started() <-chan struct{} { return j.started }
-
-func (j *remoteJob) markStarted() { j.startOnce.Do(func() { close(j.started) }) }
+func (j *remoteJob) Started() <-chan struct{} { return j.started.wait() }
 
 // Cleanup removes the containers, network and volumes of the job once Run
 // returned, while its slot runs the next job (runner.Cleaner).

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -40,8 +41,7 @@ const helperParamsDir = ".helper-params"
 //
 // A nil *WarmHelpers keeps nothing: every checkout creates its helper.
 type WarmHelpers struct {
-	params string // builds_dir/.helper-params/<short token>
-	log    *slog.Logger
+	log *slog.Logger
 
 	mu    sync.Mutex
 	slots map[int]*warmHelper
@@ -106,19 +106,17 @@ func NewWarmHelpers(r config.Runner, log *slog.Logger) *WarmHelpers {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &WarmHelpers{params: filepath.Join(r.BuildsDir, helperParamsDir, r.ShortToken()), log: log, slots: map[int]*warmHelper{}, pending: map[int]*pendingHelper{}}
-	if err := os.RemoveAll(w.params); err != nil {
-		log.Warn("removing old sources helper parameter directories", "dir", w.params, "err", err)
+	params := helperParamsRoot(r)
+	w := &WarmHelpers{log: log, slots: map[int]*warmHelper{}, pending: map[int]*pendingHelper{}}
+	if err := os.RemoveAll(params); err != nil {
+		log.Warn("removing old sources helper parameter directories", "dir", params, "err", err)
 	}
 	return w
 }
 
-// paramsRoot is where parameter directories go: the WarmHelpers' own,
-// or, without one (runner exec), under the builds directory too.
-func (w *WarmHelpers) paramsRoot(r config.Runner) string {
-	if w != nil {
-		return w.params
-	}
+// helperParamsRoot is where runner r's helpers' parameter directories go,
+// with or without warm helpers (runner exec).
+func helperParamsRoot(r config.Runner) string {
 	return filepath.Join(r.BuildsDir, helperParamsDir, r.ShortToken())
 }
 
@@ -149,24 +147,12 @@ func (w *WarmHelpers) take(ctx context.Context, slot int, key string, dirs ...st
 		return nil
 	}
 	ids, err := statIDs(dirs...)
-	if err == nil && h.key == key && equalIDs(ids, h.dirs) {
+	if err == nil && h.key == key && slices.Equal(ids, h.dirs) {
 		return h.c
 	}
 	w.log.Debug("discarding a warm sources helper that does not fit the slot's job", "slot", slot)
 	w.discard(h.c)
 	return nil
-}
-
-func equalIDs(a, b []fileID) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // refill creates, in the background, slot's next warm helper with
