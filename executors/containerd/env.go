@@ -127,6 +127,18 @@ func (v *Env) remove(ctx context.Context) error {
 
 // removeContainer kills and deletes c's task, then c with its snapshot.
 func (e *Executor) removeContainer(ctx context.Context, c ctrd.Container) error {
+	if err := killTask(ctx, c); err != nil {
+		return err
+	}
+	if err := c.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// killTask deletes c's task with its processes killed, returning once
+// they are gone; a task already gone is fine.
+func killTask(ctx context.Context, c ctrd.Container) error {
 	task, err := c.Task(ctx, nil)
 	switch {
 	case err == nil:
@@ -135,9 +147,6 @@ func (e *Executor) removeContainer(ctx context.Context, c ctrd.Container) error 
 		}
 	case !cerrdefs.IsNotFound(err):
 		return fmt.Errorf("load task %s: %w", c.ID(), err)
-	}
-	if err := c.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("delete container %s: %w", c.ID(), err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	ctrd "github.com/containerd/containerd/v2/client"
-	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/runfleet/runfleet/executors"
 )
@@ -33,15 +32,8 @@ func (v *Env) Stop(ctx context.Context) error {
 	nctx := v.ex.withNS(cctx)
 	var errs []error
 	for _, c := range containers {
-		task, err := c.Task(nctx, nil)
-		if cerrdefs.IsNotFound(err) {
-			continue
-		}
-		if err == nil {
-			_, err = task.Delete(nctx, ctrd.WithProcessKill)
-		}
-		if err != nil && !cerrdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("stop task %s: %w", c.ID(), err))
+		if err := killTask(nctx, c); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

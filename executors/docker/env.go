@@ -91,13 +91,7 @@ func (v *Env) remove(ctx context.Context) error {
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()
 	var errs []error
-	ids := append([]string{}, v.serviceIDs...)
-	if v.containerID != "" {
-		ids = append([]string{v.containerID}, ids...)
-	}
-	if v.firstID != "" {
-		ids = append([]string{v.firstID}, ids...)
-	}
+	ids := v.containerIDs()
 	// The containers go together: each removal waits for the engine to
 	// stop and unmount its container.
 	cerrs := make([]error, len(ids))
@@ -129,6 +123,18 @@ func (v *Env) remove(ctx context.Context) error {
 		return fmt.Errorf("docker: cleanup of job %s: %w: %w", v.jobID, executors.ErrEngine, err)
 	}
 	return nil
+}
+
+// containerIDs are the job's containers: the first step's, the keeper's,
+// then the services'. Call with keepMu held.
+func (v *Env) containerIDs() []string {
+	var ids []string
+	for _, id := range []string{v.firstID, v.containerID} {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return append(ids, v.serviceIDs...)
 }
 
 // usable returns why Exec cannot run, or nil.

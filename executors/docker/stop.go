@@ -24,13 +24,7 @@ func (v *Env) Stop(ctx context.Context) error {
 	v.markDead(errStopped)
 	v.keepMu.Lock() // a keeper being started is recorded first
 	defer v.keepMu.Unlock()
-	ids := append([]string{}, v.serviceIDs...)
-	if v.containerID != "" {
-		ids = append(ids, v.containerID)
-	}
-	if v.firstID != "" {
-		ids = append(ids, v.firstID)
-	}
+	ids := v.containerIDs()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	errs := make([]error, len(ids))

@@ -69,6 +69,9 @@ func testPrivilegedLogged(t *testing.T, h Harness) {
 		if !errors.Is(err, executors.ErrEngine) {
 			t.Errorf("refused privileged Create: %v, want an error matching executors.ErrEngine", err)
 		}
+		if left := h.Leftovers(t, node); len(left) != 0 {
+			t.Errorf("a refused privileged Create left %q", left)
+		}
 		t.Logf("this host cannot run privileged containers; checked the refusal: %v", err)
 		return
 	}

@@ -72,8 +72,10 @@ func benchRigs(b *testing.B) []benchRig {
 			lifecycle: func() time.Duration { return must(raw.Lifecycle(ctx)) },
 		},
 		{
-			name:      "containerd",
-			start:     startContainerdAgent,
+			name: "containerd",
+			start: func(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent {
+				return startContainerdAgent(b, srv, concurrent)
+			},
 			firstByte: func() time.Duration { return must(rawC.FirstByte(ctx, id())) },
 			lifecycle: func() time.Duration { return must(rawC.Lifecycle(ctx, id())) },
 		},
@@ -82,7 +84,8 @@ func benchRigs(b *testing.B) []benchRig {
 
 // startContainerdAgent runs `runner run` with executor "containerd" and
 // the Docker agent's limits (writeConfig), in the e2e namespace.
-func startContainerdAgent(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent {
+func startContainerdAgent(b testing.TB, srv *gitlabtest.Server, concurrent int) *agent {
+	b.Helper()
 	tok := fmt.Sprintf("glrt-%020d", time.Now().UnixNano()%1e12*7901)
 	srv.AddRunner(tok)
 	dir := b.TempDir()
@@ -94,7 +97,7 @@ func startContainerdAgent(b *testing.B, srv *gitlabtest.Server, concurrent int) 
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	return startAgentWith(b, path, node, dir, metrics)
+	return startCtrdAgent(b, path, node, dir, metrics)
 }
 
 // waitHanded waits until GitLab handed job id to a runner and returns the

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -33,7 +31,7 @@ func TestWarmSourcesHelper(t *testing.T) {
 			srv := gitlabtest.New(t, gitlabtest.WithLongPollHold(2*time.Second))
 			srv.AddRepo(t, "group/warm", map[string]string{"README.md": "warm-v1\n"})
 			srv.AddRepo(t, "group/other", map[string]string{"README.md": "other-v1\n"})
-			node := nodeName(t)
+			var node string
 			var a *agent
 			var warm func() []string
 			var left func() []string
@@ -45,16 +43,8 @@ func TestWarmSourcesHelper(t *testing.T) {
 				left = func() []string { return leftovers(t, node) }
 			case "containerd":
 				importIntoContainerd(t)
-				tok := fmt.Sprintf("glrt-%020d", time.Now().UnixNano()%1e12*7877)
-				srv.AddRunner(tok)
-				dir := t.TempDir()
-				metrics := freePort(t)
-				cfg := ctrdAgent{name: "e2e-warm", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir, concurrent: 1}.config()
-				path := filepath.Join(dir, "config.toml")
-				if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				a = startAgentWith(t, path, node, dir, metrics)
+				a = startContainerdAgent(t, srv, 1)
+				node = a.node
 				warm = func() []string { return ctrdWarmHelpers(t, node) }
 				left = func() []string { return ctrdLeftovers(t, node) }
 			}
