@@ -2,14 +2,7 @@ package github
 
 import (
 	"context"
-	"sync"
 )
-
-// mints tracks the mint requests still in flight after the Acquire that
-// made them was cancelled.
-type mints struct {
-	wg sync.WaitGroup
-}
 
 // mintResult is the answer to one mint request.
 type mintResult struct {
@@ -30,9 +23,9 @@ func (s *Source) mint(ctx context.Context, name string) (JITConfig, error) {
 	req := JITRequest{Name: name, RunnerGroupID: s.o.RunnerGroupID, Labels: s.o.Labels}
 	mctx, cancel := s.cleanupCtx(ctx)
 	done := make(chan mintResult, 1)
-	s.inflight.wg.Add(1)
+	s.inflight.Add(1)
 	go func() {
-		defer s.inflight.wg.Done()
+		defer s.inflight.Done()
 		defer cancel()
 		jit, err := s.o.API.MintJIT(mctx, req)
 		done <- mintResult{jit, err}
@@ -45,9 +38,9 @@ func (s *Source) mint(ctx context.Context, name string) (JITConfig, error) {
 		}
 		return r.jit, r.err
 	case <-ctx.Done():
-		s.inflight.wg.Add(1)
+		s.inflight.Add(1)
 		go func() {
-			defer s.inflight.wg.Done()
+			defer s.inflight.Done()
 			s.discardMint(ctx, name, <-done)
 		}()
 		return JITConfig{}, ctx.Err()
@@ -79,7 +72,7 @@ func (s *Source) discardMint(ctx context.Context, name string, r mintResult) {
 func (s *Source) settleMints(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
-		s.inflight.wg.Wait()
+		s.inflight.Wait()
 		close(done)
 	}()
 	select {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/runfleet/runfleet/runner"
@@ -63,7 +64,8 @@ type Source struct {
 	log *slog.Logger
 
 	outdated *OutdatedGate // source_outdated.go
-	inflight mints         // mint.go
+	// inflight are the mints cancelled Acquires left in flight (mint.go).
+	inflight sync.WaitGroup
 }
 
 var (

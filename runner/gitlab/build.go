@@ -93,8 +93,6 @@ type build struct {
 	// first is env while its first step (job step firstStep) has not run.
 	first     executors.FirstStepEnv
 	firstStep int
-	// prestarted is closed when a prestart of first returned (build_first.go).
-	prestarted chan struct{}
 	// jobUp is done once the job container's start ahead of its first
 	// step returned, or will not happen (build_first.go): the slot's next
 	// sources helper is created after it (warmhelper.go).
@@ -380,7 +378,9 @@ func (b *build) hostProjectDir() string {
 // next job of the slot. It runs after the final report, so it logs nothing
 // to the job log.
 func (b *build) cleanup(ctx context.Context) error {
-	err := b.cleanupEngine(context.WithoutCancel(ctx))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	err := b.cleanupEngine(cctx)
 	if b.buildCap != nil {
 		// The capped build directory goes with the job, sources included;
 		// its unmount needs the containers gone.
@@ -426,7 +426,7 @@ func (b *build) stopProcesses(ctx context.Context) error {
 // The job's processes are stopped first (stopProcesses): none writes
 // there any more while the slot's next job runs.
 func (b *build) cleanupFiles() error {
-	if b.hostDir == "" || b.buildCap != nil {
+	if b.hostDir == "" {
 		return nil
 	}
 	var errs []error
@@ -442,18 +442,16 @@ func (b *build) cleanupFiles() error {
 }
 
 // cleanupEngine removes the job's containers, network and volumes once
-// its sources helpers and the prestart of its first step are done, within
-// a minute or until ctx ends (the caller detaches it from the job's
-// abort).
+// its sources helpers and the prestart of its first step are done, until
+// ctx ends: the agent's cleanup timeout off the slot (remoteJob.Cleanup),
+// a minute on it (cleanup). Callers detach ctx from the job's abort.
 func (b *build) cleanupEngine(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	b.helpers.Wait()
 	b.waitPrestart()
 	if b.env == nil {
 		return nil
 	}
-	if err := b.env.Close(cctx); err != nil {
+	if err := b.env.Close(ctx); err != nil {
 		return fmt.Errorf("remove job containers: %w", err)
 	}
 	return nil

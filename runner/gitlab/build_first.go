@@ -72,10 +72,7 @@ func (b *build) prestartFirst(ctx context.Context) {
 		b.jobUp.done()
 		return
 	}
-	done := make(chan struct{})
-	b.prestarted = done
 	go func() {
-		defer close(done)
 		defer b.jobUp.done()
 		if err := p.Prestart(ctx); err != nil && ctx.Err() == nil && b.s.Logger != nil {
 			b.s.Logger.WarnContext(ctx, "starting the job container ahead of its first step failed", "job", b.job.ID, "err", err)
@@ -85,10 +82,11 @@ func (b *build) prestartFirst(ctx context.Context) {
 }
 
 // waitPrestart waits for a prestart to return (Prestart returns before
-// RunFirst or Close).
+// RunFirst or Close): b.jobUp is done then, or at once without one. A
+// build whose prepare never got that far has no jobUp to wait for.
 func (b *build) waitPrestart() {
-	if b.prestarted != nil {
-		<-b.prestarted
+	if c := b.jobUp.wait(); c != nil {
+		<-c
 	}
 }
 
