@@ -265,8 +265,10 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusConflict, mintNotReady, "node is "+string(rec.State)+": it takes no new runners")
 		return
 	}
+	// The node's slots, as registered (capped at its pool's slots per
+	// node, capSlots); the pool's when the node reported none.
 	slots := rec.Slots
-	if p, ok := c.pool(rec.Pool); ok && p.SlotsPerNode > 0 {
+	if p, ok := c.pool(rec.Pool); ok && slots <= 0 {
 		slots = p.SlotsPerNode
 	}
 	if req.ScaleSet != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 )
@@ -270,16 +271,17 @@ func (c *ControlPlane) scaleSetJob(w http.ResponseWriter, n *nodeState, req flee
 }
 
 // conclusion turns a scale-set job result into the REST API's conclusion
-// (what nodes read in label mode too).
+// (what nodes read in label mode too), with the results the scale-set
+// source itself reads (runner/github/scaleset resultOutcome).
 func conclusion(result string) string {
-	switch result {
-	case "succeeded", "Succeeded":
+	switch strings.ToLower(result) {
+	case "succeeded", "succeededwithissues":
 		return "success"
-	case "failed", "Failed":
+	case "failed":
 		return "failure"
-	case "canceled", "Canceled", "cancelled":
+	case "canceled", "cancelled", "abandoned":
 		return "cancelled"
-	case "skipped", "Skipped":
+	case "skipped":
 		return "skipped"
 	}
 	return result
