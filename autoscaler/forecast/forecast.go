@@ -203,9 +203,10 @@ func (f *Forecaster) Observe(e Event) {
 		if n := len(r.jobs); n == 0 || off-r.jobs[n-1].off > f.cfg.WaveGap {
 			r.waves = append(r.waves, wave{first: n, start: off})
 		}
-		r.jobs = append(r.jobs, arrival{off: off, labels: LabelKey(e.Labels)})
+		labels := LabelKey(e.Labels)
+		r.jobs = append(r.jobs, arrival{off: off, labels: labels})
 		if f.cfg.RateWindow > 0 && len(r.waves) == 1 && off <= f.cfg.WaveGap {
-			f.surprise.arrived(LabelKey(e.Labels), e.At)
+			f.surprise.arrived(labels, e.At)
 		}
 		f.errs.arrived(e.At)
 		f.gate.arrived(fk, e.At)
@@ -265,12 +266,17 @@ func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.
 	f.gate.settle(now)
 	counts := map[string][]float64{} // labels → per horizon
 	total := 0.0
-	flows := map[flowKey]float64{} // each workflow's prediction, used or not
+	var flows map[flowKey]float64 // each workflow's prediction, used or not (only with a gate)
+	if f.gate.max > 0 {
+		flows = map[flowKey]float64{}
+	}
 	for _, r := range f.active(now) {
 		got := f.predict(r, now, hs, longest)
-		flows[r.flow] += 0 // a workflow predicting nothing is scored too
-		for _, c := range got {
-			flows[r.flow] += c[len(hs)-1]
+		if flows != nil {
+			flows[r.flow] += 0 // a workflow predicting nothing is scored too
+			for _, c := range got {
+				flows[r.flow] += c[len(hs)-1]
+			}
 		}
 		if !f.gate.open(r.flow) {
 			continue

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/controlplane"
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/autoscaler/policy"
+	runnerconfig "github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
 )
 
@@ -36,9 +36,6 @@ type githubJITScaleSetFile struct {
 	MaxRunners  int      `toml:"max_runners"` // default 10
 }
 
-// defaultScaleSetMax is max_runners when unset (the agent's default).
-const defaultScaleSetMax = 10
-
 // scaleSetsConfig checks the [github_jit.scale_sets.NAME] tables: each
 // names a pool whose labels hold every label of the scale set (and is the
 // first such pool, so the scale set's queued jobs are that pool's demand).
@@ -47,14 +44,14 @@ func scaleSetsConfig(fs map[string]githubJITScaleSetFile, pools []policy.Pool) (
 	out := map[string]githubJITScaleSetFile{}
 	for name, s := range fs {
 		where := "[github_jit.scale_sets." + name + "]"
-		if !validScaleSetName(name) {
+		if !runnerconfig.ValidScaleSetName(name) {
 			errs = append(errs, fmt.Errorf("%s: scale set name: want 1 to 100 letters, digits, '.', '_' or '-'", where))
 		}
 		if len(s.Labels) == 0 {
 			s.Labels = []string{name}
 		}
 		if s.MaxRunners == 0 {
-			s.MaxRunners = defaultScaleSetMax
+			s.MaxRunners = runnerconfig.DefaultScaleSetMaxRunners // the agent's default
 		}
 		if s.MaxRunners < 0 || s.MinIdle < 0 || s.MinIdle > s.MaxRunners {
 			errs = append(errs, fmt.Errorf("%s: want 0 <= min_idle (%d) <= max_runners (%d)", where, s.MinIdle, s.MaxRunners))
@@ -85,13 +82,6 @@ func poolOf(pools []policy.Pool, labels []string) int {
 		}
 		return true
 	})
-}
-
-func validScaleSetName(n string) bool {
-	if n == "" || len(n) > 100 || strings.ContainsAny(n[:1], ".-_") {
-		return false
-	}
-	return strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == ""
 }
 
 // scaleSetOwner names the control plane's message sessions.

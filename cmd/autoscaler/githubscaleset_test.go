@@ -63,14 +63,14 @@ func TestGitHubScaleSetThroughTheFleet(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, ctx, "the scale set's session statistics (no queued job)", func() bool { return queued() == 0 })
+	eventually(t, "the scale set's session statistics (no queued job)", func() bool { return queued() == 0 })
 	if ss := fake.ScaleSets(); len(ss) != 1 || ss[0].Name != "big" {
 		t.Fatalf("scale sets on the service: %+v, want big created by the control plane", ss)
 	}
 
 	// A job assigned to the scale set is the pool's demand.
 	jobID := fake.QueueJob(scalesettest.Job{Labels: []string{"big"}})
-	waitFor(t, ctx, "the acquired job as one queued job of the scale set", func() bool { return queued() == 1 })
+	eventually(t, "the acquired job as one queued job of the scale set", func() bool { return queued() == 1 })
 
 	// The node mints for its own slots only.
 	for i, name := range []string{"node-1-0-a1", "node-1-1-b2"} {
@@ -99,7 +99,7 @@ func TestGitHubScaleSetThroughTheFleet(t *testing.T) {
 		t.Fatalf("runner takes job: %d %v, want %d", got, err, jobID)
 	}
 	var busy github.RunnerStatus
-	waitFor(t, ctx, "the runner busy after JobStarted", func() bool {
+	eventually(t, "the runner busy after JobStarted", func() bool {
 		rs, err := api.ListRunners(ctx, "node-1-0-a1")
 		if err == nil && len(rs) == 1 {
 			busy = rs[0]
@@ -109,14 +109,14 @@ func TestGitHubScaleSetThroughTheFleet(t *testing.T) {
 	if err := api.DeleteRunner(ctx, busy.ID); !errors.Is(err, github.ErrRunnerBusy) {
 		t.Errorf("deleting the busy runner: %v, want ErrRunnerBusy", err)
 	}
-	waitFor(t, ctx, "no queued job once the runner runs it", func() bool { return queued() == 0 })
+	eventually(t, "no queued job once the runner runs it", func() bool { return queued() == 0 })
 
 	// JobCompleted: the node reads the result; the runner is gone, its slot free.
 	if err := fake.CompleteJob(jobID, "succeeded"); err != nil {
 		t.Fatal(err)
 	}
 	var st github.JobStatus
-	waitFor(t, ctx, "the job completed for the node", func() bool {
+	eventually(t, "the job completed for the node", func() bool {
 		st, _, _ = api.RunnerJob(ctx, github.JobRef{Repo: "acme/app", RunID: 1}, "node-1-0-a1")
 		return st.Status == "completed"
 	})
@@ -153,18 +153,6 @@ func TestGitHubScaleSetThroughTheFleet(t *testing.T) {
 	}
 	if v := fake.Violations(); len(v) > 0 {
 		t.Errorf("scale-set protocol violations: %v", strings.Join(v, "; "))
-	}
-}
-
-// waitFor polls cond until it holds or ctx ends (failing with what).
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 

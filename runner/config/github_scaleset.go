@@ -79,7 +79,7 @@ func scaleSetFromFile(f GitHubScaleSetFile) (GitHubScaleSet, error) {
 	if err != nil {
 		return s, err
 	}
-	if !validScaleSetName(s.ScaleSet) {
+	if !ValidScaleSetName(s.ScaleSet) {
 		return s, fmt.Errorf("scale_set %q: want 1 to 100 letters, digits, '.', '_' or '-'", s.ScaleSet)
 	}
 	if len(f.Labels) == 0 {
@@ -151,7 +151,9 @@ func (s GitHubScaleSet) NodeCredentialsWarning(fl Fleet) string {
 		"); a job that escapes its container can act as the GitHub App or token. Move the credential to the control plane's [github_jit]."
 }
 
-func validScaleSetName(n string) bool {
+// ValidScaleSetName reports whether n is a scale-set name GitHub accepts:
+// 1 to 100 letters, digits, ".", "_" or "-", not starting with a symbol.
+func ValidScaleSetName(n string) bool {
 	if n == "" || len(n) > 100 || strings.ContainsAny(n[:1], ".-_") {
 		return false
 	}
