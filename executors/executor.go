@@ -245,3 +245,39 @@ type Stopper interface {
 
 // ErrFirstStepUsed means RunFirst was called again on a FirstStepEnv.
 var ErrFirstStepUsed = errors.New("the first step already ran")
+
+// LateFirstStepCreator is an optional Executor capability, found by type
+// assertion: CreateFirstStep for a first step that is not known yet, so a
+// job container can be made ready before its job arrives (a warm
+// container). The container is created and, with Prestart, started with a
+// process of the executor's that waits for its step and runs nothing of
+// any job until LateFirstStepEnv.RunFirstStep gives it one. Everything
+// Create guarantees holds for it, as for CreateFirstStep. spec.Env is the
+// container's environment, under each step's; spec.Image.Entrypoint must
+// be empty.
+type LateFirstStepCreator interface {
+	CreateLateFirstStep(ctx context.Context, spec Spec) (LateFirstStepEnv, error)
+}
+
+// LateFirstStepEnv is an Env whose job container waits for its first
+// step.
+type LateFirstStepEnv interface {
+	Env
+	FirstStepPrestarter
+	// Waiting returns nil while the container waits for its step, and an
+	// error once it cannot run one (its engine restarted, say): nothing
+	// was given to it then, and the caller creates another Env.
+	Waiting(ctx context.Context) error
+	// RunFirstStep runs step as the job container's own process, as
+	// FirstStepEnv.RunFirst runs the step given at creation: in
+	// step.WorkDir (or the spec's), with step.Env exported over the
+	// container's environment, stdin empty. The step is handed to the
+	// container through its stdin, never through a file. It runs at most
+	// once (ErrFirstStepUsed). A step the container cannot be given (an
+	// environment name sh cannot export, a user other than the spec's) is
+	// refused with ErrStepUnfit before anything runs; Exec still can.
+	RunFirstStep(ctx context.Context, step Step, out io.Writer) (Result, error)
+}
+
+// ErrStepUnfit means a step cannot be handed to a waiting container.
+var ErrStepUnfit = errors.New("the step cannot be given to a waiting job container")

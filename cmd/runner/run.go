@@ -74,8 +74,8 @@ func run(ctx context.Context, g *globalFlags) error {
 	clk := clock.Real{}
 	var sources []runner.Source
 	var rotators []*gitlab.Source
-	var sweepers []sweeper                // the runners' source stores (engines.go)
-	var warmHelpers []*gitlab.WarmHelpers // the runners' sources helpers kept warm (gitlab/warmhelper.go)
+	var sweepers []sweeper   // the runners' source stores (engines.go)
+	var warms []*gitlab.Warm // the runners' containers kept warm (gitlab/warm.go)
 	var stores []*cache.LocalStore
 	var watchPaths []string
 	// Jobs are journaled before they start; what a killed agent left is
@@ -121,13 +121,13 @@ func run(ctx context.Context, g *globalFlags) error {
 		}
 		srcStores := gitlab.NewSourceStores(r, clk.Now, logger)
 		sweepers = append(sweepers, srcStores)
-		warm := gitlab.NewWarmHelpers(r, logger)
-		warmHelpers = append(warmHelpers, warm)
+		warm := gitlab.NewWarm(r, logger)
+		warms = append(warms, warm)
 		src := gitlab.NewSource(gitlab.SourceOptions{
 			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
 			Build: gitlab.BuildSettings{
 				Node: cfg.Node, Runner: r, Executor: withAllowedImages(ex, r.Docker.AllowedImages), Cache: store, Artifacts: client, Logger: logger, VersionTag: version,
-				SourceStores: srcStores, WarmHelpers: warm,
+				SourceStores: srcStores, Warm: warm,
 			},
 			Logger: logger, Journal: jr, Clock: clk,
 		})
@@ -220,7 +220,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		wg.Go(func() { reapLate(srvCtx, clk, engs.all(), logger) })
 	}
 	err = agent.Run(agentCtx)
-	closeWarmHelpers(ctx, warmHelpers, logger)
+	closeWarm(ctx, warms, logger)
 	stopScaleSets()
 	removeStaleGitHub(ctx, ghSources, logger)
 	stopServer()
@@ -261,14 +261,14 @@ func onNotice(agent *runner.Agent, clk clock.Clock, logger *slog.Logger, n inter
 	}
 }
 
-// closeWarmHelpers removes the sources helpers kept warm for the slots'
-// next jobs, once every slot has stopped.
-func closeWarmHelpers(ctx context.Context, ws []*gitlab.WarmHelpers, logger *slog.Logger) {
+// closeWarm removes the sources helpers and job containers kept warm for
+// the slots' next jobs, once every slot has stopped.
+func closeWarm(ctx context.Context, ws []*gitlab.Warm, logger *slog.Logger) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	for _, w := range ws {
 		if err := w.Close(cctx); err != nil {
-			logger.Warn("removing warm sources helpers at shutdown", "err", err)
+			logger.Warn("removing warm containers at shutdown", "err", err)
 		}
 	}
 }

@@ -33,8 +33,9 @@ func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.E
 	return env, nil
 }
 
-// newEnv is Create, and CreateFirstStep when first is set.
-func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *executors.Step) (*Env, error) {
+// newEnv is Create, and CreateFirstStep or CreateLateFirstStep when
+// first is set.
+func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *firstOpt) (*Env, error) {
 	if err := e.validate(spec); err != nil {
 		return nil, err
 	}
@@ -101,9 +102,9 @@ type service struct {
 }
 
 // create does Create's work, recording every object in env as it goes.
-// With first set, the job container is created with that step as its
-// process and its task left for RunFirst to start.
-func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *executors.Step) error {
+// With first set, the job container is created with that step (or the
+// wait for it) as its process and its task left for RunFirst to start.
+func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *firstOpt) error {
 	img, err := e.ensureImage(ctx, spec.Image)
 	if err != nil {
 		return err

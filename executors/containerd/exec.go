@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/stepcmd"
 )
 
 // drainAfterExit bounds how long Exec waits for a finished step's output
@@ -139,7 +138,7 @@ func (v *Env) processSpec(ctx context.Context, step executors.Step) (*specs.Proc
 	p := *s.Process
 	p.Terminal = false
 	p.ConsoleSize = nil
-	p.Args = stepCmd(step)
+	p.Args = stepcmd.Argv(step)
 	p.Env = mergeEnv(s.Process.Env, step.Env)
 	if wd := firstNonEmpty(step.WorkDir, v.workDir); wd != "" {
 		p.Cwd = wd
@@ -240,23 +239,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// posixShells are the shells whose -c scripts can start with "exec 2>&1".
-var posixShells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true, "ksh": true, "mksh": true, "zsh": true}
-
-var dashC = regexp.MustCompile(`^-[a-zA-Z]*c$`)
-
-// stepCmd returns the exec argv: the shell prefix and the script, which
-// redirects stderr to stdout first when the shell is a POSIX one.
-func stepCmd(step executors.Step) []string {
-	shell := step.Shell
-	if len(shell) == 0 {
-		shell = []string{"sh", "-c"}
-	}
-	script := step.Script
-	if len(shell) >= 2 && posixShells[path.Base(shell[0])] && dashC.MatchString(shell[len(shell)-1]) {
-		script = "exec 2>&1\n" + script
-	}
-	return append(append([]string{}, shell...), script)
 }

@@ -16,18 +16,34 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/proctree"
+	"github.com/runfleet/runfleet/executors/internal/stepcmd"
 )
 
 var (
-	_ executors.FirstStepCreator    = (*Executor)(nil)
-	_ executors.FirstStepEnv        = (*Env)(nil)
-	_ executors.FirstStepPrestarter = (*Env)(nil)
+	_ executors.FirstStepCreator     = (*Executor)(nil)
+	_ executors.LateFirstStepCreator = (*Executor)(nil)
+	_ executors.FirstStepEnv         = (*Env)(nil)
+	_ executors.LateFirstStepEnv     = (*Env)(nil)
+	_ executors.FirstStepPrestarter  = (*Env)(nil)
 )
 
 // gateWrapper runs a first step ("$@") once its stdin has ended: the gate
 // RunFirst opens by closing it (Prestart). The step's stdin is that ended
 // stream, so it reads nothing, as from /dev/null.
 const gateWrapper = `read -r _ || :; exec "$@"`
+
+// lateWrapper waits for a late first step: it reads the step's program
+// (stepcmd.Program) from stdin up to the end line "$1", chosen when the
+// container was created, and evaluates it; the program execs the step
+// with stdin from /dev/null.
+const lateWrapper = `M=$1; ` + stepcmd.Reader + `; eval "$p"`
+
+// firstOpt asks newEnv for a first-step container: with its step, or
+// late, its step given to RunFirstStep.
+type firstOpt struct {
+	step executors.Step
+	late bool
+}
 
 // keeperSuffix names the container that a first-step Env starts for the
 // steps after the first one.
@@ -40,6 +56,9 @@ type firstStep struct {
 	out   *switchWriter // the task's stdout and stderr, to RunFirst's writer
 	gate  *io.PipeWriter
 	procs proctree.Procs
+	// end is a late first step's end line (lateWrapper); empty when the
+	// step was given at creation.
+	end string
 
 	// Set by begin: the task's exit, watched until stopWait.
 	statusC  <-chan ctrd.ExitStatus
@@ -70,7 +89,19 @@ func (f *firstStep) begin(ctx context.Context) error {
 // only its process (argv, environment, directory, user) differs. Its
 // POSIX shell merges stderr into stdout, as Exec does.
 func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
-	env, err := e.newEnv(ctx, spec, &first)
+	env, err := e.newEnv(ctx, spec, &firstOpt{step: first})
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// CreateLateFirstStep is CreateFirstStep with the step given later, to
+// RunFirstStep (see executors.LateFirstStepCreator): the container's
+// process waits for it (lateWrapper) with the spec's environment,
+// directory and user.
+func (e *Executor) CreateLateFirstStep(ctx context.Context, spec executors.Spec) (executors.LateFirstStepEnv, error) {
+	env, err := e.newEnv(ctx, spec, &firstOpt{late: true})
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +110,23 @@ func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, fir
 
 // createFirst creates the first step's container and task and remembers
 // how to make the keeper container for later steps.
-func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, spec executors.Spec, step executors.Step) error {
+func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, spec executors.Spec, first firstOpt) error {
 	cfg := j.cfg
-	cfg.args = append([]string{"/bin/sh", "-c", gateWrapper, "sh"}, stepCmd(step)...)
-	cfg.env = mergeEnv(spec.Env, step.Env)
-	cfg.cwd = firstNonEmpty(step.WorkDir, spec.WorkDir)
-	cfg.user = firstNonEmpty(step.User, spec.User)
+	var end string
+	if first.late {
+		var err error
+		if end, err = stepcmd.NewEndLine(); err != nil {
+			return fmt.Errorf("containerd: job %s: %w", spec.JobID, err)
+		}
+		cfg.args = []string{"/bin/sh", "-c", lateWrapper, "sh", end}
+		cfg.user = spec.User
+	} else {
+		step := first.step
+		cfg.args = append([]string{"/bin/sh", "-c", gateWrapper, "sh"}, stepcmd.Argv(step)...)
+		cfg.env = mergeEnv(spec.Env, step.Env)
+		cfg.cwd = firstNonEmpty(step.WorkDir, spec.WorkDir)
+		cfg.user = firstNonEmpty(step.User, spec.User)
+	}
 	out := &switchWriter{w: io.Discard}
 	gateR, gate := io.Pipe()
 	c, task, err := e.newTask(ctx, env, j.id, j.image, j.labels, cfg, j.runtime, cio.NewCreator(cio.WithStreams(gateR, out, out)))
@@ -92,7 +134,7 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 		gate.Close()
 		return err
 	}
-	env.first = &firstStep{task: task, out: out, gate: gate, procs: proctree.New(int(task.Pid()))}
+	env.first = &firstStep{task: task, out: out, gate: gate, procs: proctree.New(int(task.Pid())), end: end}
 	env.container = c
 	keeper := *j
 	keeper.id = containerID(spec.JobID, keeperSuffix)
@@ -106,10 +148,66 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 // written after RunFirst returned (by processes the step left, before
 // they die with the task) is dropped.
 func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, error) {
-	f, ferr := v.takeFirst()
+	f, ferr := v.takeFirst(false)
 	if ferr != nil {
 		return executors.Result{}, ferr
 	}
+	return v.runFirst(ctx, f, nil, out)
+}
+
+// RunFirstStep hands step to the waiting job container of a late first
+// step and streams its output until it exits, as RunFirst does (see
+// executors.LateFirstStepEnv).
+func (v *Env) RunFirstStep(ctx context.Context, step executors.Step, out io.Writer) (executors.Result, error) {
+	if err := v.usable(); err != nil {
+		return executors.Result{}, err
+	}
+	v.mu.Lock()
+	end := ""
+	if v.first != nil {
+		end = v.first.end
+	}
+	v.mu.Unlock()
+	if end == "" {
+		return executors.Result{}, fmt.Errorf("containerd: job %s: no late first step: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	prog, err := stepcmd.Program(step, v.workDir, v.user, end)
+	if err != nil {
+		return executors.Result{}, fmt.Errorf("containerd: job %s: %w", v.jobID, err)
+	}
+	f, err := v.takeFirst(true)
+	if err != nil {
+		return executors.Result{}, err
+	}
+	return v.runFirst(ctx, f, prog, out)
+}
+
+// Waiting returns nil while a late first step's container can still be
+// given its step: created, or started and waiting (see
+// executors.LateFirstStepEnv).
+func (v *Env) Waiting(ctx context.Context) error {
+	if err := v.usable(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	f := v.first
+	v.mu.Unlock()
+	if f == nil || f.end == "" || f.used {
+		return fmt.Errorf("containerd: job %s: no late first step waits: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	st, err := f.task.Status(v.ex.withNS(ctx))
+	if err != nil {
+		return engineErr("status of the waiting job container", err)
+	}
+	if st.Status != ctrd.Created && st.Status != ctrd.Running {
+		return fmt.Errorf("containerd: job %s: the waiting job container is %s: %w", v.jobID, st.Status, executors.ErrEngine)
+	}
+	return nil
+}
+
+// runFirst runs a first step taken from the Env: given at creation
+// (prog nil), or late, handed over as prog.
+func (v *Env) runFirst(ctx context.Context, f *firstStep, prog []byte, out io.Writer) (executors.Result, error) {
 	start := v.ex.now()
 	// Engine calls outlive ctx: a cancelled step is still killed and
 	// waited for.
@@ -130,9 +228,12 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 	}
 	defer f.stopWait()
 	statusC := f.statusC
-	// The step runs: the shim holds the stdin FIFO open until told.
-	f.gate.Close()
-	if err := f.task.CloseIO(bg, ctrd.WithStdinCloser); err != nil {
+	if prog != nil {
+		// The waiting shell reads up to the end line; the step's stdin
+		// is /dev/null, so stdin needs no closing. A container that died
+		// reads nothing: the write ends when release closes the gate.
+		go func() { _, _ = f.gate.Write(prog) }()
+	} else if err := f.openGate(bg); err != nil {
 		kctx, cancel := context.WithTimeout(bg, v.ex.cleanupTimeout)
 		defer cancel()
 		_ = f.task.Kill(kctx, syscall.SIGKILL, ctrd.WithKillAll)
@@ -192,6 +293,13 @@ func (v *Env) Prestart(ctx context.Context) error {
 	return nil
 }
 
+// openGate lets a first step given at creation run: the shim holds the
+// stdin FIFO open until told.
+func (f *firstStep) openGate(ctx context.Context) error {
+	f.gate.Close()
+	return f.task.CloseIO(ctx, ctrd.WithStdinCloser)
+}
+
 // release ends what a first step holds open: the gate's pipe and
 // the watch for its exit. Close calls it under keepMu.
 func (f *firstStep) release() {
@@ -201,8 +309,9 @@ func (f *firstStep) release() {
 	}
 }
 
-// takeFirst returns the first step, once, if the Env is usable.
-func (v *Env) takeFirst() (*firstStep, error) {
+// takeFirst returns the first step, once, if the Env is usable and the
+// step is late as asked.
+func (v *Env) takeFirst(late bool) (*firstStep, error) {
 	if err := v.usable(); err != nil {
 		return nil, err
 	}
@@ -210,6 +319,9 @@ func (v *Env) takeFirst() (*firstStep, error) {
 	defer v.mu.Unlock()
 	if v.first == nil || v.first.used {
 		return nil, fmt.Errorf("containerd: job %s: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	if late != (v.first.end != "") {
+		return nil, fmt.Errorf("containerd: job %s: RunFirst and RunFirstStep mixed up: %w", v.jobID, executors.ErrFirstStepUsed)
 	}
 	v.first.used = true
 	return v.first, nil

@@ -38,8 +38,11 @@ type Env struct {
 	// that Exec starts on demand (containerID and procs are set then).
 	firstID  string
 	firstEnd []byte // what the first step's wrapper writes after the step's output
-	steps    *jobContainer
-	keepMu   sync.Mutex // held while the keeper starts, and by remove
+	// firstLate is a late first step's end line (lateWrapper); empty
+	// when the step was given at creation.
+	firstLate string
+	steps     *jobContainer
+	keepMu    sync.Mutex // held while the keeper starts, and by remove
 
 	mu          sync.Mutex
 	firstUsed   bool

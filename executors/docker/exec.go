@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"regexp"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/stepcmd"
 )
 
 // drainAfterKill bounds how long Exec waits for the output of a killed
@@ -50,7 +49,7 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 		AttachStderr: true,
 		Env:          append(append([]string{}, v.env...), step.Env...),
 		WorkingDir:   wd,
-		Cmd:          stepCmd(step),
+		Cmd:          stepcmd.Argv(step),
 	})
 	if err != nil {
 		return executors.Result{}, v.failure(ctx, "exec create", err)
@@ -178,23 +177,4 @@ func (v *Env) containerGone(cins container.InspectResponse) error {
 	}
 	v.markDead(err)
 	return err
-}
-
-// posixShells are the shells whose -c scripts can start with "exec 2>&1".
-var posixShells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true, "ksh": true, "mksh": true, "zsh": true}
-
-var dashC = regexp.MustCompile(`^-[a-zA-Z]*c$`)
-
-// stepCmd returns the exec argv: the shell prefix and the script, which
-// redirects stderr to stdout first when the shell is a POSIX one.
-func stepCmd(step executors.Step) []string {
-	shell := step.Shell
-	if len(shell) == 0 {
-		shell = []string{"sh", "-c"}
-	}
-	script := step.Script
-	if len(shell) >= 2 && posixShells[path.Base(shell[0])] && dashC.MatchString(shell[len(shell)-1]) {
-		script = "exec 2>&1\n" + script
-	}
-	return append(append([]string{}, shell...), script)
 }

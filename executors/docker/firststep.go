@@ -10,15 +10,19 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/stepcmd"
 )
 
 var (
-	_ executors.FirstStepCreator    = (*Executor)(nil)
-	_ executors.FirstStepEnv        = (*Env)(nil)
-	_ executors.FirstStepPrestarter = (*Env)(nil)
+	_ executors.FirstStepCreator     = (*Executor)(nil)
+	_ executors.LateFirstStepCreator = (*Executor)(nil)
+	_ executors.FirstStepEnv         = (*Env)(nil)
+	_ executors.LateFirstStepEnv     = (*Env)(nil)
+	_ executors.FirstStepPrestarter  = (*Env)(nil)
 )
 
 // firstWrapper runs the step (its argv follows the end mark, $1) with
@@ -44,6 +48,20 @@ var (
 // that closed stream, so it reads nothing, as from /dev/null.
 const firstWrapper = `m=$1; shift; read -r _ || :; "$@" 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
 
+// lateWrapper is firstWrapper for a late first step: instead of waiting
+// for the end of its stdin, it reads the step's program (stepcmd.Program)
+// from stdin up to the end line "$2", chosen when the container was
+// created, and evaluates it in a subshell; the program execs the step
+// with stdin from /dev/null.
+const lateWrapper = `m=$1; M=$2; ` + stepcmd.Reader + `; (eval "$p") 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
+
+// firstOpt asks newEnv for a first-step container: with its step, or
+// late, its step given to RunFirstStep.
+type firstOpt struct {
+	step executors.Step
+	late bool
+}
+
 // firstSuccess is what firstWrapper writes to stderr for exit status 0.
 const firstSuccess = "runfleet-exit=0\n"
 
@@ -56,7 +74,19 @@ const keeperSuffix = "-steps"
 // container gets the same configuration as Create's job container: only
 // its entrypoint, command, user and environment differ.
 func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
-	env, err := e.newEnv(ctx, spec, &first)
+	env, err := e.newEnv(ctx, spec, &firstOpt{step: first})
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// CreateLateFirstStep is CreateFirstStep with the step given later, to
+// RunFirstStep (see executors.LateFirstStepCreator): the container's
+// process waits for it (lateWrapper) with the spec's environment,
+// directory and user.
+func (e *Executor) CreateLateFirstStep(ctx context.Context, spec executors.Spec) (executors.LateFirstStepEnv, error) {
+	env, err := e.newEnv(ctx, spec, &firstOpt{late: true})
 	if err != nil {
 		return nil, err
 	}
@@ -65,19 +95,32 @@ func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, fir
 
 // createFirst creates the first-step container and remembers how to make
 // the keeper container for later steps.
-func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, step executors.Step) error {
+func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, first firstOpt) error {
 	end, err := newEndMark()
 	if err != nil {
 		return fmt.Errorf("docker: job %s: %w", j.spec.JobID, err)
 	}
-	cfg, hc, nc := j.config(e, []string{"/bin/sh", "-c", firstWrapper, "sh", string(end)}, stepCmd(step))
-	cfg.Env = append(append([]string{}, j.spec.Env...), step.Env...)
-	cfg.User = step.User
-	if cfg.User == "" {
+	var cfg *container.Config
+	var hc *container.HostConfig
+	var nc *network.NetworkingConfig
+	if first.late {
+		if env.firstLate, err = stepcmd.NewEndLine(); err != nil {
+			return fmt.Errorf("docker: job %s: %w", j.spec.JobID, err)
+		}
+		cfg, hc, nc = j.config(e, []string{"/bin/sh", "-c", lateWrapper, "sh", string(end), env.firstLate}, nil)
+		cfg.Env = append([]string{}, j.spec.Env...)
 		cfg.User = j.spec.User
-	}
-	if step.WorkDir != "" {
-		cfg.WorkingDir = step.WorkDir
+	} else {
+		step := first.step
+		cfg, hc, nc = j.config(e, []string{"/bin/sh", "-c", firstWrapper, "sh", string(end)}, stepcmd.Argv(step))
+		cfg.Env = append(append([]string{}, j.spec.Env...), step.Env...)
+		cfg.User = step.User
+		if cfg.User == "" {
+			cfg.User = j.spec.User
+		}
+		if step.WorkDir != "" {
+			cfg.WorkingDir = step.WorkDir
+		}
 	}
 	cfg.AttachStdout, cfg.AttachStderr = true, true
 	// The gate (firstWrapper): stdin stays open until RunFirst closes it.
@@ -100,18 +143,81 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 // dropped. The step's processes are the container's, so on cancellation
 // the container is killed: that stops them all.
 func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, error) {
+	pre, err := v.takeFirst(false)
+	if err != nil {
+		return executors.Result{}, err
+	}
+	return v.runFirst(ctx, pre, nil, out)
+}
+
+// RunFirstStep hands step to the waiting job container of a late first
+// step and streams its output until the step ends, as RunFirst does (see
+// executors.LateFirstStepEnv).
+func (v *Env) RunFirstStep(ctx context.Context, step executors.Step, out io.Writer) (executors.Result, error) {
 	if err := v.usable(); err != nil {
 		return executors.Result{}, err
 	}
+	if v.firstLate == "" {
+		return executors.Result{}, fmt.Errorf("docker: job %s: no late first step: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	prog, err := stepcmd.Program(step, v.workDir, v.user, v.firstLate)
+	if err != nil {
+		return executors.Result{}, fmt.Errorf("docker: job %s: %w", v.jobID, err)
+	}
+	pre, err := v.takeFirst(true)
+	if err != nil {
+		return executors.Result{}, err
+	}
+	return v.runFirst(ctx, pre, prog, out)
+}
+
+// Waiting returns nil while a late first step's container can still be
+// given its step: created, or prestarted and running (see
+// executors.LateFirstStepEnv).
+func (v *Env) Waiting(ctx context.Context) error {
+	if err := v.usable(); err != nil {
+		return err
+	}
 	v.mu.Lock()
-	used := v.firstUsed || v.firstID == ""
+	waits := v.firstLate != "" && !v.firstUsed
+	pre := v.firstAtt != nil
+	v.mu.Unlock()
+	if !waits {
+		return fmt.Errorf("docker: job %s: no late first step waits: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	ins, err := v.ex.api.ContainerInspect(ctx, v.firstID)
+	if err != nil {
+		return engineErr("inspect the waiting job container", err)
+	}
+	if st := ins.State; st == nil || (pre && !st.Running) || (!pre && st.Status != "created") {
+		return fmt.Errorf("docker: job %s: the waiting job container is not waiting (%+v): %w", v.jobID, ins.State, executors.ErrEngine)
+	}
+	return nil
+}
+
+// takeFirst takes the first step, once, if the Env is usable and the
+// step is late as asked: a prestarted step's streams, or nil.
+func (v *Env) takeFirst(late bool) (*types.HijackedResponse, error) {
+	if err := v.usable(); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.firstUsed || v.firstID == "" {
+		return nil, fmt.Errorf("docker: job %s: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	if late != (v.firstLate != "") {
+		return nil, fmt.Errorf("docker: job %s: RunFirst and RunFirstStep mixed up: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
 	v.firstUsed = true
 	pre := v.firstAtt
 	v.firstAtt = nil
-	v.mu.Unlock()
-	if used {
-		return executors.Result{}, fmt.Errorf("docker: job %s: %w", v.jobID, executors.ErrFirstStepUsed)
-	}
+	return pre, nil
+}
+
+// runFirst runs a first step taken from the Env (pre: its prestarted
+// streams): given at creation (prog nil), or late, handed over as prog.
+func (v *Env) runFirst(ctx context.Context, pre *types.HijackedResponse, prog []byte, out io.Writer) (executors.Result, error) {
 	api := v.ex.api
 	start := v.ex.now()
 	defer v.watchFirst(ctx)() // enginestop.go
@@ -140,7 +246,13 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 			return executors.Result{}, firstFailure(ctx, "start job container", err)
 		}
 	}
-	// Open the gate: the step runs.
+	// Hand a late step over, and open the gate: the step runs.
+	if prog != nil {
+		if _, err := att.Conn.Write(prog); err != nil {
+			res, _ := v.cancelFirst(ctx, start, copied, att.Close)
+			return res, firstFailure(ctx, "hand the first step over", err)
+		}
+	}
 	if err := att.CloseWrite(); err != nil {
 		res, _ := v.cancelFirst(ctx, start, copied, att.Close)
 		return res, firstFailure(ctx, "open the first step's gate", err)

@@ -3,27 +3,10 @@ package docker
 import (
 	"encoding/base64"
 	"encoding/json"
-	"slices"
 	"testing"
 
 	"github.com/runfleet/runfleet/executors"
 )
-
-func TestStepCmd(t *testing.T) {
-	for _, tc := range []struct {
-		step executors.Step
-		want []string
-	}{
-		{executors.Step{Script: "echo x"}, []string{"sh", "-c", "exec 2>&1\necho x"}},
-		{executors.Step{Shell: []string{"/bin/bash", "-ec"}, Script: "x"}, []string{"/bin/bash", "-ec", "exec 2>&1\nx"}},
-		{executors.Step{Shell: []string{"pwsh", "-Command"}, Script: "x"}, []string{"pwsh", "-Command", "x"}},
-		{executors.Step{Shell: []string{"python3", "-c"}, Script: "x"}, []string{"python3", "-c", "x"}},
-	} {
-		if got := stepCmd(tc.step); !slices.Equal(got, tc.want) {
-			t.Errorf("stepCmd(%+v) = %q, want %q", tc.step, got, tc.want)
-		}
-	}
-}
 
 func TestResources(t *testing.T) {
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package executortest
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -30,19 +31,7 @@ var firstStepCases = []testCase{
 // executors without the capability: it is optional.
 func setupFirst(t *testing.T, h Harness, spec executors.Spec, first executors.Step) (string, executors.FirstStepEnv) {
 	t.Helper()
-	node := uniqueNode(t)
-	ex := h.New(t, node)
-	fc, ok := ex.(executors.FirstStepCreator)
-	if !ok && h.FirstStep {
-		t.Fatalf("%T no longer implements executors.FirstStepCreator, which its harness declares", ex)
-	}
-	if !ok {
-		t.Skipf("%T does not implement the optional executors.FirstStepCreator", ex)
-	}
-	spec.JobID, spec.Node = newJobID(), node
-	if spec.Image.Name == "" {
-		spec.Image = executors.Image{Name: h.Image, PullPolicy: executors.PullNever}
-	}
+	node, fc, spec := withCapability[executors.FirstStepCreator](t, h, spec)
 	ctx, cancel := context.WithTimeout(t.Context(), createTimeout)
 	defer cancel()
 	env, err := fc.CreateFirstStep(ctx, spec, first)
@@ -51,6 +40,28 @@ func setupFirst(t *testing.T, h Harness, spec executors.Spec, first executors.St
 	}
 	t.Cleanup(func() { closeEnv(t, env) })
 	return node, env
+}
+
+// withCapability returns a new node's executor as the optional
+// capability C, and spec with its JobID, Node and (unless set) Image
+// filled in. It skips executors without C, and fails for one whose
+// harness declares the first-step capabilities (Harness.FirstStep).
+func withCapability[C any](t *testing.T, h Harness, spec executors.Spec) (string, C, executors.Spec) {
+	t.Helper()
+	node := uniqueNode(t)
+	ex := h.New(t, node)
+	c, ok := ex.(C)
+	if !ok && h.FirstStep {
+		t.Fatalf("%T does not implement %T, which its harness declares (FirstStep)", ex, &c)
+	}
+	if !ok {
+		t.Skipf("%T does not implement the optional %T", ex, &c)
+	}
+	spec.JobID, spec.Node = newJobID(), node
+	if spec.Image.Name == "" {
+		spec.Image = executors.Image{Name: h.Image, PullPolicy: executors.PullNever}
+	}
+	return node, c, spec
 }
 
 // runFirst runs the first step, failing the test on an error.
@@ -115,15 +126,35 @@ func testFirstStepRuns(t *testing.T, h Harness) {
 // the disk cap; then that the container of later steps has them too.
 func testFirstStepLimits(t *testing.T, h Harness) {
 	var log syncBuffer
-	spec := executors.Spec{
-		Log:    &log,
+	_, env := setupFirst(t, h, limitsSpec(&log), executors.Step{Script: limitsProbe})
+	if !strings.Contains(log.String(), "/scratch are capped at 16MiB") {
+		t.Errorf("job log does not state the volume cap: %q", log.String())
+	}
+	res, out := runFirst(t, env)
+	if res.ExitCode != 0 {
+		t.Fatalf("probe exited %d:\n%s", res.ExitCode, out)
+	}
+	t.Run("first step", func(t *testing.T) { checkLimits(t, out) })
+	mustRun(t, env, "rm -f /scratch/fill")
+	t.Run("later steps", func(t *testing.T) { checkLimits(t, mustRun(t, env, limitsProbe)) })
+}
+
+// limitsSpec is the spec whose limits limitsProbe shows and checkLimits
+// checks.
+func limitsSpec(log *syncBuffer) executors.Spec {
+	return executors.Spec{
+		Log:    log,
 		Mounts: []executors.Mount{{Target: "/scratch", Volume: true}},
 		Resources: executors.Resources{
 			Memory: 128 * mib, MemorySwap: 128 * mib, PidsLimit: 64, NanoCPUs: 500_000_000,
 			ShmSize: 32 * mib, DiskSize: 16 * mib,
 		},
 	}
-	const probe = `echo "pids $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
+}
+
+// limitsProbe prints, from inside a container of limitsSpec, its limits
+// and hardening.
+const limitsProbe = `echo "pids $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
 if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then echo "cpu $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
 else echo "cpu $(cat /sys/fs/cgroup/cpu.max)"; fi
 echo "mem $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
@@ -133,38 +164,30 @@ mkdir -p /tmp/m && mount -t tmpfs none /tmp/m 2>/dev/null && echo "mounted"
 grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd):' /proc/self/status
 if dd if=/dev/zero of=/scratch/fill bs=1M count=32 2>/dev/null; then echo "disk uncapped"; else echo "disk capped"; fi
 true`
-	_, env := setupFirst(t, h, spec, executors.Step{Script: probe})
-	if !strings.Contains(log.String(), "/scratch are capped at 16MiB") {
-		t.Errorf("job log does not state the volume cap: %q", log.String())
-	}
-	check := func(t *testing.T, out string) {
-		t.Helper()
-		for _, want := range []string{"pids 64\n", "shm 32768\n", "mem 134217728\n", "NoNewPrivs:\t1\n", "Seccomp:\t2\n", "disk capped\n"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("output lacks %q:\n%s", want, out)
-			}
-		}
-		if !strings.Contains(out, "cpu 50000 100000\n") && !strings.Contains(out, "cpu 50000 100000 \n") {
-			t.Errorf("cpu quota is not 0.5 CPU:\n%s", out)
-		}
-		for _, bad := range []string{"socket ", "mounted", "disk uncapped"} {
-			if strings.Contains(out, bad) {
-				t.Errorf("output has %q:\n%s", bad, out)
-			}
-		}
-		for _, field := range []string{"CapEff", "CapBnd"} {
-			if c := capField(t, out, field); c&(1<<capSysAdmin) != 0 || c&(1<<41-1) == 1<<41-1 {
-				t.Errorf("%s %x includes CAP_SYS_ADMIN or is full", field, c)
-			}
+
+// checkLimits checks limitsProbe's output: the limits of limitsSpec, no
+// engine socket, no mount, no new privileges, seccomp, reduced
+// capabilities and the disk cap.
+func checkLimits(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{"pids 64\n", "shm 32768\n", "mem 134217728\n", "NoNewPrivs:\t1\n", "Seccomp:\t2\n", "disk capped\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	res, out := runFirst(t, env)
-	if res.ExitCode != 0 {
-		t.Fatalf("probe exited %d:\n%s", res.ExitCode, out)
+	if !strings.Contains(out, "cpu 50000 100000\n") && !strings.Contains(out, "cpu 50000 100000 \n") {
+		t.Errorf("cpu quota is not 0.5 CPU:\n%s", out)
 	}
-	t.Run("first step", func(t *testing.T) { check(t, out) })
-	mustRun(t, env, "rm -f /scratch/fill")
-	t.Run("later steps", func(t *testing.T) { check(t, mustRun(t, env, probe)) })
+	for _, bad := range []string{"socket ", "mounted", "disk uncapped"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output has %q:\n%s", bad, out)
+		}
+	}
+	for _, field := range []string{"CapEff", "CapBnd"} {
+		if c := capField(t, out, field); c&(1<<capSysAdmin) != 0 || c&(1<<41-1) == 1<<41-1 {
+			t.Errorf("%s %x includes CAP_SYS_ADMIN or is full", field, c)
+		}
+	}
 }
 
 func testFirstStepOOM(t *testing.T, h Harness) {
@@ -192,28 +215,40 @@ func testFirstStepMetadata(t *testing.T, h Harness) {
 	}
 }
 
+// cancelScript is a first step that runs until cancelled, with a
+// process of its own in the background.
+const cancelScript = "(sleep 300 &); echo started; sleep 300"
+
 func testFirstStepCancel(t *testing.T, h Harness) {
-	_, env := setupFirst(t, h, executors.Spec{}, executors.Step{Script: "(sleep 300 &); echo started; sleep 300"})
+	_, env := setupFirst(t, h, executors.Spec{}, executors.Step{Script: cancelScript})
+	checkFirstCancel(t, env, "RunFirst", func(ctx context.Context, out io.Writer) error {
+		_, err := env.RunFirst(ctx, out)
+		return err
+	})
+}
+
+// checkFirstCancel runs a first step of cancelScript with run, cancels it
+// once it started, and checks that run returns context.Canceled in time
+// and that the Env still runs steps with Exec.
+func checkFirstCancel(t *testing.T, env executors.Env, name string, run func(ctx context.Context, out io.Writer) error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() {
-		_, err := env.RunFirst(ctx, &out)
-		done <- err
-	}()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "started") }, 20*time.Second, "first step to start")
+	go func() { done <- run(ctx, &out) }()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "started") }, 20*time.Second, name+"'s step to start")
 	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled RunFirst returned %v, want an error wrapping context.Canceled", err)
+			t.Fatalf("cancelled %s returned %v, want an error wrapping context.Canceled", name, err)
 		}
 	case <-time.After(cancelDeadline):
-		t.Fatalf("cancelled RunFirst still running after %s", cancelDeadline)
+		t.Fatalf("cancelled %s still running after %s", name, cancelDeadline)
 	}
 	if got := mustRun(t, env, "echo after"); got != "after\n" {
-		t.Errorf("Exec after a cancelled first step: %q", got)
+		t.Errorf("Exec after a cancelled %s: %q", name, got)
 	}
 }
 

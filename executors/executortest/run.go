@@ -47,7 +47,7 @@ func Run(t *testing.T, h Harness) {
 		t.Fatal("executortest: Harness needs New, Image and Leftovers")
 	}
 	preflight(t, h)
-	cases := [][]testCase{execCases, mountCases, networkCases, lifecycleCases, stopCases, limitCases, securityCases, hostileCases, firstStepCases}
+	cases := [][]testCase{execCases, mountCases, networkCases, lifecycleCases, stopCases, limitCases, securityCases, hostileCases, firstStepCases, lateStepCases}
 	for _, group := range cases {
 		for _, c := range group {
 			t.Run(c.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -67,9 +66,9 @@ type BuildSettings struct {
 	// SourceStores marks the slots' source stores used; the agent's
 	// periodic reaper sweeps them (nil: no marks, runner exec).
 	SourceStores *SourceStores
-	// WarmHelpers keeps a sources helper created ahead per slot (nil:
-	// none, runner exec).
-	WarmHelpers *WarmHelpers
+	// Warm keeps a sources helper and a job container created ahead per
+	// slot (nil: none, runner exec).
+	Warm *Warm
 	// LocalSources, when set, is a directory copied in as the job's sources
 	// instead of fetching them with git (runner exec).
 	LocalSources string
@@ -93,9 +92,16 @@ type build struct {
 	// first is env while its first step (job step firstStep) has not run.
 	first     executors.FirstStepEnv
 	firstStep int
+	// late is env when it is a warm job container (warmjob.go) waiting
+	// for job step firstStep; stepEnv, the job's variables, then go with
+	// every step.
+	late    executors.LateFirstStepEnv
+	stepEnv []string
+	// spec is the job container's spec (createEnv).
+	spec executors.Spec
 	// jobUp is done once the job container's start ahead of its first
 	// step returned, or will not happen (build_first.go): the slot's next
-	// sources helper is created after it (warmhelper.go).
+	// sources helper is created after it (warm.go).
 	jobUp *signal
 	// phases are the job's timestamps since hand-out (phases.go).
 	phases *jobPhases
@@ -429,12 +435,14 @@ func (b *build) cleanupFiles() error {
 	if b.hostDir == "" {
 		return nil
 	}
+	// Emptied, not removed: the slot's warm job container mounts them
+	// (warmjob.go).
 	var errs []error
-	if err := os.RemoveAll(b.hostProjectDir() + ".tmp"); err != nil {
+	if err := emptyDir(b.hostProjectDir()+".tmp", false); err != nil {
 		errs = append(errs, err)
 	}
 	if strategy(b.vars) != gitFetch {
-		if err := os.RemoveAll(b.hostProjectDir()); err != nil {
+		if err := emptyDir(b.hostProjectDir(), false); err != nil {
 			errs = append(errs, err)
 		}
 	}

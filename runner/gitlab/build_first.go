@@ -38,12 +38,20 @@ func (b *build) firstStepIndex(img executors.Image) int {
 
 // createEnv creates the job's environment: with the first step as the job
 // container's process when firstStepIndex allows it, so the script starts
-// without an exec into an idle container.
+// without an exec into an idle container; in the slot's warm job
+// container, waiting for that step, when one fits the job.
 func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.Env, error) {
 	b.firstStep = -1
+	b.spec = spec
 	i := b.firstStepIndex(spec.Image)
 	if i < 0 {
 		return b.s.Executor.Create(ctx, spec)
+	}
+	if late := b.takeWarmJob(ctx, spec); late != nil { // warmjob.go
+		// The job's variables go with each step: the container was
+		// created before they were known.
+		b.late, b.firstStep, b.stepEnv = late, i, spec.Env
+		return late, nil
 	}
 	fc := b.s.Executor.(executors.FirstStepCreator)
 	env, err := fc.CreateFirstStep(ctx, spec, b.stepOf(b.job.Steps[i]))
@@ -92,18 +100,23 @@ func (b *build) waitPrestart() {
 
 // stepOf is the executor step that runs a job step's script.
 func (b *build) stepOf(st Step) executors.Step {
-	return executors.Step{Script: stepScript(withBuildHooks(b.s.Runner, st)), WorkDir: b.projectDir()}
+	return executors.Step{Script: stepScript(withBuildHooks(b.s.Runner, st)), WorkDir: b.projectDir(), Env: b.stepEnv}
 }
 
 // execStep runs job step i: as the first-step container's process when
-// it is the step created with the environment and it has not run yet,
-// otherwise with Exec.
+// it is the step created with the environment (or the step a warm job
+// container waits for) and it has not run yet, otherwise with Exec.
 func (b *build) execStep(ctx context.Context, i int, st Step) (executors.Result, error) {
+	if b.late != nil && i == b.firstStep {
+		late := b.late
+		b.late = nil
+		return b.runLateFirst(ctx, late, st)
+	}
 	if b.first != nil && i == b.firstStep {
 		first := b.first
 		b.first = nil
 		b.waitPrestart()
-		res, err := first.RunFirst(ctx, b.rep)
+		res, err := first.RunFirst(ctx, b.refillOnOutput()) // warmjob.go
 		if !errors.Is(err, executors.ErrFirstStepUsed) {
 			return res, err
 		}

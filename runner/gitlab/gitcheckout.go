@@ -223,8 +223,8 @@ func (b *build) helperSpec(store string) executors.Spec {
 func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperContainer, error) {
 	b := h.b
 	spec := b.helperSpec(h.store)
-	c := b.s.WarmHelpers.take(ctx, b.slot, helperKey(spec), b.hostProjectDir(), h.store) // warmhelper.go
-	if c != nil {
+	c, ok := b.s.Warm.helperSlots().take(ctx, b.slot, helperKey(spec), b.hostProjectDir(), h.store) // warm.go
+	if ok {
 		c.warm = true
 		b.phases.mark("helper_warm")
 	} else {
@@ -239,7 +239,7 @@ func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperCont
 }
 
 // helperKey is what a warm helper must share with the helper a job needs
-// (warmhelper.go): everything in its spec but its names and labels.
+// (warm.go): everything in its spec but its names and labels.
 func helperKey(spec executors.Spec) string {
 	r := spec.Resources
 	return fmt.Sprintf("%s|%s|%s|%s|%s|%d|%d|%d|%v", spec.Image.Name, spec.Image.PullPolicy, spec.Runtime, spec.Network,
@@ -293,11 +293,11 @@ func (b *build) createHelper(ctx context.Context, spec executors.Spec) (*helperE
 }
 
 // refillHelper has the slot's next sources helper created ahead, for this
-// job's project (warmhelper.go), once this job's checkout is done. Only a
+// job's project (warm.go), once this job's checkout is done. Only a
 // fetch keeps the project directory and the store for the next job; a
 // size-capped build directory is the job's own.
 func (b *build) refillHelper(store string) {
-	if b.s.WarmHelpers == nil || strategy(b.vars) != gitFetch || b.s.Runner.Docker.DiskSize > 0 {
+	if b.s.Warm == nil || strategy(b.vars) != gitFetch || b.s.Runner.Docker.DiskSize > 0 {
 		return
 	}
 	if _, ok := b.s.Executor.(executors.FirstStepCreator); !ok {
@@ -307,7 +307,7 @@ func (b *build) refillHelper(store string) {
 	spec.JobID = "src-warm-" + randomSuffix()
 	delete(spec.Labels, "dev.runfleet.gitlab.job")
 	spec.Labels["dev.runfleet.warm"] = "true"
-	b.s.WarmHelpers.refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store}, b.jobUp.wait(),
+	b.s.Warm.helperSlots().refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store}, b.jobUp.wait(),
 		func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) })
 }
 

@@ -167,13 +167,11 @@ func (b *build) registryAuth(image string) *executors.RegistryAuth {
 // directories the runner decides.
 func (b *build) environment() ([]string, error) {
 	tmp := b.hostProjectDir() + ".tmp"
-	// A fresh directory: whatever an earlier job left there (a link to a
-	// host file, say) is gone before the agent writes into it.
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("remove old file variable directory: %w", err)
-	}
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("create file variable directory: %w", err)
+	// An empty directory: whatever an earlier job left there (a link to a
+	// host file, say) is gone before the agent writes into it. The
+	// directory itself stays: a warm job container mounts it (warmjob.go).
+	if err := emptyDir(tmp, true); err != nil {
+		return nil, fmt.Errorf("empty the file variable directory: %w", err)
 	}
 	// The runner's environment entries are among b.vars (runnerVariables).
 	var env []string
@@ -181,7 +179,7 @@ func (b *build) environment() ([]string, error) {
 		val := v.Value
 		if v.File {
 			name := path.Base(v.Key)
-			if err := os.WriteFile(filepath.Join(tmp, name), []byte(v.Value), 0o644); err != nil {
+			if err := writeNew(filepath.Join(tmp, name), []byte(v.Value)); err != nil {
 				return nil, fmt.Errorf("write file variable %s: %w", v.Key, err)
 			}
 			val = b.projectDir() + ".tmp/" + name

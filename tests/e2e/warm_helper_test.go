@@ -15,7 +15,7 @@ import (
 )
 
 // labelWarmHelper marks a sources helper created ahead of its job
-// (runner/gitlab/warmhelper.go).
+// (runner/gitlab/warm.go).
 const labelWarmHelper = "dev.runfleet.warm"
 
 // TestWarmSourcesHelper: after a job's checkout, the slot's next sources

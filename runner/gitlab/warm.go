@@ -1,0 +1,101 @@
+package gitlab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/runfleet/runfleet/runner/config"
+)
+
+// helperParamsDir, under builds_dir, holds one directory per sources
+// helper container: the checkout's parameters (helperParams), which the
+// agent writes there just before the helper's script runs. The helper
+// mounts its own directory read-only; no job container mounts any.
+const helperParamsDir = ".helper-params"
+
+// Warm keeps containers created ahead of each slot's next job, for the
+// slot's last one (warmSlots), off the next job's critical path:
+//
+//   - a sources helper for the last job's project (gitcheckout.go): the
+//     next job of that project checks out without waiting for the engine
+//     to create a container;
+//   - a job container waiting for its first step (warmjob.go), with the
+//     last job's image, mounts and limits: the next such job's script
+//     starts without a container being created or started for it.
+//
+// Each is exactly what a fresh one would be: a new container that has
+// run nothing of any job, with the same image, limits and mounts, used
+// for one job and then removed. What makes it the job's (the checkout's
+// parameters, the job's script and variables) is handed to it when a job
+// takes it. The agent removes them at stop (Close); after a crash the
+// start-up reap does.
+//
+// A nil *Warm keeps nothing: every job creates its containers.
+type Warm struct {
+	helpers *warmSlots[*helperEnvRun]
+	jobs    *warmSlots[*warmJob]
+	busy    sync.WaitGroup
+}
+
+// NewWarm returns the warm containers of runner r's slots. Parameter
+// directories a killed agent left are removed (its containers are reaped
+// with the rest of the node's objects).
+func NewWarm(r config.Runner, log *slog.Logger) *Warm {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &Warm{}
+	w.helpers = newWarmSlots(log, "sources helper", &w.busy, (*helperEnvRun).remove)
+	w.jobs = newWarmSlots(log, "job container", &w.busy, (*warmJob).remove)
+	params := helperParamsRoot(r)
+	if err := os.RemoveAll(params); err != nil {
+		log.Warn("removing old sources helper parameter directories", "dir", params, "err", err)
+	}
+	return w
+}
+
+// helperParamsRoot is where runner r's helpers' parameter directories go,
+// with or without warm helpers (runner exec).
+func helperParamsRoot(r config.Runner) string {
+	return filepath.Join(r.BuildsDir, helperParamsDir, r.ShortToken())
+}
+
+// helperSlots and jobSlots are w's pools; nil for a nil w.
+func (w *Warm) helperSlots() *warmSlots[*helperEnvRun] {
+	if w == nil {
+		return nil
+	}
+	return w.helpers
+}
+
+func (w *Warm) jobSlots() *warmSlots[*warmJob] {
+	if w == nil {
+		return nil
+	}
+	return w.jobs
+}
+
+// Close removes every warm container, once the creations in flight are
+// done, or gives up when ctx ends. Nothing is kept warm after it.
+func (w *Warm) Close(ctx context.Context) error {
+	if w == nil {
+		return nil
+	}
+	w.helpers.close()
+	w.jobs.close()
+	done := make(chan struct{})
+	go func() {
+		w.busy.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gitlab: removing warm containers: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,214 @@
+package gitlab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// warmSlots keeps, per slot, one container T created ahead of the slot's
+// next job for the key of its last one (a sources helper, or a job
+// container waiting for its step): while the last job runs, so the next
+// job with the same key skips creating its own. An entry serves a job
+// only when the job's key is its key and the host directories it mounts
+// are still the directories (device and inode) it mounted: a removed and
+// recreated directory discards it.
+type warmSlots[T any] struct {
+	log  *slog.Logger
+	what string // for logs: "sources helper", "job container"
+	// remove removes an entry's container.
+	remove func(T)
+	// busy tracks creations and removals in flight (Warm.Close waits),
+	// shared by the Warm's pools.
+	busy *sync.WaitGroup
+
+	mu    sync.Mutex
+	slots map[int]*warmEntry[T]
+	// pending are the entries being created, by slot (refill).
+	pending map[int]*pendingEntry
+	closed  bool
+}
+
+// warmEntry is a created container waiting for a job.
+type warmEntry[T any] struct {
+	key  string
+	dirs []fileID // the host directories it mounts, when created
+	c    T
+}
+
+// pendingEntry is an entry being created for key; done is closed when
+// its creation ended, whatever the outcome.
+type pendingEntry struct {
+	key  string
+	done chan struct{}
+}
+
+// pendingWait bounds how long a job waits for its slot's warm container
+// still being created before it creates one itself.
+const pendingWait = 30 * time.Second
+
+// warmCreateTimeout bounds the creation of a warm container.
+const warmCreateTimeout = 2 * time.Minute
+
+func newWarmSlots[T any](log *slog.Logger, what string, busy *sync.WaitGroup, remove func(T)) *warmSlots[T] {
+	return &warmSlots[T]{log: log, what: what, remove: remove, busy: busy,
+		slots: map[int]*warmEntry[T]{}, pending: map[int]*pendingEntry{}}
+}
+
+// fileID identifies a directory across renames: a path removed and
+// created again is another directory.
+type fileID struct{ dev, ino uint64 }
+
+func statID(path string) (fileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, fmt.Errorf("%s: no device and inode", path)
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
+
+// statIDs identifies paths, or fails.
+func statIDs(paths ...string) ([]fileID, error) {
+	ids := make([]fileID, len(paths))
+	for i, p := range paths {
+		id, err := statID(p)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+// take returns slot's entry when it matches key and still mounts the
+// directories dirs. One still being created for key is waited for (at
+// most pendingWait, or until ctx ends): it is further along than a
+// container created now. An entry that does not match is removed in the
+// background.
+func (w *warmSlots[T]) take(ctx context.Context, slot int, key string, dirs ...string) (T, bool) {
+	var zero T
+	if w == nil {
+		return zero, false
+	}
+	w.mu.Lock()
+	if p := w.pending[slot]; w.slots[slot] == nil && p != nil && p.key == key {
+		w.mu.Unlock()
+		wctx, cancel := context.WithTimeout(ctx, pendingWait)
+		select {
+		case <-p.done:
+		case <-wctx.Done():
+		}
+		cancel()
+		w.mu.Lock()
+	}
+	e := w.slots[slot]
+	delete(w.slots, slot)
+	w.mu.Unlock()
+	if e == nil {
+		return zero, false
+	}
+	ids, err := statIDs(dirs...)
+	if err == nil && e.key == key && slices.Equal(ids, e.dirs) {
+		return e.c, true
+	}
+	w.log.Debug("discarding a warm "+w.what+" that does not fit the slot's job", "slot", slot)
+	w.discard(e.c)
+	return zero, false
+}
+
+// refill creates, in the background, slot's next entry with create, for
+// key, mounting dirs, once after is closed (nil: at once): the job's own
+// container starts first, the engine not shared meanwhile. It replaces
+// the slot's current entry, if any.
+func (w *warmSlots[T]) refill(slot int, key string, dirs []string, after <-chan struct{}, create func(ctx context.Context) (T, error)) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	p := &pendingEntry{key: key, done: make(chan struct{})}
+	w.pending[slot] = p
+	w.busy.Add(1)
+	go func() {
+		defer w.busy.Done()
+		defer func() {
+			w.mu.Lock()
+			if w.pending[slot] == p {
+				delete(w.pending, slot)
+			}
+			w.mu.Unlock()
+			close(p.done)
+		}()
+		if after != nil {
+			<-after
+		}
+		ids, err := statIDs(dirs...)
+		if err != nil {
+			return // a directory went meanwhile: nothing to keep warm
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), warmCreateTimeout)
+		defer cancel()
+		c, err := create(ctx)
+		if err != nil {
+			w.log.Warn("creating a warm "+w.what, "slot", slot, "err", err)
+			return
+		}
+		w.mu.Lock()
+		if w.closed {
+			w.mu.Unlock()
+			w.remove(c)
+			return
+		}
+		old := w.slots[slot]
+		w.slots[slot] = &warmEntry[T]{key: key, dirs: ids, c: c}
+		w.mu.Unlock()
+		if old != nil {
+			w.discard(old.c)
+		}
+	}()
+}
+
+// discard removes an unused container in the background (at once once
+// closed).
+func (w *warmSlots[T]) discard(c T) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.remove(c)
+		return
+	}
+	w.busy.Add(1)
+	w.mu.Unlock()
+	go func() {
+		defer w.busy.Done()
+		w.remove(c)
+	}()
+}
+
+// close starts removing every entry and refuses new ones; the Warm's
+// busy group waits for the removals.
+func (w *warmSlots[T]) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for slot, e := range w.slots {
+		delete(w.slots, slot)
+		w.busy.Add(1)
+		go func() {
+			defer w.busy.Done()
+			w.remove(e.c)
+		}()
+	}
+	w.closed = true
+}
