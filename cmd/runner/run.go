@@ -121,8 +121,11 @@ func run(ctx context.Context, g *globalFlags) error {
 		}
 		srcStores := gitlab.NewSourceStores(r, clk.Now, logger)
 		sweepers = append(sweepers, srcStores)
-		warm := gitlab.NewWarm(r, logger)
-		warms = append(warms, warm)
+		var warm *gitlab.Warm // nil keeps nothing warm
+		if r.WarmContainers {
+			warm = gitlab.NewWarm(r, logger)
+			warms = append(warms, warm)
+		}
 		src := gitlab.NewSource(gitlab.SourceOptions{
 			Runner: r, Client: client, SystemID: systemID, Info: versionInfo(r.Name),
 			Build: gitlab.BuildSettings{

@@ -81,8 +81,12 @@ type Runner struct {
 	// SourcesStoreTTL is how long a slot keeps the source store of a
 	// project no job of the slot fetched into (sources_store_ttl).
 	SourcesStoreTTL time.Duration
-	OutputLimit     int64 // bytes
-	Environment     []string
+	// WarmContainers keeps, per slot, a sources helper and a job
+	// container created ahead of the slot's next job (warm_containers,
+	// default true).
+	WarmContainers bool
+	OutputLimit    int64 // bytes
+	Environment    []string
 	// CloneURL, when set, replaces the scheme, host and path prefix of the
 	// repository URL sources are fetched from (gitlab-runner's clone_url).
 	CloneURL *url.URL
@@ -304,6 +308,7 @@ func runnerFromFile(rf RunnerFile, local bool, warn func(key, msg string)) (Runn
 		Limit:                rf.Limit,
 		BuildsDir:            rf.BuildsDir,
 		SourcesStoreTTL:      time.Duration(rf.SourcesStoreTTL) * time.Second,
+		WarmContainers:       rf.WarmContainers == nil || *rf.WarmContainers,
 		OutputLimit:          int64(rf.OutputLimit) << 10,
 		Environment:          rf.Environment,
 		TLSCAFile:            rf.TLSCAFile,

@@ -48,12 +48,15 @@ type RunnerFile struct {
 	TLSKeyFile  string `toml:"tls-key-file,omitempty"`
 	// CloneURL replaces the scheme, host and path prefix of the URL
 	// sources are fetched from (gitlab-runner's clone_url).
-	CloneURL           string   `toml:"clone_url,omitempty"`
-	Executor           string   `toml:"executor"`
-	Limit              int      `toml:"limit,omitempty"`
-	BuildsDir          string   `toml:"builds_dir,omitempty"`
-	SourcesStoreTTL    int      `toml:"sources_store_ttl,omitempty"` // seconds a slot keeps a source store no job used, default 7 days
-	OutputLimit        int      `toml:"output_limit,omitempty"`      // KiB, as gitlab-runner
+	CloneURL        string `toml:"clone_url,omitempty"`
+	Executor        string `toml:"executor"`
+	Limit           int    `toml:"limit,omitempty"`
+	BuildsDir       string `toml:"builds_dir,omitempty"`
+	SourcesStoreTTL int    `toml:"sources_store_ttl,omitempty"` // seconds a slot keeps a source store no job used, default 7 days
+	// WarmContainers, unset or true, keeps a sources helper and a job
+	// container created ahead of each slot's next job.
+	WarmContainers     *bool    `toml:"warm_containers,omitempty"`
+	OutputLimit        int      `toml:"output_limit,omitempty"` // KiB, as gitlab-runner
 	RequestConcurrency int      `toml:"request_concurrency,omitempty"`
 	TagList            []string `toml:"tag_list,omitempty"` // informational; tags live on the server
 	Environment        []string `toml:"environment,omitempty"`

@@ -54,3 +54,21 @@ func TestSourcesStoreTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestWarmContainers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		line string
+		want bool
+	}{
+		{"default", "", true},
+		{"on", "warm_containers = true\n", true},
+		{"off", "warm_containers = false\n", false},
+	} {
+		body := "[[runners]]\nurl = \"http://h\"\ntoken = \"t\"\n" + tc.line
+		c, err := Load(writeFile(t, body), func(string) (string, bool) { return "", false })
+		if err != nil || len(c.Runners) != 1 || c.Runners[0].WarmContainers != tc.want {
+			t.Errorf("%s: %v, %v; want warm containers %t", tc.name, c, err, tc.want)
+		}
+	}
+}

@@ -19,8 +19,9 @@ import (
 // engine's raw baselines measured in the same run.
 type benchRig struct {
 	name string
-	// start runs an agent with concurrent slots against srv on the engine.
-	start func(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent
+	// start runs an agent with concurrent slots against srv on the
+	// engine, with runner's TOML lines added to its [[runners]] table.
+	start func(b *testing.B, srv *gitlabtest.Server, concurrent int, runner string) *agent
 	// firstByte is the engine API alone: create + start a container until
 	// its first output byte.
 	firstByte func() time.Duration
@@ -65,16 +66,16 @@ func benchRigs(b *testing.B) []benchRig {
 	return []benchRig{
 		{
 			name: "docker",
-			start: func(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent {
-				return startAgent(b, srv, agentConfig{Concurrent: concurrent})
+			start: func(b *testing.B, srv *gitlabtest.Server, concurrent int, runner string) *agent {
+				return startAgent(b, srv, agentConfig{Concurrent: concurrent, Runner: runner})
 			},
 			firstByte: func() time.Duration { return must(raw.FirstByte(ctx)) },
 			lifecycle: func() time.Duration { return must(raw.Lifecycle(ctx)) },
 		},
 		{
 			name: "containerd",
-			start: func(b *testing.B, srv *gitlabtest.Server, concurrent int) *agent {
-				return startContainerdAgent(b, srv, concurrent)
+			start: func(b *testing.B, srv *gitlabtest.Server, concurrent int, runner string) *agent {
+				return startContainerdAgent(b, srv, concurrent, runner)
 			},
 			firstByte: func() time.Duration { return must(rawC.FirstByte(ctx, id())) },
 			lifecycle: func() time.Duration { return must(rawC.Lifecycle(ctx, id())) },
@@ -83,8 +84,9 @@ func benchRigs(b *testing.B) []benchRig {
 }
 
 // startContainerdAgent runs `runner run` with executor "containerd" and
-// the Docker agent's limits (writeConfig), in the e2e namespace.
-func startContainerdAgent(b testing.TB, srv *gitlabtest.Server, concurrent int) *agent {
+// the Docker agent's limits (writeConfig), in the e2e namespace, with
+// runner's TOML lines added to its [[runners]] table.
+func startContainerdAgent(b testing.TB, srv *gitlabtest.Server, concurrent int, runner string) *agent {
 	b.Helper()
 	tok := fmt.Sprintf("glrt-%020d", time.Now().UnixNano()%1e12*7901)
 	srv.AddRunner(tok)
@@ -92,7 +94,7 @@ func startContainerdAgent(b testing.TB, srv *gitlabtest.Server, concurrent int) 
 	node := nodeName(b)
 	metrics := freePort(b)
 	cfg := ctrdAgent{name: "e2e-bench", url: srv.URL(), token: tok, node: node, metrics: metrics, dir: dir, concurrent: concurrent,
-		containerd: []string{`memory = "256m"`, "pids_limit = 512"}}.config()
+		runner: runner, containerd: []string{`memory = "256m"`, "pids_limit = 512"}}.config()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)

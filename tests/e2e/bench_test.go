@@ -19,19 +19,27 @@ import (
 // final state acknowledged by GitLab (goal ≤ 200 ms). The script reads
 // the kernel's uptime clock, which the container shares with the host, so
 // no log flush interval pollutes the figures.
+//
+// Each runs with warm containers (the default: the job starts in the
+// slot's warm job container, the sources checked out by its warm helper)
+// and "-cold" without (warm_containers = false: the job's containers are
+// created for it).
 func BenchmarkJobOverhead(b *testing.B) {
 	for _, rig := range benchRigs(b) {
 		for _, mode := range []struct {
-			name string
-			vars []gitlabtest.Variable
+			name   string
+			vars   []gitlabtest.Variable
+			runner string
 		}{
-			{"fetch", nil},
-			{"nogit", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}},
+			{"fetch", nil, ""},
+			{"nogit", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}, ""},
+			{"fetch-cold", nil, "warm_containers = false"},
+			{"nogit-cold", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}, "warm_containers = false"},
 		} {
 			name := rig.name + "-" + mode.name
 			srv := gitlabtest.New(b, gitlabtest.WithLongPollHold(30*time.Second))
 			srv.AddRepo(b, "group/project", map[string]string{"README.md": "x\n"})
-			a := rig.start(b, srv, 1)
+			a := rig.start(b, srv, 1, mode.runner)
 			// Warm up: the first job pays for the first git clone.
 			srv.WaitFinal(b, srv.Enqueue(gitlabtest.JobSpec{Script: []string{"true"}}), 2*time.Minute)
 			var first, final, raw time.Duration

@@ -23,7 +23,7 @@ func BenchmarkTurnaround(b *testing.B) {
 	for _, rig := range benchRigs(b) {
 		srv := gitlabtest.New(b, gitlabtest.WithLongPollHold(30*time.Second))
 		srv.AddRepo(b, "group/project", map[string]string{"README.md": "x\n"})
-		a := rig.start(b, srv, 4)
+		a := rig.start(b, srv, 4, "")
 		// Warm up: the first job of a slot pays for its first clone.
 		var warm []int64
 		for range 4 {

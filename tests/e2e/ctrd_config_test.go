@@ -13,8 +13,10 @@ import (
 type ctrdAgent struct {
 	name, url, token, node, metrics string
 	// dir holds builds/ (and what extra names).
-	dir                                          string
-	concurrent, limit                            int
+	dir               string
+	concurrent, limit int
+	// runner is more keys of [[runners]], TOML lines.
+	runner                                       string
 	address, namespace, stateDir, bridge, subnet string
 	// containerd is more keys of [runners.containerd] (limits), one per
 	// line; tables are more tables after it ([runners.cache]).
@@ -32,6 +34,9 @@ func (a ctrdAgent) config() string {
 	var limit string
 	if a.limit > 0 {
 		limit = fmt.Sprintf("limit = %d\n", a.limit)
+	}
+	if a.runner != "" {
+		limit += strings.TrimSuffix(a.runner, "\n") + "\n"
 	}
 	return fmt.Sprintf(`concurrent = %d
 check_interval = 1

@@ -85,6 +85,7 @@ type agentConfig struct {
 	Extra           string // appended to [runners.docker]
 	OutputLimitKiB  int
 	Global          string // TOML inserted before [[runners]]
+	Runner          string // TOML appended to [[runners]]
 }
 
 // agent is one running `runner run` process.
@@ -157,6 +158,7 @@ executor = "docker"
 limit = %d
 builds_dir = %q
 output_limit = %d
+%s
 [runners.docker]
 image = %q
 pull_policy = ["never"]
@@ -166,7 +168,7 @@ pids_limit = 512
 [runners.cache]
 dir = %q
 `, c.Concurrent, metrics, c.ShutdownTimeout, node, c.Global, srv.URL(), tok, c.Limit,
-		filepath.Join(dir, "builds"), max(c.OutputLimitKiB, 8192), testImage, c.Extra, filepath.Join(dir, "cache"))
+		filepath.Join(dir, "builds"), max(c.OutputLimitKiB, 8192), c.Runner, testImage, c.Extra, filepath.Join(dir, "cache"))
 	path = filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func TestWarmSourcesHelper(t *testing.T) {
 				left = func() []string { return leftovers(t, node) }
 			case "containerd":
 				importIntoContainerd(t)
-				a = startContainerdAgent(t, srv, 1)
+				a = startContainerdAgent(t, srv, 1, "")
 				node = a.node
 				warm = func() []string { return ctrdWarmHelpers(t, node) }
 				left = func() []string { return ctrdLeftovers(t, node) }
