@@ -199,14 +199,6 @@ func (j *githubJIT) reload(ctx context.Context, n *jitNode, node string) error {
 	return nil
 }
 
-// gone records that node's runner id is no longer registered.
-func (j *githubJIT) gone(node string, id int64) {
-	n := j.node(node)
-	n.mu.Lock()
-	delete(n.ids, id)
-	n.mu.Unlock()
-}
-
 // authNode finds the node whose token the request carries, answering the
 // request itself when there is none.
 func (c *ControlPlane) authNode(w http.ResponseWriter, r *http.Request) (*nodeState, bool) {
@@ -284,42 +276,12 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, mintWrongLabels, fmt.Sprintf("labels %v: pool %q allows %v", req.Labels, rec.Pool, pc.Labels))
 		return
 	}
-	jn := j.node(rec.Name)
-	jn.mu.Lock()
-	defer jn.mu.Unlock()
-	ctx := r.Context()
-	// GitHub is the record of the node's unfinished runners (a JIT runner
-	// is registered from its mint until its one job ends): asked at the
-	// node's first mint and whenever the runners known fill its slots.
-	if !jn.loaded || jn.count() >= slots {
-		if err := j.refresh(ctx, jn, rec.Name, rec.Pool); err != nil {
-			j.mints.WithLabelValues(resultOf(err)).Inc()
-			c.githubError(w, "listing the node's runners", rec.Name, err)
-			return
-		}
-	}
-	if jn.count() >= slots {
-		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", jn.count(), slots))
-		return
-	}
-	cfg, err := j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
-	if err != nil {
-		if !refused(err) {
-			// No answer (a timeout, the node gone): GitHub may have
-			// registered the runner all the same, which nobody would
-			// start. Its idle registration goes; the count is GitHub's
-			// next time.
-			j.removeNamed(ctx, c, rec.Name, req.Name)
-			jn.loaded = false
-		}
-		j.mints.WithLabelValues(resultOf(err)).Inc()
-		c.githubError(w, "minting a JIT runner config", rec.Name, err)
-		return
-	}
-	jn.ids[cfg.RunnerID] = true
-	j.mints.WithLabelValues(mintOK).Inc()
-	c.log.Info("minted a GitHub JIT runner for a node", "node", rec.Name, "runner", cfg.Name, "runner_id", cfg.RunnerID)
-	writeJSON(w, http.StatusOK, cfg)
+	c.mintWithin(w, r, rec, slots, refuse, runnerMint{
+		call: func(ctx context.Context) (fleetapi.JITConfig, error) {
+			return j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
+		},
+		unregister: func(ctx context.Context) { j.removeNamed(ctx, c, rec.Name, req.Name) },
+	})
 }
 
 // refused reports whether GitHub answered err (so it registered nothing).
@@ -418,30 +380,7 @@ func (c *ControlPlane) handleDeleteRunner(w http.ResponseWriter, r *http.Request
 		c.deleteScaleSet(w, r, n, req) // githubscaleset.go
 		return
 	}
-	name := n.name()
-	ctx := r.Context()
-	// Whose runner it is, GitHub says: the node's word is not taken.
-	rn, err := c.jit.o.API.Runner(ctx, req.ID)
-	if errors.Is(err, ErrGitHubNotFound) {
-		c.jit.gone(name, req.ID) // a JIT runner unregisters after its job
-		writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
-		return
-	}
-	if err != nil {
-		c.githubError(w, "looking up a runner to delete", name, err)
-		return
-	}
-	if !c.jit.owns(name, rn.Name) {
-		c.log.Warn("a node asked to delete another node's runner: refused", "node", name, "runner", rn.Name, "runner_id", rn.ID)
-		writeError(w, http.StatusForbidden, fmt.Sprintf("runner %d is not this node's", req.ID))
-		return
-	}
-	if err := c.jit.o.API.DeleteRunner(ctx, rn.ID); err != nil {
-		c.githubError(w, "deleting a runner", name, err)
-		return
-	}
-	c.jit.gone(name, rn.ID)
-	writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
+	c.deleteOwned(w, r, n.name(), c.jit.o.API, "", req.ID)
 }
 
 func (c *ControlPlane) handleRunnerJob(w http.ResponseWriter, r *http.Request) {
