@@ -199,28 +199,11 @@ func (j *githubJIT) reload(ctx context.Context, n *jitNode, node string) error {
 	return nil
 }
 
-// authNode finds the node whose token the request carries, answering the
-// request itself when there is none.
-func (c *ControlPlane) authNode(w http.ResponseWriter, r *http.Request) (*nodeState, bool) {
-	tok := bearer(r)
-	var n *nodeState
-	if tok != "" {
-		c.mu.RLock()
-		n = c.nodes[c.tokens[hashToken(tok)]]
-		c.mu.RUnlock()
-	}
-	if n == nil {
-		c.reject(w, r, http.StatusUnauthorized, "invalid node token", authNodeToken, "GitHub call with an invalid node token rejected")
-		return nil, false
-	}
-	return n, true
-}
-
 // nodeRequest authenticates a node's GitHub call and reads its body,
 // answering the request itself when either fails.
 func nodeRequest[T any](c *ControlPlane, w http.ResponseWriter, r *http.Request) (*nodeState, T, bool) {
 	var req T
-	n, ok := c.authNode(w, r)
+	_, n, ok := c.authNode(w, r, "GitHub call")
 	if !ok {
 		return nil, req, false
 	}
