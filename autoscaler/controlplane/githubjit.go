@@ -263,7 +263,7 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 		call: func(ctx context.Context) (fleetapi.JITConfig, error) {
 			return j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
 		},
-		unregister: func(ctx context.Context) { j.removeNamed(ctx, c, rec.Name, req.Name) },
+		unregister: func(ctx context.Context) { c.removeIdle(ctx, rec.Name, req.Name, whyMintLost) },
 	})
 }
 
@@ -272,26 +272,6 @@ func refused(err error) bool {
 	var rl *GitHubRateLimitError
 	return errors.As(err, &rl) || errors.Is(err, ErrGitHubInvalid) || errors.Is(err, ErrGitHubUnauthorized) ||
 		errors.Is(err, ErrGitHubNotFound) || errors.Is(err, ErrGitHubBusy)
-}
-
-// removeNamed deletes the idle registration named name, if GitHub has
-// one, within the cleanup timeout.
-func (j *githubJIT) removeNamed(ctx context.Context, c *ControlPlane, node, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
-	defer cancel()
-	rs, err := j.listOwned(ctx, node, name)
-	if err != nil {
-		c.log.Warn("looking for the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
-		return
-	}
-	for _, r := range rs {
-		if r.Name != name || r.Busy {
-			continue
-		}
-		if err := j.o.API.DeleteRunner(ctx, r.ID); err != nil {
-			c.log.Warn("deleting the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
-		}
-	}
 }
 
 // outside lists the labels of want not in allowed.
@@ -434,7 +414,7 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	jn.loaded = false                           // what is left, GitHub lists at the next mint
 	c.removeScaleSetRunners(ctx, jn, node, why) // githubscaleset.go
 	if len(c.jit.o.Pools) > 0 {                 // label mode: the node's runners by GitHub's list
-		c.removeLabelRunners(ctx, node, why)
+		c.removeIdle(ctx, node, "", why)
 	}
 	if why == whyRemoved {
 		c.jit.mu.Lock()
@@ -443,16 +423,18 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	}
 }
 
-// removeLabelRunners deletes node's idle label-mode registrations (the
-// node's jitNode.mu held).
-func (c *ControlPlane) removeLabelRunners(ctx context.Context, node, why string) {
-	rs, err := c.jit.listOwned(ctx, node, "")
+// removeIdle deletes node's idle label-mode registrations: the one named
+// name, or all of them for name "". A runner busy meanwhile stays (GitHub
+// refuses; its job ends on its own). Called with the node's jitNode.mu
+// held, or in a mint's cleanup (it is held there too).
+func (c *ControlPlane) removeIdle(ctx context.Context, node, name, why string) {
+	rs, err := c.jit.listOwned(ctx, node, name)
 	if err != nil {
-		c.log.Warn("listing the GitHub runners of a node", "node", node, "why", why, "err", err)
+		c.log.Warn("listing the GitHub runners of a node", "node", node, "runner", name, "why", why, "err", err)
 		return
 	}
 	for _, r := range rs {
-		if r.Busy {
+		if r.Busy || name != "" && r.Name != name {
 			continue
 		}
 		switch err := c.jit.o.API.DeleteRunner(ctx, r.ID); {
@@ -469,6 +451,7 @@ func (c *ControlPlane) removeLabelRunners(ctx context.Context, node, why string)
 const (
 	whyRemoved    = "node removed"
 	whyRegistered = "node registered again"
+	whyMintLost   = "the answer to its mint was lost"
 )
 
 func (n *nodeState) name() string {

@@ -54,7 +54,7 @@ type runnerMint struct {
 	// call asks GitHub for the JIT config.
 	call func(ctx context.Context) (fleetapi.JITConfig, error)
 	// unregister deletes the idle registration GitHub may have made for a
-	// mint whose answer never came.
+	// mint whose answer never came (within the cleanup timeout).
 	unregister func(ctx context.Context)
 }
 
@@ -93,7 +93,9 @@ func (c *ControlPlane) mintWithin(w http.ResponseWriter, r *http.Request, rec No
 			// registered the runner all the same, which nobody would
 			// start. Its idle registration goes; label mode's count is
 			// GitHub's next time.
-			m.unregister(ctx)
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
+			m.unregister(uctx)
+			cancel()
 			if m.scaleSet == "" {
 				jn.loaded = false
 			}

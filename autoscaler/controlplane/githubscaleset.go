@@ -120,10 +120,8 @@ func (j *githubJIT) refresh(ctx context.Context, n *jitNode, node, pool string) 
 }
 
 // removeScaleSetNamed deletes the idle registration named name on the
-// scale set, if there is one, within the cleanup timeout.
+// scale set, if there is one.
 func (j *githubJIT) removeScaleSetNamed(ctx context.Context, c *ControlPlane, s GitHubScaleSet, node, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
-	defer cancel()
 	rn, found, err := s.API.RunnerByName(ctx, name)
 	if err == nil && found {
 		err = s.API.DeleteRunner(ctx, rn.ID)
