@@ -116,8 +116,14 @@ func (h *harness) identity(pid string) fleetapi.Identity {
 
 func (h *harness) register(name, pid string) string {
 	h.t.Helper()
+	return h.registerSlots(name, pid, 2)
+}
+
+// registerSlots registers node name reporting slots slots.
+func (h *harness) registerSlots(name, pid string, slots int) string {
+	h.t.Helper()
 	code, body := h.post(fleetapi.PathRegister, joinToken, fleetapi.RegisterRequest{Name: name, ProviderID: pid,
-		Capacity: fleetapi.Capacity{Slots: 2}, Identity: h.identity(pid)})
+		Capacity: fleetapi.Capacity{Slots: slots}, Identity: h.identity(pid)})
 	if code != http.StatusOK {
 		h.t.Fatalf("register %s: %d %s", name, code, body)
 	}
