@@ -62,26 +62,13 @@ func scaleSetsConfig(fs map[string]githubJITScaleSetFile, pools []policy.Pool) (
 			errs = append(errs, fmt.Errorf("%s: pool: the [[pools]] whose nodes run the scale set's runners is required", where))
 		case i < 0:
 			errs = append(errs, fmt.Errorf("%s: no [[pools]] is named %q", where, s.Pool))
-		case poolOf(pools, s.Labels) != i:
+		case policy.PoolFor(pools, s.Labels) != i:
 			errs = append(errs, fmt.Errorf("%s: labels %v: pool %q (labels %v) must be the first [[pools]] holding every one of them, so that the scale set's jobs are its demand",
 				where, s.Labels, s.Pool, pools[i].Labels))
 		}
 		out[name] = s
 	}
 	return out, errors.Join(errs...)
-}
-
-// poolOf is the index of the first pool holding every label (the
-// policy's rule for queued jobs).
-func poolOf(pools []policy.Pool, labels []string) int {
-	return slices.IndexFunc(pools, func(p policy.Pool) bool {
-		for _, l := range labels {
-			if !slices.Contains(p.Labels, l) {
-				return false
-			}
-		}
-		return true
-	})
 }
 
 // scaleSetOwner names the control plane's message sessions.
