@@ -285,7 +285,7 @@ func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	} else if n.idleSince.IsZero() {
 		n.idleSince = now
 	}
-	n.busy, n.running, n.conditions = hb.Busy, hb.Running, hb.Conditions
+	n.busy, n.running, n.conditions, n.cleaning = hb.Busy, hb.Running, hb.Conditions, max(hb.Cleaning, 0)
 	n.countJobs(hb.Running)
 	if n.rec.State == policy.NodeDraining && n.has(fleetapi.ConditionDraining) {
 		n.drainSeen = true
