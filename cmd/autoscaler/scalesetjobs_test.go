@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -61,6 +62,35 @@ func TestSessionJobsDropsExpired(t *testing.T) {
 			last := tt.msgs[len(tt.msgs)-1]
 			if j, _ := m.job(last.runner); j.ID != int64(last.at) || j.Completed != last.completed {
 				t.Errorf("%s's record is %+v, want the last message's", last.runner, j)
+			}
+		})
+	}
+}
+
+// BenchmarkSessionJobsRecord: a message's cost with 1,000 and with
+// 100,000 runners' jobs kept (a busy hour of a large fleet). Recording
+// drops expired records from the front of its lists only, so the two
+// should be about equal (compare them as a ratio); a scan of every record
+// per message would grow with the records kept.
+func BenchmarkSessionJobsRecord(b *testing.B) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, kept := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("kept-%d", kept), func(b *testing.B) {
+			var m sessionJobs
+			for i := range kept {
+				m.record(fmt.Sprintf("runner-%d", i), controlplane.ScaleSetJob{ID: int64(i)}, t0)
+			}
+			names := make([]string, 1024)
+			for i := range names {
+				names[i] = fmt.Sprintf("new-%d", i)
+			}
+			i := 0
+			for b.Loop() {
+				// A job of one of 1,024 runners completed (replacing the
+				// runner's earlier record); the started ones do not expire
+				// here, so about kept+1,024 records stay.
+				m.record(names[i%len(names)], controlplane.ScaleSetJob{ID: int64(i), Completed: true}, t0.Add(time.Minute))
+				i++
 			}
 		})
 	}
