@@ -426,7 +426,7 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 // removeIdle deletes node's idle label-mode registrations: the one named
 // name, or all of them for name "". A runner busy meanwhile stays (GitHub
 // refuses; its job ends on its own). Called with the node's jitNode.mu
-// held, or in a mint's cleanup (it is held there too).
+// held (by removeRunners, or by mintWithin after a lost answer).
 func (c *ControlPlane) removeIdle(ctx context.Context, node, name, why string) {
 	rs, err := c.jit.listOwned(ctx, node, name)
 	if err != nil {
