@@ -97,7 +97,7 @@ func (c *ControlPlane) nodeStatus(n *nodeState) fleetapi.NodeStatus {
 	defer n.mu.Unlock()
 	return fleetapi.NodeStatus{
 		Name: n.rec.Name, ProviderID: n.rec.ProviderID, Pool: n.rec.Pool, Offering: offeringKey(n.rec.Offering),
-		State: string(n.rec.State), Slots: n.slots, Busy: n.busy, Conditions: n.conditions, Running: n.running,
+		State: string(n.rec.State), Slots: n.slots, Busy: n.busy, Cleaning: n.cleaning, Conditions: n.conditions, Running: n.running,
 		LaunchedAt: n.rec.LaunchedAt, RegisteredAt: n.rec.RegisteredAt, LastHeartbeat: n.heartbeatAt(),
 	}
 }

@@ -231,10 +231,12 @@ func (c *ControlPlane) handleRegister(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	// The node token is checked before the body is read. Only a read lock
-	// on the registry: heartbeats never wait for each other, nor for a
-	// reconcile pass walking the nodes.
+// authNode finds the node whose token the request carries, and its name,
+// answering the request itself (401; call says what was refused in the
+// log) when there is none. The token is checked before the body is read,
+// under a read lock on the registry only: nodes' calls never wait for
+// each other, nor for a reconcile pass walking the nodes.
+func (c *ControlPlane) authNode(w http.ResponseWriter, r *http.Request, call string) (string, *nodeState, bool) {
 	tok := bearer(r)
 	var name string
 	var n *nodeState
@@ -245,7 +247,15 @@ func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		c.mu.RUnlock()
 	}
 	if n == nil {
-		c.reject(w, r, http.StatusUnauthorized, "invalid node token", authNodeToken, "heartbeat with an invalid node token rejected")
+		c.reject(w, r, http.StatusUnauthorized, "invalid node token", authNodeToken, call+" with an invalid node token rejected")
+		return "", nil, false
+	}
+	return name, n, true
+}
+
+func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+	name, n, ok := c.authNode(w, r, "heartbeat")
+	if !ok {
 		return
 	}
 	var hb fleetapi.Heartbeat
@@ -275,7 +285,7 @@ func (c *ControlPlane) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	} else if n.idleSince.IsZero() {
 		n.idleSince = now
 	}
-	n.busy, n.running, n.conditions = hb.Busy, hb.Running, hb.Conditions
+	n.busy, n.running, n.conditions, n.cleaning = hb.Busy, hb.Running, hb.Conditions, max(hb.Cleaning, 0)
 	n.countJobs(hb.Running)
 	if n.rec.State == policy.NodeDraining && n.has(fleetapi.ConditionDraining) {
 		n.drainSeen = true

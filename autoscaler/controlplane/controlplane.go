@@ -119,6 +119,11 @@ type nodeState struct {
 	running    []fleetapi.RunningJob
 	conditions []fleetapi.Condition
 	idleSince  time.Time
+	// cleaning: job cleanups the last heartbeat reported still running
+	// (cleaning.go).
+	cleaning int
+	// cleanupHoldLogged: the cleanup hold ran out (logged once).
+	cleanupHoldLogged bool
 	// drainSeen: a heartbeat after the drain decision reported the
 	// Draining condition, so busy is trustworthy for termination.
 	drainSeen bool
@@ -259,13 +264,7 @@ func (c *ControlPlane) Status() fleetapi.NodeList {
 	defer c.mu.RUnlock()
 	out := fleetapi.NodeList{Nodes: make([]fleetapi.NodeStatus, 0, len(c.nodes)), Wanted: map[string]int{}}
 	for _, n := range c.nodes {
-		n.mu.Lock()
-		out.Nodes = append(out.Nodes, fleetapi.NodeStatus{
-			Name: n.rec.Name, ProviderID: n.rec.ProviderID, Pool: n.rec.Pool, Offering: offeringKey(n.rec.Offering),
-			State: string(n.rec.State), Slots: n.slots, Busy: n.busy, Conditions: n.conditions, Running: n.running,
-			LaunchedAt: n.rec.LaunchedAt, RegisteredAt: n.rec.RegisteredAt, LastHeartbeat: n.heartbeatAt(),
-		})
-		n.mu.Unlock()
+		out.Nodes = append(out.Nodes, c.nodeStatus(n)) // admin.go
 	}
 	sortNodes(out.Nodes)
 	for k, v := range c.wanted {

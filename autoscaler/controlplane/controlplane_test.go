@@ -116,8 +116,14 @@ func (h *harness) identity(pid string) fleetapi.Identity {
 
 func (h *harness) register(name, pid string) string {
 	h.t.Helper()
+	return h.registerSlots(name, pid, 2)
+}
+
+// registerSlots registers node name reporting slots slots.
+func (h *harness) registerSlots(name, pid string, slots int) string {
+	h.t.Helper()
 	code, body := h.post(fleetapi.PathRegister, joinToken, fleetapi.RegisterRequest{Name: name, ProviderID: pid,
-		Capacity: fleetapi.Capacity{Slots: 2}, Identity: h.identity(pid)})
+		Capacity: fleetapi.Capacity{Slots: slots}, Identity: h.identity(pid)})
 	if code != http.StatusOK {
 		h.t.Fatalf("register %s: %d %s", name, code, body)
 	}
@@ -299,15 +305,26 @@ func TestScaleUpRunScaleDown(t *testing.T) {
 	}
 }
 
-func TestBusyDrainingNodeIsKept(t *testing.T) {
-	h := newHarness(t)
+// drainedNode launches and registers node-0001, then drains it (idle past
+// the scale-down delay); it returns the node's token.
+func (h *harness) drainedNode() string {
+	h.t.Helper()
 	h.demand.set(1)
 	h.reconcile()
 	tok := h.register("node-0001", "i-0001")
 	h.demand.set(0)
 	h.clock.Add(10 * time.Minute)
 	h.heartbeat(tok, "node-0001", "i-0001", 0)
-	h.reconcile() // drain
+	h.reconcile()
+	if st := h.states()["node-0001"]; st != "Draining" {
+		h.t.Fatalf("node-0001 is %q, want Draining", st)
+	}
+	return tok
+}
+
+func TestBusyDrainingNodeIsKept(t *testing.T) {
+	h := newHarness(t)
+	tok := h.drainedNode()
 	// A job slipped in before the node saw the drain command.
 	h.heartbeat(tok, "node-0001", "i-0001", 1, fleetapi.ConditionDraining)
 	h.reconcile()

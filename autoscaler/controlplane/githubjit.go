@@ -199,36 +199,11 @@ func (j *githubJIT) reload(ctx context.Context, n *jitNode, node string) error {
 	return nil
 }
 
-// gone records that node's runner id is no longer registered.
-func (j *githubJIT) gone(node string, id int64) {
-	n := j.node(node)
-	n.mu.Lock()
-	delete(n.ids, id)
-	n.mu.Unlock()
-}
-
-// authNode finds the node whose token the request carries, answering the
-// request itself when there is none.
-func (c *ControlPlane) authNode(w http.ResponseWriter, r *http.Request) (*nodeState, bool) {
-	tok := bearer(r)
-	var n *nodeState
-	if tok != "" {
-		c.mu.RLock()
-		n = c.nodes[c.tokens[hashToken(tok)]]
-		c.mu.RUnlock()
-	}
-	if n == nil {
-		c.reject(w, r, http.StatusUnauthorized, "invalid node token", authNodeToken, "GitHub call with an invalid node token rejected")
-		return nil, false
-	}
-	return n, true
-}
-
 // nodeRequest authenticates a node's GitHub call and reads its body,
 // answering the request itself when either fails.
 func nodeRequest[T any](c *ControlPlane, w http.ResponseWriter, r *http.Request) (*nodeState, T, bool) {
 	var req T
-	n, ok := c.authNode(w, r)
+	_, n, ok := c.authNode(w, r, "GitHub call")
 	if !ok {
 		return nil, req, false
 	}
@@ -284,42 +259,12 @@ func (c *ControlPlane) handleMintJIT(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, mintWrongLabels, fmt.Sprintf("labels %v: pool %q allows %v", req.Labels, rec.Pool, pc.Labels))
 		return
 	}
-	jn := j.node(rec.Name)
-	jn.mu.Lock()
-	defer jn.mu.Unlock()
-	ctx := r.Context()
-	// GitHub is the record of the node's unfinished runners (a JIT runner
-	// is registered from its mint until its one job ends): asked at the
-	// node's first mint and whenever the runners known fill its slots.
-	if !jn.loaded || jn.count() >= slots {
-		if err := j.refresh(ctx, jn, rec.Name, rec.Pool); err != nil {
-			j.mints.WithLabelValues(resultOf(err)).Inc()
-			c.githubError(w, "listing the node's runners", rec.Name, err)
-			return
-		}
-	}
-	if jn.count() >= slots {
-		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", jn.count(), slots))
-		return
-	}
-	cfg, err := j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
-	if err != nil {
-		if !refused(err) {
-			// No answer (a timeout, the node gone): GitHub may have
-			// registered the runner all the same, which nobody would
-			// start. Its idle registration goes; the count is GitHub's
-			// next time.
-			j.removeNamed(ctx, c, rec.Name, req.Name)
-			jn.loaded = false
-		}
-		j.mints.WithLabelValues(resultOf(err)).Inc()
-		c.githubError(w, "minting a JIT runner config", rec.Name, err)
-		return
-	}
-	jn.ids[cfg.RunnerID] = true
-	j.mints.WithLabelValues(mintOK).Inc()
-	c.log.Info("minted a GitHub JIT runner for a node", "node", rec.Name, "runner", cfg.Name, "runner_id", cfg.RunnerID)
-	writeJSON(w, http.StatusOK, cfg)
+	c.mintWithin(w, r, rec, slots, refuse, runnerMint{
+		call: func(ctx context.Context) (fleetapi.JITConfig, error) {
+			return j.o.API.MintJIT(ctx, GitHubJITRequest{Name: req.Name, RunnerGroupID: pc.RunnerGroupID, Labels: req.Labels})
+		},
+		unregister: func(ctx context.Context) { c.removeIdle(ctx, rec.Name, req.Name, whyMintLost) },
+	})
 }
 
 // refused reports whether GitHub answered err (so it registered nothing).
@@ -327,26 +272,6 @@ func refused(err error) bool {
 	var rl *GitHubRateLimitError
 	return errors.As(err, &rl) || errors.Is(err, ErrGitHubInvalid) || errors.Is(err, ErrGitHubUnauthorized) ||
 		errors.Is(err, ErrGitHubNotFound) || errors.Is(err, ErrGitHubBusy)
-}
-
-// removeNamed deletes the idle registration named name, if GitHub has
-// one, within the cleanup timeout.
-func (j *githubJIT) removeNamed(ctx context.Context, c *ControlPlane, node, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
-	defer cancel()
-	rs, err := j.listOwned(ctx, node, name)
-	if err != nil {
-		c.log.Warn("looking for the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
-		return
-	}
-	for _, r := range rs {
-		if r.Name != name || r.Busy {
-			continue
-		}
-		if err := j.o.API.DeleteRunner(ctx, r.ID); err != nil {
-			c.log.Warn("deleting the registration of a runner whose mint failed", "node", node, "runner", name, "err", err)
-		}
-	}
 }
 
 // outside lists the labels of want not in allowed.
@@ -418,30 +343,7 @@ func (c *ControlPlane) handleDeleteRunner(w http.ResponseWriter, r *http.Request
 		c.deleteScaleSet(w, r, n, req) // githubscaleset.go
 		return
 	}
-	name := n.name()
-	ctx := r.Context()
-	// Whose runner it is, GitHub says: the node's word is not taken.
-	rn, err := c.jit.o.API.Runner(ctx, req.ID)
-	if errors.Is(err, ErrGitHubNotFound) {
-		c.jit.gone(name, req.ID) // a JIT runner unregisters after its job
-		writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
-		return
-	}
-	if err != nil {
-		c.githubError(w, "looking up a runner to delete", name, err)
-		return
-	}
-	if !c.jit.owns(name, rn.Name) {
-		c.log.Warn("a node asked to delete another node's runner: refused", "node", name, "runner", rn.Name, "runner_id", rn.ID)
-		writeError(w, http.StatusForbidden, fmt.Sprintf("runner %d is not this node's", req.ID))
-		return
-	}
-	if err := c.jit.o.API.DeleteRunner(ctx, rn.ID); err != nil {
-		c.githubError(w, "deleting a runner", name, err)
-		return
-	}
-	c.jit.gone(name, rn.ID)
-	writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
+	c.deleteOwned(w, r, n.name(), c.jit.o.API, "", req.ID)
 }
 
 func (c *ControlPlane) handleRunnerJob(w http.ResponseWriter, r *http.Request) {
@@ -512,7 +414,7 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	jn.loaded = false                           // what is left, GitHub lists at the next mint
 	c.removeScaleSetRunners(ctx, jn, node, why) // githubscaleset.go
 	if len(c.jit.o.Pools) > 0 {                 // label mode: the node's runners by GitHub's list
-		c.removeLabelRunners(ctx, node, why)
+		c.removeIdle(ctx, node, "", why)
 	}
 	if why == whyRemoved {
 		c.jit.mu.Lock()
@@ -521,16 +423,18 @@ func (c *ControlPlane) removeRunners(ctx context.Context, node, why string) {
 	}
 }
 
-// removeLabelRunners deletes node's idle label-mode registrations (the
-// node's jitNode.mu held).
-func (c *ControlPlane) removeLabelRunners(ctx context.Context, node, why string) {
-	rs, err := c.jit.listOwned(ctx, node, "")
+// removeIdle deletes node's idle label-mode registrations: the one named
+// name, or all of them for name "". A runner busy meanwhile stays (GitHub
+// refuses; its job ends on its own). Called with the node's jitNode.mu
+// held (by removeRunners, or by mintWithin after a lost answer).
+func (c *ControlPlane) removeIdle(ctx context.Context, node, name, why string) {
+	rs, err := c.jit.listOwned(ctx, node, name)
 	if err != nil {
-		c.log.Warn("listing the GitHub runners of a node", "node", node, "why", why, "err", err)
+		c.log.Warn("listing the GitHub runners of a node", "node", node, "runner", name, "why", why, "err", err)
 		return
 	}
 	for _, r := range rs {
-		if r.Busy {
+		if r.Busy || name != "" && r.Name != name {
 			continue
 		}
 		switch err := c.jit.o.API.DeleteRunner(ctx, r.ID); {
@@ -547,6 +451,7 @@ func (c *ControlPlane) removeLabelRunners(ctx context.Context, node, why string)
 const (
 	whyRemoved    = "node removed"
 	whyRegistered = "node registered again"
+	whyMintLost   = "the answer to its mint was lost"
 )
 
 func (n *nodeState) name() string {

@@ -260,24 +260,31 @@ func (h *harness) mint(tok, name string) int {
 	return code
 }
 
-// TestGitHubJITSlotCap: a node holds at most its pool's slots per node in
-// unfinished runners (GitHub's registrations count, idle or busy); a
-// runner whose registration is gone frees its slot.
+// TestGitHubJITSlotCap: a node holds at most the slots it registered in
+// unfinished runners (GitHub's registrations count, idle or busy), and
+// never more than its pool's slots per node; a runner whose registration
+// is gone frees its slot.
 func TestGitHubJITSlotCap(t *testing.T) {
-	h, _, toks := jitHarness(t)
+	h, _, toks := jitHarness(t) // pool "linux": 2 slots per node
+	// node-0001 registers again with fewer slots than its pool's, node-0002
+	// with more.
+	toks["node-0001"] = h.registerSlots("node-0001", "i-0001", 1)
+	toks["node-0002"] = h.registerSlots("node-0002", "i-0002", 5)
 	tok := toks["node-0001"]
-	for i, want := range []int{200, 200, 409} {
-		if code := h.mint(tok, fmt.Sprintf("node-0001-%d-aa", i)); code != want {
-			t.Fatalf("mint %d: HTTP %d, want %d", i, code, want)
+	for node, codes := range map[string][]int{
+		"node-0001": {200, 409},      // its own 1 slot, not its pool's 2
+		"node-0002": {200, 200, 409}, // its pool's 2, not its 5
+	} {
+		for i, want := range codes {
+			if code := h.mint(toks[node], fmt.Sprintf("%s-%d-aa", node, i)); code != want {
+				t.Fatalf("%s mint %d: HTTP %d, want %d", node, i, code, want)
+			}
 		}
-	}
-	if code := h.mint(toks["node-0002"], "node-0002-0-aa"); code != 200 {
-		t.Fatalf("the other node is not capped by node-0001's runners: HTTP %d", code)
 	}
 	var list fleetapi.RunnerList
 	h.jit(tok, fleetapi.PathGitHubRunners, fleetapi.RunnersRequest{}, &list)
-	if len(list.Runners) != 2 {
-		t.Fatalf("node-0001 lists %+v, want its 2 runners only", list.Runners)
+	if len(list.Runners) != 1 {
+		t.Fatalf("node-0001 lists %+v, want its 1 runner only", list.Runners)
 	}
 	if code, _ := h.jit(tok, fleetapi.PathGitHubDeleteRunner, fleetapi.DeleteRunnerRequest{ID: list.Runners[0].ID}, nil); code != 200 {
 		t.Fatalf("deleting its own runner: HTTP %d", code)
@@ -285,8 +292,8 @@ func TestGitHubJITSlotCap(t *testing.T) {
 	if code := h.mint(tok, "node-0001-2-bb"); code != 200 {
 		t.Fatalf("mint after a runner was deleted: HTTP %d, want 200", code)
 	}
-	if got := testutil.ToFloat64(mintsMetric(h, "refused_slots")); got != 1 {
-		t.Errorf("refused_slots = %v, want 1", got)
+	if got := testutil.ToFloat64(mintsMetric(h, "refused_slots")); got != 2 {
+		t.Errorf("refused_slots = %v, want 2", got)
 	}
 }
 

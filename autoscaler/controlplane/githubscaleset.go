@@ -85,38 +85,12 @@ func (c *ControlPlane) mintScaleSet(w http.ResponseWriter, r *http.Request, rec 
 		refuse(http.StatusForbidden, mintWrongLabels, err.Error())
 		return
 	}
-	jn := j.node(rec.Name)
-	jn.mu.Lock()
-	defer jn.mu.Unlock()
-	ctx := r.Context()
-	if jn.count() >= slots {
-		if err := j.refresh(ctx, jn, rec.Name, rec.Pool); err != nil {
-			j.mints.WithLabelValues(resultOf(err)).Inc()
-			c.githubError(w, "listing the node's runners", rec.Name, err)
-			return
-		}
-	}
-	if n := jn.count(); n >= slots {
-		refuse(http.StatusConflict, mintAtCap, fmt.Sprintf("node has %d unfinished runners: its pool gives a node %d slots", n, slots))
-		return
-	}
-	cfg, err := s.API.MintJIT(ctx, req.Name)
-	if err != nil {
-		if !refused(err) { // GitHub may have registered it: its idle registration goes
-			j.removeScaleSetNamed(ctx, c, s, rec.Name, req.Name)
-		}
-		j.mints.WithLabelValues(resultOf(err)).Inc()
-		c.githubError(w, "minting a scale-set JIT runner config", rec.Name, err)
-		return
-	}
-	jn.scale[cfg.RunnerID] = req.ScaleSet
-	j.mints.WithLabelValues(mintOK).Inc()
-	c.log.Info("minted a GitHub scale-set JIT runner for a node", "node", rec.Name, "scale_set", req.ScaleSet, "runner", cfg.Name, "runner_id", cfg.RunnerID)
-	writeJSON(w, http.StatusOK, cfg)
+	c.mintWithin(w, r, rec, slots, refuse, runnerMint{
+		scaleSet:   req.ScaleSet,
+		call:       func(ctx context.Context) (fleetapi.JITConfig, error) { return s.API.MintJIT(ctx, req.Name) },
+		unregister: func(ctx context.Context) { j.removeScaleSetNamed(ctx, c, s, rec.Name, req.Name) },
+	})
 }
-
-// count is the node's unfinished runners known (n.mu held).
-func (n *jitNode) count() int { return len(n.ids) + len(n.scale) }
 
 // refresh asks GitHub which of the node's runners are still registered
 // (n.mu held): label mode's by its list (when the node's pool has label
@@ -146,10 +120,8 @@ func (j *githubJIT) refresh(ctx context.Context, n *jitNode, node, pool string) 
 }
 
 // removeScaleSetNamed deletes the idle registration named name on the
-// scale set, if there is one, within the cleanup timeout.
+// scale set, if there is one.
 func (j *githubJIT) removeScaleSetNamed(ctx context.Context, c *ControlPlane, s GitHubScaleSet, node, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.o.CleanupTimeout)
-	defer cancel()
 	rn, found, err := s.API.RunnerByName(ctx, name)
 	if err == nil && found {
 		err = s.API.DeleteRunner(ctx, rn.ID)
@@ -218,37 +190,7 @@ func (c *ControlPlane) deleteScaleSet(w http.ResponseWriter, r *http.Request, n 
 	if !ok {
 		return
 	}
-	j, ctx := c.jit, r.Context()
-	rn, err := s.API.Runner(ctx, req.ID)
-	if errors.Is(err, ErrGitHubNotFound) {
-		j.goneScaleSet(rec.Name, req.ID)
-		writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
-		return
-	}
-	if err != nil {
-		c.githubError(w, "looking up a scale-set runner to delete", rec.Name, err)
-		return
-	}
-	if !j.owns(rec.Name, rn.Name) {
-		c.log.Warn("a node asked to delete another node's scale-set runner: refused", "node", rec.Name, "runner", rn.Name, "runner_id", rn.ID)
-		writeError(w, http.StatusForbidden, fmt.Sprintf("runner %d is not this node's", req.ID))
-		return
-	}
-	if err := s.API.DeleteRunner(ctx, rn.ID); err != nil {
-		c.githubError(w, "deleting a scale-set runner", rec.Name, err)
-		return
-	}
-	j.goneScaleSet(rec.Name, rn.ID)
-	writeJSON(w, http.StatusOK, fleetapi.DeleteRunnerResponse{})
-}
-
-// goneScaleSet records that node's scale-set runner id is no longer
-// registered.
-func (j *githubJIT) goneScaleSet(node string, id int64) {
-	n := j.node(node)
-	n.mu.Lock()
-	delete(n.scale, id)
-	n.mu.Unlock()
+	c.deleteOwned(w, r, rec.Name, s.API, req.ScaleSet, req.ID)
 }
 
 // scaleSetJob answers RunnerJobRequest for a scale set from what its

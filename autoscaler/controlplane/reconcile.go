@@ -221,8 +221,9 @@ func (c *ControlPlane) snapshot(now time.Time, queued []policy.QueuedJobs, failu
 			// policy must not retire it.
 			pn.Busy = max(pn.Busy, pn.Slots, 1)
 		}
-		if n.rec.State == policy.NodeDraining && !n.drainSeen {
-			// Not confirmed idle after the drain decision: never retire it yet.
+		if n.rec.State == policy.NodeDraining && (!n.drainSeen || c.cleanupHold(n, now)) {
+			// Not confirmed idle after the drain decision, or still
+			// removing its finished jobs' containers: never retire it yet.
 			pn.Busy = max(pn.Busy, 1)
 		}
 		n.mu.Unlock()

@@ -140,7 +140,12 @@ type Heartbeat struct {
 	Slots      int          `json:"slots"`
 	Busy       int          `json:"busy"`
 	Running    []RunningJob `json:"running,omitempty"`
-	Conditions []Condition  `json:"conditions,omitempty"`
+	// Cleaning counts finished jobs whose containers, networks and
+	// volumes the agent is still removing (not busy, but a drained node
+	// is not terminated while it reports some). Agents before it send
+	// none: 0.
+	Cleaning   int         `json:"cleaning,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // Command is one instruction for a node.
@@ -170,6 +175,7 @@ type NodeStatus struct {
 	State         string       `json:"state"`
 	Slots         int          `json:"slots"`
 	Busy          int          `json:"busy"`
+	Cleaning      int          `json:"cleaning,omitempty"` // job cleanups still running
 	Conditions    []Condition  `json:"conditions,omitempty"`
 	Running       []RunningJob `json:"running,omitempty"`
 	LaunchedAt    time.Time    `json:"launched_at"`

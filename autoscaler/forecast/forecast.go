@@ -324,6 +324,25 @@ func (f *Forecaster) Expected(now time.Time, horizons []time.Duration) []policy.
 	return out
 }
 
+// UnannouncedPerHour is the rate of arrivals no run announced, per hour,
+// summed over label sets: Expected's Unannounced for a horizon h is this
+// rate × h, split by label set. It predicts no run and scores nothing,
+// for a caller that knows the runs itself (the simulator's oracle) and
+// merges label sets.
+func (f *Forecaster) UnannouncedPerHour(now time.Time) float64 {
+	rates := f.surprise.perHour(now)
+	keys := make([]string, 0, len(rates))
+	for k := range rates {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // one order: the same sum every time
+	sum := 0.0
+	for _, k := range keys {
+		sum += rates[k]
+	}
+	return sum
+}
+
 // Pending reports whether some run in progress may still predict demand
 // (the simulator must not skip time while it does).
 func (f *Forecaster) Pending(now time.Time) bool {

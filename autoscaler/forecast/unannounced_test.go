@@ -43,6 +43,9 @@ func TestUnannouncedRate(t *testing.T) {
 			if math.Abs(got-tt.want) > 1e-9 {
 				t.Errorf("unannounced within 45 s: %.4f, want %.4f", got, tt.want)
 			}
+			if got := f.UnannouncedPerHour(t0.Add(tt.at)) * (45 * time.Second).Hours(); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("UnannouncedPerHour × 45 s: %.4f, want %.4f", got, tt.want)
+			}
 		})
 	}
 }

@@ -74,7 +74,7 @@ func (p Policy) Plan(s Snapshot) Plan {
 	plan := Plan{Wanted: map[string]int{}, WarmTarget: map[string]int{}, Expected: map[string]int{}}
 	queued := make(map[string]int, len(s.Pools))
 	for _, q := range s.Queued {
-		if i := poolFor(s.Pools, q.Labels); i >= 0 {
+		if i := PoolFor(s.Pools, q.Labels); i >= 0 {
 			queued[s.Pools[i].Name] += q.Count
 		} else {
 			plan.Unplaced += q.Count
@@ -86,8 +86,9 @@ func (p Policy) Plan(s Snapshot) Plan {
 	return plan
 }
 
-// poolFor returns the index of the first pool having every label.
-func poolFor(pools []Pool, labels []string) int {
+// PoolFor returns the index of the first pool having every label (-1:
+// none): the pool whose demand a queued or expected job of labels is.
+func PoolFor(pools []Pool, labels []string) int {
 	for i, p := range pools {
 		ok := true
 		for _, l := range labels {
@@ -198,7 +199,7 @@ func expectedWithin(s Snapshot, idx int, within time.Duration) (announced, unann
 	}
 	best := map[string]ExpectedJobs{}
 	for _, e := range s.Expected {
-		if e.Within > within || poolFor(s.Pools, e.Labels) != idx {
+		if e.Within > within || PoolFor(s.Pools, e.Labels) != idx {
 			continue
 		}
 		k := strings.Join(e.Labels, "\x00")

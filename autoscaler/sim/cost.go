@@ -2,9 +2,17 @@ package sim
 
 import "github.com/runfleet/runfleet/autoscaler/policy"
 
-// costs splits what a run paid by where it went, in the price unit.
+// costs is what a run paid, by where it went, in the price unit: the one
+// record of it (Result.Cost, WarmCost and CostBreakdown all derive from
+// it).
 type costs struct {
 	jobs, jobsOnDemand, boot, idle, idleOnDemand, warmFill, warmStorage float64
+}
+
+// total is everything paid: the parts jobs, boot, idle, warmFill and
+// warmStorage (jobsOnDemand and idleOnDemand are within jobs and idle).
+func (c costs) total() float64 {
+	return c.jobs + c.boot + c.idle + c.warmFill + c.warmStorage
 }
 
 // add books one billed running segment of a node on o: c in all, of

@@ -96,7 +96,7 @@ func (r *run) finish(all []*simJob) {
 	res.P50WaitS, res.P95WaitS, res.P99WaitS, res.MaxWaitS = res.QueueP50.Seconds(), res.QueueP95.Seconds(), res.QueueP99.Seconds(), res.QueueMax.Seconds()
 	res.Over10s, res.Over60s, res.Over120s = share(10*time.Second), share(time.Minute), share(2*time.Minute)
 	res.ZeroWait = 1 - share(time.Second)
-	res.Cost = r.costHour
+	res.Cost, res.WarmCost = r.costs.total(), r.costs.warmStorage
 	res.Floor = floorHours * cheapestPerSlot(r.cfg)
 	if res.Floor > 0 {
 		res.CostRatio = res.Cost / res.Floor

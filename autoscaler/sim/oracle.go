@@ -14,8 +14,10 @@ import (
 // depends on its OracleMode.
 //
 // It takes the rate of unannounced arrivals (policy.ExpectedJobs
-// .Unannounced) from a forecast.Forecaster fed the same events, so a
-// pool's IdleRisk works with it as with the forecaster.
+// .Unannounced) from a forecast.Forecaster fed the same run starts and
+// queued jobs, so a pool's IdleRisk works with it as with the forecaster;
+// it reads only that rate (UnannouncedPerHour), never the forecaster's
+// predictions.
 type Oracle struct {
 	arrivals []time.Time // by time
 	known    []time.Time // when each arrival becomes known
@@ -68,19 +70,21 @@ func NewOracle(jobs []Job, mode OracleMode) *Oracle {
 	return o
 }
 
-// Observe feeds the rate of unannounced arrivals: the oracle knows the
-// trace already.
-func (o *Oracle) Observe(e forecast.Event) { o.rates.Observe(e) }
+// Observe feeds the rate of unannounced arrivals (run starts and queued
+// jobs: which arrivals a run announced); the oracle knows the trace
+// already.
+func (o *Oracle) Observe(e forecast.Event) {
+	if e.Kind == forecast.RunStarted || e.Kind == forecast.JobQueued {
+		o.rates.Observe(e)
+	}
+}
 
 // Expected counts, per horizon, the arrivals in (now, now+h] known by now,
 // in one entry per horizon (label sets merged, as the simulator's pool
 // takes every job), with the unannounced jobs the recent rate gives.
 func (o *Oracle) Expected(now time.Time, horizons []time.Duration) []policy.ExpectedJobs {
 	var out []policy.ExpectedJobs
-	surprise := map[time.Duration]float64{}
-	for _, e := range o.rates.Expected(now, horizons) {
-		surprise[e.Within] += e.Unannounced
-	}
+	rate := o.rates.UnannouncedPerHour(now)
 	i := o.after(now)
 	for _, h := range horizons {
 		n := 0
@@ -89,8 +93,8 @@ func (o *Oracle) Expected(now time.Time, horizons []time.Duration) []policy.Expe
 				n++
 			}
 		}
-		if n > 0 || surprise[h] > 0 {
-			out = append(out, policy.ExpectedJobs{Within: h, Count: float64(n), Unannounced: surprise[h]})
+		if u := rate * h.Hours(); n > 0 || u > 0 {
+			out = append(out, policy.ExpectedJobs{Within: h, Count: float64(n), Unannounced: u})
 		}
 	}
 	return out

@@ -1,8 +1,12 @@
 package sim
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
+
+	"github.com/runfleet/runfleet/autoscaler/forecast"
 )
 
 func TestOracleKnowsJobsFromTheirSignal(t *testing.T) {
@@ -57,5 +61,28 @@ func TestSignalOracleBoundsTheForecaster(t *testing.T) {
 	t.Logf("forecaster %v\noracle %v", fc, or)
 	if or.P95WaitS > fc.P95WaitS || or.Over10s > fc.Over10s || or.CostRatio > fc.CostRatio {
 		t.Errorf("the oracle did worse: oracle p95 %.0f s %.2fx, forecaster p95 %.0f s %.2fx", or.P95WaitS, or.CostRatio, fc.P95WaitS, fc.CostRatio)
+	}
+}
+
+// TestOracleUnannouncedRate: the oracle expects, besides the jobs it
+// knows, the rate of recent arrivals nothing announced (here jobs of no
+// run, and a run's first job queued with it), over RateWindow.
+func TestOracleUnannouncedRate(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0).UTC()
+	o := NewOracle(nil, OracleSignal)
+	for i := range 3 {
+		o.Observe(forecast.Event{Kind: forecast.JobQueued, At: t0.Add(time.Duration(i) * time.Minute), JobID: fmt.Sprint(i)})
+	}
+	run := forecast.Event{Repo: "r", Workflow: "ci", RunID: "1", At: t0.Add(3 * time.Minute)}
+	for _, k := range []forecast.EventKind{forecast.RunStarted, forecast.JobQueued, forecast.JobStarted, forecast.JobFinished} {
+		e := run
+		e.Kind, e.JobID = k, "build"
+		o.Observe(e)
+	}
+	h := 45 * time.Second
+	got := o.Expected(t0.Add(5*time.Minute), []time.Duration{h})
+	want := 4 * h.Hours() / RateWindow.Hours()
+	if len(got) != 1 || got[0].Count != 0 || math.Abs(got[0].Unannounced-want) > 1e-9 {
+		t.Errorf("expected %+v, want %.4f unannounced within %s and nothing known", got, want, h)
 	}
 }

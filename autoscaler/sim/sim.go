@@ -101,11 +101,10 @@ type run struct {
 	evIdx    int
 	busySec  float64 // slot-seconds running jobs
 	paidSec  float64 // slot-seconds of node lifetime
-	costHour float64 // price × hours billed
 	series   *seriesRecorder
 	feed     *feeder // nil: no forecast
 	startSeq uint64  // warm starts drawn so far
-	costs    costs   // costHour split by where it went
+	costs    costs   // price × hours billed, by where it went
 }
 
 // Run replays jobs (sorted by arrival) through p in the world cfg
@@ -426,7 +425,6 @@ func (r *run) billRunning(n *simNode, end time.Time, reclaimed bool) {
 		return
 	}
 	c := n.Offering.PricePerHour * max(life, minBilled).Hours()
-	r.costHour += c
 	boot := min(max(n.readyAt.Sub(n.segStart), 0), life)
 	r.costs.add(n.Offering, n.State == policy.NodeWarming, c, n.Offering.PricePerHour*boot.Hours(), n.Offering.PricePerHour*busy/float64(max(len(n.slots), 1))/3600)
 }

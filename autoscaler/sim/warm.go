@@ -48,8 +48,6 @@ func (r *run) billWarm(n *simNode, end time.Time) {
 		price = n.Offering.PricePerHour
 	}
 	c := price * end.Sub(n.warmSince).Hours()
-	r.costHour += c
-	r.res.WarmCost += c
 	r.costs.warmStorage += c
 	r.res.WarmHours += end.Sub(n.warmSince).Hours()
 	n.warmSince = end

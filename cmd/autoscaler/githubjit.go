@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -17,6 +16,7 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/autoscaler/policy"
 	"github.com/runfleet/runfleet/runner/clock"
+	runnerconfig "github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
@@ -61,7 +61,7 @@ type githubJIT struct {
 
 func githubJITConfig(f githubJITFile, pools []policy.Pool) (*githubJIT, error) {
 	var errs []error
-	g := &githubJIT{URL: f.URL, NamePrefix: f.NamePrefix, JITPerMinute: f.JITPerMinute, Pools: f.Pools,
+	g := &githubJIT{URL: f.URL, NamePrefix: f.NamePrefix, JITPerMinute: f.JITPerMinute, Pools: map[string]githubJITPoolFile{},
 		Auth: github.Auth{AppID: f.AppID, InstallationID: f.InstallationID}}
 	if _, err := github.ParseURL(f.URL); err != nil {
 		errs = append(errs, fmt.Errorf("[github_jit] url: %w", err))
@@ -99,14 +99,15 @@ func githubJITConfig(f githubJITFile, pools []policy.Pool) (*githubJIT, error) {
 		if !slices.ContainsFunc(pools, func(pl policy.Pool) bool { return pl.Name == name }) {
 			errs = append(errs, fmt.Errorf("[github_jit.pools.%s]: no [[pools]] is named %q", name, name))
 		}
-		if len(p.Labels) == 0 {
+		labels, err := runnerconfig.GitHubLabels(p.Labels) // the nodes' own rule
+		switch {
+		case len(p.Labels) == 0:
 			errs = append(errs, fmt.Errorf("[github_jit.pools.%s] labels: the labels the pool's runners may carry are required", name))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("[github_jit.pools.%s] %w", name, err))
 		}
-		for _, l := range p.Labels {
-			if l = strings.TrimSpace(l); l == "" || len(l) > 256 || strings.Contains(l, ",") {
-				errs = append(errs, fmt.Errorf("[github_jit.pools.%s] label %q: want 1 to 256 characters, no commas", name, l))
-			}
-		}
+		p.Labels = labels // trimmed, as the nodes' are
+		g.Pools[name] = p
 	}
 	return g, errors.Join(errs...)
 }

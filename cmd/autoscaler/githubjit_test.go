@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -258,8 +259,13 @@ func TestGitHubJITConfig(t *testing.T) {
 		name    string
 		edit    func(f *githubJITFile)
 		wantErr string
+		// linux is the labels pool linux's nodes may mint with (when set).
+		linux []string
 	}{
-		{name: "app"},
+		{name: "app", linux: []string{"linux"}},
+		{name: "pool labels trimmed as the nodes' are", edit: func(f *githubJITFile) {
+			f.Pools = map[string]githubJITPoolFile{"linux": {Labels: []string{" linux", "big "}}}
+		}, linux: []string{"linux", "big"}},
 		{name: "key readable by others", edit: func(f *githubJITFile) { f.PrivateKeyFile = shared }, wantErr: "chmod 600"},
 		{name: "no credentials", edit: func(f *githubJITFile) { f.AppID, f.InstallationID, f.PrivateKeyFile = 0, 0, "" }, wantErr: "no credentials"},
 		{name: "bad url", edit: func(f *githubJITFile) { f.URL = "github.com" }, wantErr: "[github_jit] url"},
@@ -269,6 +275,12 @@ func TestGitHubJITConfig(t *testing.T) {
 		{name: "pool without labels", edit: func(f *githubJITFile) {
 			f.Pools = map[string]githubJITPoolFile{"linux": {}}
 		}, wantErr: "labels"},
+		{name: "pool label with a comma", edit: func(f *githubJITFile) {
+			f.Pools = map[string]githubJITPoolFile{"linux": {Labels: []string{"linux,big"}}}
+		}, wantErr: "[github_jit.pools.linux] label \"linux,big\": want 1 to 256 characters, no commas"},
+		{name: "pool with more labels than a runner may carry", edit: func(f *githubJITFile) {
+			f.Pools = map[string]githubJITPoolFile{"linux": {Labels: slices.Repeat([]string{"linux"}, 101)}}
+		}, wantErr: "at most 100 labels"},
 		{name: "scale set", edit: func(f *githubJITFile) {
 			f.ScaleSets = map[string]githubJITScaleSetFile{"big": {Pool: "linux"}}
 		}},
@@ -301,9 +313,12 @@ func TestGitHubJITConfig(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(&f)
 			}
-			_, err := githubJITConfig(f, pools)
+			g, err := githubJITConfig(f, pools)
 			if tc.wantErr == "" && err != nil {
 				t.Fatal(err)
+			}
+			if got := g.Pools["linux"].Labels; tc.linux != nil && !slices.Equal(got, tc.linux) {
+				t.Errorf("pool linux's labels %q, want %q", got, tc.linux)
 			}
 			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("err %v, want %q", err, tc.wantErr)

@@ -62,26 +62,13 @@ func scaleSetsConfig(fs map[string]githubJITScaleSetFile, pools []policy.Pool) (
 			errs = append(errs, fmt.Errorf("%s: pool: the [[pools]] whose nodes run the scale set's runners is required", where))
 		case i < 0:
 			errs = append(errs, fmt.Errorf("%s: no [[pools]] is named %q", where, s.Pool))
-		case poolOf(pools, s.Labels) != i:
+		case policy.PoolFor(pools, s.Labels) != i:
 			errs = append(errs, fmt.Errorf("%s: labels %v: pool %q (labels %v) must be the first [[pools]] holding every one of them, so that the scale set's jobs are its demand",
 				where, s.Labels, s.Pool, pools[i].Labels))
 		}
 		out[name] = s
 	}
 	return out, errors.Join(errs...)
-}
-
-// poolOf is the index of the first pool holding every label (the
-// policy's rule for queued jobs).
-func poolOf(pools []policy.Pool, labels []string) int {
-	return slices.IndexFunc(pools, func(p policy.Pool) bool {
-		for _, l := range labels {
-			if !slices.Contains(p.Labels, l) {
-				return false
-			}
-		}
-		return true
-	})
 }
 
 // scaleSetOwner names the control plane's message sessions.
@@ -116,7 +103,7 @@ func newGitHubScaleSets(g *githubJIT, o *controlplane.GitHubJITOptions, reg prom
 	o.ScaleSets = map[string]controlplane.GitHubScaleSet{}
 	var ls []*scaleset.Listener
 	for name, s := range g.ScaleSets {
-		ss := &scaleSetRunners{c: calls, rest: rest, jobs: map[string]*jobRecord{}}
+		ss := &scaleSetRunners{c: calls, rest: rest}
 		l, err := scaleset.New(scaleset.Options{
 			Config: scaleset.Config{Name: name, Labels: s.Labels, RunnerGroup: s.RunnerGroup, MinIdle: s.MinIdle, Max: s.MaxRunners, Owner: scaleSetOwner},
 			API:    client, Logger: logger, Registerer: reg, RateGate: rg, JobEvents: ss,
@@ -188,23 +175,8 @@ type scaleSetRunners struct {
 	rest *jitRunners // the App's rate-limit pause and minting budget
 
 	mu   sync.Mutex
-	jobs map[string]*jobRecord // by runner name
+	jobs sessionJobs // scalesetjobs.go
 }
-
-// jobRecord is what the session said of a runner's job.
-type jobRecord struct {
-	job controlplane.ScaleSetJob
-	at  time.Time
-}
-
-// How long the session's word on a job is kept for its node: a completed
-// job's for an hour (the node asks right after its runner exits); a
-// started one's past the longest a self-hosted job may run (5 days), in
-// case its JobCompleted never came.
-const (
-	jobMemory        = time.Hour
-	startedJobMemory = 6 * 24 * time.Hour
-)
 
 var (
 	_ controlplane.GitHubScaleSetRunners = (*scaleSetRunners)(nil)
@@ -226,22 +198,13 @@ func (s *scaleSetRunners) record(runner string, job controlplane.ScaleSetJob) {
 	now := s.rest.clk.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for name, r := range s.jobs {
-		if age := now.Sub(r.at); age > startedJobMemory || r.job.Completed && age > jobMemory {
-			delete(s.jobs, name)
-		}
-	}
-	s.jobs[runner] = &jobRecord{job: job, at: now}
+	s.jobs.record(runner, job, now)
 }
 
 func (s *scaleSetRunners) Job(runner string) (controlplane.ScaleSetJob, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.jobs[runner]
-	if !ok {
-		return controlplane.ScaleSetJob{}, false
-	}
-	return r.job, true
+	return s.jobs.job(runner)
 }
 
 // mapErr turns the scale-set client's errors into the control plane's.

@@ -167,7 +167,7 @@ func (c *stepClock) NewTimer(time.Duration) clock.Timer { panic("no timers here"
 // never came; later records prune the older ones.
 func TestScaleSetJobMemory(t *testing.T) {
 	clk := &stepClock{now: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
-	s := &scaleSetRunners{rest: &jitRunners{clk: clk}, jobs: map[string]*jobRecord{}}
+	s := &scaleSetRunners{rest: &jitRunners{clk: clk}}
 	started := func(name string) { s.JobStarted(&actions.JobStarted{RunnerName: name}) }
 	completed := func(name string) { s.JobCompleted(&actions.JobCompleted{RunnerName: name, Result: "succeeded"}) }
 	started("lost") // its JobCompleted never comes

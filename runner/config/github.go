@@ -227,19 +227,32 @@ func githubCredentials(g *GitHub, gf GitHubFile) error {
 }
 
 func githubLabels(g *GitHub, gf GitHubFile) error {
-	for _, l := range gf.Labels {
-		if l = strings.TrimSpace(l); l == "" || len(l) > 256 || strings.Contains(l, ",") {
-			return fmt.Errorf("label %q: want 1 to 256 characters, no commas", l)
-		}
-		g.Labels = append(g.Labels, l)
+	labels, err := GitHubLabels(gf.Labels)
+	if err != nil {
+		return err
 	}
+	g.Labels = append(g.Labels, labels...)
 	if len(g.Labels) == 0 {
 		g.Labels = []string{"self-hosted"}
 	}
-	if len(g.Labels) > 100 {
-		return errors.New("at most 100 labels")
-	}
 	return nil
+}
+
+// GitHubLabels checks runner labels as GitHub takes them (1 to 256
+// characters, no commas, at most 100) and returns them trimmed; the
+// control plane checks its [github_jit] pools' labels with it too.
+func GitHubLabels(labels []string) ([]string, error) {
+	out := make([]string, 0, len(labels))
+	for _, l := range labels {
+		if l = strings.TrimSpace(l); l == "" || len(l) > 256 || strings.Contains(l, ",") {
+			return nil, fmt.Errorf("label %q: want 1 to 256 characters, no commas", l)
+		}
+		out = append(out, l)
+	}
+	if len(out) > 100 {
+		return nil, errors.New("at most 100 labels")
+	}
+	return out, nil
 }
 
 // githubRunnerSettings checks and defaults the runners' image, executor,

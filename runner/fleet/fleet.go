@@ -260,7 +260,7 @@ func writeToken(path, tok string) error {
 // Beat sends one heartbeat and acts on the answer.
 func (c *Client) Beat(ctx context.Context) error {
 	st := c.o.Agent.Status()
-	hb := fleetapi.Heartbeat{Name: c.o.Name, ProviderID: c.o.ProviderID, Slots: st.Slots, Busy: st.Busy}
+	hb := fleetapi.Heartbeat{Name: c.o.Name, ProviderID: c.o.ProviderID, Slots: st.Slots, Busy: st.Busy, Cleaning: st.Cleaning}
 	for _, j := range st.Running {
 		hb.Running = append(hb.Running, fleetapi.RunningJob{ID: j.ID, Source: j.Source, Since: j.Since})
 	}

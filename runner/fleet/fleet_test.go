@@ -140,7 +140,7 @@ func TestCommands(t *testing.T) {
 				t.Errorf("conditions %v", got)
 			}
 			last := p.beats[len(p.beats)-1]
-			if last.Name != "n1" || last.ProviderID != "p1" || last.Slots != 2 || last.Busy != tt.busy {
+			if last.Name != "n1" || last.ProviderID != "p1" || last.Slots != 2 || last.Busy != tt.busy || last.Cleaning != tt.cleaning {
 				t.Errorf("heartbeat %+v", last)
 			}
 		})
