@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
+)
+
+// TestWarmJobContainer: once a job's script started, the slot's next job
+// container is created and started ahead, waiting for its step
+// (runner/gitlab/warmjob.go). The next job of the same kind runs its
+// script in it, with its variables and file variables exact, hostile
+// values included; a job whose variables sh cannot export runs its script
+// with exec instead and still sees them; a job of another project
+// discards it; the agent's stop leaves nothing. Both engines.
+func TestWarmJobContainer(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"docker", "containerd"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			srv := gitlabtest.New(t, gitlabtest.WithLongPollHold(2*time.Second))
+			srv.AddRepo(t, "group/app", map[string]string{"README.md": "app-v1\n"})
+			srv.AddRepo(t, "group/other", map[string]string{"README.md": "other-v1\n"})
+			var a *agent
+			var warm, left func() []string
+			switch engine {
+			case "docker":
+				a = startAgent(t, srv, agentConfig{Concurrent: 1})
+				warm = func() []string { return dockerWarmJobs(t, a.node) }
+				left = func() []string { return leftovers(t, a.node) }
+			case "containerd":
+				importIntoContainerd(t)
+				a = startContainerdAgent(t, srv, 1, "")
+				warm = func() []string { return ctrdContainers(t, ctrdLabel(executors.LabelNode, a.node), ctrdLabel(labelWarmHelper, "job")) }
+				left = func() []string { return ctrdLeftovers(t, a.node) }
+			}
+			run := func(spec gitlabtest.JobSpec, want ...string) int64 {
+				t.Helper()
+				id := srv.Enqueue(spec)
+				rec := srv.WaitFinal(t, id, 2*time.Minute)
+				if rec.State != gitlabtest.StateSuccess {
+					t.Fatalf("job of %s: %s, want success:\n%s", spec.ProjectPath, rec.State, tail(string(rec.Trace), 3000))
+				}
+				for _, w := range want {
+					if !strings.Contains(string(rec.Trace), w) {
+						t.Fatalf("job of %s: the log lacks %q:\n%s", spec.ProjectPath, w, tail(string(rec.Trace), 3000))
+					}
+				}
+				return id
+			}
+			phases := func(id int64) string {
+				t.Helper()
+				var line string
+				waitFor(t, time.Minute, fmt.Sprintf("job %d's phases in the agent log", id), func() bool {
+					for _, l := range strings.Split(a.out.String(), "\n") {
+						if strings.Contains(l, "job phases since hand-out") && strings.Contains(l, fmt.Sprintf("job=%d ", id)) {
+							line = l
+							return true
+						}
+					}
+					return false
+				})
+				return line
+			}
+			waitWarm := func(what string, not []string) []string {
+				t.Helper()
+				var ids []string
+				waitFor(t, time.Minute, what, func() bool {
+					ids = warm()
+					return len(ids) == 1 && !slices.Contains(not, ids[0])
+				})
+				return ids
+			}
+
+			run(gitlabtest.JobSpec{ProjectPath: "group/app", Script: []string{"cat README.md"}}, "app-v1")
+			first := waitWarm("a warm job container after the first job's script started", nil)
+
+			// The next job runs in it: its variables arrive exact.
+			hostile := `it's "q" $(echo injected) ` + "`id` \\n\n  second line  "
+			id := run(gitlabtest.JobSpec{ProjectPath: "group/app",
+				Variables: []gitlabtest.Variable{
+					{Key: "HOSTILE", Value: hostile},
+					{Key: "FILEVAR", Value: "file-content", File: true},
+				},
+				Script: []string{`printf '<%s>\n' "$HOSTILE"`, `cat "$FILEVAR"; echo`, "cat README.md"},
+			}, "<"+hostile+">", "file-content", "app-v1")
+			if p := phases(id); !strings.Contains(p, "job_warm=") {
+				t.Fatalf("the second job of the project did not run in the warm job container: %s", p)
+			}
+			second := waitWarm("the next warm job container (the first one used and removed)", first)
+
+			// A variable sh cannot export (a digit first: GitLab allows
+			// it): the script runs with exec, the variable still in its
+			// shell's environment (which sh itself passes on to no child).
+			run(gitlabtest.JobSpec{ProjectPath: "group/app",
+				Variables: []gitlabtest.Variable{{Key: "1ABC", Value: "digit-first"}},
+				Script:    []string{`tr '\0' '\n' < /proc/$$/environ | grep '^1ABC='`},
+			}, "1ABC=digit-first", "running the script with exec")
+			third := waitWarm("a warm job container after the exec fallback", second)
+
+			// Another project: the warm job container does not fit.
+			if p := phases(run(gitlabtest.JobSpec{ProjectPath: "group/other", ProjectID: 43, Script: []string{"cat README.md"}}, "other-v1")); strings.Contains(p, "job_warm=") {
+				t.Fatalf("a job of another project ran in the warm job container: %s", p)
+			}
+			waitWarm("a warm job container for the other project", third)
+
+			if err := a.stop(time.Minute); err != nil {
+				t.Fatalf("agent exit: %v", err)
+			}
+			if l := left(); len(l) != 0 {
+				t.Fatalf("left after the agent stopped (warm containers included): %q", l)
+			}
+		})
+	}
+}
+
+// dockerWarmJobs lists the IDs of node's warm job containers.
+func dockerWarmJobs(t *testing.T, node string) []string {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node), filters.Arg("label", labelWarmHelper+"=job"))
+	cs, err := dockerClient(t).ContainerList(t.Context(), container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
