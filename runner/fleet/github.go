@@ -133,21 +133,7 @@ func (g *GitHub) post(ctx context.Context, op, path string, in, out any) error {
 		}
 		return nil
 	}
-	var kind error
-	switch se.Code {
-	case http.StatusTooManyRequests:
-		kind = github.ErrRateLimited
-	case http.StatusNotFound:
-		kind = github.ErrNotFound
-	case http.StatusUnauthorized, http.StatusForbidden:
-		kind = github.ErrUnauthorized
-	case http.StatusUnprocessableEntity:
-		kind = github.ErrInvalid
-	case http.StatusConflict:
-		if path == fleetapi.PathGitHubDeleteRunner {
-			kind = github.ErrRunnerBusy
-		}
-	}
+	kind := github.StatusKind(se.Code, path == fleetapi.PathGitHubDeleteRunner)
 	if kind == nil {
 		return fmt.Errorf("github via the fleet: %s: %w", op, err)
 	}
