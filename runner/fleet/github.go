@@ -86,6 +86,8 @@ type GitHub struct {
 	scaleSet string
 }
 
+var _ github.RunnerAPI = (*GitHub)(nil)
+
 // NewGitHub returns the fleet-backed GitHub runner API.
 func NewGitHub(o GitHubOptions) (*GitHub, error) {
 	if o.URL == "" || o.Token == nil {
