@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/runfleet/runfleet/runner/clock"
+	"github.com/runfleet/runfleet/runner/config"
 )
 
 // Agent runs jobs from its sources in slots: at most Concurrent jobs in
@@ -60,8 +61,12 @@ type AgentOptions struct {
 	Clock clock.Clock
 	// CleanupTimeout bounds the cleanup of one job that runs after its
 	// slot was freed (Cleaner), and Run's wait for those still running
-	// when it stops (0 = 2 minutes).
+	// when it stops ([cleanup] timeout; 0 = config.DefaultCleanupTimeout).
 	CleanupTimeout time.Duration
+	// CleanupStartHold is the longest a cleanup waits for the jobs
+	// starting (Starter) to be up before it runs anyway ([cleanup]
+	// start_hold; 0 = config.DefaultCleanupStartHold).
+	CleanupStartHold time.Duration
 }
 
 // NewAgent returns an agent ready to Run.
@@ -76,13 +81,16 @@ func NewAgent(o AgentOptions) *Agent {
 		o.ErrorPause = time.Second
 	}
 	if o.CleanupTimeout <= 0 {
-		o.CleanupTimeout = defaultCleanupTimeout
+		o.CleanupTimeout = config.DefaultCleanupTimeout
+	}
+	if o.CleanupStartHold <= 0 {
+		o.CleanupStartHold = config.DefaultCleanupStartHold
 	}
 	a := &Agent{
 		paused:          map[string]bool{},
 		resumed:         make(chan struct{}),
 		slots:           newSlots(o.Concurrent),
-		cleanups:        newCleanups(o.Concurrent),
+		cleanups:        newCleanups(o.Concurrent, o.CleanupStartHold),
 		sources:         o.Sources,
 		concurrent:      o.Concurrent,
 		shutdownTimeout: o.ShutdownTimeout,

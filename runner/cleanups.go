@@ -11,14 +11,6 @@ import (
 	"github.com/runfleet/runfleet/runner/clock"
 )
 
-// defaultCleanupTimeout bounds one job's Cleanup, and the agent's wait for
-// the cleanups still running when it stops.
-const defaultCleanupTimeout = 2 * time.Minute
-
-// defaultStartHold is the longest a cleanup waits for the jobs starting
-// (Starter) to be up before it runs anyway.
-const defaultStartHold = 5 * time.Second
-
 // turnoverHold is the longest a slot counts as starting after its job
 // ended while it polls for its next one (a queued job comes within
 // milliseconds; an empty queue must not hold the cleanup long).
@@ -29,7 +21,8 @@ const turnoverHold = 300 * time.Millisecond
 // ended while max are running waits, still holding its slot, so a node
 // never piles up unremoved containers. Run waits for them before it
 // returns, so the agent never exits with one in flight. Starts come
-// first: a cleanup waits, up to startHold, while a job starts (Starter).
+// first: a cleanup waits, up to startHold ([cleanup] start_hold), while a
+// job starts (Starter).
 type cleanups struct {
 	max       int
 	startHold time.Duration
@@ -50,8 +43,8 @@ type cleaning struct {
 	since       time.Time
 }
 
-func newCleanups(n int) *cleanups {
-	return &cleanups{max: n, startHold: defaultStartHold, running: map[*cleaning]struct{}{}, ended: make(chan struct{}), started: make(chan struct{})}
+func newCleanups(n int, startHold time.Duration) *cleanups {
+	return &cleanups{max: n, startHold: startHold, running: map[*cleaning]struct{}{}, ended: make(chan struct{}), started: make(chan struct{})}
 }
 
 // reserve waits for room for one more cleanup and counts it in flight.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/runfleet/runfleet/runner/config"
 )
 
 // queuedSource hands out the jobs queued on it, one per Acquire.
@@ -121,7 +123,7 @@ type cleanupRig struct {
 
 func startCleanupRig(t *testing.T, cleanupTimeout time.Duration) *cleanupRig {
 	t.Helper()
-	return startCleanupRigHold(t, cleanupTimeout, defaultStartHold)
+	return startCleanupRigHold(t, cleanupTimeout, config.DefaultCleanupStartHold)
 }
 
 // startCleanupRigHold is startCleanupRig with cleanups held at most
@@ -131,8 +133,7 @@ func startCleanupRigHold(t *testing.T, cleanupTimeout, startHold time.Duration) 
 	r := &cleanupRig{src: &queuedSource{jobs: make(chan Job, 8)}, metrics: NewMetrics(prometheus.NewRegistry()),
 		logs: &syncBuffer{}, stopped: make(chan struct{})}
 	r.a = NewAgent(AgentOptions{Sources: []Source{r.src}, Concurrent: 1, ShutdownTimeout: time.Minute, Metrics: r.metrics,
-		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), CleanupTimeout: cleanupTimeout})
-	r.a.cleanups.startHold = startHold
+		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), CleanupTimeout: cleanupTimeout, CleanupStartHold: startHold})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() {
@@ -352,6 +353,27 @@ func TestCleanupWaitsForStarts(t *testing.T) {
 				close(second.up)
 			}
 			closedWithin(t, first.cleaned, "the first job's cleanup to run")
+		})
+	}
+}
+
+// TestAgentCleanupOptions: the cleanup bounds an agent runs with are its
+// options ([cleanup] timeout and start_hold), config's defaults when unset.
+func TestAgentCleanupOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		timeout, hold         time.Duration
+		wantTimeout, wantHold time.Duration
+	}{
+		{"unset", 0, 0, config.DefaultCleanupTimeout, config.DefaultCleanupStartHold},
+		{"set", 30 * time.Second, 250 * time.Millisecond, 30 * time.Second, 250 * time.Millisecond},
+		{"negative is unset", -time.Second, -time.Second, config.DefaultCleanupTimeout, config.DefaultCleanupStartHold},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := NewAgent(AgentOptions{Sources: []Source{&queuedSource{}}, CleanupTimeout: tc.timeout, CleanupStartHold: tc.hold})
+			if a.cleanupTimeout != tc.wantTimeout || a.cleanups.startHold != tc.wantHold {
+				t.Errorf("cleanup timeout %v, start hold %v; want %v, %v", a.cleanupTimeout, a.cleanups.startHold, tc.wantTimeout, tc.wantHold)
+			}
 		})
 	}
 }

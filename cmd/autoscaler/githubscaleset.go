@@ -19,6 +19,7 @@ import (
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/autoscaler/policy"
 	runnerconfig "github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
 )
 
@@ -89,7 +90,7 @@ func newGitHubScaleSets(g *githubJIT, o *controlplane.GitHubJITOptions, reg prom
 	if err != nil {
 		return nil, nil, fmt.Errorf("[github_jit] url: %w", err)
 	}
-	rg := &scaleset.RateGate{Gate: rest.gate, Key: scaleset.GateKey(u.Host, g.Auth.AppID, g.Auth.Token)}
+	rg := &scaleset.RateGate{Gate: rest.gate, Key: github.GateKey(u.Host, g.Auth.AppID, g.Auth.Token)}
 	// The sessions' client waits out rate limits (it serves no one); the
 	// nodes' calls fail fast and the node waits (429 + Retry-After).
 	client, err := scaleSetClient(g, rg.HTTPOption(), logger)

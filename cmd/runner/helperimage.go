@@ -18,15 +18,18 @@ func defaultHelper(r config.Runner) bool {
 }
 
 // ensureHelperImage builds the default sources helper image from the
-// host's git into ex's engine when the engine lacks it: it is published
-// nowhere, and a node has git.
-func ensureHelperImage(ctx context.Context, ex nodeExecutor, logger *slog.Logger) error {
+// host's git into ex's engine when the engine lacks it, or in any case
+// with force: it is published nowhere, and a node has git. built says
+// whether it was built.
+func ensureHelperImage(ctx context.Context, ex nodeExecutor, force bool, logger *slog.Logger) (built bool, err error) {
 	eng, ok := ex.(helperimage.Engine)
 	if !ok {
-		return fmt.Errorf("sources helper image %s: the %T executor cannot build it", gitlab.DefaultHelperImage, ex)
+		return false, fmt.Errorf("sources helper image %s: the %T executor cannot build it", gitlab.DefaultHelperImage, ex)
 	}
-	_, err := helperimage.Ensure(ctx, eng, gitlab.DefaultHelperImage, helperimage.Host{}, logger)
-	return err
+	if force {
+		return true, helperimage.Build(ctx, eng, gitlab.DefaultHelperImage, helperimage.Host{}, logger)
+	}
+	return helperimage.Ensure(ctx, eng, gitlab.DefaultHelperImage, helperimage.Host{}, logger)
 }
 
 // forGitLab returns the executor of a GitLab runner's engine (get) with
@@ -40,7 +43,7 @@ func (e *engines) forGitLab(ctx context.Context, r config.Runner) (nodeExecutor,
 	if e.helpers[key] {
 		return ex, nil
 	}
-	if err := ensureHelperImage(ctx, ex, e.logger); err != nil {
+	if _, err := ensureHelperImage(ctx, ex, false, e.logger); err != nil {
 		return nil, err
 	}
 	if e.helpers == nil {
@@ -55,7 +58,7 @@ func (e *engines) forGitLab(ctx context.Context, r config.Runner) (nodeExecutor,
 // image.
 func (e *engines) rebuildHelpers(ctx context.Context) error {
 	for key := range e.helpers {
-		if err := ensureHelperImage(ctx, e.byKey[key], e.logger); err != nil {
+		if _, err := ensureHelperImage(ctx, e.byKey[key], false, e.logger); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/runfleet/runfleet/executors/helperimage"
 	"github.com/runfleet/runfleet/runner/config"
 	"github.com/runfleet/runfleet/runner/gitlab"
 )
@@ -44,17 +43,7 @@ image ahead with this command to take that step off a node's first job.`,
 				if err != nil {
 					return err
 				}
-				eng, ok := ex.(helperimage.Engine)
-				if !ok {
-					ex.Close()
-					return fmt.Errorf("sources helper image: the %T executor cannot build it", ex)
-				}
-				built := true
-				if force {
-					err = helperimage.Build(cmd.Context(), eng, gitlab.DefaultHelperImage, helperimage.Host{}, logger)
-				} else {
-					built, err = helperimage.Ensure(cmd.Context(), eng, gitlab.DefaultHelperImage, helperimage.Host{}, logger)
-				}
+				built, err := ensureHelperImage(cmd.Context(), ex, force, logger)
 				ex.Close()
 				if err != nil {
 					return fmt.Errorf("%s: %w", key, err)

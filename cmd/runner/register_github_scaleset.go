@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runfleet/runfleet/runner/config"
+	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scaleset"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
@@ -27,7 +28,7 @@ func registerScaleSet(cmd *cobra.Command, g *globalFlags, gf *githubRegisterFlag
 		return err
 	}
 	logger := newLogger(g.logLevel, g.logJSON)
-	rg := &scaleset.RateGate{Gate: ratelimit.New(ratelimit.Options{Logger: logger}), Key: scaleset.GateKey(ss.URL.Host, ss.AppID, ss.Token)}
+	rg := &scaleset.RateGate{Gate: ratelimit.New(ratelimit.Options{Logger: logger}), Key: github.GateKey(ss.URL.Host, ss.AppID, ss.Token)}
 	client, err := scaleSetClient(ss, rg, logger)
 	if err != nil {
 		return fmt.Errorf("github_scale_set %s: %w", ss.ScaleSet, err)

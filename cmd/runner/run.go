@@ -158,6 +158,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	}
 	agent := runner.NewAgent(runner.AgentOptions{
 		Sources: sources, Concurrent: cfg.Concurrent, ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: metrics, Clock: clk,
+		CleanupTimeout: cfg.Cleanup.Timeout, CleanupStartHold: cfg.Cleanup.StartHold,
 	})
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()

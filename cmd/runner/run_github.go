@@ -41,19 +41,12 @@ func githubClient(g config.GitHub, logger *slog.Logger, budgets *github.MintBudg
 	return github.NewClient(o)
 }
 
-// githubAPI is the runner API of a [[github]] table: the REST client with
-// the table's own credentials, or, with credentials = "fleet", the fleet
-// API, where the control plane mints and answers for this node's runners
-// (the runner group is then the control plane's choice).
-type githubAPI interface {
-	MintJIT(ctx context.Context, req github.JITRequest) (github.JITConfig, error)
-	ListRunners(ctx context.Context, name string) ([]github.RunnerStatus, error)
-	DeleteRunner(ctx context.Context, id int64) error
-	RunnerJob(ctx context.Context, ref github.JobRef, runner string) (github.JobStatus, bool, error)
-}
-
-// githubSourceAPI builds g's runner API and resolves its runner group.
-func githubSourceAPI(ctx context.Context, cfg *config.Config, g config.GitHub, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, logger *slog.Logger) (githubAPI, int64, error) {
+// githubSourceAPI builds g's runner API and resolves its runner group:
+// the REST client with the table's own credentials, or, with credentials
+// = "fleet", the fleet API, where the control plane mints and answers for
+// this node's runners (the runner group is then the control plane's
+// choice).
+func githubSourceAPI(ctx context.Context, cfg *config.Config, g config.GitHub, budgets *github.MintBudgets, nodeTok *fleet.NodeToken, logger *slog.Logger) (github.RunnerAPI, int64, error) {
 	if g.FromFleet() {
 		fl := cfg.Fleet
 		hc, err := fleet.NewHTTPClient(fl.CAFile, fl.ClientCertFile, fl.ClientKeyFile)

@@ -54,7 +54,7 @@ func scaleSetListeners(ctx context.Context, cfg *config.Config, engs *engines, r
 		if s.FromFleet() {
 			continue // a label-mode source on the fleet's scale-set JIT configs (githubTables)
 		}
-		rg := &scaleset.RateGate{Gate: budgets.RateGate(), Key: scaleset.GateKey(s.URL.Host, s.AppID, s.Token)}
+		rg := &scaleset.RateGate{Gate: budgets.RateGate(), Key: github.GateKey(s.URL.Host, s.AppID, s.Token)}
 		client, err := scaleSetClient(s, rg, logger)
 		if err != nil {
 			return nil, fmt.Errorf("github_scale_set %s: %w", s.ScaleSet, err)

@@ -43,11 +43,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ReapInterval is how often the agent removes leftovers of jobs not
 	// running on it (reap_interval).
-	ReapInterval    time.Duration
-	LogLevel        string
-	LogFormat       string
-	Node            string
-	Interruption    Interruption
+	ReapInterval time.Duration
+	LogLevel     string
+	LogFormat    string
+	Node         string
+	Interruption Interruption
+	// Cleanup is [cleanup]: the bounds of finished jobs' engine cleanups
+	// (cleanup.go).
+	Cleanup         Cleanup
 	Fleet           Fleet // fleet.go
 	Runners         []Runner
 	GitHub          []GitHub // github.go
@@ -257,6 +260,11 @@ func fromFile(f File, local bool) (*Config, error) {
 		if c.Interruption.CheckInterval <= 0 {
 			c.Interruption.CheckInterval = 5 * time.Second
 		}
+	}
+	if cl, err := cleanupFromFile(f.Cleanup); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Cleanup = cl
 	}
 	if fl, err := fleetFromFile(f.Fleet, c.Node); err != nil {
 		errs = append(errs, err)

@@ -10,4 +10,14 @@
 // (gitlab.go), and any other key is an UnknownKeyError with the closest
 // known key (unknown.go). Rewrites (token rotation, unregister) keep every
 // key (rewrite.go).
+//
+// Besides a few top-level keys (node_name, reap_interval), runfleet's own
+// settings live in tables gitlab-runner does not have, so a gitlab-runner
+// file never collides with them: [interruption] (spot
+// notices), [fleet] (the control plane this node joins, fleet.go),
+// [cleanup] (cleanup.go: timeout, the bound of a finished job's engine
+// cleanup and of the shutdown's wait for those in flight, default 120 s;
+// start_hold, the longest a cleanup waits while jobs start, default 5 s;
+// each whole seconds > 0) and the [[github]] and [[github_scale_set]]
+// sources.
 package config

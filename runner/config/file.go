@@ -14,7 +14,8 @@ type File struct {
 	LogFormat       string            `toml:"log_format,omitempty"` // text | json
 	Node            string            `toml:"node_name,omitempty"`
 	Interruption    *InterruptionFile `toml:"interruption,omitempty"`
-	Fleet           *FleetFile        `toml:"fleet,omitempty"` // fleet.go
+	Cleanup         *CleanupFile      `toml:"cleanup,omitempty"` // cleanup.go
+	Fleet           *FleetFile        `toml:"fleet,omitempty"`   // fleet.go
 	Runners         []RunnerFile      `toml:"runners"`
 
 	// Warnings are the gitlab-runner settings the file holds that runfleet

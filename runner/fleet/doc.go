@@ -7,6 +7,7 @@
 // (github.go) is runner/github's runner API over the fleet API, for
 // [[github]] tables with credentials = "fleet": the control plane mints and
 // answers for the node's runners with the node token, so no GitHub
-// credential is on the node; a 429 with Retry-After pauses the node's
-// GitHub calls at its rate-limit gate.
+// credential is on the node; its answers' statuses mean what GitHub's do
+// (runner/github.StatusKind: 409 on a delete is a busy runner), and a 429
+// with Retry-After pauses the node's GitHub calls at its rate-limit gate.
 package fleet

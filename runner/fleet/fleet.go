@@ -62,8 +62,9 @@ type Options struct {
 	// BootID names this boot of the machine (boot.go); nil reads the
 	// kernel's.
 	BootID func() (string, error)
-	// Token, when set, is told the node token whenever it changes: the
-	// fleet's GitHub client (github.go) calls with it.
+	// Token, when set, is where the client keeps the node token (nil: a
+	// holder of its own): the fleet's GitHub client (github.go) calls
+	// with it.
 	Token *NodeToken
 }
 
@@ -73,7 +74,7 @@ type Client struct {
 	base     string
 	hc       *http.Client
 	log      *slog.Logger
-	token    string
+	token    *NodeToken
 	draining bool
 	exitOnce sync.Once
 	clk      clock.Clock
@@ -115,16 +116,19 @@ func New(o Options) (*Client, error) {
 	if o.Exit == nil {
 		o.Exit = func() {}
 	}
-	return &Client{o: o, base: strings.TrimSuffix(o.URL, "/"), hc: o.HTTPClient, log: o.Logger.With("fleet", o.URL), clk: clock.Or(o.Clock)}, nil
+	if o.Token == nil {
+		o.Token = NewNodeToken()
+	}
+	return &Client{o: o, base: strings.TrimSuffix(o.URL, "/"), hc: o.HTTPClient, log: o.Logger.With("fleet", o.URL), clk: clock.Or(o.Clock), token: o.Token}, nil
 }
 
 // Run registers (or reuses the stored node token) and heartbeats until
 // ctx ends.
 func (c *Client) Run(ctx context.Context) {
-	c.setToken(c.storedToken())
+	c.token.Set(c.storedToken())
 	wait := time.Second
 	for ctx.Err() == nil {
-		if c.token == "" {
+		if c.token.current() == "" {
 			if c.warming(ctx) {
 				if clock.Sleep(ctx, c.clk, warmPoll) != nil {
 					return
@@ -145,7 +149,7 @@ func (c *Client) Run(ctx context.Context) {
 			var se *StatusError
 			if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
 				c.log.Warn("node token rejected: registering again")
-				c.setToken("")
+				c.token.Set("")
 				continue
 			}
 			if ctx.Err() == nil {
@@ -155,14 +159,6 @@ func (c *Client) Run(ctx context.Context) {
 		if clock.Sleep(ctx, c.clk, c.o.Interval) != nil {
 			return
 		}
-	}
-}
-
-// setToken records the node token (and tells Options.Token).
-func (c *Client) setToken(tok string) {
-	c.token = tok
-	if c.o.Token != nil {
-		c.o.Token.Set(tok)
 	}
 }
 
@@ -228,7 +224,7 @@ func (c *Client) register(ctx context.Context) error {
 		return err
 	}
 	c.saveBoot()
-	c.setToken(resp.NodeToken)
+	c.token.Set(resp.NodeToken)
 	if resp.HeartbeatIntervalSeconds > 0 {
 		c.o.Interval = time.Duration(resp.HeartbeatIntervalSeconds) * time.Second
 	}
@@ -279,7 +275,7 @@ func (c *Client) Beat(ctx context.Context) error {
 		c.draining = true
 	}
 	var resp fleetapi.HeartbeatResponse
-	if err := c.post(ctx, fleetapi.PathHeartbeat, c.token, hb, &resp); err != nil {
+	if err := c.post(ctx, fleetapi.PathHeartbeat, c.token.current(), hb, &resp); err != nil {
 		return err
 	}
 	if c.draining && st.Busy == 0 && st.Cleaning == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,7 +92,7 @@ func newClient(t *testing.T, p *fakePlane, a *fakeAgent, exit func()) (*Client, 
 	t.Cleanup(srv.Close)
 	tokFile := filepath.Join(t.TempDir(), "sub", "node-token")
 	c, err := New(Options{URL: srv.URL, JoinToken: "join", NodeTokenFile: tokFile, Name: "n1", ProviderID: "p1",
-		Agent: a, Exit: exit, Interval: time.Millisecond})
+		Agent: a, Exit: exit, Interval: time.Millisecond, Token: NewNodeToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,49 @@ func TestRejectedTokenRegistersAgain(t *testing.T) {
 	b, _ := os.ReadFile(tokFile)
 	if string(b) != "node-tok-2\n" {
 		t.Errorf("stored token %q", b)
+	}
+	// The holder the fleet's GitHub client shares is the client's one
+	// copy of the token: it holds the token the node registered again with.
+	if got := c.o.Token.current(); got != "node-tok-2" {
+		t.Errorf("the shared node token holds %q, want node-tok-2", got)
+	}
+}
+
+// TestNodeTokenHeldOnce: without Options.Token the client keeps the token
+// in a holder of its own; with it, in that one, which the heartbeats read.
+func TestNodeTokenHeldOnce(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%t", shared), func(t *testing.T) {
+			p := &fakePlane{}
+			srv := httptest.NewServer(p)
+			t.Cleanup(srv.Close)
+			o := Options{URL: srv.URL, JoinToken: "join", NodeTokenFile: filepath.Join(t.TempDir(), "node-token"), Name: "n1", ProviderID: "p1",
+				Agent: &fakeAgent{st: runner.Status{Slots: 1}}}
+			if shared {
+				o.Token = NewNodeToken()
+			}
+			c, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if shared && c.token != o.Token {
+				t.Fatal("the client keeps a token holder besides Options.Token")
+			}
+			ctx := t.Context()
+			if err := c.register(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Beat(ctx); err != nil {
+				t.Fatalf("heartbeat with the registered token: %v", err)
+			}
+			if shared {
+				o.Token.Set("node-tok-stale") // what the holder says is what the heartbeat sends
+				var se *StatusError
+				if err := c.Beat(ctx); !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
+					t.Fatalf("heartbeat after the shared holder changed: %v, want HTTP 401", err)
+				}
+			}
+		})
 	}
 }
 

@@ -7,54 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/runfleet/runfleet/autoscaler/fleetapi"
 	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
-
-// NodeToken is the node token as the fleet client holds it, shared with
-// the fleet's GitHub client: calls made before the node registered wait
-// for its first token.
-type NodeToken struct {
-	mu      sync.Mutex
-	tok     string
-	changed chan struct{}
-}
-
-// NewNodeToken returns an empty token holder.
-func NewNodeToken() *NodeToken { return &NodeToken{changed: make(chan struct{})} }
-
-// Set records the current token ("" while the node registers again).
-func (t *NodeToken) Set(tok string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if tok == t.tok {
-		return
-	}
-	t.tok = tok
-	close(t.changed)
-	t.changed = make(chan struct{})
-}
-
-// Wait returns the token once there is one, or ctx's error.
-func (t *NodeToken) Wait(ctx context.Context) (string, error) {
-	for {
-		t.mu.Lock()
-		tok, ch := t.tok, t.changed
-		t.mu.Unlock()
-		if tok != "" {
-			return tok, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("waiting for the node to register with the fleet: %w", ctx.Err())
-		case <-ch:
-		}
-	}
-}
 
 // GitHubOptions configure a GitHub client.
 type GitHubOptions struct {
@@ -85,6 +43,8 @@ type GitHub struct {
 	token    *NodeToken
 	scaleSet string
 }
+
+var _ github.RunnerAPI = (*GitHub)(nil)
 
 // NewGitHub returns the fleet-backed GitHub runner API.
 func NewGitHub(o GitHubOptions) (*GitHub, error) {
@@ -133,21 +93,7 @@ func (g *GitHub) post(ctx context.Context, op, path string, in, out any) error {
 		}
 		return nil
 	}
-	var kind error
-	switch se.Code {
-	case http.StatusTooManyRequests:
-		kind = github.ErrRateLimited
-	case http.StatusNotFound:
-		kind = github.ErrNotFound
-	case http.StatusUnauthorized, http.StatusForbidden:
-		kind = github.ErrUnauthorized
-	case http.StatusUnprocessableEntity:
-		kind = github.ErrInvalid
-	case http.StatusConflict:
-		if path == fleetapi.PathGitHubDeleteRunner {
-			kind = github.ErrRunnerBusy
-		}
-	}
+	kind := github.StatusKind(se.Code, path == fleetapi.PathGitHubDeleteRunner)
 	if kind == nil {
 		return fmt.Errorf("github via the fleet: %s: %w", op, err)
 	}

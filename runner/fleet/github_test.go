@@ -116,7 +116,7 @@ func TestGitHubErrors(t *testing.T) {
 		{"slot cap is no busy runner", http.StatusConflict, func(g *GitHub) error {
 			_, err := g.MintJIT(context.Background(), github.JITRequest{Name: "n-0-aa", Labels: []string{"linux"}})
 			return err
-		}, nil, github.ErrRunnerBusy},
+		}, github.ErrInvalid, github.ErrRunnerBusy},
 		{"another node's name", http.StatusForbidden, func(g *GitHub) error {
 			_, err := g.MintJIT(context.Background(), github.JITRequest{Name: "m-0-aa", Labels: []string{"linux"}})
 			return err
@@ -129,6 +129,16 @@ func TestGitHubErrors(t *testing.T) {
 			_, err := g.MintJIT(context.Background(), github.JITRequest{Name: "n-0-aa", Labels: []string{"linux"}})
 			return err
 		}, github.ErrInvalid, nil},
+		{"malformed request", http.StatusBadRequest, func(g *GitHub) error {
+			_, err := g.ListRunners(context.Background(), "")
+			return err
+		}, github.ErrInvalid, github.ErrRunnerBusy},
+		{"malformed delete is no busy runner", http.StatusBadRequest, func(g *GitHub) error { return g.DeleteRunner(context.Background(), 1) }, github.ErrInvalid, github.ErrRunnerBusy},
+		{"GitHub's busy answer passed on", http.StatusUnprocessableEntity, func(g *GitHub) error { return g.DeleteRunner(context.Background(), 1) }, github.ErrRunnerBusy, nil},
+		{"rate limited", http.StatusTooManyRequests, func(g *GitHub) error {
+			_, err := g.ListRunners(context.Background(), "")
+			return err
+		}, github.ErrRateLimited, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -133,7 +133,7 @@ func runnerStatus(r *gh.Runner) RunnerStatus {
 // DeleteRunner removes a runner registration. A runner already gone is
 // fine; a busy runner is refused by GitHub and reported as ErrRunnerBusy.
 func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
-	err := c.call(ctx, fmt.Sprintf("delete runner %d", id), func(ctx context.Context) error {
+	err := c.callAs(ctx, fmt.Sprintf("delete runner %d", id), true, func(ctx context.Context) error {
 		var err error
 		switch t := c.target; t.Kind {
 		case ScopeRepo:
@@ -145,14 +145,10 @@ func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
 		}
 		return err
 	})
-	switch {
-	case errors.Is(err, ErrNotFound):
+	if errors.Is(err, ErrNotFound) {
 		return nil
-	case errors.Is(err, ErrInvalid):
-		// 422: "Runner … is still running a job".
-		return fmt.Errorf("%w: %w", ErrRunnerBusy, err)
 	}
-	return err
+	return err // a busy runner's 422 is ErrRunnerBusy (StatusKind)
 }
 
 // RunnerGroupID resolves a runner group by name ("" and "Default" are

@@ -64,3 +64,11 @@ func BudgetKey(host string, appID int64, token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return "token:" + host + ":" + hex.EncodeToString(sum[:8])
 }
+
+// GateKey is the rate-limit gate key of a GitHub App (appID) or token on
+// host: the one key under which label mode's Client and the scale-set
+// clients (runner/github/scaleset.RateGate) of that credential wait, so a
+// limit either sees pauses both.
+func GateKey(host string, appID int64, token string) string {
+	return "github:" + BudgetKey(host, appID, token)
+}

@@ -138,7 +138,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if u, err := url.Parse(t.WebURL); err == nil {
 		host = u.Host
 	}
-	rateKey := "github:" + BudgetKey(host, o.Auth.AppID, o.Auth.Token)
+	rateKey := GateKey(host, o.Auth.AppID, o.Auth.Token)
 	// Below the retries: every attempt waits at the gate.
 	base = &ratelimit.Transport{
 		Next: base, Gate: gate, Limit: ratelimit.GitHubLimit,

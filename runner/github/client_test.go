@@ -237,3 +237,29 @@ func TestBadTokenRejected(t *testing.T) {
 		t.Fatalf("bad token: %v", err)
 	}
 }
+
+// TestClientRateKeyIsGateKey: label mode's client waits under GateKey of
+// its host and credential, the key the scale-set clients of the same
+// credential are given, so a limit one sees pauses the other.
+func TestClientRateKeyIsGateKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, host string
+		auth            github.Auth
+	}{
+		{"token on github.com", "https://github.com/acme", "github.com", github.Auth{Token: "ghp_a"}},
+		{"token on a server", "https://ghe.example.com/acme/app", "ghe.example.com", github.Auth{Token: "ghp_a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := github.NewClient(github.ClientOptions{URL: tc.url, Auth: tc.auth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := c.RateKey(), github.GateKey(tc.host, tc.auth.AppID, tc.auth.Token); got != want {
+				t.Errorf("RateKey %q, want GateKey %q", got, want)
+			}
+			if c.RateKey() == github.GateKey(tc.host, 0, "ghp_other") || c.RateKey() == github.GateKey("other.example", 0, tc.auth.Token) {
+				t.Error("another credential or host shares the key")
+			}
+		})
+	}
+}

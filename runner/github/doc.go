@@ -12,6 +12,11 @@
 // runners never are (GitHub's refusal is authoritative), and this node's
 // stale registrations are removed at start and on shutdown.
 //
+// StatusKind is the one mapping of an HTTP answer's status to the typed
+// errors that drive those decisions (ErrRunnerBusy, ErrNotFound,
+// ErrUnauthorized, ErrInvalid, ErrRateLimited), for GitHub's REST answers
+// and for the fleet API's (runner/fleet) alike.
+//
 // Platform credentials stay in the agent: the only secret a runner
 // container receives is its own encoded JIT config.
 package github

@@ -17,19 +17,24 @@ import (
 	"github.com/runfleet/runfleet/runner/journal"
 )
 
-// runnerAPI is what the source needs from GitHub (*Client implements it).
-type runnerAPI interface {
+// RunnerAPI is what the source needs from GitHub: the REST client
+// (*Client) with a table's own credentials, or on a fleet node the fleet
+// API answering for GitHub (runner/fleet.GitHub), which mints and answers
+// for the node's runners with the node token.
+type RunnerAPI interface {
 	MintJIT(ctx context.Context, req JITRequest) (JITConfig, error)
 	ListRunners(ctx context.Context, name string) ([]RunnerStatus, error)
 	DeleteRunner(ctx context.Context, id int64) error
 	RunnerJob(ctx context.Context, ref JobRef, runner string) (JobStatus, bool, error)
 }
 
+var _ RunnerAPI = (*Client)(nil)
+
 // SourceOptions configure a Source.
 type SourceOptions struct {
 	// Name identifies the source in logs and metrics.
 	Name     string
-	API      runnerAPI
+	API      RunnerAPI
 	Launcher *RunnerLauncher
 	// Node is this agent's node name; every runner name starts with
 	// NamePrefix + Node + "-", which is how stale registrations of this

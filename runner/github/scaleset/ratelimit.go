@@ -7,7 +7,6 @@ import (
 	actions "github.com/actions/scaleset"
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
 
@@ -28,14 +27,8 @@ import (
 // on every call.
 type RateGate struct {
 	Gate *ratelimit.Gate
-	// Key is the credential's gate key (GateKey).
+	// Key is the credential's gate key (github.GateKey).
 	Key string
-}
-
-// GateKey is the gate key of a GitHub App (appID) or token on host, the
-// same one label mode's client uses, so both modes share one pause.
-func GateKey(host string, appID int64, token string) string {
-	return "github:" + github.BudgetKey(host, appID, token)
 }
 
 // Retries of the gated client: the module's defaults.

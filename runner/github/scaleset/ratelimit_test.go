@@ -6,6 +6,7 @@ import (
 
 	actions "github.com/actions/scaleset"
 
+	"github.com/runfleet/runfleet/runner/github"
 	"github.com/runfleet/runfleet/runner/github/scalesettest"
 	"github.com/runfleet/runfleet/runner/ratelimit"
 )
@@ -49,7 +50,7 @@ func TestRateGate(t *testing.T) {
 			fake.RateLimit(tc.kind, 1, time.Second, tc.path)
 			var rg *RateGate
 			if tc.gated {
-				rg = &RateGate{Gate: ratelimit.New(ratelimit.Options{}), Key: GateKey("127.0.0.1", 0, pat)}
+				rg = &RateGate{Gate: ratelimit.New(ratelimit.Options{}), Key: github.GateKey("127.0.0.1", 0, pat)}
 			}
 			api := newGatedAPI(t, fake, rg)
 			if !tc.gated {
