@@ -47,9 +47,13 @@ type Env struct {
 	mu          sync.Mutex
 	firstUsed   bool
 	prestarting bool
-	firstAtt    *types.HijackedResponse // a prestarted first step's streams, the gate open
-	closed      bool
-	dead        error // why the job container can no longer run steps
+	// firstProcs locate the first-step container's init once it started
+	// (watchFirstInit): Stop then sees its end in /proc, sooner than the
+	// engine reports it.
+	firstProcs *containerProcs
+	firstAtt   *types.HijackedResponse // a prestarted first step's streams, the gate open
+	closed     bool
+	dead       error // why the job container can no longer run steps
 
 	// The first step's engine watch (enginestop.go), under mu.
 	watch *engineWatch

@@ -240,6 +240,9 @@ func (v *Env) runFirst(ctx context.Context, pre *types.HijackedResponse, prog []
 	if pre == nil {
 		err := api.ContainerStart(ctx, v.firstID, container.StartOptions{})
 		v.started()
+		if err == nil {
+			go v.watchFirstInit(ctx)
+		}
 		if err != nil {
 			att.Close()
 			<-copied
@@ -325,6 +328,25 @@ func (v *Env) runFirst(ctx context.Context, pre *types.HijackedResponse, prog []
 	return res, nil
 }
 
+// watchFirstInit finds the started first-step container's init in /proc
+// (firstProcs), off the step's way. A step that ended first leaves it
+// unknown: Stop then waits for the engine.
+func (v *Env) watchFirstInit(ctx context.Context) {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	ins, err := v.ex.api.ContainerInspect(ictx, v.firstID)
+	if err != nil || ins.State == nil || !ins.State.Running {
+		return
+	}
+	p := newContainerProcs(ins.State.Pid)
+	if !p.Of(ins.ID) {
+		return
+	}
+	v.mu.Lock()
+	v.firstProcs = &p
+	v.mu.Unlock()
+}
+
 // attachFirst attaches to the first-step container's stdin (the gate),
 // stdout and stderr.
 func (v *Env) attachFirst(ctx context.Context) (types.HijackedResponse, error) {
@@ -354,6 +376,7 @@ func (v *Env) Prestart(ctx context.Context) error {
 		att.Close()
 		return firstFailure(ctx, "start job container", err)
 	}
+	go v.watchFirstInit(ctx)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.firstUsed || v.closed { // RunFirst or Close came meanwhile: they own the container

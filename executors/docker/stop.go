@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 
@@ -17,20 +18,29 @@ var _ executors.Stopper = (*Env)(nil)
 // steps.
 var errStopped = fmt.Errorf("docker: the job's containers were stopped: %w", executors.ErrEnvClosed)
 
-// Stop kills the processes of the job's containers and waits until the
-// engine reports each one not running (see executors.Stopper). A
-// container already stopped or gone costs one engine call.
+// Stop kills the processes of the job's containers and waits until they
+// are gone (stopContainer), see executors.Stopper. A container already
+// stopped or gone costs one engine call.
 func (v *Env) Stop(ctx context.Context) error {
 	v.markDead(errStopped)
 	v.keepMu.Lock() // a keeper being started is recorded first
 	defer v.keepMu.Unlock()
 	ids := v.containerIDs()
+	procs := map[string]*containerProcs{}
+	v.mu.Lock()
+	if v.firstID != "" && v.firstProcs != nil {
+		procs[v.firstID] = v.firstProcs
+	}
+	v.mu.Unlock()
+	if v.containerID != "" {
+		procs[v.containerID] = &v.procs
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		wg.Go(func() { errs[i] = v.ex.stopContainer(cctx, id) })
+		wg.Go(func() { errs[i] = v.ex.stopContainer(cctx, id, procs[id]) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -39,9 +49,26 @@ func (v *Env) Stop(ctx context.Context) error {
 	return nil
 }
 
-// stopContainer kills container id's processes and waits until it is not
-// running.
-func (e *Executor) stopContainer(ctx context.Context, id string) error {
+// initExitWait bounds how long stopContainer watches /proc for a killed
+// container's init to exit before it asks the engine instead.
+const initExitWait = 10 * time.Second
+
+// stopContainer kills container id's processes and waits until they are
+// gone. When procs locate its init in /proc, it SIGKILLs that init and
+// waits for its exit there (the kernel ends every process of the
+// container's PID namespace before its init's exit completes): the
+// engine's kill would return only once it has torn the container down,
+// hundreds of milliseconds later. Otherwise it asks the engine.
+func (e *Executor) stopContainer(ctx context.Context, id string, procs *containerProcs) error {
+	if procs != nil && procs.Of(id) && procs.KillInit() == nil {
+		// The engine's kill would wait for its teardown of the container.
+		pctx, cancel := context.WithTimeout(ctx, initExitWait)
+		err := procs.AwaitInitExit(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
 	if err := e.api.ContainerKill(ctx, id, "KILL"); err != nil {
 		if isNotFound(err) || isNotRunning(err) {
 			return nil

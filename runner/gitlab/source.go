@@ -308,6 +308,7 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 			j.log.Warn("stopping the job's processes: removing its containers before its slot is free", "err", err)
 			later = false
 		}
+		j.phases.mark("processes_stopped")
 	}
 	if later {
 		// GitLab has the final state and no process of the job runs any
@@ -320,6 +321,7 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		if err := b.cleanupFiles(); err != nil {
 			j.log.Warn("cleaning up the build directory after the job", "err", err)
 		}
+		j.phases.mark("slot_free")
 		j.engine = b
 	} else {
 		// The slot stays busy until the job's containers are gone.

@@ -102,30 +102,32 @@ func startContainerdAgent(b testing.TB, srv *gitlabtest.Server, concurrent int, 
 	return startCtrdAgent(b, path, node, dir, metrics)
 }
 
-// waitHanded waits until GitLab handed job id to a runner and returns the
-// kernel's uptime then.
-func waitHanded(b *testing.B, srv *gitlabtest.Server, id int64) time.Duration {
-	deadline := time.Now().Add(time.Minute)
-	for srv.Job(id).Token == "" {
-		if time.Now().After(deadline) {
-			b.Fatalf("job %d was not handed out within a minute", id)
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-	return uptime(b)
+// waitHanded waits until job id was handed out and returns the kernel's
+// uptime then. It waits on the server's signal, not by polling: a poll
+// loop would take CPU from the agent being measured.
+func waitHanded(b testing.TB, srv *gitlabtest.Server, id int64) time.Duration {
+	return waitSignal(b, srv.Handed(id), time.Minute, fmt.Sprintf("job %d to be handed out", id))
 }
 
 // waitAcked waits until GitLab acknowledged job id's final state and
-// returns the kernel's uptime then.
-func waitAcked(b *testing.B, srv *gitlabtest.Server, id int64) time.Duration {
-	deadline := time.Now().Add(2 * time.Minute)
-	for !srv.Job(id).State.Final() {
-		if time.Now().After(deadline) {
-			b.Fatalf("job %d did not reach a final state within 2 minutes", id)
-		}
-		time.Sleep(200 * time.Microsecond)
+// returns the kernel's uptime then (see waitHanded).
+func waitAcked(b testing.TB, srv *gitlabtest.Server, id int64) time.Duration {
+	return waitSignal(b, srv.Finished(id), 2*time.Minute, fmt.Sprintf("job %d to reach a final state", id))
+}
+
+// waitSignal waits for c to close, at most limit, and returns the
+// kernel's uptime then.
+func waitSignal(b testing.TB, c <-chan struct{}, limit time.Duration, what string) time.Duration {
+	b.Helper()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-c:
+		return uptime(b)
+	case <-t.C:
+		b.Fatalf("waited %v for %s", limit, what)
+		return 0
 	}
-	return uptime(b)
 }
 
 // rawFirstByte is the Docker baseline of the GitHub start benchmarks:

@@ -37,6 +37,7 @@ type job struct {
 	uploads        []ArtifactUpload
 	events         []string
 	final          chan struct{} // closed when the state becomes final
+	handed         chan struct{} // closed when a runner first got the job
 }
 
 func (j *job) event(format string, args ...any) {

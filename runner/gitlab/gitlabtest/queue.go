@@ -47,6 +47,7 @@ func (s *Server) Enqueue(spec JobSpec) int64 {
 		state:      StatePending,
 		enqueuedAt: s.cfg.now(),
 		final:      make(chan struct{}),
+		handed:     make(chan struct{}),
 	}
 	j.event("enqueued")
 	s.jobs[id] = j
@@ -201,6 +202,11 @@ func (s *Server) pickLocked(rn *runner, systemID string, features map[string]boo
 			j.event("picked by runner %d (%s): running", rn.id, systemID)
 		}
 		j.payload = s.payloadLocked(j)
+		select {
+		case <-j.handed:
+		default:
+			close(j.handed)
+		}
 		return j
 	}
 	return nil

@@ -157,6 +157,29 @@ func (s *Server) Job(id int64) JobRecord {
 	return j.snapshot()
 }
 
+// Handed is closed once a runner got job id (its first hand-out), and
+// Finished once it is final: for callers that time those moments
+// without polling the server.
+func (s *Server) Handed(id int64) <-chan struct{} {
+	return s.jobChan(id, func(j *job) chan struct{} { return j.handed })
+}
+
+// Finished: see Handed.
+func (s *Server) Finished(id int64) <-chan struct{} {
+	return s.jobChan(id, func(j *job) chan struct{} { return j.final })
+}
+
+func (s *Server) jobChan(id int64, c func(*job) chan struct{}) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		s.tb.Errorf("gitlabtest: no job %d", id)
+		return nil
+	}
+	return c(j)
+}
+
 // WaitFinal waits until job id is final (success, failed or canceled) and
 // returns its snapshot; it fails the test after timeout. An aborted job
 // (Abort) is final at once.

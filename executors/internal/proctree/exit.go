@@ -1,0 +1,101 @@
+package proctree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// InitExited reports whether the container's init process has ended:
+// gone, a zombie, or its PID now another process's (another cgroup).
+// Once the init of a PID namespace has exited, no process of the
+// namespace runs any more: the kernel kills them all and waits for them
+// before the init's own exit completes. ErrHidden means the processes
+// were not visible when Procs was made, so nothing can be told.
+func (p Procs) InitExited() (bool, error) {
+	if p.cgroup == "" {
+		return false, ErrHidden
+	}
+	dir := filepath.Join("/proc", strconv.Itoa(p.initPID))
+	st, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, alive := parseStat(st); !alive {
+		return true, nil
+	}
+	cg, err := os.ReadFile(filepath.Join(dir, "cgroup"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return string(cg) != p.cgroup, nil
+}
+
+// Of reports whether the processes Procs located are container id's:
+// its cgroup path names the container (the engines' cgroups do), so a
+// PID reused by another process before Procs was made is told apart.
+func (p Procs) Of(id string) bool {
+	if id == "" {
+		return false
+	}
+	for rest := p.cgroup; ; {
+		i := strings.Index(rest, id)
+		if i < 0 {
+			return false
+		}
+		// The whole name, not the prefix of a longer one ("job" of
+		// "job-steps"): a path element ends there, or a unit's suffix.
+		if end := rest[i+len(id):]; end == "" || strings.ContainsRune("/.\n", rune(end[0])) {
+			return true
+		}
+		rest = rest[i+1:]
+	}
+}
+
+// KillInit SIGKILLs the container's init, if it has not exited: the
+// kernel then ends every process of its PID namespace. ErrHidden means
+// it cannot be seen (see InitExited).
+func (p Procs) KillInit() error {
+	done, err := p.InitExited()
+	if err != nil || done {
+		return err
+	}
+	if err := syscall.Kill(p.initPID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill init %d: %w", p.initPID, err)
+	}
+	return nil
+}
+
+// initPoll is how often AwaitInitExit looks.
+const initPoll = 2 * time.Millisecond
+
+// AwaitInitExit waits until InitExited, or ctx ends (its error), or it
+// cannot tell (ErrHidden, or a /proc read error).
+func (p Procs) AwaitInitExit(ctx context.Context) error {
+	t := time.NewTicker(initPoll)
+	defer t.Stop()
+	for {
+		done, err := p.InitExited()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
