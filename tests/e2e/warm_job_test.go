@@ -39,7 +39,9 @@ func TestWarmJobContainer(t *testing.T) {
 			case "containerd":
 				importIntoContainerd(t)
 				a = startContainerdAgent(t, srv, 1, "")
-				warm = func() []string { return ctrdContainers(t, ctrdLabel(executors.LabelNode, a.node), ctrdLabel(labelWarmHelper, "job")) }
+				warm = func() []string {
+					return ctrdContainers(t, ctrdLabel(executors.LabelNode, a.node), ctrdLabel(labelWarmHelper, "job"))
+				}
 				left = func() []string { return ctrdLeftovers(t, a.node) }
 			}
 			run := func(spec gitlabtest.JobSpec, want ...string) int64 {
