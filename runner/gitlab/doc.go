@@ -7,7 +7,10 @@
 // sources (fetched into a store only the agent sees, checked out by a
 // helper container while the job container starts held at a gate:
 // sources.go, build_first.go), cache and artifacts, the script steps and
-// after_script, then the final update, exactly once. The slots' source
+// after_script, then the final update, exactly once. Each slot keeps a
+// sources helper and a job container created ahead for its next job of
+// the same kind (Warm: warm.go, warmjob.go); the job hands its script
+// and variables to the waiting container. The slots' source
 // stores are swept by the agent's periodic reaper (SourceStores). The job log streams
 // as incremental trace patches with masking (Trace, Masker). The package
 // also renews the runner's token (RotateToken), keeps the runner manager's
