@@ -106,7 +106,11 @@ func (c *ControlPlane) mintWithin(w http.ResponseWriter, r *http.Request, rec No
 	}
 	jn.add(cfg.RunnerID, m.scaleSet)
 	j.mints.WithLabelValues(mintOK).Inc()
-	c.log.Info("minted a GitHub JIT runner for a node", "node", rec.Name, "scale_set", m.scaleSet, "runner", cfg.Name, "runner_id", cfg.RunnerID)
+	if m.scaleSet != "" {
+		c.log.Info("minted a GitHub scale-set JIT runner for a node", "node", rec.Name, "scale_set", m.scaleSet, "runner", cfg.Name, "runner_id", cfg.RunnerID)
+	} else {
+		c.log.Info("minted a GitHub JIT runner for a node", "node", rec.Name, "runner", cfg.Name, "runner_id", cfg.RunnerID)
+	}
 	writeJSON(w, http.StatusOK, cfg)
 }
 

@@ -195,6 +195,25 @@ func (v *Env) Waiting(ctx context.Context) error {
 	if f == nil || f.end == "" || f.used {
 		return fmt.Errorf("containerd: job %s: no late first step waits: %w", v.jobID, executors.ErrFirstStepUsed)
 	}
+	// A prestarted task's exit is watched over the engine connection
+	// that started it: an exit, or that watch broken by an engine
+	// restart, arrives there, and the step could no longer be followed.
+	v.keepMu.Lock()
+	var ended error
+	if f.statusC != nil {
+		select {
+		case st := <-f.statusC:
+			ended = fmt.Errorf("containerd: job %s: the waiting job container's watch ended (%v): %w", v.jobID, st.Error(), executors.ErrEngine)
+			v.mu.Lock()
+			f.used = true // its exit is consumed: nothing can run it now
+			v.mu.Unlock()
+		default:
+		}
+	}
+	v.keepMu.Unlock()
+	if ended != nil {
+		return ended
+	}
 	st, err := f.task.Status(v.ex.withNS(ctx))
 	if err != nil {
 		return engineErr("status of the waiting job container", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/netns"
 	gocni "github.com/containerd/go-cni"
+	"golang.org/x/sys/unix"
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/egress"
@@ -255,6 +256,12 @@ func (n *networks) detach(ctx context.Context, dir, path string, bridge bool) er
 	return nil
 }
 
+// isNetNS reports whether path is a mounted network namespace (nsfs).
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
 // teardown detaches and removes the network namespace(s) in dir, then dir
 // itself. Missing pieces are fine: it also cleans up after a crash.
 func (n *networks) teardown(ctx context.Context, dir string) error {
@@ -273,7 +280,14 @@ func (n *networks) teardown(ctx context.Context, dir string) error {
 			continue
 		}
 		path := filepath.Join(dir, de.Name())
-		if err := n.detach(ctx, dir, path, bridge); err != nil {
+		ns := path
+		if !isNetNS(path) {
+			// A namespace file without its namespace mounted: a setup or
+			// a removal killed halfway. The namespace (and its end of the
+			// veth) is gone; CNI releases the address without it.
+			ns = ""
+		}
+		if err := n.detach(ctx, dir, ns, bridge); err != nil {
 			errs = append(errs, err)
 			continue
 		}

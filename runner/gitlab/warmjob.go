@@ -115,6 +115,10 @@ func (b *build) refillJob(spec executors.Spec, after <-chan struct{}) {
 	delete(ws.Labels, "dev.runfleet.project")
 	ws.Labels["dev.runfleet.warm"] = "job"
 	log := b.s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	id, slot := b.job.ID, b.slot
 	b.s.Warm.jobSlots().refill(b.slot, jobKey(spec), bindSources(spec), after, func(ctx context.Context) (*warmJob, error) {
 		var notes bytes.Buffer
 		ws.Log = &notes
@@ -128,6 +132,7 @@ func (b *build) refillJob(spec executors.Spec, after <-chan struct{}) {
 			return nil, err
 		}
 		j.notes = notes.Bytes()
+		log.Debug("warm job container ready", "after_job", id, "slot", slot)
 		return j, nil
 	})
 }

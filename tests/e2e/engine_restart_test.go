@@ -334,6 +334,14 @@ func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *
 	waitFor(t, jobWait, "the job to start on the private "+eng.name+" ("+r.name+")", func() bool {
 		return strings.Contains(string(srv.Job(id).Trace), "engine-job-started")
 	})
+	// The slot's next job container is made once the job's script has
+	// begun (runner/gitlab/warmjob.go): the restart finds it waiting, and
+	// the next job must see that it no longer can run a step. (Stopped
+	// while that creation is under way, dockerd 20.10 can be left unable
+	// to start again: a network half-written to its store.)
+	waitFor(t, jobWait, fmt.Sprintf("the warm job container made after job %d", id), func() bool {
+		return strings.Contains(a.out.String(), fmt.Sprintf(`msg="warm job container ready" after_job=%d `, id))
+	})
 	if r.freeze {
 		a.signal(syscall.SIGSTOP)
 	}
