@@ -79,7 +79,7 @@ func (v *Env) Close(ctx context.Context) error {
 	}
 	v.closed = true
 	v.mu.Unlock()
-	v.refill.Run()
+	v.refill.Run(ctx)
 	// A keeper being started is recorded before its removal.
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()

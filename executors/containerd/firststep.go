@@ -220,7 +220,7 @@ func (v *Env) runFirst(ctx context.Context, f *firstStep, prog []byte, out io.Wr
 	var err error
 	if f.statusC == nil { // not prestarted
 		err = f.begin(bg)
-		v.refill.Run()
+		v.refill.Run(ctx)
 	}
 	v.keepMu.Unlock()
 	if err != nil {
@@ -286,7 +286,7 @@ func (v *Env) Prestart(ctx context.Context) error {
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()
 	err := f.begin(v.ex.withNS(ctx))
-	v.refill.Run()
+	v.refill.Run(ctx)
 	if err != nil {
 		return firstFailure(ctx, "prestart", err)
 	}

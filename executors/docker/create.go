@@ -52,14 +52,14 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *first
 			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
 		}
 		e.release(spec.JobID)
-		env.refill.Run()
+		env.refill.Run(ctx)
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("docker: create cancelled: %w", errors.Join(cerr, err))
 		}
 		return nil, err
 	}
 	if first == nil { // its container started: a first step's runs at its start
-		env.refill.Run()
+		env.refill.Run(ctx)
 	}
 	return env, nil
 }

@@ -78,7 +78,7 @@ func (v *Env) Close(ctx context.Context) error {
 	att := v.firstAtt
 	v.firstAtt = nil
 	v.mu.Unlock()
-	v.refill.Run()
+	v.refill.Run(ctx)
 	if att != nil {
 		att.Close()
 	}

@@ -120,17 +120,18 @@ func TestHeldRefill(t *testing.T) {
 	if p.Ready() != 0 {
 		t.Fatal("Held refilled the pool before Run")
 	}
-	r.Run()
+	ctx := context.Background()
+	r.Run(ctx)
 	waitReady(t, p, 1)
 	if _, ok := p.Take(); !ok {
 		t.Fatal("no object after Run")
 	}
-	r.Run() // once only: the pool stays empty
+	r.Run(ctx) // once only: the pool stays empty
 	time.Sleep(20 * time.Millisecond)
 	if n := p.Ready(); n != 0 {
 		t.Errorf("a second Run refilled the pool (%d ready)", n)
 	}
 	var none *Refill
-	none.Run() // a job that took nothing: no panic, no refill
-	p.Drain(context.Background())
+	none.Run(ctx) // a job that took nothing: no panic, no refill
+	p.Drain(ctx)
 }

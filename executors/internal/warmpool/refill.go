@@ -14,19 +14,16 @@ import (
 // from the pool) does nothing.
 type Refill struct {
 	once sync.Once
-	fill func()
+	fill func(ctx context.Context)
 }
 
 // Held returns the refill a job that takes from p owes it.
-func (p *Pool[T]) Held() *Refill {
-	// The job's request context is over by the time the refill runs: the
-	// filler runs on its own until Drain.
-	return &Refill{fill: func() { p.Refill(context.Background()) }}
-}
+func (p *Pool[T]) Held() *Refill { return &Refill{fill: p.Refill} }
 
 // Run refills the pool in the background, the first time it is called.
-func (r *Refill) Run() {
+// The filler keeps ctx's values, not its end (see Pool.Refill).
+func (r *Refill) Run(ctx context.Context) {
 	if r != nil {
-		r.once.Do(r.fill)
+		r.once.Do(func() { r.fill(ctx) })
 	}
 }
