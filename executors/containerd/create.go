@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/containerd/api/types/runc/options"
@@ -48,13 +47,7 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *first
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User,
 		dir: filepath.Join(e.stateDir, e.node, spec.JobID)}
 	if spec.Network == executors.NetworkPerJob {
-		// After the job's own engine calls, not during them: with a first
-		// step, once its task started (warm.go).
-		if first == nil {
-			defer e.warm.Refill(ctx)
-		} else {
-			env.afterStart = sync.OnceFunc(func() { e.warm.Refill(context.Background()) })
-		}
+		env.refill = e.warm.Held() // run after the job's own engine calls
 	}
 	if err := e.create(e.withNS(ctx), env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
@@ -63,10 +56,14 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *first
 			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
 		}
 		e.release(spec.JobID)
+		env.refill.Run(ctx)
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("containerd: create cancelled: %w", errors.Join(cerr, err))
 		}
 		return nil, err
+	}
+	if first == nil { // its task started: a first step's runs at its start
+		env.refill.Run(ctx)
 	}
 	return env, nil
 }

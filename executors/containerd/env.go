@@ -15,6 +15,7 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/proctree"
+	"github.com/runfleet/runfleet/executors/internal/warmpool"
 )
 
 // ErrEnvClosed is executors.ErrEnvClosed, the one error of every
@@ -36,11 +37,10 @@ type Env struct {
 	task       ctrd.Task
 	containers []ctrd.Container // job first, then services (then a keeper); under mu
 	leaseID    string
-	// afterStart, when set, runs once the first step's task started, or
-	// at Close if it never did: the warm network pool's refill, kept off
-	// the engine while the job's container starts.
-	afterStart func()
-	procs      proctree.Procs
+	// refill is the warm pool refill this job owes (warmpool.Refill):
+	// run once its task started, or at Close if it never did.
+	refill *warmpool.Refill
+	procs  proctree.Procs
 	// A warm network namespace this Env took (warm.go): its ownership key
 	// and directory, torn down with the job.
 	warmKey, warmDir string
@@ -79,7 +79,7 @@ func (v *Env) Close(ctx context.Context) error {
 	}
 	v.closed = true
 	v.mu.Unlock()
-	v.started()
+	v.refill.Run(ctx)
 	// A keeper being started is recorded before its removal.
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()

@@ -239,7 +239,7 @@ func (v *Env) runFirst(ctx context.Context, f *firstStep, prog []byte, out io.Wr
 	var err error
 	if f.statusC == nil { // not prestarted
 		err = f.begin(bg)
-		v.started()
+		v.refill.Run(ctx)
 	}
 	v.keepMu.Unlock()
 	if err != nil {
@@ -305,7 +305,7 @@ func (v *Env) Prestart(ctx context.Context) error {
 	v.keepMu.Lock()
 	defer v.keepMu.Unlock()
 	err := f.begin(v.ex.withNS(ctx))
-	v.started()
+	v.refill.Run(ctx)
 	if err != nil {
 		return firstFailure(ctx, "prestart", err)
 	}

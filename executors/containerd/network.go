@@ -117,22 +117,18 @@ func (n *networks) ensureAdminChain() error {
 // metadata endpoint in adminChain, which the firewall plugin jumps to for
 // every job's forwarded traffic.
 func (n *networks) guardMetadata(log *slog.Logger) error {
-	ipt := func(args ...string) ([]byte, error) {
-		return exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput()
-	}
 	if err := n.ensureAdminChain(); err != nil {
 		return fmt.Errorf("%w: %w", ErrMetadataGuard, err)
 	}
 	rule := []string{adminChain, "-d", metadataEndpoint, "-j", "REJECT",
 		"-m", "comment", "--comment", "runfleet: no cloud metadata for jobs"}
-	if _, err := ipt(append([]string{"-C"}, rule...)...); err == nil {
-		return nil
+	inserted, err := egress.EnsureRule("iptables", rule)
+	if err != nil {
+		return fmt.Errorf("%w: %v (run the agent as root, or set AllowMetadata knowingly)", ErrMetadataGuard, err)
 	}
-	if out, err := ipt(append([]string{"-I"}, rule...)...); err != nil {
-		return fmt.Errorf("%w: iptables: %v: %s (run the agent as root, or set AllowMetadata knowingly)",
-			ErrMetadataGuard, err, strings.TrimSpace(string(out)))
+	if inserted {
+		log.Info("jobs cannot reach the cloud metadata endpoint", "address", metadataEndpoint)
 	}
-	log.Info("jobs cannot reach the cloud metadata endpoint", "address", metadataEndpoint)
 	return nil
 }
 

@@ -66,10 +66,3 @@ func (e *Executor) drainWarm() {
 	defer cancel()
 	e.warm.Drain(ctx)
 }
-
-// started runs the Env's afterStart hook, if any (once).
-func (v *Env) started() {
-	if v.afterStart != nil {
-		v.afterStart()
-	}
-}

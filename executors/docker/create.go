@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -39,13 +38,7 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *first
 	}
 	env := &Env{ex: e, jobID: spec.JobID, env: spec.Env, workDir: spec.WorkDir, user: spec.User}
 	if spec.Network == executors.NetworkPerJob {
-		// After the job's own engine calls, not during them: with a first
-		// step, once its container started (warm.go).
-		if first == nil {
-			defer e.refillWarm(ctx)
-		} else {
-			env.afterStart = sync.OnceFunc(func() { e.refillWarm(context.Background()) })
-		}
+		env.refill = e.warm.Held() // run after the job's own engine calls
 	}
 	if err := e.create(ctx, env, spec, first); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
@@ -59,10 +52,14 @@ func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *first
 			e.log.WarnContext(ctx, "cleanup after failed create", "job", spec.JobID, "err", rerr)
 		}
 		e.release(spec.JobID)
+		env.refill.Run(ctx)
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("docker: create cancelled: %w", errors.Join(cerr, err))
 		}
 		return nil, err
+	}
+	if first == nil { // its container started: a first step's runs at its start
+		env.refill.Run(ctx)
 	}
 	return env, nil
 }

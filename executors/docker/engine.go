@@ -45,6 +45,8 @@ type engine interface {
 	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
 
 	Info(ctx context.Context) (system.Info, error)
+
+	watchAPI // the engine-loss confirmation of first steps (enginestop.go)
 }
 
 // labelFilter returns list filters selecting objects managed for node.

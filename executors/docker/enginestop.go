@@ -49,8 +49,8 @@ const (
 	probeWait = 10 * time.Second
 )
 
-// watchAPI is what the confirmation needs beyond engine; *client.Client,
-// the only engine New accepts, has it.
+// watchAPI is what the confirmation needs of the engine: the event
+// stream, and how to open a connection of its own.
 type watchAPI interface {
 	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
 	Dialer() func(context.Context) (net.Conn, error)
@@ -77,16 +77,12 @@ type watchEvent struct {
 // background (the start does not wait for it): it replays the
 // container's buffered events, so a start before it connected is seen.
 func (v *Env) watchFirst(ctx context.Context) (stop func()) {
-	wa, ok := v.ex.api.(watchAPI)
-	if !ok {
-		return func() {}
-	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &engineWatch{cancel: cancel, actions: make(chan watchEvent, 8)}
 	v.mu.Lock()
 	v.watch = w
 	v.mu.Unlock()
-	go w.run(wctx, wa, v.firstID)
+	go w.run(wctx, v.ex.api, v.firstID)
 	return cancel
 }
 
@@ -199,10 +195,9 @@ func (v *Env) confirmEngine(ctx context.Context, w *engineWatch) error {
 	if !started {
 		return errors.New("the engine that reported the container's end is not the one that started it")
 	}
-	wa := v.ex.api.(watchAPI) // w exists only when this holds
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeWait)
 	defer cancel()
-	if err := freshUpdate(pctx, wa, v.firstID); err != nil {
+	if err := freshUpdate(pctx, v.ex.api, v.firstID); err != nil {
 		return fmt.Errorf("the engine does not answer a new connection: %w", err)
 	}
 	if _, err := w.until(events.ActionUpdate, probeWait, nil); err != nil {

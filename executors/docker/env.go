@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/runfleet/runfleet/executors"
+	"github.com/runfleet/runfleet/executors/internal/warmpool"
 )
 
 // Env is one job's environment on the engine: the job container, its
@@ -26,12 +27,11 @@ type Env struct {
 	serviceIDs  []string
 	networkID   string
 	warmKey     string // ownership key of a warm network this Env took
-	// afterStart, when set, runs once the first step's container started,
-	// or at Close if it never did: the warm network pool's refill, kept
-	// off the engine while the job's container starts.
-	afterStart func()
-	volumes    []string
-	procs      containerProcs
+	// refill is the warm pool refill this job owes (warmpool.Refill):
+	// run once its container started, or at Close if it never did.
+	refill  *warmpool.Refill
+	volumes []string
+	procs   containerProcs
 
 	// A first-step Env (CreateFirstStep): the container created with the
 	// first step as its process, and how to make the keeper container
@@ -82,7 +82,7 @@ func (v *Env) Close(ctx context.Context) error {
 	att := v.firstAtt
 	v.firstAtt = nil
 	v.mu.Unlock()
-	v.started()
+	v.refill.Run(ctx)
 	if att != nil {
 		att.Close()
 	}

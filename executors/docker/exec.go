@@ -133,12 +133,12 @@ func (v *Env) waitExit(ctx context.Context, execID string) (container.ExecInspec
 func (v *Env) cancelStep(ctx context.Context, execID string) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
-	ins, err := v.ex.api.ContainerExecInspect(cctx, execID)
+	pid, err := v.execRoot(cctx, execID)
 	if err == nil {
 		var n int
-		n, err = v.procs.KillStep(ins.Pid)
+		n, err = v.procs.KillStep(pid)
 		if err == nil {
-			v.ex.log.InfoContext(ctx, "killed cancelled step", "job", v.jobID, "pid", ins.Pid, "processes", n)
+			v.ex.log.InfoContext(ctx, "killed cancelled step", "job", v.jobID, "pid", pid, "processes", n)
 			return nil
 		}
 	}
@@ -150,6 +150,41 @@ func (v *Env) cancelStep(ctx context.Context, execID string) error {
 		return errors.Join(dead, engineErr("kill job container", kerr))
 	}
 	return dead
+}
+
+// pidWait bounds how long cancelStep waits for the engine to record the
+// PID of an exec it already started.
+const pidWait = 2 * time.Second
+
+// execRoot returns the host PID of the exec's process, or 0 when the exec
+// already ended (what it left running was orphaned to the container's
+// init, where KillStep finds it). The engine starts the process before it
+// records its PID: Docker streams the step's output while ExecInspect
+// still reports Pid 0, and under load for long enough that a step
+// cancelled as soon as it printed would have its process tree left
+// running. So a running exec is asked again until its PID is known.
+func (v *Env) execRoot(ctx context.Context, execID string) (int, error) {
+	deadline := time.NewTimer(pidWait)
+	defer deadline.Stop()
+	for {
+		ins, err := v.ex.api.ContainerExecInspect(ctx, execID)
+		if err != nil {
+			return 0, err
+		}
+		if ins.Pid > 0 || !ins.Running {
+			return ins.Pid, nil
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-deadline.C:
+			t.Stop()
+			return 0, fmt.Errorf("exec %.12s is running but the engine recorded no PID within %s", execID, pidWait)
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // failure turns an engine error during Exec into the error to return:

@@ -239,7 +239,7 @@ func (v *Env) runFirst(ctx context.Context, pre *types.HijackedResponse, prog []
 	}()
 	if pre == nil {
 		err := api.ContainerStart(ctx, v.firstID, container.StartOptions{})
-		v.started()
+		v.refill.Run(ctx)
 		if err == nil {
 			go v.watchFirstInit(ctx)
 		}
@@ -371,7 +371,7 @@ func (v *Env) Prestart(ctx context.Context) error {
 		return firstFailure(ctx, "attach first step", err)
 	}
 	err = v.ex.api.ContainerStart(ctx, v.firstID, container.StartOptions{})
-	v.started()
+	v.refill.Run(ctx)
 	if err != nil {
 		att.Close()
 		return firstFailure(ctx, "start job container", err)

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/exec"
-	"strings"
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/egress"
@@ -59,37 +57,24 @@ func (e *Executor) guardMetadata() error {
 			"-m", "comment", "--comment", comment}
 		rule := []string{"DOCKER-USER", "-i", bridgePrefix + "+", "-d", ep.addr, "-j", "REJECT",
 			"-m", "comment", "--comment", comment}
-		out, err := ensureRule(ep.cmd, raw)
+		rawNew, err := egress.EnsureRule(ep.cmd, raw)
+		ruleNew := false
 		if err == nil {
-			out, err = ensureRule(ep.cmd, rule)
+			ruleNew, err = egress.EnsureRule(ep.cmd, rule)
 		}
 		if err == nil {
-			if out != nil {
+			if rawNew || ruleNew {
 				e.log.Info("jobs cannot reach the cloud metadata endpoint", "address", ep.addr)
 			}
 			continue
 		}
-		msg := strings.TrimSpace(string(out))
 		if ep.cmd == "ip6tables" {
-			e.log.Warn("no IPv6 metadata rule (Docker without IPv6 networks needs none)", "err", err, "output", msg)
+			e.log.Warn("no IPv6 metadata rule (Docker without IPv6 networks needs none)", "err", err)
 			continue
 		}
-		return fmt.Errorf("%w: %s %v: %s (run the agent as root on a host where Docker manages iptables, or set BlockMetadata=false knowingly)", ErrMetadataGuard, ep.cmd, err, msg)
+		return fmt.Errorf("%w: %v (run the agent as root on a host where Docker manages iptables, or set BlockMetadata=false knowingly)", ErrMetadataGuard, err)
 	}
 	return nil
-}
-
-// ensureRule inserts rule with cmd (iptables or ip6tables) unless it is
-// there; out is nil when it was, else the insert's output.
-func ensureRule(cmd string, rule []string) (out []byte, err error) {
-	if exec.Command(cmd, append([]string{"-w", "-C"}, rule...)...).Run() == nil {
-		return nil, nil
-	}
-	out, err = exec.Command(cmd, append([]string{"-w", "-I"}, rule...)...).CombinedOutput()
-	if out == nil {
-		out = []byte{}
-	}
-	return out, err
 }
 
 // guardEgress installs the rules of the job egress policy for traffic

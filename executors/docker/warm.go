@@ -29,10 +29,6 @@ func newWarmPool(e *Executor, want int) *warmpool.Pool[warmNet] {
 // takeNetwork returns a warm network, or ok=false when none is ready.
 func (e *Executor) takeNetwork() (warmNet, bool) { return e.warm.Take() }
 
-// refillWarm refills the pool in the background, once the job's own
-// engine calls are done.
-func (e *Executor) refillWarm(ctx context.Context) { e.warm.Refill(ctx) }
-
 // drainWarm stops the filler and removes the networks nobody took.
 func (e *Executor) drainWarm(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -73,11 +69,4 @@ func (e *Executor) dropWarmNetwork(ctx context.Context, n warmNet) {
 		e.log.WarnContext(ctx, "removing a warm network", "network", n.name, "err", err)
 	}
 	e.release(n.key)
-}
-
-// started runs the Env's afterStart hook, if any (once).
-func (v *Env) started() {
-	if v.afterStart != nil {
-		v.afterStart()
-	}
 }

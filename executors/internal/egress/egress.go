@@ -159,6 +159,22 @@ func (in *Installed) RemoveAll() {
 	in.rules = nil
 }
 
+// EnsureRule inserts rule with cmd (iptables or ip6tables) unless an
+// identical rule is there already, and says whether it inserted it. It
+// is for the rules that outlive the executor (the metadata guard);
+// Installed.Ensure is for the scoped ones it removes. The error of a
+// failed insert carries the command's output.
+func EnsureRule(cmd string, rule []string) (inserted bool, err error) {
+	if exec.Command(cmd, append([]string{"-w", "-C"}, rule...)...).Run() == nil {
+		return false, nil
+	}
+	out, err := exec.Command(cmd, append([]string{"-w", "-I"}, rule...)...).CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("%s -I %s: %w: %s", cmd, strings.Join(rule, " "), err, strings.TrimSpace(string(out)))
+	}
+	return true, nil
+}
+
 // Remove deletes one copy of rule with cmd, if it is there.
 func Remove(cmd string, rule []string) {
 	_ = exec.Command(cmd, append([]string{"-w", "-D"}, rule...)...).Run()

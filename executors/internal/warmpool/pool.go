@@ -1,7 +1,9 @@
 // Package warmpool keeps a few engine objects made ahead of time (per-job
 // networks, network namespaces), so that making them stays off a job's
 // critical path. Each object still serves exactly one job: the pool hands
-// it out once and never takes it back.
+// it out once and never takes it back. Both executors refill their pool
+// through the Refill that Held hands each job, run once the job's own engine
+// calls are done.
 package warmpool
 
 import (

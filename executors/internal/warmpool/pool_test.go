@@ -112,3 +112,26 @@ func TestPoolNone(t *testing.T) {
 		t.Fatalf("a pool of 0 made %d objects", m.n)
 	}
 }
+
+func TestHeldRefill(t *testing.T) {
+	m := &maker{}
+	p := New(1, m.make, m.drop)
+	r := p.Held()
+	if p.Ready() != 0 {
+		t.Fatal("Held refilled the pool before Run")
+	}
+	ctx := context.Background()
+	r.Run(ctx)
+	waitReady(t, p, 1)
+	if _, ok := p.Take(); !ok {
+		t.Fatal("no object after Run")
+	}
+	r.Run(ctx) // once only: the pool stays empty
+	time.Sleep(20 * time.Millisecond)
+	if n := p.Ready(); n != 0 {
+		t.Errorf("a second Run refilled the pool (%d ready)", n)
+	}
+	var none *Refill
+	none.Run(ctx) // a job that took nothing: no panic, no refill
+	p.Drain(ctx)
+}
