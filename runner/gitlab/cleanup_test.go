@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -64,8 +65,21 @@ func TestCleanupSplit(t *testing.T) {
 				t.Fatal("an uncapped build directory keeps the engine cleanup on the slot")
 			}
 
+			inits := initPIDs(ctx, t, node)
+			if len(inits) == 0 {
+				t.Fatal("no running container of the job before stopProcesses: the check below proves nothing")
+			}
 			if err := b.stopProcesses(ctx); err != nil {
 				t.Fatalf("stopProcesses: %v", err)
+			}
+			// Its processes are gone once the container's init has exited
+			// (the engine may still be tearing the container down).
+			for name, pid := range inits {
+				if procRuns(pid) {
+					st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+					cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+					t.Errorf("container %s's init (PID %d) still runs after stopProcesses: %s %s", name, pid, st, cg)
+				}
 			}
 			if err := b.cleanupFiles(); err != nil {
 				t.Fatalf("cleanupFiles: %v", err)
@@ -81,14 +95,8 @@ func TestCleanupSplit(t *testing.T) {
 			if _, err := os.Stat(readme); os.IsNotExist(err) == tc.keepSources {
 				t.Errorf("GIT_STRATEGY=%s: sources kept = %v, want %v", tc.strategy, err == nil, tc.keepSources)
 			}
-			cs := nodeContainers(ctx, t, node)
-			if len(cs) == 0 {
+			if len(nodeContainers(ctx, t, node)) == 0 {
 				t.Fatal("the job's container is gone before cleanupEngine")
-			}
-			for _, c := range cs {
-				if c.State == "running" {
-					t.Errorf("container %v still runs after stopProcesses", c.Names)
-				}
 			}
 
 			if err := b.cleanupEngine(ctx); err != nil {
@@ -111,6 +119,38 @@ func TestCleanupSplit(t *testing.T) {
 }
 
 // nodeContainers lists the containers labelled for node.
+// initPIDs returns the host PIDs of the inits of node's running
+// containers, by name.
+func initPIDs(ctx context.Context, t *testing.T, node string) map[string]int {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatalf("docker client: %v", err)
+	}
+	defer c.Close()
+	out := map[string]int{}
+	for _, cs := range nodeContainers(ctx, t, node) {
+		ins, err := c.ContainerInspect(ctx, cs.ID)
+		if err != nil {
+			t.Fatalf("inspect %v: %v", cs.Names, err)
+		}
+		if ins.State != nil && ins.State.Running && ins.State.Pid > 0 {
+			out[ins.Name] = ins.State.Pid
+		}
+	}
+	return out
+}
+
+// procRuns reports whether host process pid exists and is not a zombie.
+func procRuns(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z"))
+}
+
 func nodeContainers(ctx context.Context, t *testing.T, node string) []container.Summary {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())

@@ -16,7 +16,10 @@ import (
 type Procs struct {
 	initPID int    // host PID of the container's PID 1 (docker-init)
 	cgroup  string // content of /proc/<initPID>/cgroup: identifies members
-	oomFile string // memory.oom_control (v1) or memory.events (v2)
+	// initStart is the init's start time (clock ticks since boot): a
+	// later process under the same PID has another.
+	initStart uint64
+	oomFile   string // memory.oom_control (v1) or memory.events (v2)
 }
 
 // New inspects the container whose PID 1 is initPID.
@@ -29,6 +32,15 @@ func New(initPID int) Procs {
 	if err != nil {
 		return p
 	}
+	st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(initPID), "stat"))
+	if err != nil {
+		return p
+	}
+	pi, ok := parseStat(st)
+	if !ok {
+		return p
+	}
+	p.initStart = pi.start
 	p.cgroup = string(b)
 	p.oomFile = oomFile(p.cgroup)
 	return p

@@ -14,34 +14,25 @@ import (
 )
 
 // InitExited reports whether the container's init process has ended:
-// gone, a zombie, or its PID now another process's (another cgroup).
+// gone, a zombie, or its PID now another process's (another start time).
 // Once the init of a PID namespace has exited, no process of the
 // namespace runs any more: the kernel kills them all and waits for them
-// before the init's own exit completes. ErrHidden means the processes
-// were not visible when Procs was made, so nothing can be told.
+// before the init becomes a zombie. (An exiting init leaves its cgroups
+// before that: its cgroup file says nothing.) ErrHidden means the
+// processes were not visible when Procs was made, so nothing can be told.
 func (p Procs) InitExited() (bool, error) {
-	if p.cgroup == "" {
+	if p.cgroup == "" || p.initStart == 0 {
 		return false, ErrHidden
 	}
-	dir := filepath.Join("/proc", strconv.Itoa(p.initPID))
-	st, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
+	st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.initPID), "stat"))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		return true, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if _, alive := parseStat(st); !alive {
-		return true, nil
-	}
-	cg, err := os.ReadFile(filepath.Join(dir, "cgroup"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return string(cg) != p.cgroup, nil
+	pi, alive := parseStat(st)
+	return !alive || pi.start != p.initStart, nil
 }
 
 // Of reports whether the processes Procs located are container id's:

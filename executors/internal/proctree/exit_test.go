@@ -36,10 +36,18 @@ func TestInitExited(t *testing.T) {
 		t.Fatalf("KillInit of an exited process: %v, want nil", err)
 	}
 
-	// Another process under the same PID (another cgroup): exited.
-	reused := Procs{initPID: os.Getpid(), cgroup: "0::/some/other/cgroup\n"}
+	// Another process under the same PID (another start time): exited.
+	reused := New(os.Getpid())
+	reused.initStart++
 	if done, err := reused.InitExited(); err != nil || !done {
-		t.Fatalf("a PID taken by a process of another cgroup: exited %t, %v; want true, nil", done, err)
+		t.Fatalf("a PID taken by a later process: exited %t, %v; want true, nil", done, err)
+	}
+	// The same process in another cgroup (an exiting init leaves its
+	// cgroups before it is gone): not exited.
+	moved := New(os.Getpid())
+	moved.cgroup = "0::/some/other/cgroup\n"
+	if done, err := moved.InitExited(); err != nil || done {
+		t.Fatalf("a live process whose cgroup changed: exited %t, %v; want false, nil", done, err)
 	}
 	// Not visible when made: nothing can be told.
 	if _, err := (Procs{initPID: 1}).InitExited(); !errors.Is(err, ErrHidden) {
