@@ -27,16 +27,20 @@ var (
 	_ executors.FirstStepPrestarter  = (*Env)(nil)
 )
 
-// gateWrapper runs a first step ("$@") once its stdin has ended: the gate
-// RunFirst opens by closing it (Prestart). The step's stdin is that ended
-// stream, so it reads nothing, as from /dev/null.
-const gateWrapper = `read -r _ || :; exec "$@"`
+// gateWrapper runs a first step ("$@") once a line arrives on its stdin:
+// the gate RunFirst opens by writing it (Prestart). A stdin that ends
+// without one (the Env closed, or the agent gone, before RunFirst) runs
+// nothing. The step's stdin is /dev/null.
+const gateWrapper = `read -r _ || exit 125; exec "$@" </dev/null`
+
+// gateLine opens gateWrapper's gate.
+var gateLine = []byte("\n")
 
 // lateWrapper waits for a late first step: it reads the step's program
 // (stepcmd.Program) from stdin up to the end line "$1", chosen when the
 // container was created, and evaluates it; the program execs the step
 // with stdin from /dev/null.
-const lateWrapper = `M=$1; ` + stepcmd.Reader + `; eval "$p"`
+const lateWrapper = `__rf_M=$1; ` + stepcmd.Reader + `; eval "$__rf_p"`
 
 // firstOpt asks newEnv for a first-step container: with its step, or
 // late, its step given to RunFirstStep.
@@ -191,8 +195,9 @@ func (v *Env) Waiting(ctx context.Context) error {
 	}
 	v.mu.Lock()
 	f := v.first
+	waits := f != nil && f.end != "" && !f.used
 	v.mu.Unlock()
-	if f == nil || f.end == "" || f.used {
+	if !waits {
 		return fmt.Errorf("containerd: job %s: no late first step waits: %w", v.jobID, executors.ErrFirstStepUsed)
 	}
 	// A prestarted task's exit is watched over the engine connection
@@ -247,17 +252,14 @@ func (v *Env) runFirst(ctx context.Context, f *firstStep, prog []byte, out io.Wr
 	}
 	defer f.stopWait()
 	statusC := f.statusC
-	if prog != nil {
-		// The waiting shell reads up to the end line; the step's stdin
-		// is /dev/null, so stdin needs no closing. A container that died
-		// reads nothing: the write ends when release closes the gate.
-		go func() { _, _ = f.gate.Write(prog) }()
-	} else if err := f.openGate(bg); err != nil {
-		kctx, cancel := context.WithTimeout(bg, v.ex.cleanupTimeout)
-		defer cancel()
-		_ = f.task.Kill(kctx, syscall.SIGKILL, ctrd.WithKillAll)
-		return executors.Result{}, firstFailure(ctx, "open the first step's gate", err)
+	if prog == nil {
+		prog = gateLine
 	}
+	// The waiting shell reads its line (or its program, up to the end
+	// line); the step's stdin is /dev/null, so stdin needs no closing. A
+	// container that died reads nothing: the write ends when release
+	// closes the gate.
+	go func() { _, _ = f.gate.Write(prog) }()
 	var status ctrd.ExitStatus
 	select {
 	case status = <-statusC:
@@ -310,13 +312,6 @@ func (v *Env) Prestart(ctx context.Context) error {
 		return firstFailure(ctx, "prestart", err)
 	}
 	return nil
-}
-
-// openGate lets a first step given at creation run: the shim holds the
-// stdin FIFO open until told.
-func (f *firstStep) openGate(ctx context.Context) error {
-	f.gate.Close()
-	return f.task.CloseIO(ctx, ctrd.WithStdinCloser)
 }
 
 // release ends what a first step holds open: the gate's pipe and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -43,17 +44,22 @@ var (
 // Processes the step leaves behind die with the container, whose init
 // exits with the wrapper; what they write after the end mark is dropped.
 //
-// Before the step, the wrapper waits for the end of its stdin, the gate
-// that RunFirst opens by closing its side (Prestart); the step's stdin is
-// that closed stream, so it reads nothing, as from /dev/null.
-const firstWrapper = `m=$1; shift; read -r _ || :; "$@" 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
+// Before the step, the wrapper waits for a line on its stdin, the gate
+// that RunFirst opens by writing it (Prestart). A stdin that ends without
+// one (the Env closed, or the agent gone, before RunFirst) runs nothing.
+// The step's stdin is /dev/null. The wrapper's variables carry the
+// reserved prefix (stepcmd).
+const firstWrapper = `__rf_m=$1; shift; read -r _ || exit 125; "$@" 2>&1 </dev/null; __rf_s=$?; printf %s "$__rf_m"; echo "runfleet-exit=$__rf_s" >&2; exit $__rf_s`
+
+// gateLine opens firstWrapper's gate.
+var gateLine = []byte("\n")
 
 // lateWrapper is firstWrapper for a late first step: instead of waiting
 // for the end of its stdin, it reads the step's program (stepcmd.Program)
 // from stdin up to the end line "$2", chosen when the container was
 // created, and evaluates it in a subshell; the program execs the step
 // with stdin from /dev/null.
-const lateWrapper = `m=$1; M=$2; ` + stepcmd.Reader + `; (eval "$p") 2>&1; s=$?; printf %s "$m"; echo "runfleet-exit=$s" >&2; exit $s`
+const lateWrapper = `__rf_m=$1; __rf_M=$2; ` + stepcmd.Reader + `; (eval "$__rf_p") 2>&1; __rf_s=$?; printf %s "$__rf_m"; echo "runfleet-exit=$__rf_s" >&2; exit $__rf_s`
 
 // firstOpt asks newEnv for a first-step container: with its step, or
 // late, its step given to RunFirstStep.
@@ -180,10 +186,22 @@ func (v *Env) Waiting(ctx context.Context) error {
 	}
 	v.mu.Lock()
 	waits := v.firstLate != "" && !v.firstUsed
-	pre := v.firstAtt != nil
+	att := v.firstAtt
 	v.mu.Unlock()
+	pre := att != nil
 	if !waits {
 		return fmt.Errorf("docker: job %s: no late first step waits: %w", v.jobID, executors.ErrFirstStepUsed)
+	}
+	if pre {
+		// The prestarted container's streams must still be there (an
+		// engine restarted with live-restore keeps the container, not
+		// them), and quiet: the wrapper writes nothing before its step.
+		_ = att.Conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_, perr := att.Reader.Peek(1)
+		_ = att.Conn.SetReadDeadline(time.Time{})
+		if !errors.Is(perr, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("docker: job %s: the waiting job container's streams ended or spoke (%v): %w", v.jobID, perr, executors.ErrEngine)
+		}
 	}
 	ins, err := v.ex.api.ContainerInspect(ctx, v.firstID)
 	if err != nil {
@@ -249,18 +267,21 @@ func (v *Env) runFirst(ctx context.Context, pre *types.HijackedResponse, prog []
 			return executors.Result{}, firstFailure(ctx, "start job container", err)
 		}
 	}
-	// Hand a late step over, and open the gate: the step runs.
-	if prog != nil {
-		if _, err := att.Conn.Write(prog); err != nil {
-			res, _ := v.cancelFirst(ctx, start, copied, att.Close)
-			return res, firstFailure(ctx, "hand the first step over", err)
-		}
+	// Open the gate, or hand a late step over: the step runs.
+	if prog == nil {
+		prog = gateLine
+	}
+	stopWrite := context.AfterFunc(ctx, func() { _ = att.Conn.SetWriteDeadline(time.Unix(1, 0)) })
+	_, err := att.Conn.Write(prog)
+	stopWrite()
+	if err != nil {
+		res, _ := v.cancelFirst(ctx, start, copied, att.Close)
+		return res, firstFailure(ctx, "open the first step's gate", err)
 	}
 	if err := att.CloseWrite(); err != nil {
 		res, _ := v.cancelFirst(ctx, start, copied, att.Close)
 		return res, firstFailure(ctx, "open the first step's gate", err)
 	}
-	var err error
 	// Wait for the end mark and the status line, or for the output to end
 	// without them (the wrapper was killed, e.g. by the OOM killer).
 	ended, stated := stdout.ended, status.done

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -356,7 +358,12 @@ func testFirstStepPrestart(t *testing.T, h Harness) {
 		t.Error("Prestart after RunFirst succeeded")
 	}
 
-	node, unused := setupFirst(t, h, richSpec(h), executors.Step{Script: "echo never"})
+	// Closed before RunFirst, a prestarted step never runs: its gate
+	// does not open when its stdin ends.
+	marks := t.TempDir()
+	spec := richSpec(h)
+	spec.Mounts = append(spec.Mounts, executors.Mount{Source: marks, Target: "/mnt/marks"})
+	node, unused := setupFirst(t, h, spec, executors.Step{Script: "echo ran > /mnt/marks/ran"})
 	if err := unused.(executors.FirstStepPrestarter).Prestart(ctx); err != nil {
 		t.Fatalf("Prestart: %v", err)
 	}
@@ -365,5 +372,8 @@ func testFirstStepPrestart(t *testing.T, h Harness) {
 	}
 	if left := h.Leftovers(t, node); len(left) != 0 {
 		t.Errorf("after Close of a prestarted Env, still labelled for the node: %q", left)
+	}
+	if _, err := os.Stat(filepath.Join(marks, "ran")); !os.IsNotExist(err) {
+		t.Errorf("the step of a prestarted Env closed before RunFirst ran (%v)", err)
 	}
 }

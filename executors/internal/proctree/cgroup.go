@@ -28,19 +28,25 @@ func New(initPID int) Procs {
 	if initPID <= 0 {
 		return p
 	}
+	// The start time before and after the cgroup: both read from one
+	// process, not from one and a later holder of its PID.
+	start := func() uint64 {
+		st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(initPID), "stat"))
+		if err != nil {
+			return 0
+		}
+		pi, ok := parseStat(st)
+		if !ok {
+			return 0
+		}
+		return pi.start
+	}
+	before := start()
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(initPID), "cgroup"))
-	if err != nil {
+	if err != nil || before == 0 || start() != before {
 		return p
 	}
-	st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(initPID), "stat"))
-	if err != nil {
-		return p
-	}
-	pi, ok := parseStat(st)
-	if !ok {
-		return p
-	}
-	p.initStart = pi.start
+	p.initStart = before
 	p.cgroup = string(b)
 	p.oomFile = oomFile(p.cgroup)
 	return p

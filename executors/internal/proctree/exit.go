@@ -1,6 +1,7 @@
 package proctree
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // InitExited reports whether the container's init process has ended:
@@ -31,8 +34,28 @@ func (p Procs) InitExited() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	pi, alive := parseStat(st)
-	return !alive || pi.start != p.initStart, nil
+	state, start, err := stateAndStart(st)
+	if err != nil {
+		return false, fmt.Errorf("/proc/%d/stat: %w", p.initPID, err)
+	}
+	return state == "Z" || state == "X" || start != p.initStart, nil
+}
+
+// stateAndStart reads the state and start time of a /proc/<pid>/stat.
+func stateAndStart(b []byte) (string, uint64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return "", 0, errors.New("no command name")
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 20 {
+		return "", 0, fmt.Errorf("%d fields", len(f))
+	}
+	start, err := strconv.ParseUint(string(f[19]), 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("start time: %w", err)
+	}
+	return string(f[0]), start, nil
 }
 
 // Of reports whether the processes Procs located are container id's:
@@ -57,14 +80,27 @@ func (p Procs) Of(id string) bool {
 }
 
 // KillInit SIGKILLs the container's init, if it has not exited: the
-// kernel then ends every process of its PID namespace. ErrHidden means
-// it cannot be seen (see InitExited).
+// kernel then ends every process of its PID namespace. The signal goes
+// through a pidfd opened before the process is checked, so a PID taken
+// by another process meanwhile is never signalled. ErrHidden means it
+// cannot be seen (see InitExited).
 func (p Procs) KillInit() error {
+	if p.cgroup == "" || p.initStart == 0 {
+		return ErrHidden
+	}
+	fd, err := unix.PidfdOpen(p.initPID, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil // gone
+	}
+	if err != nil {
+		return fmt.Errorf("pidfd of init %d: %w", p.initPID, err)
+	}
+	defer unix.Close(fd)
 	done, err := p.InitExited()
 	if err != nil || done {
 		return err
 	}
-	if err := syscall.Kill(p.initPID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill init %d: %w", p.initPID, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package stepcmd
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -37,6 +38,11 @@ func TestProgramRefuses(t *testing.T) {
 		{"NUL", executors.Step{Script: "echo \x00"}},
 		{"other user", executors.Step{Script: "true", User: "0"}},
 		{"end line", executors.Step{Script: "true\n" + end + "\n"}},
+		{"end line in a value", executors.Step{Script: "true", Env: []string{"A=x\n" + end + "\ny"}}},
+		{"entry without a value", executors.Step{Script: "true", Env: []string{"A"}}},
+		{"reserved name", executors.Step{Script: "true", Env: []string{"__rf_p=1"}}},
+		{"bash read-only name", executors.Step{Script: "true", Env: []string{"UID=1"}}},
+		{"too large", executors.Step{Script: strings.Repeat("x", MaxProgram)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Program(tc.step, "/", "1000", end); !errors.Is(err, executors.ErrStepUnfit) {
@@ -66,6 +72,7 @@ func TestProgramRuns(t *testing.T) {
 		{"stdin is empty", executors.Step{Script: `cat; echo eof`}, "eof\n"},
 		{"exit status", executors.Step{Script: `echo out; echo err >&2; exit 7`}, "out\nerr\n"},
 		{"value equal to another end line", executors.Step{Script: `echo "$A"`, Env: []string{"A=runfleet-step-0"}}, "runfleet-step-0\n"},
+		{"the reader's variables are not the step's", executors.Step{Script: `echo "[$__rf_p$__rf_l$__rf_ok$__rf_M]"`}, "[]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prog, err := Program(tc.step, dir, "", end)
@@ -73,7 +80,7 @@ func TestProgramRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			// What follows the end line stays unread by the step.
-			cmd := exec.Command("sh", "-c", "M=$1; "+Reader+`; eval "$p"`, "sh", end)
+			cmd := exec.Command("sh", "-c", "__rf_M=$1; "+Reader+`; eval "$__rf_p"`, "sh", end)
 			cmd.Stdin = strings.NewReader(string(prog) + "not for the step\n")
 			out, err := cmd.Output()
 			if string(out) != tc.want {
@@ -84,5 +91,35 @@ func TestProgramRuns(t *testing.T) {
 				t.Errorf("exit: %v, want status 7", err)
 			}
 		})
+	}
+}
+
+// TestReaderNeedsEndLine: a program cut short (stdin ended before the end
+// line) runs nothing, and the wrappers' variables in the container's
+// environment do not reach the step.
+func TestReaderNeedsEndLine(t *testing.T) {
+	end, err := NewEndLine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Program(executors.Step{Script: `echo "ran:$__rf_p:$p"`}, "/", "", end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, env ...string) (string, error) {
+		cmd := exec.Command("sh", "-c", "__rf_M=$1; "+Reader+`; eval "$__rf_p"`, "sh", end)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.Output()
+		return string(out), err
+	}
+	cut := strings.TrimSuffix(string(prog), end+"\n")
+	out, err := run(cut)
+	var ee *exec.ExitError
+	if out != "" || !errors.As(err, &ee) || ee.ExitCode() != 125 {
+		t.Errorf("a program without its end line: output %q, %v; want nothing run, exit 125", out, err)
+	}
+	if out, err := run(string(prog), "__rf_p=from-env", "p=kept"); out != "ran::kept\n" || err != nil {
+		t.Errorf("with __rf_p and p in the environment: %q, %v; want \"ran::kept\"", out, err)
 	}
 }
