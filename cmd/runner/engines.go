@@ -142,14 +142,34 @@ func (a allowedImagesFirstStep) CreateFirstStep(ctx context.Context, spec execut
 	return a.fs.CreateFirstStep(ctx, spec, first)
 }
 
-// withAllowedImages wraps ex for a runner with allowed_images.
+// allowedImagesLateFirstStep keeps the executor's late-first-step
+// capability too (warm job containers).
+type allowedImagesLateFirstStep struct {
+	allowedImagesFirstStep
+	lc executors.LateFirstStepCreator
+}
+
+func (a allowedImagesLateFirstStep) CreateLateFirstStep(ctx context.Context, spec executors.Spec) (executors.LateFirstStepEnv, error) {
+	if spec.AllowedImages == nil {
+		spec.AllowedImages = a.allowed
+	}
+	return a.lc.CreateLateFirstStep(ctx, spec)
+}
+
+// withAllowedImages wraps ex for a runner with allowed_images, keeping
+// its optional capabilities.
 func withAllowedImages(ex executors.Executor, allowed []string) executors.Executor {
 	if len(allowed) == 0 {
 		return ex
 	}
 	a := allowedImages{Executor: ex, allowed: allowed}
-	if fs, ok := ex.(executors.FirstStepCreator); ok {
-		return allowedImagesFirstStep{allowedImages: a, fs: fs}
+	fs, ok := ex.(executors.FirstStepCreator)
+	if !ok {
+		return a
 	}
-	return a
+	af := allowedImagesFirstStep{allowedImages: a, fs: fs}
+	if lc, ok := ex.(executors.LateFirstStepCreator); ok {
+		return allowedImagesLateFirstStep{allowedImagesFirstStep: af, lc: lc}
+	}
+	return af
 }
