@@ -76,6 +76,7 @@ func run(ctx context.Context, g *globalFlags) error {
 	var rotators []*gitlab.Source
 	var sweepers []sweeper   // the runners' source stores (engines.go)
 	var warms []*gitlab.Warm // the runners' containers kept warm (gitlab/warm.go)
+	warmBudget := gitlab.NewWarmBudget(cfg.Concurrent)
 	var stores []*cache.LocalStore
 	var watchPaths []string
 	// Jobs are journaled before they start; what a killed agent left is
@@ -123,7 +124,7 @@ func run(ctx context.Context, g *globalFlags) error {
 		sweepers = append(sweepers, srcStores)
 		var warm *gitlab.Warm // nil keeps nothing warm
 		if r.WarmContainers {
-			warm = gitlab.NewWarm(r, logger)
+			warm = gitlab.NewWarm(r, warmBudget, logger)
 			warms = append(warms, warm)
 		}
 		src := gitlab.NewSource(gitlab.SourceOptions{

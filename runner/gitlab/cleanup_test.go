@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,6 +66,10 @@ func TestCleanupSplit(t *testing.T) {
 				t.Fatal("an uncapped build directory keeps the engine cleanup on the slot")
 			}
 
+			dirsBefore, err := statIDs(b.hostProjectDir(), b.hostProjectDir()+".tmp")
+			if err != nil {
+				t.Fatal(err)
+			}
 			inits := initPIDs(ctx, t, node)
 			if len(inits) == 0 {
 				t.Fatal("no running container of the job before stopProcesses: the check below proves nothing")
@@ -88,8 +93,8 @@ func TestCleanupSplit(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(b.hostProjectDir()+".tmp", "SECRET_FILE")); !os.IsNotExist(err) {
 				t.Errorf("the job's temporary files (file variables) are left for the next job: %v", err)
 			}
-			if _, err := os.Stat(b.hostProjectDir() + ".tmp"); err != nil {
-				t.Errorf("the temporary files' directory is gone, want it emptied: %v", err)
+			if ids, err := statIDs(b.hostProjectDir(), b.hostProjectDir()+".tmp"); err != nil || !slices.Equal(ids, dirsBefore) {
+				t.Errorf("the project and temporary files' directories were replaced or removed (%v), want them emptied in place", err)
 			}
 			readme := filepath.Join(b.hostProjectDir(), "README.md")
 			if _, err := os.Stat(readme); os.IsNotExist(err) == tc.keepSources {
@@ -118,7 +123,6 @@ func TestCleanupSplit(t *testing.T) {
 	})
 }
 
-// nodeContainers lists the containers labelled for node.
 // initPIDs returns the host PIDs of the inits of node's running
 // containers, by name.
 func initPIDs(ctx context.Context, t *testing.T, node string) map[string]int {
@@ -151,6 +155,7 @@ func procRuns(pid int) bool {
 	return i < 0 || !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z"))
 }
 
+// nodeContainers lists the containers labelled for node.
 func nodeContainers(ctx context.Context, t *testing.T, node string) []container.Summary {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())

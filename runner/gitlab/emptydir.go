@@ -6,12 +6,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // emptyDir removes everything dir holds and keeps dir itself, the same
 // directory (device and inode) that a warm container may mount. Links
-// are removed, never followed. Anything at dir that is not a directory
-// is removed; with create, a missing dir is created (0755).
+// are removed, never followed. What a job could change about the
+// directory itself goes back to a new directory's: owner the agent,
+// mode 0755, no ACL. Anything at dir that is not a directory is
+// removed; with create, a missing dir is created (0755).
 func emptyDir(dir string, create bool) error {
 	fi, err := os.Lstat(dir)
 	switch {
@@ -39,6 +43,24 @@ func emptyDir(dir string, create bool) error {
 	for _, e := range entries {
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(append(errs, resetDir(dir))...)
+}
+
+// resetDir gives dir a new directory's owner (the agent), mode (0755)
+// and no ACL, whatever a job set on it.
+func resetDir(dir string) error {
+	var errs []error
+	if err := os.Lchown(dir, os.Getuid(), os.Getgid()); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		errs = append(errs, err)
+	}
+	for _, attr := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+		if err := unix.Lremovexattr(dir, attr); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
+			errs = append(errs, fmt.Errorf("remove %s of %s: %w", attr, dir, err))
 		}
 	}
 	return errors.Join(errs...)

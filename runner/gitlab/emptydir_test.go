@@ -3,6 +3,7 @@ package gitlab
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -31,6 +32,15 @@ func TestEmptyDir(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, true, true, false},
+		{"a job's owner and mode are undone", func(t *testing.T, dir string) {
+			mkdir(t, dir)
+			if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, false, true, true},
 		{"links inside are removed, not followed", func(t *testing.T, dir string) {
 			mkdir(t, dir)
 			target := filepath.Join(filepath.Dir(dir), "target")
@@ -57,6 +67,12 @@ func TestEmptyDir(t *testing.T) {
 			}
 			if after, _ := statID(dir); tc.sameDir && after != before {
 				t.Error("emptyDir replaced the directory; want the same one")
+			}
+			if fi, err := os.Stat(dir); err == nil {
+				st := fi.Sys().(*syscall.Stat_t)
+				if fi.Mode() != os.ModeDir|0o755 || int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
+					t.Errorf("after emptyDir: mode %v, owner %d:%d; want drwxr-xr-x, the agent's", fi.Mode(), st.Uid, st.Gid)
+				}
 			}
 			// A link's target keeps its file.
 			target := filepath.Join(filepath.Dir(dir), "target")

@@ -307,8 +307,9 @@ func (j *remoteJob) Run(ctx context.Context) runner.Outcome {
 		if err := b.stopProcesses(context.WithoutCancel(ctx)); err != nil {
 			j.log.Warn("stopping the job's processes: removing its containers before its slot is free", "err", err)
 			later = false
+		} else {
+			j.phases.mark("processes_stopped")
 		}
-		j.phases.mark("processes_stopped")
 	}
 	if later {
 		// GitLab has the final state and no process of the job runs any

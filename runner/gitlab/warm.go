@@ -41,16 +41,36 @@ type Warm struct {
 	busy    sync.WaitGroup
 }
 
-// NewWarm returns the warm containers of runner r's slots. Parameter
-// directories a killed agent left are removed (its containers are reaped
-// with the rest of the node's objects).
-func NewWarm(r config.Runner, log *slog.Logger) *Warm {
+// WarmBudget bounds the warm containers an agent keeps across its
+// runners (NewWarm): at most as many sources helpers, and as many job
+// containers, as it runs jobs at once. Each runner's slots would
+// otherwise each keep theirs, and every waiting job container holds a
+// network of its own.
+type WarmBudget struct {
+	helpers, jobs warmBudget
+}
+
+// NewWarmBudget returns the budget of an agent that runs at most
+// concurrent jobs at once.
+func NewWarmBudget(concurrent int) *WarmBudget {
+	return &WarmBudget{helpers: warmBudget{max: concurrent}, jobs: warmBudget{max: concurrent}}
+}
+
+// NewWarm returns the warm containers of runner r's slots, within budget
+// (nil: unbounded). Parameter directories a killed agent left are
+// removed (its containers are reaped with the rest of the node's
+// objects).
+func NewWarm(r config.Runner, budget *WarmBudget, log *slog.Logger) *Warm {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var hb, jb *warmBudget
+	if budget != nil {
+		hb, jb = &budget.helpers, &budget.jobs
+	}
 	w := &Warm{}
-	w.helpers = newWarmSlots(log, "sources helper", &w.busy, (*helperEnvRun).remove)
-	w.jobs = newWarmSlots(log, "job container", &w.busy, (*warmJob).remove)
+	w.helpers = newWarmSlots(log, "sources helper", &w.busy, hb, (*helperEnvRun).remove)
+	w.jobs = newWarmSlots(log, "job container", &w.busy, jb, (*warmJob).remove)
 	params := helperParamsRoot(r)
 	if err := os.RemoveAll(params); err != nil {
 		log.Warn("removing old sources helper parameter directories", "dir", params, "err", err)

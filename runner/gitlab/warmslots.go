@@ -21,11 +21,18 @@ import (
 type warmSlots[T any] struct {
 	log  *slog.Logger
 	what string // for logs: "sources helper", "job container"
-	// remove removes an entry's container.
+	// remove removes an entry's container and gives its place in the
+	// budget back.
 	remove func(T)
 	// busy tracks creations and removals in flight (Warm.Close waits),
 	// shared by the Warm's pools.
 	busy *sync.WaitGroup
+	// budget bounds the entries of this kind across the agent's runners
+	// (nil: unbounded).
+	budget *warmBudget
+	// ctx ends at close: creations in flight stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	slots map[int]*warmEntry[T]
@@ -55,9 +62,43 @@ const pendingWait = 30 * time.Second
 // warmCreateTimeout bounds the creation of a warm container.
 const warmCreateTimeout = 2 * time.Minute
 
-func newWarmSlots[T any](log *slog.Logger, what string, busy *sync.WaitGroup, remove func(T)) *warmSlots[T] {
-	return &warmSlots[T]{log: log, what: what, remove: remove, busy: busy,
-		slots: map[int]*warmEntry[T]{}, pending: map[int]*pendingEntry{}}
+func newWarmSlots[T any](log *slog.Logger, what string, busy *sync.WaitGroup, budget *warmBudget, remove func(T)) *warmSlots[T] {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &warmSlots[T]{log: log, what: what, busy: busy, budget: budget, ctx: ctx, cancel: cancel,
+		remove: func(c T) { remove(c); budget.release() },
+		slots:  map[int]*warmEntry[T]{}, pending: map[int]*pendingEntry{}}
+}
+
+// warmBudget counts the warm containers of one kind an agent keeps
+// across its runners, at most max (a nil budget counts nothing): each
+// waiting container holds its own network, and an engine has few.
+type warmBudget struct {
+	mu     sync.Mutex
+	n, max int
+}
+
+func (b *warmBudget) acquire() bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n >= b.max {
+		return false
+	}
+	b.n++
+	return true
+}
+
+func (b *warmBudget) release() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n > 0 {
+		b.n--
+	}
 }
 
 // fileID identifies a directory across renames: a path removed and
@@ -118,6 +159,7 @@ func (w *warmSlots[T]) take(ctx context.Context, slot int, key string, dirs ...s
 	}
 	ids, err := statIDs(dirs...)
 	if err == nil && e.key == key && slices.Equal(ids, e.dirs) {
+		w.budget.release() // the job's now
 		return e.c, true
 	}
 	w.log.Debug("discarding a warm "+w.what+" that does not fit the slot's job", "slot", slot)
@@ -152,21 +194,33 @@ func (w *warmSlots[T]) refill(slot int, key string, dirs []string, after <-chan 
 			close(p.done)
 		}()
 		if after != nil {
-			<-after
+			select {
+			case <-after:
+			case <-w.ctx.Done():
+				return
+			}
 		}
 		ids, err := statIDs(dirs...)
 		if err != nil {
 			return // a directory went meanwhile: nothing to keep warm
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), warmCreateTimeout)
+		if !w.budget.acquire() {
+			w.log.Debug("not keeping a warm "+w.what+": the agent keeps as many as it runs jobs at once", "slot", slot)
+			return
+		}
+		ctx, cancel := context.WithTimeout(w.ctx, warmCreateTimeout)
 		defer cancel()
 		c, err := create(ctx)
 		if err != nil {
-			w.log.Warn("creating a warm "+w.what, "slot", slot, "err", err)
+			w.budget.release()
+			if w.ctx.Err() == nil {
+				w.log.Warn("creating a warm "+w.what, "slot", slot, "err", err)
+			}
 			return
 		}
 		w.mu.Lock()
-		if w.closed {
+		if w.closed || w.pending[slot] != p {
+			// Stopping, or a newer refill of the slot replaced this one.
 			w.mu.Unlock()
 			w.remove(c)
 			return
@@ -200,6 +254,7 @@ func (w *warmSlots[T]) discard(c T) {
 // close starts removing every entry and refuses new ones; the Warm's
 // busy group waits for the removals.
 func (w *warmSlots[T]) close() {
+	w.cancel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for slot, e := range w.slots {

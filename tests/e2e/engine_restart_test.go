@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -366,6 +367,13 @@ func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *
 		t.Errorf("the job after the engine restart (%s): %s (%s)\n%s", r.name, nrec.State, nrec.FailureReason, tail(string(nrec.Trace), 1500))
 	}
 	checkReportedOnce(t, nrec)
+	// It found the slot's warm job container unable to run it, and made
+	// its own.
+	if !slices.ContainsFunc(strings.Split(a.out.String(), "\n"), func(l string) bool {
+		return strings.Contains(l, "warm job container no longer waits") && strings.Contains(l, fmt.Sprintf(" job=%d ", next))
+	}) {
+		t.Errorf("the job after the engine restart (%s) did not find the slot's warm job container dead:\n%s", r.name, tail(a.out.String(), 3000))
+	}
 	t.Logf("%s (%s): engine gone → job final on GitLab in %s", eng.name, r.name, ended.Round(time.Millisecond))
 }
 
