@@ -221,9 +221,10 @@ type FirstStepEnv interface {
 // FirstStepPrestarter is an optional FirstStepEnv capability, found by
 // type assertion: Prestart starts the job container before its first step
 // may run. The step's process waits at a gate, before anything of the
-// step runs, until RunFirst opens it; so the engine's container start
-// overlaps what the caller must finish first (the sources checkout), and
-// RunFirst costs only the gate. Prestart at most once, and let it return
+// step runs, until RunFirst (or RunFirstStep) opens it; an Env closed,
+// or an agent gone, before that never runs the step. So the engine's
+// container start overlaps what the caller must finish first (the
+// sources checkout), and RunFirst costs only the gate. Prestart at most once, and let it return
 // before calling RunFirst; an error leaves RunFirst to start the
 // container itself. Close removes a
 // prestarted container whose RunFirst never came.
@@ -243,7 +244,9 @@ type Stopper interface {
 	Stop(ctx context.Context) error
 }
 
-// ErrFirstStepUsed means RunFirst was called again on a FirstStepEnv.
+// ErrFirstStepUsed means a first step was asked for once too often: RunFirst
+// or RunFirstStep called again, the one called on an Env of the other
+// kind, Prestart after them, or Waiting once the step was handed over.
 var ErrFirstStepUsed = errors.New("the first step already ran")
 
 // LateFirstStepCreator is an optional Executor capability, found by type

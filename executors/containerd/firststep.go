@@ -288,7 +288,7 @@ func (v *Env) runFirst(ctx context.Context, f *firstStep, prog []byte, out io.Wr
 }
 
 // Prestart starts the first step's task with the step held at the gate
-// (see executors.FirstStepPrestarter); RunFirst opens it.
+// (see executors.FirstStepPrestarter); RunFirst or RunFirstStep opens it.
 func (v *Env) Prestart(ctx context.Context) error {
 	if err := v.usable(); err != nil {
 		return err

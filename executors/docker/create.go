@@ -91,8 +91,8 @@ func (e *Executor) validate(spec executors.Spec) error {
 
 // create does Create's work, recording every object in env as it goes.
 // With first set, the job container is created with that step (or the
-// wait for it) as its
-// process and left for RunFirst to start.
+// wait for it) as its process and left for RunFirst (RunFirstStep) to
+// start.
 func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *firstOpt) error {
 	if err := e.ensureImage(ctx, spec.Image); err != nil {
 		return err

@@ -375,7 +375,7 @@ func (v *Env) attachFirst(ctx context.Context) (types.HijackedResponse, error) {
 }
 
 // Prestart starts the first-step container with its step held at the gate
-// (see executors.FirstStepPrestarter); RunFirst opens it.
+// (see executors.FirstStepPrestarter); RunFirst or RunFirstStep opens it.
 func (v *Env) Prestart(ctx context.Context) error {
 	if err := v.usable(); err != nil {
 		return err

@@ -303,10 +303,7 @@ func (b *build) refillHelper(store string) {
 	if _, ok := b.s.Executor.(executors.FirstStepCreator); !ok {
 		return
 	}
-	spec := b.helperSpec(store)
-	spec.JobID = "src-warm-" + randomSuffix()
-	delete(spec.Labels, "dev.runfleet.gitlab.job")
-	spec.Labels["dev.runfleet.warm"] = "true"
+	spec := warmSpec(b.helperSpec(store), "helper")
 	b.s.Warm.helperSlots().refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store}, b.jobUp.wait(),
 		func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) })
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/runner/config"
 )
 
@@ -27,9 +29,11 @@ const helperParamsDir = ".helper-params"
 //     last job's image, mounts and limits: the next such job's script
 //     starts without a container being created or started for it.
 //
-// Each is exactly what a fresh one would be: a new container that has
-// run nothing of any job, with the same image, limits and mounts, used
-// for one job and then removed. What makes it the job's (the checkout's
+// Each is what a fresh one would be but for its name and labels (no job
+// or project: it is made before its job is known): a new container that
+// has run nothing of any job, with the same image (as of when it was
+// made: an if-not-present tag moved since is seen at the next one),
+// limits and mounts, used for one job and then removed. What makes it the job's (the checkout's
 // parameters, the job's script and variables) is handed to it when a job
 // takes it. The agent removes them at stop (Close); after a crash the
 // start-up reap does.
@@ -118,4 +122,21 @@ func (w *Warm) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("gitlab: removing warm containers: %w", ctx.Err())
 	}
+}
+
+// labelWarm marks a warm container with its kind ("helper", "job").
+const labelWarm = "dev.runfleet.warm"
+
+// warmSpec is spec for a warm container of kind: its own name, and the
+// labels of no job or project, marked warm.
+func warmSpec(spec executors.Spec, kind string) executors.Spec {
+	spec.JobID = kind + "-warm-" + randomSuffix()
+	spec.Labels = maps.Clone(spec.Labels)
+	delete(spec.Labels, "dev.runfleet.gitlab.job")
+	delete(spec.Labels, "dev.runfleet.project")
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
+	spec.Labels[labelWarm] = kind
+	return spec
 }

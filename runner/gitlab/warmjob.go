@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"sync"
 	"time"
 
@@ -42,7 +41,10 @@ const warmRefillDelay = time.Second
 
 // jobKey is what a warm job container must share with the container a
 // job needs: everything in its spec but its names, labels, environment
-// (handed over with the step) and log.
+// (handed over with the step), log and registry credentials (its image
+// is on the node already: warmJobFits excludes images pulled at every
+// job); services and an image's entrypoint or command are never in a
+// spec warmJobFits accepts. TestJobKeyCoversSpec checks it field by field.
 func jobKey(spec executors.Spec) string {
 	return fmt.Sprintf("%s|%s|%s|%v|%s|%q|%t|%t|%s|%s|%+v|%q", spec.Image.Name, spec.Image.PullPolicy, spec.WorkDir,
 		spec.Mounts, spec.Network, spec.ExtraHosts, spec.Privileged, spec.ReadOnlyRootfs, spec.Runtime, spec.User,
@@ -107,13 +109,8 @@ func (b *build) refillJob(spec executors.Spec, after <-chan struct{}) {
 		return
 	}
 	lc := b.s.Executor.(executors.LateFirstStepCreator)
-	ws := spec
-	ws.JobID = "job-warm-" + randomSuffix()
-	ws.Env = nil
-	ws.Labels = maps.Clone(spec.Labels)
-	delete(ws.Labels, "dev.runfleet.gitlab.job")
-	delete(ws.Labels, "dev.runfleet.project")
-	ws.Labels["dev.runfleet.warm"] = "job"
+	ws := warmSpec(spec, "job")
+	ws.Env = nil // handed over with each step
 	log := b.s.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -27,9 +27,11 @@ type warmSlots[T any] struct {
 	// busy tracks creations and removals in flight (Warm.Close waits),
 	// shared by the Warm's pools.
 	busy *sync.WaitGroup
-	// budget bounds the entries of this kind across the agent's runners
-	// (nil: unbounded).
+	// budget bounds the slots keeping an entry of this kind (or making
+	// one) across the agent's runners (nil: unbounded); held are this
+	// pool's, under mu.
 	budget *warmBudget
+	held   map[int]bool
 	// ctx ends at close: creations in flight stop.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,9 +66,17 @@ const warmCreateTimeout = 2 * time.Minute
 
 func newWarmSlots[T any](log *slog.Logger, what string, busy *sync.WaitGroup, budget *warmBudget, remove func(T)) *warmSlots[T] {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &warmSlots[T]{log: log, what: what, busy: busy, budget: budget, ctx: ctx, cancel: cancel,
-		remove: func(c T) { remove(c); budget.release() },
-		slots:  map[int]*warmEntry[T]{}, pending: map[int]*pendingEntry{}}
+	return &warmSlots[T]{log: log, what: what, busy: busy, budget: budget, ctx: ctx, cancel: cancel, remove: remove,
+		held: map[int]bool{}, slots: map[int]*warmEntry[T]{}, pending: map[int]*pendingEntry{}}
+}
+
+// releaseLocked gives slot's place in the budget back once it keeps and
+// makes nothing.
+func (w *warmSlots[T]) releaseLocked(slot int) {
+	if w.held[slot] && w.slots[slot] == nil && w.pending[slot] == nil {
+		delete(w.held, slot)
+		w.budget.release()
+	}
 }
 
 // warmBudget counts the warm containers of one kind an agent keeps
@@ -153,13 +163,13 @@ func (w *warmSlots[T]) take(ctx context.Context, slot int, key string, dirs ...s
 	}
 	e := w.slots[slot]
 	delete(w.slots, slot)
+	w.releaseLocked(slot)
 	w.mu.Unlock()
 	if e == nil {
 		return zero, false
 	}
 	ids, err := statIDs(dirs...)
 	if err == nil && e.key == key && slices.Equal(ids, e.dirs) {
-		w.budget.release() // the job's now
 		return e.c, true
 	}
 	w.log.Debug("discarding a warm "+w.what+" that does not fit the slot's job", "slot", slot)
@@ -180,6 +190,13 @@ func (w *warmSlots[T]) refill(slot int, key string, dirs []string, after <-chan 
 	if w.closed {
 		return
 	}
+	if !w.held[slot] {
+		if !w.budget.acquire() {
+			w.log.Debug("not keeping a warm "+w.what+": the agent keeps as many as it runs jobs at once", "slot", slot)
+			return
+		}
+		w.held[slot] = true
+	}
 	p := &pendingEntry{key: key, done: make(chan struct{})}
 	w.pending[slot] = p
 	w.busy.Add(1)
@@ -190,6 +207,7 @@ func (w *warmSlots[T]) refill(slot int, key string, dirs []string, after <-chan 
 			if w.pending[slot] == p {
 				delete(w.pending, slot)
 			}
+			w.releaseLocked(slot)
 			w.mu.Unlock()
 			close(p.done)
 		}()
@@ -204,15 +222,10 @@ func (w *warmSlots[T]) refill(slot int, key string, dirs []string, after <-chan 
 		if err != nil {
 			return // a directory went meanwhile: nothing to keep warm
 		}
-		if !w.budget.acquire() {
-			w.log.Debug("not keeping a warm "+w.what+": the agent keeps as many as it runs jobs at once", "slot", slot)
-			return
-		}
 		ctx, cancel := context.WithTimeout(w.ctx, warmCreateTimeout)
 		defer cancel()
 		c, err := create(ctx)
 		if err != nil {
-			w.budget.release()
 			if w.ctx.Err() == nil {
 				w.log.Warn("creating a warm "+w.what, "slot", slot, "err", err)
 			}
@@ -257,6 +270,10 @@ func (w *warmSlots[T]) close() {
 	w.cancel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for slot := range w.held {
+		delete(w.held, slot)
+		w.budget.release()
+	}
 	for slot, e := range w.slots {
 		delete(w.slots, slot)
 		w.busy.Add(1)

@@ -131,6 +131,20 @@ func TestWarmSlots(t *testing.T) {
 		}
 	})
 
+	t.Run("a slot's newer container takes its older one's place in the budget", func(t *testing.T) {
+		w, rm, busy, b := newFakeSlots(t, 1)
+		w.refill(0, "a", []string{dir}, nil, created("a", nil))
+		settle(t, busy)
+		w.refill(0, "b", []string{dir}, nil, created("b", nil))
+		settle(t, busy)
+		if c, ok := w.take(ctx, 0, "b", dir); !ok || c.name != "b" {
+			t.Fatalf("take = %v, %t; want the slot's newer container", c, ok)
+		}
+		if got := rm.list(); len(got) != 1 || got[0] != "a" || b.n != 0 {
+			t.Errorf("removed %q, budget %d; want [a], 0", got, b.n)
+		}
+	})
+
 	t.Run("the budget bounds the containers kept across slots", func(t *testing.T) {
 		w, _, busy, b := newFakeSlots(t, 1)
 		w.refill(0, "k", []string{dir}, nil, created("a", nil))

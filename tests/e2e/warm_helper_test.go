@@ -14,9 +14,9 @@ import (
 	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
 )
 
-// labelWarmHelper marks a sources helper created ahead of its job
-// (runner/gitlab/warm.go).
-const labelWarmHelper = "dev.runfleet.warm"
+// labelWarm marks a container created ahead of its job with its kind,
+// "helper" or "job" (runner/gitlab/warm.go).
+const labelWarm = "dev.runfleet.warm"
 
 // TestWarmSourcesHelper: after a job's checkout, the slot's next sources
 // helper is created ahead for the same project. The next job of that
@@ -39,13 +39,13 @@ func TestWarmSourcesHelper(t *testing.T) {
 			case "docker":
 				a = startAgent(t, srv, agentConfig{Concurrent: 1})
 				node = a.node
-				warm = func() []string { return dockerWarmHelpers(t, node) }
+				warm = func() []string { return dockerWarm(t, node, "helper") }
 				left = func() []string { return leftovers(t, node) }
 			case "containerd":
 				importIntoContainerd(t)
 				a = startContainerdAgent(t, srv, 1, "")
 				node = a.node
-				warm = func() []string { return ctrdWarmHelpers(t, node) }
+				warm = func() []string { return ctrdWarm(t, node, "helper") }
 				left = func() []string { return ctrdLeftovers(t, node) }
 			}
 			run := func(spec gitlabtest.JobSpec, want string) int64 {
@@ -111,10 +111,10 @@ func TestWarmSourcesHelper(t *testing.T) {
 	}
 }
 
-// dockerWarmHelpers lists the IDs of node's warm sources helpers.
-func dockerWarmHelpers(t *testing.T, node string) []string {
+// dockerWarm lists the IDs of node's warm containers of kind.
+func dockerWarm(t *testing.T, node, kind string) []string {
 	t.Helper()
-	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node), filters.Arg("label", labelWarmHelper+"=true"))
+	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node), filters.Arg("label", labelWarm+"="+kind))
 	cs, err := dockerClient(t).ContainerList(t.Context(), container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		t.Fatal(err)
@@ -126,9 +126,9 @@ func dockerWarmHelpers(t *testing.T, node string) []string {
 	return ids
 }
 
-// ctrdWarmHelpers lists the IDs of node's warm sources helpers in the
+// ctrdWarm lists the IDs of node's warm containers of kind in the
 // agent's containerd namespace.
-func ctrdWarmHelpers(t *testing.T, node string) []string {
+func ctrdWarm(t *testing.T, node, kind string) []string {
 	t.Helper()
-	return ctrdContainers(t, ctrdLabel(executors.LabelNode, node), ctrdLabel(labelWarmHelper, "true"))
+	return ctrdContainers(t, ctrdLabel(executors.LabelNode, node), ctrdLabel(labelWarm, kind))
 }

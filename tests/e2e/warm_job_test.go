@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
+	ctrd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 
-	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/runner/gitlab/gitlabtest"
 )
 
@@ -31,16 +30,39 @@ func TestWarmJobContainer(t *testing.T) {
 			srv.AddRepo(t, "group/other", map[string]string{"README.md": "other-v1\n"})
 			var a *agent
 			var warm, left func() []string
+			var envOf func(id string) []string // a container's environment
 			switch engine {
 			case "docker":
 				a = startAgent(t, srv, agentConfig{Concurrent: 1})
-				warm = func() []string { return dockerWarmJobs(t, a.node) }
+				warm = func() []string { return dockerWarm(t, a.node, "job") }
+				envOf = func(id string) []string {
+					ins, err := dockerClient(t).ContainerInspect(t.Context(), id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return ins.Config.Env
+				}
 				left = func() []string { return leftovers(t, a.node) }
 			case "containerd":
 				importIntoContainerd(t)
 				a = startContainerdAgent(t, srv, 1, "")
-				warm = func() []string {
-					return ctrdContainers(t, ctrdLabel(executors.LabelNode, a.node), ctrdLabel(labelWarmHelper, "job"))
+				warm = func() []string { return ctrdWarm(t, a.node, "job") }
+				envOf = func(id string) []string {
+					c, err := ctrd.New(containerdAddress(), ctrd.WithTimeout(10*time.Second))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					ctx := namespaces.WithNamespace(t.Context(), ctrdNamespace)
+					ct, err := c.LoadContainer(ctx, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					spec, err := ct.Spec(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return spec.Process.Env
 				}
 				left = func() []string { return ctrdLeftovers(t, a.node) }
 			}
@@ -92,12 +114,19 @@ func TestWarmJobContainer(t *testing.T) {
 					{Key: "HOSTILE", Value: hostile},
 					{Key: "FILEVAR", Value: "file-content", File: true},
 				},
-				Script: []string{`printf '<%s>\n' "$HOSTILE"`, `cat "$FILEVAR"; echo`, "cat README.md"},
-			}, "<"+hostile+">", "file-content", "app-v1")
+				Script:      []string{`printf '<%s>\n' "$HOSTILE"`, `cat "$FILEVAR"; echo`, "cat README.md"},
+				AfterScript: []string{`printf 'after:<%s>\n' "$HOSTILE"`},
+			}, "<"+hostile+">", "file-content", "app-v1", "after:<"+hostile+">")
 			if p := phases(id); !strings.Contains(p, "job_warm=") {
 				t.Fatalf("the second job of the project did not run in the warm job container: %s", p)
 			}
 			second := waitWarm("the next warm job container (the first one used and removed)", first)
+			// Made after that job started, it holds none of its variables.
+			for _, kv := range envOf(second[0]) {
+				if strings.HasPrefix(kv, "HOSTILE=") || strings.HasPrefix(kv, "FILEVAR=") || strings.HasPrefix(kv, "CI_JOB_TOKEN=") {
+					t.Errorf("the waiting job container's environment holds a job's variable: %q", kv)
+				}
+			}
 
 			// A variable sh cannot export (a digit first: GitLab allows
 			// it): the script runs with exec, the variable still in its
@@ -122,19 +151,4 @@ func TestWarmJobContainer(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dockerWarmJobs lists the IDs of node's warm job containers.
-func dockerWarmJobs(t *testing.T, node string) []string {
-	t.Helper()
-	f := filters.NewArgs(filters.Arg("label", executors.LabelNode+"="+node), filters.Arg("label", labelWarmHelper+"=job"))
-	cs, err := dockerClient(t).ContainerList(t.Context(), container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, c := range cs {
-		ids = append(ids, c.ID)
-	}
-	return ids
 }
