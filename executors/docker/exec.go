@@ -60,14 +60,16 @@ func (v *Env) Exec(ctx context.Context, step executors.Step, out io.Writer) (exe
 	}
 	defer resp.Close()
 	copied := make(chan error, 1)
+	streamEnded := make(chan struct{})
 	go func() {
 		_, err := stdcopy.StdCopy(out, out, resp.Reader)
 		copied <- err
+		close(streamEnded)
 	}()
 	select {
 	case err = <-copied:
 	case <-ctx.Done():
-		kerr := v.cancelStep(ctx, created.ID)
+		kerr := v.cancelStep(ctx, created.ID, streamEnded)
 		timer := time.NewTimer(drainAfterKill)
 		select {
 		case <-copied:
@@ -130,10 +132,10 @@ func (v *Env) waitExit(ctx context.Context, execID string) (container.ExecInspec
 // cancelStep kills the cancelled step's processes, or the whole container
 // when they cannot be found; in that case the Env is marked dead and the
 // returned error says so.
-func (v *Env) cancelStep(ctx context.Context, execID string) error {
+func (v *Env) cancelStep(ctx context.Context, execID string, streamEnded <-chan struct{}) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.ex.cleanupTimeout)
 	defer cancel()
-	pid, err := v.execRoot(cctx, execID)
+	pid, err := v.execRoot(cctx, execID, streamEnded)
 	if err == nil {
 		var n int
 		n, err = v.procs.KillStep(pid)
@@ -162,8 +164,11 @@ const pidWait = 2 * time.Second
 // records its PID: Docker streams the step's output while ExecInspect
 // still reports Pid 0, and under load for long enough that a step
 // cancelled as soon as it printed would have its process tree left
-// running. So a running exec is asked again until its PID is known.
-func (v *Env) execRoot(ctx context.Context, execID string) (int, error) {
+// running. It also answers the attach before it marks the exec running:
+// not running with no PID is "ended" only once its output stream has
+// ended too. So the exec is asked again until its PID is known, or it
+// has ended.
+func (v *Env) execRoot(ctx context.Context, execID string, streamEnded <-chan struct{}) (int, error) {
 	deadline := time.NewTimer(pidWait)
 	defer deadline.Stop()
 	for {
@@ -171,14 +176,21 @@ func (v *Env) execRoot(ctx context.Context, execID string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if ins.Pid > 0 || !ins.Running {
+		if ins.Pid > 0 {
 			return ins.Pid, nil
+		}
+		if !ins.Running {
+			select {
+			case <-streamEnded:
+				return 0, nil
+			default: // not started yet, or its output still draining
+			}
 		}
 		t := time.NewTimer(5 * time.Millisecond)
 		select {
 		case <-deadline.C:
 			t.Stop()
-			return 0, fmt.Errorf("exec %.12s is running but the engine recorded no PID within %s", execID, pidWait)
+			return 0, fmt.Errorf("exec %.12s has no PID recorded, and has not ended, after %s", execID, pidWait)
 		case <-ctx.Done():
 			t.Stop()
 			return 0, ctx.Err()
