@@ -84,12 +84,15 @@ type Runner struct {
 	// SourcesStoreTTL is how long a slot keeps the source store of a
 	// project no job of the slot fetched into (sources_store_ttl).
 	SourcesStoreTTL time.Duration
-	// WarmContainers keeps, per slot, a sources helper and a job
-	// container created ahead of the slot's next job (warm_containers,
-	// default true).
-	WarmContainers bool
-	OutputLimit    int64 // bytes
-	Environment    []string
+	// WarmContainers keeps, per slot, a sources helper created ahead of
+	// the slot's next job, and WarmJobContainers a job container too
+	// (warm_containers: true both, false neither; unset the helper, and
+	// the job container on containerd only: a dockerd 20.10 restarted
+	// with waiting job containers can fail to start again, moby issue
+	// 45057).
+	WarmContainers, WarmJobContainers bool
+	OutputLimit                       int64 // bytes
+	Environment                       []string
 	// CloneURL, when set, replaces the scheme, host and path prefix of the
 	// repository URL sources are fetched from (gitlab-runner's clone_url).
 	CloneURL *url.URL
@@ -317,6 +320,7 @@ func runnerFromFile(rf RunnerFile, local bool, warn func(key, msg string)) (Runn
 		BuildsDir:            rf.BuildsDir,
 		SourcesStoreTTL:      time.Duration(rf.SourcesStoreTTL) * time.Second,
 		WarmContainers:       rf.WarmContainers == nil || *rf.WarmContainers,
+		WarmJobContainers:    warmJobContainers(rf),
 		OutputLimit:          int64(rf.OutputLimit) << 10,
 		Environment:          rf.Environment,
 		TLSCAFile:            rf.TLSCAFile,
@@ -538,4 +542,13 @@ func size(name, s string) (int64, error) {
 		return 0, fmt.Errorf("%s %q: want a size such as 512m or 2g", name, s)
 	}
 	return n, nil
+}
+
+// warmJobContainers is warm_containers for job containers: as set, or
+// when unset on containerd only (see Runner.WarmJobContainers).
+func warmJobContainers(rf RunnerFile) bool {
+	if rf.WarmContainers != nil {
+		return *rf.WarmContainers
+	}
+	return rf.Executor == "containerd"
 }

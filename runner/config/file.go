@@ -54,8 +54,9 @@ type RunnerFile struct {
 	Limit           int    `toml:"limit,omitempty"`
 	BuildsDir       string `toml:"builds_dir,omitempty"`
 	SourcesStoreTTL int    `toml:"sources_store_ttl,omitempty"` // seconds a slot keeps a source store no job used, default 7 days
-	// WarmContainers, unset or true, keeps a sources helper and a job
-	// container created ahead of each slot's next job.
+	// WarmContainers keeps a sources helper and a job container created
+	// ahead of each slot's next job: true both, false neither, unset the
+	// helper always and the job container on containerd only.
 	WarmContainers     *bool    `toml:"warm_containers,omitempty"`
 	OutputLimit        int      `toml:"output_limit,omitempty"` // KiB, as gitlab-runner
 	RequestConcurrency int      `toml:"request_concurrency,omitempty"`

@@ -57,18 +57,22 @@ func TestSourcesStoreTTL(t *testing.T) {
 
 func TestWarmContainers(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		line string
-		want bool
+		name          string
+		lines         string
+		helpers, jobs bool
 	}{
-		{"default", "", true},
-		{"on", "warm_containers = true\n", true},
-		{"off", "warm_containers = false\n", false},
+		{"default, docker", "", true, false},
+		{"default, containerd", "executor = \"containerd\"\n", true, true},
+		{"on, docker", "warm_containers = true\n", true, true},
+		{"off, containerd", "executor = \"containerd\"\nwarm_containers = false\n", false, false},
 	} {
-		body := "[[runners]]\nurl = \"http://h\"\ntoken = \"t\"\n" + tc.line
+		body := "[[runners]]\nurl = \"http://h\"\ntoken = \"t\"\n" + tc.lines
 		c, err := Load(writeFile(t, body), func(string) (string, bool) { return "", false })
-		if err != nil || len(c.Runners) != 1 || c.Runners[0].WarmContainers != tc.want {
-			t.Errorf("%s: %v, %v; want warm containers %t", tc.name, c, err, tc.want)
+		if err != nil || len(c.Runners) != 1 {
+			t.Fatalf("%s: %v, %v", tc.name, c, err)
+		}
+		if r := c.Runners[0]; r.WarmContainers != tc.helpers || r.WarmJobContainers != tc.jobs {
+			t.Errorf("%s: warm helpers %t, job containers %t; want %t, %t", tc.name, r.WarmContainers, r.WarmJobContainers, tc.helpers, tc.jobs)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func jobKey(spec executors.Spec) string {
 // job's own filesystem), no entrypoint override, and an image that is not
 // pulled at every job.
 func (b *build) warmJobFits(spec executors.Spec) bool {
-	if _, ok := b.s.Executor.(executors.LateFirstStepCreator); !ok || b.s.Warm == nil {
+	if _, ok := b.s.Executor.(executors.LateFirstStepCreator); !ok || b.s.Warm == nil || !b.s.Runner.WarmJobContainers {
 		return false
 	}
 	return len(spec.Services) == 0 && spec.Resources.DiskSize == 0 && len(spec.Image.Entrypoint) == 0 &&

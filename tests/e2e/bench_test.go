@@ -20,10 +20,10 @@ import (
 // the kernel's uptime clock, which the container shares with the host, so
 // no log flush interval pollutes the figures.
 //
-// Each runs with warm containers (the default: the job starts in the
-// slot's warm job container, the sources checked out by its warm helper)
-// and "-cold" without (warm_containers = false: the job's containers are
-// created for it).
+// Each runs with warm containers (warm_containers = true, the default on
+// containerd: the job starts in the slot's warm job container, the
+// sources checked out by its warm helper) and "-cold" without
+// (warm_containers = false: the job's containers are created for it).
 func BenchmarkJobOverhead(b *testing.B) {
 	for _, rig := range benchRigs(b) {
 		for _, mode := range []struct {
@@ -31,8 +31,8 @@ func BenchmarkJobOverhead(b *testing.B) {
 			vars   []gitlabtest.Variable
 			runner string
 		}{
-			{"fetch", nil, ""},
-			{"nogit", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}, ""},
+			{"fetch", nil, "warm_containers = true"},
+			{"nogit", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}, "warm_containers = true"},
 			{"fetch-cold", nil, "warm_containers = false"},
 			{"nogit-cold", []gitlabtest.Variable{{Key: "GIT_STRATEGY", Value: "none"}}, "warm_containers = false"},
 		} {

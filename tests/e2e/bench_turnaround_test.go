@@ -8,7 +8,8 @@ import (
 )
 
 // BenchmarkTurnaround measures whole jobs on the strict fake GitLab with
-// a real engine, per engine, as ratios to their floors in the same run:
+// a real engine, per engine, with warm containers (warm_containers =
+// true), as ratios to their floors in the same run:
 //
 //   - trivial: a job with git sources (GIT_STRATEGY=fetch) and script
 //     `true`, from hand-out to the final state acknowledged by GitLab,
@@ -23,7 +24,7 @@ func BenchmarkTurnaround(b *testing.B) {
 	for _, rig := range benchRigs(b) {
 		srv := gitlabtest.New(b, gitlabtest.WithLongPollHold(30*time.Second))
 		srv.AddRepo(b, "group/project", map[string]string{"README.md": "x\n"})
-		a := rig.start(b, srv, 4, "")
+		a := rig.start(b, srv, 4, "warm_containers = true")
 		// Warm up: the first job of a slot pays for its first clone.
 		var warm []int64
 		for range 4 {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +40,32 @@ type privateEngine struct {
 	done chan struct{}
 	// ready reports whether the engine answers.
 	ready func() bool
+	// objects, when set, lists what the engine holds (containers and
+	// networks): quiet waits until it stops changing.
+	objects func() []string
+}
+
+// quiet waits until the engine's objects stop changing (none asked for:
+// at once): what the agent creates ahead (a warm network refilled after
+// a warm container took one) is done before the test stops the engine.
+// Stopped while creating a network, dockerd 20.10.24 can be left unable
+// to start again (a panic in reservePools at restore, moby issue 45057).
+func (e *privateEngine) quiet(t *testing.T) {
+	t.Helper()
+	if e.objects == nil {
+		return
+	}
+	var last string
+	same := 0
+	waitFor(t, 30*time.Second, "the private "+e.name+"'s containers and networks to stop changing", func() bool {
+		now := strings.Join(e.objects(), ",")
+		if now == last {
+			same++
+		} else {
+			last, same = now, 0
+		}
+		return same >= 15 // 1.5 s: a network being made shows only once made
+	})
 }
 
 // newEngineDir makes a short temp dir (unix socket paths are limited to
@@ -181,6 +208,29 @@ func startPrivateDockerd(t *testing.T) *privateEngine {
 		_, err = c.Ping(ctx)
 		return err == nil
 	}
+	e.objects = func() []string {
+		c, err := client.NewClientWithOpts(client.WithHost("unix://"+e.sock), client.WithAPIVersionNegotiation())
+		if err != nil {
+			return []string{err.Error()}
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var ids []string
+		cs, err := c.ContainerList(ctx, container.ListOptions{All: true})
+		for _, x := range cs {
+			ids = append(ids, x.ID+":"+x.State)
+		}
+		nets, nerr := c.NetworkList(ctx, network.ListOptions{})
+		for _, n := range nets {
+			ids = append(ids, n.ID)
+		}
+		if err = errors.Join(err, nerr); err != nil {
+			ids = append(ids, err.Error())
+		}
+		slices.Sort(ids)
+		return ids
+	}
 	e.start()
 	t.Cleanup(func() { e.removeNetworks(t); e.stop(); log.Close() })
 	return e
@@ -304,16 +354,23 @@ func TestDockerRestartMidJob(t *testing.T) {
 	eng := startPrivateDockerd(t)
 	eng.loadDockerImages(t)
 	srv := newServer(t)
+	// Without warm containers: dockerd 20.10.24 restarted under a job that
+	// runs in a warm job container made after an earlier restart fails to
+	// start again (a panic in reservePools at restore, moby issue 45057,
+	// fixed in later releases). containerd's test keeps them.
+	// Docker's default keeps no warm job container: restarted with one
+	// waiting (made after an earlier restart), dockerd 20.10.24 fails to
+	// start again (a panic in reservePools at restore, moby issue 45057).
 	a := startAgent(t, srv, agentConfig{Concurrent: 1, Extra: fmt.Sprintf("host = %q\n", "unix://"+eng.sock)})
-	restartsMidJob(t, eng, srv, a)
+	restartsMidJob(t, eng, srv, a, false)
 }
 
 // restartsMidJob runs every row of restarts on eng under a running job of
 // a, one after the other, then stops a.
-func restartsMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent) {
+func restartsMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent, warm bool) {
 	t.Helper()
 	for _, r := range restarts {
-		restartMidJob(t, eng, srv, a, r)
+		restartMidJob(t, eng, srv, a, r, warm)
 		select {
 		case <-a.done:
 			t.Fatalf("the agent exited after the engine restart %q: %v\n%s", r.name, a.err, tail(a.out.String(), 3000))
@@ -329,7 +386,7 @@ func restartsMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a 
 // restartMidJob restarts eng (as r says) under a running job of a: the
 // job must end as a system failure within 60 s, and the agent's next job
 // succeed on the restarted engine.
-func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent, r restart) {
+func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *agent, r restart, warm bool) {
 	t.Helper()
 	id := srv.Enqueue(gitlabtest.JobSpec{Script: []string{"echo engine-job-started", "sleep 300"}})
 	waitFor(t, jobWait, "the job to start on the private "+eng.name+" ("+r.name+")", func() bool {
@@ -340,9 +397,12 @@ func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *
 	// the next job must see that it no longer can run a step. (Stopped
 	// while that creation is under way, dockerd 20.10 can be left unable
 	// to start again: a network half-written to its store.)
-	waitFor(t, jobWait, fmt.Sprintf("the warm job container made after job %d", id), func() bool {
-		return strings.Contains(a.out.String(), fmt.Sprintf(`msg="warm job container ready" after_job=%d `, id))
-	})
+	if warm {
+		waitFor(t, jobWait, fmt.Sprintf("the warm job container made after job %d", id), func() bool {
+			return strings.Contains(a.out.String(), fmt.Sprintf(`msg="warm job container ready" after_job=%d `, id))
+		})
+	}
+	eng.quiet(t)
 	if r.freeze {
 		a.signal(syscall.SIGSTOP)
 	}
@@ -369,7 +429,7 @@ func restartMidJob(t *testing.T, eng *privateEngine, srv *gitlabtest.Server, a *
 	checkReportedOnce(t, nrec)
 	// It found the slot's warm job container unable to run it, and made
 	// its own.
-	if !slices.ContainsFunc(strings.Split(a.out.String(), "\n"), func(l string) bool {
+	if warm && !slices.ContainsFunc(strings.Split(a.out.String(), "\n"), func(l string) bool {
 		return strings.Contains(l, "warm job container no longer waits") && strings.Contains(l, fmt.Sprintf(" job=%d ", next))
 	}) {
 		t.Errorf("the job after the engine restart (%s) did not find the slot's warm job container dead:\n%s", r.name, tail(a.out.String(), 3000))
@@ -518,7 +578,7 @@ func TestContainerdRestartMidJob(t *testing.T) {
 	// left, so no task's shim outlives the private containerd.
 	t.Cleanup(func() { eng.reapContainerd(t, node) })
 	a := startAgentWith(t, path, node, dir, metrics)
-	restartsMidJob(t, eng, srv, a)
+	restartsMidJob(t, eng, srv, a, true)
 }
 
 // TestSelfKilledJobIsNotAnEngineFailure: a job whose own shell dies by

@@ -33,7 +33,8 @@ func TestWarmJobContainer(t *testing.T) {
 			var envOf func(id string) []string // a container's environment
 			switch engine {
 			case "docker":
-				a = startAgent(t, srv, agentConfig{Concurrent: 1})
+				// Opt-in on Docker (runner/config: Runner.WarmJobContainers).
+				a = startAgent(t, srv, agentConfig{Concurrent: 1, Runner: "warm_containers = true"})
 				warm = func() []string { return dockerWarm(t, a.node, "job") }
 				envOf = func(id string) []string {
 					ins, err := dockerClient(t).ContainerInspect(t.Context(), id)
