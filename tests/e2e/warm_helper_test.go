@@ -51,38 +51,10 @@ func TestWarmSourcesHelper(t *testing.T) {
 			run := func(spec gitlabtest.JobSpec, want string) int64 {
 				t.Helper()
 				spec.Script = []string{"cat README.md"}
-				id := srv.Enqueue(spec)
-				rec := srv.WaitFinal(t, id, 2*time.Minute)
-				if rec.State != gitlabtest.StateSuccess || !strings.Contains(string(rec.Trace), want) {
-					t.Fatalf("job of %s: %s, want success with %q in the log:\n%s", spec.ProjectPath, rec.State, want, tail(string(rec.Trace), 2000))
-				}
-				return id
+				return runOK(t, srv, spec, want)
 			}
-			// phases is the agent's debug line of job id's phases, logged
-			// once the job is cleaned up.
-			phases := func(id int64) string {
-				t.Helper()
-				var line string
-				waitFor(t, time.Minute, fmt.Sprintf("job %d's phases in the agent log", id), func() bool {
-					for _, l := range strings.Split(a.out.String(), "\n") {
-						if strings.Contains(l, "job phases since hand-out") && strings.Contains(l, fmt.Sprintf("job=%d ", id)) {
-							line = l
-							return true
-						}
-					}
-					return false
-				})
-				return line
-			}
-			waitWarm := func(what string, not []string) []string {
-				t.Helper()
-				var ids []string
-				waitFor(t, time.Minute, what, func() bool {
-					ids = warm()
-					return len(ids) == 1 && !slices.Contains(not, ids[0])
-				})
-				return ids
-			}
+			phases := func(id int64) string { return jobPhases(t, a, id) }
+			waitWarm := func(what string, not []string) []string { return waitOneNew(t, what, warm, not) }
 
 			run(gitlabtest.JobSpec{ProjectPath: "group/warm"}, "warm-v1")
 			first := waitWarm("a warm sources helper after the first job", nil)
@@ -131,4 +103,49 @@ func dockerWarm(t *testing.T, node, kind string) []string {
 func ctrdWarm(t *testing.T, node, kind string) []string {
 	t.Helper()
 	return ctrdContainers(t, ctrdLabel(executors.LabelNode, node), ctrdLabel(labelWarm, kind))
+}
+
+// runOK runs spec's job and fails the test unless it succeeds with each
+// of want in its log.
+func runOK(t *testing.T, srv *gitlabtest.Server, spec gitlabtest.JobSpec, want ...string) int64 {
+	t.Helper()
+	id := srv.Enqueue(spec)
+	rec := srv.WaitFinal(t, id, 2*time.Minute)
+	if rec.State != gitlabtest.StateSuccess {
+		t.Fatalf("job of %s: %s, want success:\n%s", spec.ProjectPath, rec.State, tail(string(rec.Trace), 3000))
+	}
+	for _, w := range want {
+		if !strings.Contains(string(rec.Trace), w) {
+			t.Fatalf("job of %s: the log lacks %q:\n%s", spec.ProjectPath, w, tail(string(rec.Trace), 3000))
+		}
+	}
+	return id
+}
+
+// jobPhases is the agent's debug line of job id's phases, logged once
+// the job is cleaned up.
+func jobPhases(t *testing.T, a *agent, id int64) string {
+	t.Helper()
+	var line string
+	waitFor(t, time.Minute, fmt.Sprintf("job %d's phases in the agent log", id), func() bool {
+		for _, l := range strings.Split(a.out.String(), "\n") {
+			if strings.Contains(l, "job phases since hand-out") && strings.Contains(l, fmt.Sprintf("job=%d ", id)) {
+				line = l
+				return true
+			}
+		}
+		return false
+	})
+	return line
+}
+
+// waitOneNew waits until list returns exactly one ID, not one of not.
+func waitOneNew(t *testing.T, what string, list func() []string, not []string) []string {
+	t.Helper()
+	var ids []string
+	waitFor(t, time.Minute, what, func() bool {
+		ids = list()
+		return len(ids) == 1 && !slices.Contains(not, ids[0])
+	})
+	return ids
 }

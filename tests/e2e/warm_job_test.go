@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,43 +65,9 @@ func TestWarmJobContainer(t *testing.T) {
 				}
 				left = func() []string { return ctrdLeftovers(t, a.node) }
 			}
-			run := func(spec gitlabtest.JobSpec, want ...string) int64 {
-				t.Helper()
-				id := srv.Enqueue(spec)
-				rec := srv.WaitFinal(t, id, 2*time.Minute)
-				if rec.State != gitlabtest.StateSuccess {
-					t.Fatalf("job of %s: %s, want success:\n%s", spec.ProjectPath, rec.State, tail(string(rec.Trace), 3000))
-				}
-				for _, w := range want {
-					if !strings.Contains(string(rec.Trace), w) {
-						t.Fatalf("job of %s: the log lacks %q:\n%s", spec.ProjectPath, w, tail(string(rec.Trace), 3000))
-					}
-				}
-				return id
-			}
-			phases := func(id int64) string {
-				t.Helper()
-				var line string
-				waitFor(t, time.Minute, fmt.Sprintf("job %d's phases in the agent log", id), func() bool {
-					for _, l := range strings.Split(a.out.String(), "\n") {
-						if strings.Contains(l, "job phases since hand-out") && strings.Contains(l, fmt.Sprintf("job=%d ", id)) {
-							line = l
-							return true
-						}
-					}
-					return false
-				})
-				return line
-			}
-			waitWarm := func(what string, not []string) []string {
-				t.Helper()
-				var ids []string
-				waitFor(t, time.Minute, what, func() bool {
-					ids = warm()
-					return len(ids) == 1 && !slices.Contains(not, ids[0])
-				})
-				return ids
-			}
+			run := func(spec gitlabtest.JobSpec, want ...string) int64 { t.Helper(); return runOK(t, srv, spec, want...) }
+			phases := func(id int64) string { return jobPhases(t, a, id) }
+			waitWarm := func(what string, not []string) []string { return waitOneNew(t, what, warm, not) }
 
 			run(gitlabtest.JobSpec{ProjectPath: "group/app", Script: []string{"cat README.md"}}, "app-v1")
 			first := waitWarm("a warm job container after the first job's script started", nil)
