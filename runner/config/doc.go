@@ -11,9 +11,12 @@
 // known key (unknown.go). Rewrites (token rotation, unregister) keep every
 // key (rewrite.go).
 //
-// Besides a few top-level keys (node_name, reap_interval), runfleet's own
-// settings live in tables gitlab-runner does not have, so a gitlab-runner
-// file never collides with them: [interruption] (spot
+// Besides a few top-level keys (node_name, reap_interval) and a few of
+// [[runners]] (sources_store_ttl, warm_containers: true keeps a sources
+// helper and a job container ahead of each slot's next job, false
+// neither, unset the helper and, on containerd only, the job container),
+// runfleet's own settings live in tables gitlab-runner does not have, so
+// a gitlab-runner file never collides with them: [interruption] (spot
 // notices), [fleet] (the control plane this node joins, fleet.go),
 // [cleanup] (cleanup.go: timeout, the bound of a finished job's engine
 // cleanup and of the shutdown's wait for those in flight, default 120 s;
