@@ -97,8 +97,10 @@ type build struct {
 	// every step.
 	late    executors.LateFirstStepEnv
 	stepEnv []string
-	// spec is the job container's spec (createEnv).
-	spec executors.Spec
+	// spec is the job container's spec, and warmJob whether it can use
+	// and leave warm job containers (createEnv).
+	spec    executors.Spec
+	warmJob bool
 	// jobUp is done once the job container's start ahead of its first
 	// step returned, or will not happen (build_first.go): the slot's next
 	// sources helper is created after it (warm.go).

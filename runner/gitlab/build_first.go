@@ -43,6 +43,7 @@ func (b *build) firstStepIndex(img executors.Image) int {
 func (b *build) createEnv(ctx context.Context, spec executors.Spec) (executors.Env, error) {
 	b.firstStep = -1
 	b.spec = spec
+	b.warmJob = b.canWarmJob(spec)
 	i := b.firstStepIndex(spec.Image)
 	if i < 0 {
 		return b.s.Executor.Create(ctx, spec)

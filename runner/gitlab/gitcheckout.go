@@ -223,7 +223,7 @@ func (b *build) helperSpec(store string) executors.Spec {
 func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperContainer, error) {
 	b := h.b
 	spec := b.helperSpec(h.store)
-	c, ok := b.s.Warm.helperSlots().take(ctx, b.slot, helperKey(spec), b.hostProjectDir(), h.store) // warm.go
+	c, ok := b.s.Warm.helperSlots().take(ctx, b.slot, specKey(spec), bindSources(spec)...) // warm.go
 	if ok {
 		c.warm = true
 		b.phases.mark("helper_warm")
@@ -236,14 +236,6 @@ func (h buildHelper) prepareHelper(ctx context.Context, j helperJob) (helperCont
 	c.job, c.wg = j, &b.helpers
 	c.fresh = func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) }
 	return c, nil
-}
-
-// helperKey is what a warm helper must share with the helper a job needs
-// (warm.go): everything in its spec but its names and labels.
-func helperKey(spec executors.Spec) string {
-	r := spec.Resources
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%d|%d|%d|%v", spec.Image.Name, spec.Image.PullPolicy, spec.Runtime, spec.Network,
-		spec.WorkDir, r.NanoCPUs, r.Memory, r.PidsLimit, spec.Mounts)
 }
 
 // createHelper creates a helper container of spec with a parameter
@@ -304,7 +296,7 @@ func (b *build) refillHelper(store string) {
 		return
 	}
 	spec := warmSpec(b.helperSpec(store), "helper")
-	b.s.Warm.helperSlots().refill(b.slot, helperKey(spec), []string{b.hostProjectDir(), store}, b.jobUp.wait(),
+	b.s.Warm.helperSlots().refill(b.slot, specKey(spec), bindSources(spec), b.jobUp.wait(),
 		func(ctx context.Context) (*helperEnvRun, error) { return b.createHelper(ctx, spec) })
 }
 

@@ -140,3 +140,28 @@ func warmSpec(spec executors.Spec, kind string) executors.Spec {
 	spec.Labels[labelWarm] = kind
 	return spec
 }
+
+// specKey is what a warm container must share with the container a job
+// needs: everything in its spec but its names, labels, environment
+// (handed over with the step), log and registry credentials (its image
+// is on the node already: canWarmJob excludes images pulled at every
+// job, and the helper image is the agent's); services and an image's
+// entrypoint or command are never in a spec made warm.
+// TestSpecKeyCoversSpec checks it field by field.
+func specKey(spec executors.Spec) string {
+	return fmt.Sprintf("%s|%s|%s|%v|%s|%q|%t|%t|%s|%s|%+v|%q", spec.Image.Name, spec.Image.PullPolicy, spec.WorkDir,
+		spec.Mounts, spec.Network, spec.ExtraHosts, spec.Privileged, spec.ReadOnlyRootfs, spec.Runtime, spec.User,
+		spec.Resources, spec.AllowedImages)
+}
+
+// bindSources are the host directories spec bind-mounts: a warm
+// container fits only while they are the directories it mounted.
+func bindSources(spec executors.Spec) []string {
+	var dirs []string
+	for _, m := range spec.Mounts {
+		if !m.Volume {
+			dirs = append(dirs, m.Source)
+		}
+	}
+	return dirs
+}

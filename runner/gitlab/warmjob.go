@@ -39,26 +39,15 @@ func (j *warmJob) remove() {
 // first output: the job's own start keeps the engine first.
 const warmRefillDelay = time.Second
 
-// jobKey is what a warm job container must share with the container a
-// job needs: everything in its spec but its names, labels, environment
-// (handed over with the step), log and registry credentials (its image
-// is on the node already: warmJobFits excludes images pulled at every
-// job); services and an image's entrypoint or command are never in a
-// spec warmJobFits accepts. TestJobKeyCoversSpec checks it field by field.
-func jobKey(spec executors.Spec) string {
-	return fmt.Sprintf("%s|%s|%s|%v|%s|%q|%t|%t|%s|%s|%+v|%q", spec.Image.Name, spec.Image.PullPolicy, spec.WorkDir,
-		spec.Mounts, spec.Network, spec.ExtraHosts, spec.Privileged, spec.ReadOnlyRootfs, spec.Runtime, spec.User,
-		spec.Resources, spec.AllowedImages)
-}
-
-// warmJobFits reports whether a job of spec can start in a warm job
+// canWarmJob reports whether a job of spec can start in a warm job
 // container, and have one made for the slot's next job: its first step
 // can be the container's process (firstStepIndex) and the executor can
 // create that container before the step is known; it has no services
 // (their network is the job's own), no size-capped build directory (the
 // job's own filesystem), no entrypoint override, and an image that is not
 // pulled at every job.
-func (b *build) warmJobFits(spec executors.Spec) bool {
+// createEnv records it once per job (build.warmJob).
+func (b *build) canWarmJob(spec executors.Spec) bool {
 	if _, ok := b.s.Executor.(executors.LateFirstStepCreator); !ok || b.s.Warm == nil || !b.s.Runner.WarmJobContainers {
 		return false
 	}
@@ -66,27 +55,15 @@ func (b *build) warmJobFits(spec executors.Spec) bool {
 		spec.Image.PullPolicy != executors.PullAlways && b.s.LocalSources == "" && b.firstStepIndex(spec.Image) >= 0
 }
 
-// bindSources are the host directories spec bind-mounts: a warm job
-// container fits only while they are the directories it mounted.
-func bindSources(spec executors.Spec) []string {
-	var dirs []string
-	for _, m := range spec.Mounts {
-		if !m.Volume {
-			dirs = append(dirs, m.Source)
-		}
-	}
-	return dirs
-}
-
 // takeWarmJob returns the slot's warm job container when it fits the
 // job's spec and still waits for a step, or nil. Its creation's notes go
 // to the job log.
 func (b *build) takeWarmJob(ctx context.Context, spec executors.Spec) executors.LateFirstStepEnv {
-	if !b.warmJobFits(spec) {
+	if !b.warmJob {
 		return nil
 	}
 	slots := b.s.Warm.jobSlots()
-	j, ok := slots.take(ctx, b.slot, jobKey(spec), bindSources(spec)...)
+	j, ok := slots.take(ctx, b.slot, specKey(spec), bindSources(spec)...)
 	if !ok {
 		return nil
 	}
@@ -105,7 +82,7 @@ func (b *build) takeWarmJob(ctx context.Context, spec executors.Spec) executors.
 // refillJob has the slot's next job container created ahead, like this
 // job's (spec), once after is closed: this job's script has started.
 func (b *build) refillJob(spec executors.Spec, after <-chan struct{}) {
-	if !b.warmJobFits(spec) {
+	if !b.warmJob {
 		return
 	}
 	lc := b.s.Executor.(executors.LateFirstStepCreator)
@@ -116,7 +93,7 @@ func (b *build) refillJob(spec executors.Spec, after <-chan struct{}) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	id, slot := b.job.ID, b.slot
-	b.s.Warm.jobSlots().refill(b.slot, jobKey(spec), bindSources(spec), after, func(ctx context.Context) (*warmJob, error) {
+	b.s.Warm.jobSlots().refill(b.slot, specKey(spec), bindSources(spec), after, func(ctx context.Context) (*warmJob, error) {
 		var notes bytes.Buffer
 		ws.Log = &notes
 		env, err := lc.CreateLateFirstStep(ctx, ws)
@@ -150,10 +127,10 @@ func (b *build) runLateFirst(ctx context.Context, late executors.LateFirstStepEn
 // and has the slot's next job container created (refillJob) once that
 // writer got the step's first output, or warmRefillDelay passed.
 func (b *build) refillOnOutput() io.Writer {
-	out := &firstWrite{w: b.rep, c: make(chan struct{})}
-	if !b.warmJobFits(b.spec) {
+	if !b.warmJob {
 		return b.rep
 	}
+	out := &firstWrite{w: b.rep, c: make(chan struct{})}
 	after := make(chan struct{})
 	go func() {
 		t := time.NewTimer(warmRefillDelay)

@@ -8,22 +8,22 @@ import (
 	"github.com/runfleet/runfleet/executors"
 )
 
-// TestJobKeyCoversSpec: every field of an executor spec either changes a
-// warm job container's key, so a job never runs in one made with other
+// TestSpecKeyCoversSpec: every field of an executor spec either changes a
+// warm container's key, so a job never runs in one made with other
 // mounts, limits, image or user, or is named here with why it may differ.
 // A field added to executors.Spec later fails this test until it is
 // placed.
-func TestJobKeyCoversSpec(t *testing.T) {
+func TestSpecKeyCoversSpec(t *testing.T) {
 	notInKey := map[string]string{
 		"JobID":            "the container's own name",
 		"Node":             "one node per agent",
 		"Env":              "handed over with each step",
 		"Labels":           "the warm container's own",
 		"Log":              "the notes are replayed into the job's log",
-		"Services":         "warmJobFits refuses jobs with services",
-		"Image.Entrypoint": "warmJobFits refuses an entrypoint override",
+		"Services":         "canWarmJob refuses jobs with services",
+		"Image.Entrypoint": "canWarmJob refuses an entrypoint override",
 		"Image.Command":    "services only",
-		"Image.Auth":       "the image is on the node already: warmJobFits refuses pull_policy always",
+		"Image.Auth":       "the image is on the node already: canWarmJob refuses pull_policy always",
 	}
 	base := executors.Spec{Image: executors.Image{Name: "img"}}
 	seen := map[string]bool{}
@@ -41,12 +41,12 @@ func TestJobKeyCoversSpec(t *testing.T) {
 			if _, ok := notInKey[name]; ok {
 				continue
 			}
-			before := jobKey(base)
+			before := specKey(base)
 			old := reflect.New(f.Type).Elem()
 			old.Set(fv)
 			fv.Set(sample(t, name, f.Type))
-			if jobKey(base) == before {
-				t.Errorf("spec field %s is not in jobKey and not listed as safe to differ", name)
+			if specKey(base) == before {
+				t.Errorf("spec field %s is not in specKey and not listed as safe to differ", name)
 			}
 			fv.Set(old)
 		}
