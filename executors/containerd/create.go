@@ -19,6 +19,7 @@ import (
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/allowlist"
 	"github.com/runfleet/runfleet/executors/internal/proctree"
+	"github.com/runfleet/runfleet/executors/internal/stepcmd"
 )
 
 // Create pulls the images, sets up the job's network namespaces, volumes
@@ -34,7 +35,7 @@ func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.E
 
 // newEnv is Create, and CreateFirstStep or CreateLateFirstStep when
 // first is set.
-func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *firstOpt) (*Env, error) {
+func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *stepcmd.First) (*Env, error) {
 	if err := e.validate(spec); err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ type service struct {
 // create does Create's work, recording every object in env as it goes.
 // With first set, the job container is created with that step (or the
 // wait for it) as its process and its task left for RunFirst to start.
-func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *firstOpt) error {
+func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *stepcmd.First) error {
 	img, err := e.ensureImage(ctx, spec.Image)
 	if err != nil {
 		return err

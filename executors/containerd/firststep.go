@@ -33,21 +33,11 @@ var (
 // nothing. The step's stdin is /dev/null.
 const gateWrapper = `read -r _ || exit 125; exec "$@" </dev/null`
 
-// gateLine opens gateWrapper's gate.
-var gateLine = []byte("\n")
-
 // lateWrapper waits for a late first step: it reads the step's program
 // (stepcmd.Program) from stdin up to the end line "$1", chosen when the
 // container was created, and evaluates it; the program execs the step
 // with stdin from /dev/null.
 const lateWrapper = `__rf_M=$1; ` + stepcmd.Reader + `; eval "$__rf_p"`
-
-// firstOpt asks newEnv for a first-step container: with its step, or
-// late, its step given to RunFirstStep.
-type firstOpt struct {
-	step executors.Step
-	late bool
-}
 
 // keeperSuffix names the container that a first-step Env starts for the
 // steps after the first one.
@@ -93,7 +83,7 @@ func (f *firstStep) begin(ctx context.Context) error {
 // only its process (argv, environment, directory, user) differs. Its
 // POSIX shell merges stderr into stdout, as Exec does.
 func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
-	env, err := e.newEnv(ctx, spec, &firstOpt{step: first})
+	env, err := e.newEnv(ctx, spec, &stepcmd.First{Step: first})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +95,7 @@ func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, fir
 // process waits for it (lateWrapper) with the spec's environment,
 // directory and user.
 func (e *Executor) CreateLateFirstStep(ctx context.Context, spec executors.Spec) (executors.LateFirstStepEnv, error) {
-	env, err := e.newEnv(ctx, spec, &firstOpt{late: true})
+	env, err := e.newEnv(ctx, spec, &stepcmd.First{Late: true})
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +104,10 @@ func (e *Executor) CreateLateFirstStep(ctx context.Context, spec executors.Spec)
 
 // createFirst creates the first step's container and task and remembers
 // how to make the keeper container for later steps.
-func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, spec executors.Spec, first firstOpt) error {
+func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, spec executors.Spec, first stepcmd.First) error {
 	cfg := j.cfg
 	var end string
-	if first.late {
+	if first.Late {
 		var err error
 		if end, err = stepcmd.NewEndLine(); err != nil {
 			return fmt.Errorf("containerd: job %s: %w", spec.JobID, err)
@@ -125,7 +115,7 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, s
 		cfg.args = []string{"/bin/sh", "-c", lateWrapper, "sh", end}
 		cfg.user = spec.User
 	} else {
-		step := first.step
+		step := first.Step
 		cfg.args = append([]string{"/bin/sh", "-c", gateWrapper, "sh"}, stepcmd.Argv(step)...)
 		cfg.env = mergeEnv(spec.Env, step.Env)
 		cfg.cwd = firstNonEmpty(step.WorkDir, spec.WorkDir)
@@ -163,18 +153,12 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 // step and streams its output until it exits, as RunFirst does (see
 // executors.LateFirstStepEnv).
 func (v *Env) RunFirstStep(ctx context.Context, step executors.Step, out io.Writer) (executors.Result, error) {
-	if err := v.usable(); err != nil {
-		return executors.Result{}, err
-	}
 	v.mu.Lock()
 	end := ""
 	if v.first != nil {
 		end = v.first.end
 	}
 	v.mu.Unlock()
-	if end == "" {
-		return executors.Result{}, fmt.Errorf("containerd: job %s: no late first step: %w", v.jobID, executors.ErrFirstStepUsed)
-	}
 	prog, err := stepcmd.Program(step, v.workDir, v.user, end)
 	if err != nil {
 		return executors.Result{}, fmt.Errorf("containerd: job %s: %w", v.jobID, err)
@@ -253,7 +237,7 @@ func (v *Env) runFirst(ctx context.Context, f *firstStep, prog []byte, out io.Wr
 	defer f.stopWait()
 	statusC := f.statusC
 	if prog == nil {
-		prog = gateLine
+		prog = stepcmd.GateLine
 	}
 	// The waiting shell reads its line (or its program, up to the end
 	// line); the step's stdin is /dev/null, so stdin needs no closing. A

@@ -12,6 +12,7 @@ import (
 
 	"github.com/runfleet/runfleet/executors"
 	"github.com/runfleet/runfleet/executors/internal/allowlist"
+	"github.com/runfleet/runfleet/executors/internal/stepcmd"
 )
 
 // Create pulls the images, creates the job's network, volumes and services
@@ -26,7 +27,7 @@ func (e *Executor) Create(ctx context.Context, spec executors.Spec) (executors.E
 
 // newEnv is Create, and CreateFirstStep or CreateLateFirstStep when
 // first is set.
-func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *firstOpt) (*Env, error) {
+func (e *Executor) newEnv(ctx context.Context, spec executors.Spec, first *stepcmd.First) (*Env, error) {
 	if err := e.validate(spec); err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ func (e *Executor) validate(spec executors.Spec) error {
 // With first set, the job container is created with that step (or the
 // wait for it) as its process and left for RunFirst (RunFirstStep) to
 // start.
-func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *firstOpt) error {
+func (e *Executor) create(ctx context.Context, env *Env, spec executors.Spec, first *stepcmd.First) error {
 	if err := e.ensureImage(ctx, spec.Image); err != nil {
 		return err
 	}

@@ -51,22 +51,12 @@ var (
 // reserved prefix (stepcmd).
 const firstWrapper = `__rf_m=$1; shift; read -r _ || exit 125; "$@" 2>&1 </dev/null; __rf_s=$?; printf %s "$__rf_m"; echo "runfleet-exit=$__rf_s" >&2; exit $__rf_s`
 
-// gateLine opens firstWrapper's gate.
-var gateLine = []byte("\n")
-
 // lateWrapper is firstWrapper for a late first step: instead of waiting
 // for the end of its stdin, it reads the step's program (stepcmd.Program)
 // from stdin up to the end line "$2", chosen when the container was
 // created, and evaluates it in a subshell; the program execs the step
 // with stdin from /dev/null.
 const lateWrapper = `__rf_m=$1; __rf_M=$2; ` + stepcmd.Reader + `; (eval "$__rf_p") 2>&1; __rf_s=$?; printf %s "$__rf_m"; echo "runfleet-exit=$__rf_s" >&2; exit $__rf_s`
-
-// firstOpt asks newEnv for a first-step container: with its step, or
-// late, its step given to RunFirstStep.
-type firstOpt struct {
-	step executors.Step
-	late bool
-}
 
 // firstSuccess is what firstWrapper writes to stderr for exit status 0.
 const firstSuccess = "runfleet-exit=0\n"
@@ -80,7 +70,7 @@ const keeperSuffix = "-steps"
 // container gets the same configuration as Create's job container: only
 // its entrypoint, command, user and environment differ.
 func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, first executors.Step) (executors.FirstStepEnv, error) {
-	env, err := e.newEnv(ctx, spec, &firstOpt{step: first})
+	env, err := e.newEnv(ctx, spec, &stepcmd.First{Step: first})
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +82,7 @@ func (e *Executor) CreateFirstStep(ctx context.Context, spec executors.Spec, fir
 // process waits for it (lateWrapper) with the spec's environment,
 // directory and user.
 func (e *Executor) CreateLateFirstStep(ctx context.Context, spec executors.Spec) (executors.LateFirstStepEnv, error) {
-	env, err := e.newEnv(ctx, spec, &firstOpt{late: true})
+	env, err := e.newEnv(ctx, spec, &stepcmd.First{Late: true})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +91,7 @@ func (e *Executor) CreateLateFirstStep(ctx context.Context, spec executors.Spec)
 
 // createFirst creates the first-step container and remembers how to make
 // the keeper container for later steps.
-func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, first firstOpt) error {
+func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, first stepcmd.First) error {
 	end, err := newEndMark()
 	if err != nil {
 		return fmt.Errorf("docker: job %s: %w", j.spec.JobID, err)
@@ -109,7 +99,7 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, f
 	var cfg *container.Config
 	var hc *container.HostConfig
 	var nc *network.NetworkingConfig
-	if first.late {
+	if first.Late {
 		if env.firstLate, err = stepcmd.NewEndLine(); err != nil {
 			return fmt.Errorf("docker: job %s: %w", j.spec.JobID, err)
 		}
@@ -117,7 +107,7 @@ func (e *Executor) createFirst(ctx context.Context, env *Env, j *jobContainer, f
 		cfg.Env = append([]string{}, j.spec.Env...)
 		cfg.User = j.spec.User
 	} else {
-		step := first.step
+		step := first.Step
 		cfg, hc, nc = j.config(e, []string{"/bin/sh", "-c", firstWrapper, "sh", string(end)}, stepcmd.Argv(step))
 		cfg.Env = append(append([]string{}, j.spec.Env...), step.Env...)
 		cfg.User = step.User
@@ -160,12 +150,6 @@ func (v *Env) RunFirst(ctx context.Context, out io.Writer) (executors.Result, er
 // step and streams its output until the step ends, as RunFirst does (see
 // executors.LateFirstStepEnv).
 func (v *Env) RunFirstStep(ctx context.Context, step executors.Step, out io.Writer) (executors.Result, error) {
-	if err := v.usable(); err != nil {
-		return executors.Result{}, err
-	}
-	if v.firstLate == "" {
-		return executors.Result{}, fmt.Errorf("docker: job %s: no late first step: %w", v.jobID, executors.ErrFirstStepUsed)
-	}
 	prog, err := stepcmd.Program(step, v.workDir, v.user, v.firstLate)
 	if err != nil {
 		return executors.Result{}, fmt.Errorf("docker: job %s: %w", v.jobID, err)
@@ -269,7 +253,7 @@ func (v *Env) runFirst(ctx context.Context, pre *types.HijackedResponse, prog []
 	}
 	// Open the gate, or hand a late step over: the step runs.
 	if prog == nil {
-		prog = gateLine
+		prog = stepcmd.GateLine
 	}
 	stopWrite := context.AfterFunc(ctx, func() { _ = att.Conn.SetWriteDeadline(time.Unix(1, 0)) })
 	_, err := att.Conn.Write(prog)

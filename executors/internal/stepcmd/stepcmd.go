@@ -6,7 +6,6 @@ package stepcmd
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -67,6 +66,18 @@ func NewEndLine() (string, error) {
 	return "runfleet-step-" + hex.EncodeToString(b[:]), nil
 }
 
+// First asks an executor's create for a first-step container: with its
+// step, or Late, the step given to RunFirstStep.
+type First struct {
+	Step executors.Step
+	Late bool
+}
+
+// GateLine opens the gate of a first step given at creation: its
+// wrapper waits for a line, so a stdin that ends without one (the Env
+// closed, or its agent gone) runs nothing.
+var GateLine = []byte("\n")
+
 // envName is a name that sh's export takes.
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -94,8 +105,12 @@ func fitName(kv string) string {
 // line. A step that cannot be put so (an environment entry sh cannot
 // export, a NUL byte, a user other than the container's, the end line in
 // its text, more than MaxProgram bytes) is refused with
-// executors.ErrStepUnfit.
+// executors.ErrStepUnfit; an empty end (no container waits for a step)
+// with executors.ErrFirstStepUsed.
 func Program(step executors.Step, dir, user, end string) ([]byte, error) {
+	if end == "" {
+		return nil, fmt.Errorf("no late first step waits: %w", executors.ErrFirstStepUsed)
+	}
 	if step.User != "" && step.User != user {
 		return nil, fmt.Errorf("step user %q is not the container's %q: %w", step.User, user, executors.ErrStepUnfit)
 	}
@@ -128,9 +143,6 @@ func Program(step executors.Step, dir, user, end string) ([]byte, error) {
 		if line == end {
 			return nil, fmt.Errorf("the step contains the end line: %w", executors.ErrStepUnfit)
 		}
-	}
-	if end == "" {
-		return nil, errors.New("stepcmd: empty end line")
 	}
 	if len(prog) > MaxProgram {
 		return nil, fmt.Errorf("the step is %d bytes, more than %d: %w", len(prog), MaxProgram, executors.ErrStepUnfit)

@@ -123,3 +123,9 @@ func TestReaderNeedsEndLine(t *testing.T) {
 		t.Errorf("with __rf_p and p in the environment: %q, %v; want \"ran::kept\"", out, err)
 	}
 }
+
+func TestProgramWithoutEndLine(t *testing.T) {
+	if _, err := Program(executors.Step{Script: "true"}, "/", "", ""); !errors.Is(err, executors.ErrFirstStepUsed) {
+		t.Fatalf("Program for a container that waits for no step: %v, want ErrFirstStepUsed", err)
+	}
+}
