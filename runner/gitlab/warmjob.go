@@ -117,7 +117,7 @@ func (b *build) refillJob(spec executors.Spec, after <-chan struct{}) {
 func (b *build) runLateFirst(ctx context.Context, late executors.LateFirstStepEnv, st Step) (executors.Result, error) {
 	res, err := late.RunFirstStep(ctx, b.stepOf(st), b.refillOnOutput())
 	if errors.Is(err, executors.ErrStepUnfit) {
-		fmt.Fprintf(b.rep, "The job's variables cannot be handed to the waiting job container (%v): running the script with exec\n", err)
+		fmt.Fprintf(b.rep, "The job's first step cannot be handed to the waiting job container (%v): running the script with exec\n", err)
 		return b.env.Exec(ctx, b.stepOf(st), b.rep)
 	}
 	return res, err
